@@ -1,0 +1,162 @@
+/* cmd_model.c — `hstprof model init` and `hstprof model info`. */
+#include "engine/internal.h"
+#include "profiles/profiles.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* 1234567 -> "1,234,567" */
+static const char *grouped(uint64_t v, char *buf, size_t size)
+{
+    char raw[32];
+    int n = snprintf(raw, sizeof raw, "%llu", (unsigned long long)v);
+    size_t o = 0;
+    for (int i = 0; i < n && o + 2 < size; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = raw[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+static int model_init(int argc, char **argv)
+{
+    char preset[64] = "", out[1024] = "";
+    uint64_t seed = HST_DEFAULT_SEED;
+    const opt_spec opts[] = {
+        {"preset", 0, OPT_STRING, preset, sizeof preset, 0, 0, "P", "preset: hst-v3, hst-v4, hst-v5.2, hst-v6, hst-v6.1", NULL},
+        {"seed", 0, OPT_U64, &seed, 0, 0, 0, "N", "random-initialisation seed (default 0)", NULL},
+        {"output", 'o', OPT_STRING, out, sizeof out, 0, 0, "FILE", "safetensors file to write", NULL},
+    };
+    const opt_table t = {"hstprof model init", "hstprof model init --preset P [--seed N] -o FILE.safetensors",
+                         "Writes a preset's seeded random weights as a safetensors file (spec section 9.5).",
+                         opts, 3, 0};
+    int rc = args_parse(&t, argc, argv, 2, NULL, NULL);
+    if (rc != ARGS_OK)
+        return rc == ARGS_HELP ? 0 : 2;
+    if (!*preset || !*out) {
+        fprintf(stderr, "hstprof model init: %s is required (see --help)\n", !*preset ? "--preset" : "-o FILE");
+        return 2;
+    }
+    hst_config cfg;
+    if (hst_preset_config(preset, &cfg) != 0) {
+        fprintf(stderr, "hstprof model init: unknown preset '%s' (hst-v3, hst-v4, hst-v5.2, hst-v6, hst-v6.1)\n",
+                preset);
+        return 2;
+    }
+    hst_error err = {{0}};
+    hst_model *m = hst_model_random(&cfg, seed, &err);
+    if (!m || hst_model_save(m, out, &err) != 0) {
+        fprintf(stderr, "hstprof model init: %s\n", err.msg);
+        hst_model_free(m);
+        return 1;
+    }
+    hst_counts c = hst_model_counts(m);
+    char a[32], b[32];
+    printf("wrote %s: %s, seed %llu, %d tensors, %s parameters (%s on the next-token path)\n", out, preset,
+           (unsigned long long)seed, c.n_tensors, grouped(c.params_total, a, sizeof a),
+           grouped(c.params_next_token, b, sizeof b));
+    hst_model_free(m);
+    return 0;
+}
+
+static void print_tensor(const hst_tensor_info *ti)
+{
+    char shape[64] = "[";
+    for (int d = 0; d < ti->ndim; d++) {
+        char dim[24];
+        snprintf(dim, sizeof dim, "%s%lld", d ? ", " : "", (long long)ti->shape[d]);
+        strncat(shape, dim, sizeof shape - strlen(shape) - 2);
+    }
+    strcat(shape, "]");
+    char n[32];
+    printf("  %-72s %-4s %-16s %12s%s\n", ti->name, ti->dtype, shape, grouped(ti->numel, n, sizeof n),
+           ti->next_token ? "  next-token" : "");
+}
+
+static void print_info(const hst_model *m, const char *name)
+{
+    const hst_config *c = hst_model_config(m);
+    hst_counts k = hst_model_counts(m);
+    struct stat st;
+    char a[32], b[32], w[32];
+    int Lb = c->n_layers / 2;
+    if (stat(name, &st) == 0 && S_ISREG(st.st_mode))
+        printf("file          %s (%s bytes)\n", name, grouped((uint64_t)st.st_size, a, sizeof a));
+    else
+        printf("model         %s\n", hst_model_source(m));
+    printf("preset        %s\n", hst_model_preset(m));
+    printf("arch          %s (%s, Core %s)\n", hst_arch_name(c->arch), hst_arch_class(c->arch),
+           c->arch <= HST_ARCH_V4 ? "A" : "B");
+    printf("config        vocab_size %d, d_model %d, n_heads %d, n_layers %d (%d bottom + %d top), "
+           "max_seq_len %d, horizon %d\n",
+           c->vocab_size, c->d_model, c->n_heads, c->n_layers, Lb, c->n_layers - Lb, c->max_seq_len, c->horizon);
+    printf("params        %s total (as the original counted), %s on the next-token path\n",
+           grouped(k.params_total, a, sizeof a), grouped(k.params_next_token, b, sizeof b));
+    printf("weights       %s bytes as f32 in memory\n", grouped(k.weight_bytes, w, sizeof w));
+    printf("kv cache      %s bytes at max_seq_len\n",
+           grouped(2ull * c->n_layers * c->max_seq_len * c->d_model * 4, a, sizeof a));
+    printf("flops/token   prefill");
+    const int seqs[] = {128, 256, 512};
+    for (int i = 0; i < 3; i++)
+        if (seqs[i] <= c->max_seq_len)
+            printf(" %.3f M (S=%d)", hst_flops_prefill_per_token(c, seqs[i]) / 1e6, seqs[i]);
+    printf("; decode %.3f M at t=%d\n", hst_flops_decode(c, c->max_seq_len - 1) / 1e6, c->max_seq_len - 1);
+    printf("tensors       %d\n", k.n_tensors);
+    for (int i = 0; i < hst_model_tensor_count(m); i++) {
+        hst_tensor_info ti;
+        if (hst_model_tensor(m, i, &ti) == 0)
+            print_tensor(&ti);
+    }
+}
+
+static int model_info(int argc, char **argv)
+{
+    uint64_t seed = HST_DEFAULT_SEED;
+    const opt_spec opts[] = {
+        {"seed", 0, OPT_U64, &seed, 0, 0, 0, "N", "seed when FILE is a preset name (default 0)", NULL},
+    };
+    const opt_table t = {"hstprof model info", "hstprof model info FILE|PRESET",
+                         "Prints a model's preset, configuration, both parameter counts, bytes and tensors.",
+                         opts, 1, 1};
+    char *pos[1];
+    int np = 0;
+    int rc = args_parse(&t, argc, argv, 2, pos, &np);
+    if (rc != ARGS_OK)
+        return rc == ARGS_HELP ? 0 : 2;
+    if (np != 1) {
+        fprintf(stderr, "hstprof model info: a model file is required (see --help)\n");
+        return 2;
+    }
+    hst_error err = {{0}};
+    hst_model *m = hst_model_open(pos[0], seed, &err);
+    if (!m) {
+        fprintf(stderr, "hstprof model info: %s\n", err.msg);
+        return 1;
+    }
+    print_info(m, pos[0]);
+    hst_model_free(m);
+    return 0;
+}
+
+int hst_cmd_model(int argc, char **argv)
+{
+    const char *usage = "usage: hstprof model init --preset P [--seed N] -o FILE.safetensors\n"
+                        "       hstprof model info FILE\n";
+    if (argc < 2) {
+        fprintf(stderr, "hstprof model: a subcommand is required: init or info (see hstprof model --help for usage)\n");
+        return 2;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "init") == 0)
+        return model_init(argc, argv);
+    if (strcmp(argv[1], "info") == 0)
+        return model_info(argc, argv);
+    fprintf(stderr, "hstprof model: unknown subcommand '%s' (init, info)\n", argv[1]);
+    return 2;
+}

@@ -1,0 +1,218 @@
+/* hst.h — the whole public interface of the HST inference engine (engine/).
+ *
+ * The engine computes tokens and reports what it did: section times, tokens,
+ * FLOPs and bytes read. It never draws, formats a report or opens a counter.
+ * The normative model definition is ../shared/HST_MODEL.md ("spec" below).
+ */
+#ifndef HST_H
+#define HST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- errors ------------------------------------------------------------ */
+
+/* One line, no trailing newline: "<what>: <class>: <details>" (spec 9.4). */
+typedef struct {
+    char msg[512];
+} hst_error;
+
+/* ---- configuration (spec 3) -------------------------------------------- */
+
+typedef enum {
+    HST_ARCH_V3,
+    HST_ARCH_V4,
+    HST_ARCH_V5_2,
+    HST_ARCH_V6,
+    HST_ARCH_V6_1,
+    HST_ARCH_COUNT
+} hst_arch;
+
+typedef struct {
+    hst_arch arch;
+    int vocab_size;   /* V */
+    int d_model;      /* D */
+    int n_heads;      /* nh */
+    int n_layers;     /* L: Lb = L/2 bottom blocks, Lt = L - Lb top blocks */
+    int max_seq_len;  /* Lmax */
+    int horizon;      /* Hz */
+} hst_config;
+
+const char *hst_arch_name(hst_arch arch);            /* "v3", "v5.2", ... */
+int hst_arch_from_name(const char *name, hst_arch *out); /* 0 ok, -1 unknown */
+
+/* Presets: "hst-v3", "hst-v4", "hst-v5.2", "hst-v6", "hst-v6.1". */
+int hst_preset_count(void);
+const char *hst_preset_name(int i);
+int hst_preset_config(const char *name, hst_config *out); /* 0 ok, -1 unknown */
+/* The preset whose configuration equals cfg, or NULL ("custom"). */
+const char *hst_preset_matching(const hst_config *cfg);
+/* 0 when cfg satisfies spec section 3; else -1 with err "config: bad metadata: ...". */
+int hst_config_check(const hst_config *cfg, hst_error *err);
+
+#define HST_DEFAULT_PRESET "hst-v4"
+#define HST_DEFAULT_SEED 0
+
+/* ---- counts (spec 7, 11) ---------------------------------------------- */
+
+typedef struct {
+    uint64_t params_total;      /* every parameter tensor present, as the original counted */
+    uint64_t params_next_token; /* what the default next-token path can read */
+    uint64_t weight_bytes;      /* bytes of the loaded weights (f32 as held in memory) */
+    int n_tensors;              /* tensors in the file / model, spine buffers included */
+} hst_counts;
+
+/* Matmul FLOPs per token of a prefill of S tokens from position 0 (spec 11). */
+double hst_flops_prefill_per_token(const hst_config *cfg, int S);
+/* Matmul FLOPs of one decode step at position t (spec 11). */
+double hst_flops_decode(const hst_config *cfg, int t);
+/* Bytes a decode step at position t reads: next-token weights + KV cache. */
+double hst_bytes_decode(const hst_config *cfg, int t);
+/* Bytes a prefill of S tokens reads once (weights) plus its KV traffic. */
+double hst_bytes_prefill(const hst_config *cfg, int S);
+
+/* ---- models ------------------------------------------------------------- */
+
+typedef struct hst_model hst_model;
+
+/* Seeded random initialisation (spec 8); deterministic for (cfg, seed). */
+hst_model *hst_model_random(const hst_config *cfg, uint64_t seed, hst_error *err);
+/* Load and validate a safetensors file (spec 9); every failure is one line. */
+hst_model *hst_model_load(const char *path, hst_error *err);
+/* Write spec 9.5 layout atomically (temp file + rename). 0 ok, -1 error. */
+int hst_model_save(const hst_model *m, const char *path, hst_error *err);
+void hst_model_free(hst_model *m);
+/* A preset name (random init from seed) or a safetensors path. Unknown names
+ * fail with "<name>: unknown model: not a preset (hst-v3, ...) and no such file". */
+hst_model *hst_model_open(const char *preset_or_path, uint64_t seed, hst_error *err);
+/* Class name of the original PyTorch module (the published report's "Class"). */
+const char *hst_arch_class(hst_arch arch);
+
+const hst_config *hst_model_config(const hst_model *m);
+hst_counts hst_model_counts(const hst_model *m);
+/* Preset name from metadata or matching config, "custom" otherwise. */
+const char *hst_model_preset(const hst_model *m);
+/* Where the weights came from: "random (seed N)" or the file path. */
+const char *hst_model_source(const hst_model *m);
+uint64_t hst_model_seed(const hst_model *m); /* seed for random models, else 0 */
+
+/* Tensor listing, canonical order (for `hstprof model info`). */
+typedef struct {
+    const char *name;
+    const char *dtype;  /* "F32", "I64", as in the file */
+    int ndim;
+    int64_t shape[4];
+    uint64_t numel;
+    int next_token;     /* read by the next-token path */
+} hst_tensor_info;
+int hst_model_tensor_count(const hst_model *m);
+int hst_model_tensor(const hst_model *m, int i, hst_tensor_info *out);
+/* Raw f32 data of a tensor by name (tests, tools); NULL when absent or I64. */
+const float *hst_model_tensor_data(const hst_model *m, const char *name, uint64_t *numel);
+
+/* ---- kernels ------------------------------------------------------------ */
+
+typedef enum { HST_KERNEL_AUTO, HST_KERNEL_PORTABLE, HST_KERNEL_AVX2, HST_KERNEL_AVX512 } hst_kernel;
+/* Choose the matmul kernel; AUTO picks the best the CPU supports. Returns the
+ * kernel in use, or -1 when the CPU cannot run the requested one. Also read
+ * once from the environment variable HSTPROF_KERNEL (portable|avx2|avx512). */
+int hst_kernel_select(hst_kernel k);
+hst_kernel hst_kernel_current(void);
+const char *hst_kernel_name(hst_kernel k);
+
+/* ---- thread pool -------------------------------------------------------- */
+
+typedef struct hst_pool hst_pool;
+
+/* Called on each worker (index 0 is the calling thread) as it starts, so the
+ * caller can place it (probes bind with hwloc); the engine knows nothing of it. */
+typedef void (*hst_thread_start_fn)(int thread_index, void *user);
+
+/* n_threads >= 1; workers are created once and live until hst_pool_free. */
+hst_pool *hst_pool_create(int n_threads, hst_thread_start_fn on_start, void *user, hst_error *err);
+void hst_pool_free(hst_pool *p);
+int hst_pool_threads(const hst_pool *p);
+/* Linux thread id of worker i (0 = the thread that created the pool). */
+int hst_pool_thread_tid(const hst_pool *p, int i);
+/* CPU each worker last ran a task on (sched_getcpu), and how often that
+ * changed between tasks: the migrations an affinity policy should prevent. */
+int hst_pool_thread_cpu(const hst_pool *p, int i);
+uint64_t hst_pool_thread_migrations(const hst_pool *p, int i);
+/* Nanoseconds worker i spent running tasks (its load), since creation. */
+uint64_t hst_pool_thread_busy_ns(const hst_pool *p, int i);
+
+/* ---- sessions: prefill and decode with a KV cache (spec 4, 5) ----------- */
+
+typedef struct hst_session hst_session;
+
+/* Buffers for the whole session are allocated here, never per token. */
+hst_session *hst_session_create(const hst_model *m, hst_pool *pool, hst_error *err);
+void hst_session_free(hst_session *s);
+/* Forget all tokens (t = 0); keeps buffers. */
+void hst_session_reset(hst_session *s);
+/* Use another pool (thread count change at a token boundary). */
+void hst_session_set_pool(hst_session *s, hst_pool *pool);
+int hst_session_pos(const hst_session *s);         /* tokens processed so far */
+const hst_config *hst_session_config(const hst_session *s);
+const hst_model *hst_session_model(const hst_session *s);
+uint64_t hst_session_kv_bytes(const hst_session *s); /* KV cache allocation */
+
+/* Process n >= 1 tokens at positions pos..pos+n-1 (a prefill when pos = 0,
+ * a decode step when n = 1). Writes logits for every row ([n, V]) when
+ * all_logits, else only for the last row ([V]). logits may be NULL.
+ * Errors: id outside the vocabulary, "context full" (pos + n > Lmax). */
+int hst_forward(hst_session *s, const int *ids, int n, float *logits, int all_logits, hst_error *err);
+
+/* ---- per-section timers (spec 10) --------------------------------------- */
+
+/* Sections: embed, bottom.0..Lb-1, lattice, top.0..Lt-1, head. */
+int hst_session_section_count(const hst_session *s);
+const char *hst_session_section_name(const hst_session *s, int i);
+/* Off by default; when off the forward pass reads no clock. */
+void hst_session_set_timing(hst_session *s, int on);
+/* Nanoseconds per section of the most recent hst_forward call. */
+void hst_session_last_section_ns(const hst_session *s, uint64_t *ns_out);
+/* FLOPs (spec 11) per section of the most recent call. */
+void hst_session_last_section_flops(const hst_session *s, double *flops_out);
+
+/* ---- sampling ----------------------------------------------------------- */
+
+typedef struct {
+    float temperature; /* <= 0: greedy */
+    int top_k;         /* <= 0: whole vocabulary */
+    uint64_t rng[4];   /* xoshiro256** state */
+} hst_sampler;
+
+void hst_sampler_init(hst_sampler *smp, float temperature, int top_k, uint64_t seed);
+/* Greedy: arg-max, lowest index on ties (spec 4.5). */
+int hst_argmax(const float *logits, int n);
+int hst_sample(hst_sampler *smp, const float *logits, int n);
+
+/* ---- quality hash ------------------------------------------------------- */
+
+#define HST_QUALITY_TOKENS 32
+#define HST_QUALITY_PROMPT "The harmonic spine carries the lattice."
+/* FNV-1a 64 over the ids as 4-byte little-endian integers. */
+uint64_t hst_tokens_hash(const int *ids, int n);
+/* 32 greedy tokens after HST_QUALITY_PROMPT (as byte ids), hashed; the
+ * tokens are written to first_tokens[0..31] when it is not NULL. Uses (and
+ * resets) the session. */
+int hst_quality_hash(hst_session *s, uint64_t *hash, int *first_tokens, hst_error *err);
+
+/* ---- deterministic random numbers (spec 8) ------------------------------ */
+
+void hst_rng_seed(uint64_t state[4], uint64_t seed); /* splitmix64 -> xoshiro256** */
+uint64_t hst_rng_next(uint64_t state[4]);
+double hst_rng_uniform(uint64_t state[4]);            /* [0, 1) */
+
+/* GFLOP/s of the engine's own matmul kernel on an [M,K]x[K,N] product run on
+ * pool, best of reps repetitions (for `hstprof ceilings`). <= 0 on error. */
+double hst_matmul_gflops(hst_pool *pool, int M, int N, int K, int reps);
+
+/* `hstprof model init|info` (argv[0] = "model"); returns the exit status. */
+int hst_cmd_model(int argc, char **argv);
+
+/* Monotonic nanoseconds (CLOCK_MONOTONIC). */
+uint64_t hst_now_ns(void);
+
+#endif

@@ -1,0 +1,169 @@
+/* sampler.c — seeded random numbers, greedy and temperature/top-k sampling,
+ * the quality hash, and the monotonic clock. */
+#include "engine/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void hst_rng_seed(uint64_t s[4], uint64_t seed)
+{
+    uint64_t x = seed;
+    for (int i = 0; i < 4; i++)
+        s[i] = splitmix64(&x);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t hst_rng_next(uint64_t s[4])
+{
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+double hst_rng_uniform(uint64_t s[4])
+{
+    return (double)(hst_rng_next(s) >> 11) * 0x1.0p-53;
+}
+
+uint64_t hst_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+void hst_sampler_init(hst_sampler *smp, float temperature, int top_k, uint64_t seed)
+{
+    smp->temperature = temperature;
+    smp->top_k = top_k;
+    hst_rng_seed(smp->rng, seed);
+}
+
+int hst_argmax(const float *logits, int n)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (logits[i] > logits[best])
+            best = i;
+    return best;
+}
+
+/* Keeps the k largest (value, index) pairs sorted descending, ties by lower
+ * index, by insertion: k is small (tens), the vocabulary is thousands. */
+static int top_k_indices(const float *logits, int n, int k, int *idx)
+{
+    int have = 0;
+    for (int i = 0; i < n; i++) {
+        if (have == k && logits[i] <= logits[idx[k - 1]])
+            continue;
+        int pos = have < k ? have++ : k - 1;
+        while (pos > 0 && logits[idx[pos - 1]] < logits[i]) {
+            idx[pos] = idx[pos - 1];
+            pos--;
+        }
+        idx[pos] = i;
+    }
+    return have;
+}
+
+int hst_sample(hst_sampler *smp, const float *logits, int n)
+{
+    if (smp->temperature <= 0.0f)
+        return hst_argmax(logits, n);
+    int k = (smp->top_k > 0 && smp->top_k < n) ? smp->top_k : n;
+    int small_idx[256] = {0};
+    int *idx = k <= 256 ? small_idx : calloc((size_t)k, sizeof *idx);
+    if (!idx)
+        return hst_argmax(logits, n);
+    int have = n;
+    if (k < n)
+        have = top_k_indices(logits, n, k, idx);
+    else
+        for (int i = 0; i < n; i++)
+            idx[i] = i;
+    double max = logits[idx[0]];
+    for (int i = 1; i < have; i++)
+        if (logits[idx[i]] > max)
+            max = logits[idx[i]];
+    double sum = 0;
+    for (int i = 0; i < have; i++)
+        sum += exp((logits[idx[i]] - max) / smp->temperature);
+    double r = hst_rng_uniform(smp->rng) * sum, acc = 0;
+    int choice = idx[have - 1];
+    for (int i = 0; i < have; i++) {
+        acc += exp((logits[idx[i]] - max) / smp->temperature);
+        if (r < acc) {
+            choice = idx[i];
+            break;
+        }
+    }
+    if (idx != small_idx)
+        free(idx);
+    return choice;
+}
+
+uint64_t hst_tokens_hash(const int *ids, int n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (int i = 0; i < n; i++) {
+        uint32_t v = (uint32_t)ids[i];
+        for (int b = 0; b < 4; b++) {
+            h ^= (v >> (8 * b)) & 0xff;
+            h *= 0x100000001b3ull;
+        }
+    }
+    return h;
+}
+
+int hst_quality_hash(hst_session *s, uint64_t *hash, int *first_tokens, hst_error *err)
+{
+    const hst_config *cfg = NULL;
+    int prompt[64], tokens[HST_QUALITY_TOKENS];
+    const char *text = HST_QUALITY_PROMPT;
+    int n_prompt = (int)strlen(text);
+    for (int i = 0; i < n_prompt; i++)
+        prompt[i] = (unsigned char)text[i];
+    cfg = hst_session_config(s);
+    if (cfg->vocab_size < 256 || cfg->max_seq_len < n_prompt + HST_QUALITY_TOKENS) {
+        hst_set_error(err, "quality hash: needs vocab >= 256 and max_seq_len >= %d",
+                      n_prompt + HST_QUALITY_TOKENS);
+        return -1;
+    }
+    float *logits = malloc((size_t)cfg->vocab_size * sizeof *logits);
+    if (!logits) {
+        hst_set_error(err, "quality hash: out of memory");
+        return -1;
+    }
+    hst_session_reset(s);
+    int rc = hst_forward(s, prompt, n_prompt, logits, 0, err);
+    for (int i = 0; rc == 0 && i < HST_QUALITY_TOKENS; i++) {
+        tokens[i] = hst_argmax(logits, cfg->vocab_size);
+        if (i + 1 < HST_QUALITY_TOKENS)
+            rc = hst_forward(s, &tokens[i], 1, logits, 0, err);
+    }
+    free(logits);
+    hst_session_reset(s);
+    if (rc != 0)
+        return -1;
+    *hash = hst_tokens_hash(tokens, HST_QUALITY_TOKENS);
+    if (first_tokens)
+        memcpy(first_tokens, tokens, sizeof tokens);
+    return 0;
+}

@@ -1,0 +1,256 @@
+/* bench_report.c — `hstprof bench` rendered as Markdown, CSV or JSON from the
+ * one report object. The Markdown follows the published benchmark report's
+ * sections; every figure comes from the object, none is computed twice. */
+#include "exports/exports.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static double num(const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+static const char *str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
+
+static const json_t *find_model(const json_t *report, const char *name)
+{
+    size_t i;
+    json_t *m;
+    json_array_foreach(json_object_get(report, "models"), i, m) if (strcmp(str(m, "name"), name) == 0) return m;
+    return NULL;
+}
+
+/* Mean and best of the per-sequence median TPS of one model at one thread count. */
+static void model_tps(const json_t *report, const char *model, int threads, double *avg, double *best)
+{
+    size_t i;
+    json_t *r;
+    double sum = 0;
+    int n = 0;
+    *best = 0;
+    json_array_foreach(json_object_get(report, "runs"), i, r)
+    {
+        if (strcmp(str(r, "model"), model) != 0 || (int)num(r, "threads") != threads)
+            continue;
+        double tps = num(r, "tps_median");
+        sum += tps;
+        n++;
+        if (tps > *best)
+            *best = tps;
+    }
+    *avg = n ? sum / n : 0;
+}
+
+static void md_header(FILE *f, const json_t *report)
+{
+    const json_t *s = json_object_get(report, "settings");
+    fprintf(f, "# HST Model TPS Benchmark Report\n\n");
+    fprintf(f, "_%s, %s. Prefill throughput (tokens/s = seq_len / forward time), batch 1, "
+               "logits for every row; %d warm-up and %d timed runs per cell; kernel %s; %s._\n\n",
+            str(report, "tool"), str(report, "date"), (int)num(s, "warmup"), (int)num(s, "runs"),
+            str(report, "kernel"), str(report, "machine"));
+}
+
+static void md_overall(FILE *f, const json_t *report)
+{
+    fprintf(f, "## Overall Summary\n\n");
+    fprintf(f, "| Model | Class | Params (M) | Next-token params (M) | Threads | Avg TPS | Best TPS |\n");
+    fprintf(f, "|-------|-------|------------|-----------------------|---------|---------|----------|\n");
+    size_t i, j;
+    json_t *m, *t;
+    json_array_foreach(json_object_get(report, "models"), i, m)
+    {
+        json_array_foreach(json_object_get(json_object_get(report, "settings"), "threads"), j, t)
+        {
+            double avg, best;
+            model_tps(report, str(m, "name"), (int)json_integer_value(t), &avg, &best);
+            fprintf(f, "| %s | %s | %.2f | %.2f | %d | %.2f | %.2f |\n", str(m, "name"), str(m, "class"),
+                    num(m, "params_total") / 1e6, num(m, "params_next_token") / 1e6, (int)json_integer_value(t),
+                    avg, best);
+        }
+    }
+    fprintf(f, "\n");
+}
+
+static void md_details_by_seq(FILE *f, const json_t *report)
+{
+    fprintf(f, "## Detailed Results by Sequence Length\n\n");
+    size_t i, j;
+    json_t *seq, *r;
+    json_array_foreach(json_object_get(json_object_get(report, "settings"), "seq"), i, seq)
+    {
+        int S = (int)json_integer_value(seq);
+        fprintf(f, "### Sequence Length: %d\n\n", S);
+        fprintf(f, "| Model | Threads | TPS | Time (ms) | Min (ms) | Max (ms) | TPS mean | TPS stddev | "
+                   "MFLOP/token | GFLOP/s |\n");
+        fprintf(f, "|-------|---------|-----|-----------|----------|----------|----------|------------|"
+                   "-------------|---------|\n");
+        json_array_foreach(json_object_get(report, "runs"), j, r)
+        {
+            if ((int)num(r, "seq_len") != S)
+                continue;
+            fprintf(f, "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.3f | %.2f |\n", str(r, "model"),
+                    (int)num(r, "threads"), num(r, "tps_median"), num(r, "time_ms_median"), num(r, "time_ms_min"),
+                    num(r, "time_ms_max"), num(r, "tps_mean"), num(r, "tps_stddev"), num(r, "flops_per_token") / 1e6,
+                    num(r, "gflops_per_s"));
+        }
+        fprintf(f, "\n");
+    }
+}
+
+static void md_insights(FILE *f, const json_t *report)
+{
+    const char *best_name = NULL, *eff_name = NULL, *large_name = NULL;
+    double best_avg = -1, best_eff = -1, largest = -1;
+    size_t i, j;
+    json_t *m, *t;
+    json_array_foreach(json_object_get(report, "models"), i, m)
+    {
+        double params_m = num(m, "params_total") / 1e6;
+        if (params_m > largest) {
+            largest = params_m;
+            large_name = str(m, "name");
+        }
+        json_array_foreach(json_object_get(json_object_get(report, "settings"), "threads"), j, t)
+        {
+            double avg, best;
+            model_tps(report, str(m, "name"), (int)json_integer_value(t), &avg, &best);
+            if (avg > best_avg) {
+                best_avg = avg;
+                best_name = str(m, "name");
+            }
+            if (params_m > 0 && avg / params_m > best_eff) {
+                best_eff = avg / params_m;
+                eff_name = str(m, "name");
+            }
+        }
+    }
+    fprintf(f, "## Performance Insights\n\n");
+    if (best_name) {
+        fprintf(f, "- **Best Average TPS**: %s (%.2f tokens/sec)\n", best_name, best_avg);
+        fprintf(f, "- **Most Efficient**: %s (%.2f TPS per M params)\n", eff_name, best_eff);
+        fprintf(f, "- **Largest Model**: %s (%.2fM parameters)\n", large_name, largest);
+    }
+    fprintf(f, "\n");
+}
+
+static void md_model_details(FILE *f, const json_t *report)
+{
+    fprintf(f, "## Model Details\n\n");
+    size_t i, j;
+    json_t *m, *r;
+    json_array_foreach(json_object_get(report, "models"), i, m)
+    {
+        fprintf(f, "### %s\n\n", str(m, "name"));
+        fprintf(f, "- **Class**: %s\n", str(m, "class"));
+        fprintf(f, "- **Parameters**: %.2fM (next-token path reads %.2fM; %.0f total, %.0f next-token)\n",
+                num(m, "params_total") / 1e6, num(m, "params_next_token") / 1e6, num(m, "params_total"),
+                num(m, "params_next_token"));
+        fprintf(f, "- **Layers**: %d\n", (int)num(m, "n_layers"));
+        fprintf(f, "- **Config**: arch=%s, d_model=%d, n_layers=%d, n_heads=%d, vocab_size=%d, max_seq_len=%d\n",
+                str(m, "arch"), (int)num(m, "d_model"), (int)num(m, "n_layers"), (int)num(m, "n_heads"),
+                (int)num(m, "vocab_size"), (int)num(m, "max_seq_len"));
+        fprintf(f, "- **Weights**: %s\n", str(m, "source"));
+        fprintf(f, "- **Performance**:\n");
+        json_array_foreach(json_object_get(report, "runs"), j, r)
+        {
+            if (strcmp(str(r, "model"), str(m, "name")) != 0)
+                continue;
+            fprintf(f, "  - seq_len=%d, threads=%d: %.2f TPS, %.2fms, %.3f MFLOP/token, %.2f GFLOP/s\n",
+                    (int)num(r, "seq_len"), (int)num(r, "threads"), num(r, "tps_median"), num(r, "time_ms_median"),
+                    num(r, "flops_per_token") / 1e6, num(r, "gflops_per_s"));
+        }
+        fprintf(f, "\n");
+    }
+}
+
+static const char *const csv_columns[] = {
+    "model", "seq_len", "threads", "runs", "tps_median", "tps_mean", "tps_min", "tps_max", "tps_stddev",
+    "time_ms_median", "time_ms_min", "time_ms_max", "flops_per_token", "gflops_per_s", "params_total",
+    "params_next_token", "kernel",
+};
+
+static void csv_value(FILE *f, const json_t *run, const json_t *report, const char *col)
+{
+    char buf[512];
+    if (strcmp(col, "kernel") == 0) {
+        export_csv_field(buf, sizeof buf, str(report, "kernel"));
+        fputs(buf, f);
+        return;
+    }
+    const json_t *src = run;
+    if (strncmp(col, "params_", 7) == 0)
+        src = find_model(report, str(run, "model"));
+    json_t *v = src ? json_object_get(src, col) : NULL;
+    if (json_is_string(v)) {
+        export_csv_field(buf, sizeof buf, json_string_value(v));
+        fputs(buf, f);
+    } else if (json_is_integer(v)) {
+        fprintf(f, "%lld", (long long)json_integer_value(v));
+    } else if (json_is_real(v)) {
+        fprintf(f, "%.6g", json_real_value(v));
+    }
+}
+
+static void render_csv(FILE *f, const json_t *report)
+{
+    const size_t n_cols = sizeof csv_columns / sizeof csv_columns[0];
+    for (size_t c = 0; c < n_cols; c++)
+        fprintf(f, "%s%s", c ? "," : "", csv_columns[c]);
+    fputs("\r\n", f);
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(report, "runs"), i, r)
+    {
+        for (size_t c = 0; c < n_cols; c++) {
+            if (c)
+                fputc(',', f);
+            csv_value(f, r, report, csv_columns[c]);
+        }
+        fputs("\r\n", f);
+    }
+}
+
+char *export_bench_render(const json_t *report, export_format fmt)
+{
+    if (fmt == EXPORT_JSON) {
+        char *s = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+        if (!s)
+            return NULL;
+        size_t n = strlen(s);
+        char *out = realloc(s, n + 2);
+        if (!out) {
+            free(s);
+            return NULL;
+        }
+        memcpy(out + n, "\n", 2);
+        return out;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    if (fmt == EXPORT_CSV) {
+        render_csv(f, report);
+    } else {
+        md_header(f, report);
+        md_overall(f, report);
+        md_details_by_seq(f, report);
+        md_insights(f, report);
+        md_model_details(f, report);
+    }
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}

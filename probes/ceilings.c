@@ -1,0 +1,593 @@
+/* ceilings.c — this machine's bandwidth and compute limits per thread count,
+ * their cache file, and the roofline position of a measured run. */
+#include "engine/hst.h"
+#include "probes/internal.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MIB (1024ull * 1024ull)
+#define TRIAD_REPS 5
+/* Many short repetitions, best kept: the vCPUs here run the first few
+ * hundred milliseconds of a burst ~15% slower, and a peak is a best case. */
+#define FMA_REPS 8
+#define FMA_WARMUP_S 0.3
+/* A prefill-sized product: compute-bound, its weights fit in L2/L3. */
+#define MATMUL_M 64
+#define MATMUL_N 1024
+#define MATMUL_K 1024
+#define MATMUL_REPS 10
+#define CACHE_FORMAT "hstprof-ceilings-1"
+
+/* ---- a team of bound threads, timed with barriers ----------------------------- */
+
+typedef void (*team_work_fn)(void *ctx, int index, int n_threads);
+
+typedef struct {
+    int n;
+    int reps;
+    probes_affinity *affinity; /* may be NULL */
+    team_work_fn work;
+    void *ctx;
+    pthread_barrier_t barrier;
+    pthread_mutex_t gate_lock;
+    pthread_cond_t gate_cond;
+    int gate; /* 0 wait, 1 go, -1 give up: not every thread could start */
+    uint64_t start_ns, best_ns;
+} team;
+
+typedef struct {
+    team *tm;
+    int index;
+} team_member;
+
+static void *team_main(void *arg)
+{
+    team_member *me = arg;
+    team *tm = me->tm;
+    pthread_mutex_lock(&tm->gate_lock);
+    while (tm->gate == 0)
+        pthread_cond_wait(&tm->gate_cond, &tm->gate_lock);
+    int go = tm->gate > 0;
+    pthread_mutex_unlock(&tm->gate_lock);
+    if (!go)
+        return NULL;
+    probes_affinity_bind_thread(me->index, tm->affinity);
+    for (int r = 0; r < tm->reps; r++) {
+        pthread_barrier_wait(&tm->barrier);
+        if (me->index == 0)
+            tm->start_ns = probes_now_ns();
+        tm->work(tm->ctx, me->index, tm->n);
+        pthread_barrier_wait(&tm->barrier);
+        if (me->index == 0) {
+            uint64_t ns = probes_now_ns() - tm->start_ns;
+            if (tm->best_ns == 0 || ns < tm->best_ns)
+                tm->best_ns = ns;
+        }
+    }
+    return NULL;
+}
+
+/* Best wall time of reps runs of work on n threads; 0 on failure. */
+static uint64_t team_run(int n, probes_affinity *affinity, team_work_fn work, void *ctx, int reps)
+{
+    team tm = {.n = n, .reps = reps, .affinity = affinity, .work = work, .ctx = ctx};
+    pthread_t threads[PROBES_MAX_THREADS];
+    team_member members[PROBES_MAX_THREADS];
+    if (pthread_barrier_init(&tm.barrier, NULL, (unsigned)n) != 0)
+        return 0;
+    pthread_mutex_init(&tm.gate_lock, NULL);
+    pthread_cond_init(&tm.gate_cond, NULL);
+    int started = 0;
+    for (; started < n; started++) {
+        members[started] = (team_member){&tm, started};
+        if (pthread_create(&threads[started], NULL, team_main, &members[started]) != 0)
+            break;
+    }
+    /* The barrier counts n threads: run only when all of them exist. */
+    pthread_mutex_lock(&tm.gate_lock);
+    tm.gate = started == n ? 1 : -1;
+    pthread_cond_broadcast(&tm.gate_cond);
+    pthread_mutex_unlock(&tm.gate_lock);
+    for (int i = 0; i < started; i++)
+        pthread_join(threads[i], NULL);
+    pthread_barrier_destroy(&tm.barrier);
+    pthread_mutex_destroy(&tm.gate_lock);
+    pthread_cond_destroy(&tm.gate_cond);
+    return started == n ? tm.best_ns : 0;
+}
+
+/* ---- triad ---------------------------------------------------------------------- */
+
+typedef struct {
+    double *a, *b, *c;
+    size_t n;
+} triad_arrays;
+
+static void slice(size_t n, int index, int n_threads, size_t *lo, size_t *hi)
+{
+    *lo = n * (size_t)index / (size_t)n_threads;
+    *hi = n * (size_t)(index + 1) / (size_t)n_threads;
+}
+
+/* First touch by the thread that will stream the slice puts its pages on
+ * that thread's NUMA node. */
+static void triad_init_work(void *ctx, int index, int n_threads)
+{
+    triad_arrays *t = ctx;
+    size_t lo, hi;
+    slice(t->n, index, n_threads, &lo, &hi);
+    for (size_t i = lo; i < hi; i++)
+        t->a[i] = 0.0, t->b[i] = 1.0, t->c[i] = 2.0;
+}
+
+static void triad_work(void *ctx, int index, int n_threads)
+{
+    triad_arrays *t = ctx;
+    size_t lo, hi;
+    slice(t->n, index, n_threads, &lo, &hi);
+    probes_triad(t->a + lo, t->b + lo, t->c + lo, 3.0, hi - lo);
+}
+
+static probes_metric measure_triad(int n_threads, probes_affinity *affinity, uint64_t array_bytes)
+{
+    triad_arrays t = {.n = array_bytes / sizeof(double)};
+    size_t bytes = (t.n * sizeof(double) + 63) / 64 * 64;
+    t.a = aligned_alloc(64, bytes), t.b = aligned_alloc(64, bytes), t.c = aligned_alloc(64, bytes);
+    probes_metric m;
+    if (!t.a || !t.b || !t.c) {
+        m = probes_metric_invalid("could not allocate 3 x %llu MiB for the triad",
+                                  (unsigned long long)(array_bytes / MIB));
+    } else {
+        team_run(n_threads, affinity, triad_init_work, &t, 1);
+        uint64_t ns = team_run(n_threads, affinity, triad_work, &t, TRIAD_REPS);
+        /* STREAM's count: read b and c, write a. */
+        m = ns ? probes_metric_of(3.0 * (double)t.n * sizeof(double) / ((double)ns * 1e-9))
+               : probes_metric_invalid("the triad threads could not start");
+    }
+    free(t.a), free(t.b), free(t.c);
+    return m;
+}
+
+/* ---- FMA peak ------------------------------------------------------------------- */
+
+typedef struct {
+    uint64_t iterations;
+} fma_ctx;
+
+static void fma_work(void *ctx, int index, int n_threads)
+{
+    (void)index, (void)n_threads;
+    probes_fma_loop(((const fma_ctx *)ctx)->iterations);
+}
+
+/* Iterations for about `seconds` of the loop on one core, measured after
+ * a warm-up so the clock has ramped up. */
+static uint64_t fma_calibrate(double seconds)
+{
+    uint64_t warm_until = probes_now_ns() + (uint64_t)(FMA_WARMUP_S * 1e9);
+    while (probes_now_ns() < warm_until)
+        probes_fma_loop(100000);
+    uint64_t iterations = 100000;
+    for (;;) {
+        uint64_t t0 = probes_now_ns();
+        probes_fma_loop(iterations);
+        double s = (double)(probes_now_ns() - t0) * 1e-9;
+        if (s > 0.02 || iterations > (1ull << 40))
+            return (uint64_t)((double)iterations * seconds / (s > 0 ? s : 1e-9)) + 1;
+        iterations *= 4;
+    }
+}
+
+static probes_metric measure_fma(int n_threads, probes_affinity *affinity, uint64_t iterations)
+{
+    fma_ctx ctx = {iterations};
+    uint64_t ns = team_run(n_threads, affinity, fma_work, &ctx, FMA_REPS);
+    if (!ns)
+        return probes_metric_invalid("the FMA threads could not start");
+    double flops = (double)n_threads * (double)iterations * probes_fma_flops_per_iteration();
+    return probes_metric_of(flops / ((double)ns * 1e-9));
+}
+
+/* ---- the engine's matmul --------------------------------------------------------- */
+
+static probes_metric measure_matmul(int n_threads, probes_affinity *affinity)
+{
+    hst_error herr;
+    hst_pool *pool = hst_pool_create(n_threads, probes_affinity_bind_thread, affinity, &herr);
+    if (!pool)
+        return probes_metric_invalid("engine pool: %s", herr.msg);
+    double gflops = hst_matmul_gflops(pool, MATMUL_M, MATMUL_N, MATMUL_K, MATMUL_REPS);
+    hst_pool_free(pool);
+    if (gflops <= 0)
+        return probes_metric_invalid("the engine's matmul benchmark failed");
+    return probes_metric_of(gflops * 1e9);
+}
+
+/* ---- measuring ------------------------------------------------------------------- */
+
+/* 1..P when P <= 8, else powers of two and P: a few seconds in all. */
+static int thread_counts(int max_threads, int *counts)
+{
+    int n = 0;
+    for (int t = 1; t <= max_threads && n < PROBES_MAX_CEILING_ROWS - 1; t = max_threads <= 8 ? t + 1 : t * 2)
+        counts[n++] = t;
+    if (counts[n - 1] != max_threads)
+        counts[n++] = max_threads;
+    return n;
+}
+
+static uint64_t default_array_bytes(const probes_topo *topo)
+{
+    uint64_t l3 = topo ? probes_topo_l3_bytes(topo) : 0;
+    uint64_t bytes = 4 * l3;
+    if (bytes < 64 * MIB)
+        bytes = 64 * MIB;
+    if (bytes > 256 * MIB)
+        bytes = 256 * MIB;
+    return bytes;
+}
+
+static void fill_identity(probes_ceilings *out, int pu_count)
+{
+    memset(out, 0, sizeof *out);
+    probes_machine_key(out->machine_key, sizeof out->machine_key);
+    probes_cpu_model(out->cpu_model, sizeof out->cpu_model);
+    struct utsname u;
+    snprintf(out->kernel, sizeof out->kernel, "%s", uname(&u) == 0 ? u.release : "unknown");
+    snprintf(out->fma_isa, sizeof out->fma_isa, "%s", probes_fma_isa());
+    out->pu_count = pu_count;
+    out->measured_unix_s = (int64_t)time(NULL);
+}
+
+static void measure_row(probes_ceiling_row *row, int n, const probes_topo *topo, const probes_ceiling_opts *o,
+                        uint64_t fma_iterations, uint64_t array_bytes)
+{
+    char err[PROBES_WHY_MAX];
+    probes_affinity *aff = topo ? probes_affinity_create(topo, "compact", n, err, sizeof err) : NULL;
+    row->threads = n;
+    row->triad_bytes_per_s = measure_triad(n, aff, array_bytes);
+    row->fma_flops_per_s = measure_fma(n, aff, fma_iterations);
+    row->matmul_flops_per_s = o->skip_matmul ? probes_metric_invalid("not measured (skipped)")
+                                             : measure_matmul(n, aff);
+    probes_affinity_free(aff);
+}
+
+int probes_ceilings_measure(const probes_ceiling_opts *opts, probes_ceilings *out, char *err, size_t err_len)
+{
+    probes_ceiling_opts o = opts ? *opts : (probes_ceiling_opts){0};
+    char topo_err[PROBES_WHY_MAX];
+    probes_topo *topo = probes_topo_load(topo_err, sizeof topo_err);
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    int pus = topo ? probes_topo_pu_count(topo) : (int)(online > 0 ? online : 1);
+    fill_identity(out, pus);
+    int max_threads = o.max_threads > 0 && o.max_threads < pus ? o.max_threads : pus;
+    if (max_threads > PROBES_MAX_THREADS) {
+        probes_set_why(err, err_len, "ceilings: %d threads exceed the supported %d", max_threads, PROBES_MAX_THREADS);
+        probes_topo_free(topo);
+        return -1;
+    }
+    out->triad_array_bytes = o.triad_array_bytes ? o.triad_array_bytes : default_array_bytes(topo);
+    uint64_t fma_iterations = fma_calibrate(o.fma_seconds > 0 ? o.fma_seconds : 0.05);
+    int counts[PROBES_MAX_CEILING_ROWS];
+    out->n_rows = thread_counts(max_threads, counts);
+    for (int r = 0; r < out->n_rows; r++)
+        measure_row(&out->rows[r], counts[r], topo, &o, fma_iterations, out->triad_array_bytes);
+    probes_topo_free(topo);
+    return 0;
+}
+
+/* ---- machine key and cache path ----------------------------------------------------- */
+
+static void cpu_signature(char *buf, size_t len)
+{
+    int family = -1, model = -1, stepping = -1;
+    FILE *f = fopen("/proc/cpuinfo", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f) && (family < 0 || model < 0 || stepping < 0)) {
+        if (family < 0)
+            sscanf(line, "cpu family : %d", &family);
+        if (model < 0)
+            sscanf(line, "model : %d", &model);
+        if (stepping < 0)
+            sscanf(line, "stepping : %d", &stepping);
+    }
+    if (f)
+        fclose(f);
+    snprintf(buf, len, "family %d model %d stepping %d", family, model, stepping);
+}
+
+void probes_machine_key(char *buf, size_t len)
+{
+    char model[128], sig[64];
+    probes_cpu_model(model, sizeof model);
+    cpu_signature(sig, sizeof sig);
+    struct utsname u;
+    long pus = sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(buf, len, "%s (%s), %ld PUs, Linux %s", model, sig, pus, uname(&u) == 0 ? u.release : "unknown");
+}
+
+/* Letters, digits, '.', '-' and '_' only, runs of anything else as one '-'. */
+static void key_to_filename(const char *key, char *out, size_t len)
+{
+    size_t o = 0;
+    for (const char *p = key; *p && o + 1 < len; p++) {
+        char ch = *p;
+        int keep = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '.' ||
+                   ch == '_';
+        if (keep)
+            out[o++] = ch >= 'A' && ch <= 'Z' ? (char)(ch - 'A' + 'a') : ch;
+        else if (o > 0 && out[o - 1] != '-')
+            out[o++] = '-';
+    }
+    while (o > 0 && out[o - 1] == '-')
+        o--;
+    out[o] = '\0';
+}
+
+static const char *cache_home(char *buf, size_t len)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    if (xdg && xdg[0] == '/') /* the XDG spec ignores relative paths */
+        return xdg;
+    const char *home = getenv("HOME");
+    if (!home || !*home) {
+        const struct passwd *pw = getpwuid(getuid());
+        home = pw ? pw->pw_dir : NULL;
+    }
+    if (!home)
+        return NULL;
+    snprintf(buf, len, "%s/.cache", home);
+    return buf;
+}
+
+int probes_ceilings_cache_path(char *buf, size_t len, char *err, size_t err_len)
+{
+    char home_buf[512], key[256], file[256];
+    const char *dir = cache_home(home_buf, sizeof home_buf);
+    if (!dir) {
+        probes_set_why(err, err_len, "ceilings: no cache directory: set XDG_CACHE_HOME or HOME");
+        return -1;
+    }
+    probes_machine_key(key, sizeof key);
+    key_to_filename(key, file, sizeof file);
+    if ((size_t)snprintf(buf, len, "%s/hstprof/ceilings-%s.json", dir, file) >= len) {
+        probes_set_why(err, err_len, "ceilings: cache path too long under %s", dir);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- JSON ------------------------------------------------------------------------------ */
+
+static void json_set_metric(json_t *obj, const char *name, const probes_metric *m)
+{
+    json_object_set_new(obj, name, m->valid ? json_real(m->value) : json_null());
+    if (!m->valid) {
+        char key[64];
+        snprintf(key, sizeof key, "%s_why_not", name);
+        json_object_set_new(obj, key, json_string(m->why_not));
+    }
+}
+
+static json_t *ceilings_to_json(const probes_ceilings *c)
+{
+    json_t *root = json_object(), *rows = json_array();
+    json_object_set_new(root, "format", json_string(CACHE_FORMAT));
+    json_object_set_new(root, "machine_key", json_string(c->machine_key));
+    json_object_set_new(root, "cpu_model", json_string(c->cpu_model));
+    json_object_set_new(root, "pu_count", json_integer(c->pu_count));
+    json_object_set_new(root, "kernel", json_string(c->kernel));
+    json_object_set_new(root, "fma_isa", json_string(c->fma_isa));
+    json_object_set_new(root, "triad_array_bytes", json_integer((json_int_t)c->triad_array_bytes));
+    json_object_set_new(root, "measured_unix_s", json_integer((json_int_t)c->measured_unix_s));
+    for (int r = 0; r < c->n_rows; r++) {
+        json_t *row = json_object();
+        json_object_set_new(row, "threads", json_integer(c->rows[r].threads));
+        json_set_metric(row, "triad_bytes_per_s", &c->rows[r].triad_bytes_per_s);
+        json_set_metric(row, "fma_flops_per_s", &c->rows[r].fma_flops_per_s);
+        json_set_metric(row, "matmul_flops_per_s", &c->rows[r].matmul_flops_per_s);
+        json_array_append_new(rows, row);
+    }
+    json_object_set_new(root, "rows", rows);
+    return root;
+}
+
+static int mkdir_parents(const char *path, char *err, size_t err_len)
+{
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s", path);
+    for (char *p = dir + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+            probes_set_why(err, err_len, "%s: cannot create directory %s: %s", path, dir, strerror(errno));
+            return -1;
+        }
+        *p = '/';
+    }
+    return 0;
+}
+
+int probes_ceilings_save(const char *path, const probes_ceilings *c, char *err, size_t err_len)
+{
+    if (mkdir_parents(path, err, err_len) != 0)
+        return -1;
+    char tmp[1100];
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    FILE *f = fopen(tmp, "w");
+    if (!f) {
+        probes_set_why(err, err_len, "%s: cannot write: %s", tmp, strerror(errno));
+        return -1;
+    }
+    json_t *root = ceilings_to_json(c);
+    int rc = json_dumpf(root, f, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+    json_decref(root);
+    rc |= fputc('\n', f) == EOF;
+    rc |= fflush(f) != 0 || fsync(fileno(f)) != 0;
+    rc |= fclose(f) != 0;
+    if (rc != 0 || rename(tmp, path) != 0) {
+        probes_set_why(err, err_len, "%s: cannot write the ceilings cache: %s", path, strerror(errno));
+        unlink(tmp);
+        return -1;
+    }
+    return 0;
+}
+
+static probes_metric json_get_metric(const json_t *row, const char *name)
+{
+    const json_t *v = json_object_get(row, name);
+    if (json_is_number(v))
+        return probes_metric_of(json_number_value(v));
+    char key[64];
+    snprintf(key, sizeof key, "%s_why_not", name);
+    const char *why = json_string_value(json_object_get(row, key));
+    return probes_metric_invalid("%s", why ? why : "not in the cache file");
+}
+
+static void json_copy_string(const json_t *root, const char *name, char *out, size_t len)
+{
+    const char *s = json_string_value(json_object_get(root, name));
+    snprintf(out, len, "%s", s ? s : "");
+}
+
+static int rows_from_json(const json_t *rows, probes_ceilings *out, const char *path, char *err, size_t err_len)
+{
+    if (!json_is_array(rows) || json_array_size(rows) == 0 || json_array_size(rows) > PROBES_MAX_CEILING_ROWS) {
+        probes_set_why(err, err_len, "%s: \"rows\" must be an array of 1 to %d rows", path, PROBES_MAX_CEILING_ROWS);
+        return -1;
+    }
+    out->n_rows = (int)json_array_size(rows);
+    for (int r = 0; r < out->n_rows; r++) {
+        const json_t *row = json_array_get(rows, (size_t)r);
+        json_int_t threads = json_integer_value(json_object_get(row, "threads"));
+        if (threads < 1 || threads > PROBES_MAX_THREADS || (r > 0 && threads <= out->rows[r - 1].threads)) {
+            probes_set_why(err, err_len, "%s: row %d: \"threads\" must increase from 1 to %d", path, r,
+                           PROBES_MAX_THREADS);
+            return -1;
+        }
+        out->rows[r].threads = (int)threads;
+        out->rows[r].triad_bytes_per_s = json_get_metric(row, "triad_bytes_per_s");
+        out->rows[r].fma_flops_per_s = json_get_metric(row, "fma_flops_per_s");
+        out->rows[r].matmul_flops_per_s = json_get_metric(row, "matmul_flops_per_s");
+    }
+    return 0;
+}
+
+int probes_ceilings_load(const char *path, probes_ceilings *out, char *err, size_t err_len)
+{
+    memset(out, 0, sizeof *out);
+    json_error_t jerr;
+    json_t *root = json_load_file(path, 0, &jerr);
+    if (!root) {
+        if (jerr.line < 0)
+            probes_set_why(err, err_len, "%s: %s", path, jerr.text);
+        else
+            probes_set_why(err, err_len, "%s: bad JSON at line %d: %s", path, jerr.line, jerr.text);
+        return -1;
+    }
+    const char *format = json_string_value(json_object_get(root, "format"));
+    int rc = -1;
+    if (!format || strcmp(format, CACHE_FORMAT) != 0) {
+        probes_set_why(err, err_len, "%s: not a ceilings cache (\"format\" is not \"%s\")", path, CACHE_FORMAT);
+    } else {
+        json_copy_string(root, "machine_key", out->machine_key, sizeof out->machine_key);
+        json_copy_string(root, "cpu_model", out->cpu_model, sizeof out->cpu_model);
+        json_copy_string(root, "kernel", out->kernel, sizeof out->kernel);
+        json_copy_string(root, "fma_isa", out->fma_isa, sizeof out->fma_isa);
+        out->pu_count = (int)json_integer_value(json_object_get(root, "pu_count"));
+        out->triad_array_bytes = (uint64_t)json_integer_value(json_object_get(root, "triad_array_bytes"));
+        out->measured_unix_s = (int64_t)json_integer_value(json_object_get(root, "measured_unix_s"));
+        rc = rows_from_json(json_object_get(root, "rows"), out, path, err, err_len);
+    }
+    json_decref(root);
+    return rc;
+}
+
+int probes_ceilings_load_or_measure(probes_ceilings *out, const char **source, char *err, size_t err_len)
+{
+    char path[1024], key[256], ignored[PROBES_WHY_MAX];
+    int have_path = probes_ceilings_cache_path(path, sizeof path, ignored, sizeof ignored) == 0;
+    probes_machine_key(key, sizeof key);
+    if (have_path && probes_ceilings_load(path, out, ignored, sizeof ignored) == 0 &&
+        strcmp(out->machine_key, key) == 0) {
+        *source = "cached";
+        return 0;
+    }
+    if (probes_ceilings_measure(NULL, out, err, err_len) != 0)
+        return -1;
+    int saved = have_path && probes_ceilings_save(path, out, ignored, sizeof ignored) == 0;
+    *source = saved ? "measured" : "measured (cache not written)";
+    return 0;
+}
+
+/* ---- roofline ------------------------------------------------------------------------- */
+
+static probes_metric percent(const probes_metric *achieved, const probes_metric *ceiling, const char *what)
+{
+    if (!achieved->valid)
+        return *achieved;
+    if (!ceiling->valid)
+        return probes_metric_invalid("no %s ceiling: %s", what, ceiling->why_not);
+    if (ceiling->value <= 0)
+        return probes_metric_invalid("the %s ceiling is 0", what);
+    return probes_metric_of(100.0 * achieved->value / ceiling->value);
+}
+
+static probes_metric rate(double amount, uint64_t elapsed_ns, const char *what)
+{
+    if (elapsed_ns == 0)
+        return probes_metric_invalid("no elapsed time");
+    if (amount <= 0)
+        return probes_metric_invalid("no %s figure from the engine", what);
+    return probes_metric_of(amount / ((double)elapsed_ns * 1e-9));
+}
+
+static void roofline_position(probes_roofline *r, const probes_ceiling_row *row)
+{
+    const probes_metric *ai = &r->arithmetic_intensity_flops_per_byte;
+    if (!ai->valid || !row->fma_flops_per_s.valid || !row->triad_bytes_per_s.valid || !r->achieved_flops_per_s.valid) {
+        r->roofline_pct = probes_metric_invalid("needs the FLOPs, the bytes and both ceilings");
+        return;
+    }
+    double memory_roof = ai->value * row->triad_bytes_per_s.value;
+    double roof = memory_roof < row->fma_flops_per_s.value ? memory_roof : row->fma_flops_per_s.value;
+    r->bound = memory_roof < row->fma_flops_per_s.value ? "memory" : "compute";
+    r->roofline_pct = probes_metric_of(100.0 * r->achieved_flops_per_s.value / roof);
+}
+
+probes_roofline probes_roofline_point(const probes_ceilings *c, int threads, double bytes, double flops,
+                                      uint64_t elapsed_ns)
+{
+    probes_roofline r;
+    memset(&r, 0, sizeof r);
+    r.bound = "unknown";
+    r.achieved_bytes_per_s = rate(bytes, elapsed_ns, "bytes");
+    r.achieved_flops_per_s = rate(flops, elapsed_ns, "FLOPs");
+    r.arithmetic_intensity_flops_per_byte = bytes > 0 && flops > 0 ? probes_metric_of(flops / bytes)
+                                                                    : probes_metric_invalid("needs FLOPs and bytes");
+    const probes_ceiling_row *row = NULL;
+    for (int i = 0; c && i < c->n_rows; i++)
+        if (c->rows[i].threads <= threads)
+            row = &c->rows[i];
+    if (!row) {
+        probes_metric none = probes_metric_invalid("no ceilings measured for %d thread(s)", threads);
+        r.bandwidth_pct = r.fma_pct = r.matmul_pct = r.roofline_pct = none;
+        return r;
+    }
+    r.ceiling_threads = row->threads;
+    r.bandwidth_pct = percent(&r.achieved_bytes_per_s, &row->triad_bytes_per_s, "bandwidth");
+    r.fma_pct = percent(&r.achieved_flops_per_s, &row->fma_flops_per_s, "FMA");
+    r.matmul_pct = percent(&r.achieved_flops_per_s, &row->matmul_flops_per_s, "matmul");
+    roofline_position(&r, row);
+    return r;
+}

@@ -1,0 +1,434 @@
+/* cmd_bench.c — `hstprof bench`: prefill throughput for each model x sequence
+ * length x thread count, as min/median/mean/max/stddev over timed runs, into
+ * one JSON report that exports/ renders as Markdown, CSV or JSON. */
+#include "engine/hst.h"
+#include "exports/exports.h"
+#include "probes/probes.h"
+#include "probes/runner.h"
+#include "probes/stats.h"
+#include "profiles/profiles.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_LIST 32
+
+typedef struct {
+    char models[2048];
+    char seq[256];
+    char threads[256];
+    int warmup, runs;
+    char format[16];
+    char output[1024];
+    char kernel[16];
+    char affinity[256];
+    char events[1024];
+    int no_probes;
+    uint64_t seed;
+    int seqs[MAX_LIST], n_seqs;
+    int thread_counts[MAX_LIST], n_threads;
+    char *model_names[MAX_LIST];
+    int n_models;
+    char model_buf[2048];
+    export_format fmt;
+} bench_flags;
+
+static int parse_lists(bench_flags *f)
+{
+    char err[160];
+    f->n_seqs = args_parse_int_list(f->seq, f->seqs, MAX_LIST, 1, 8192, err, sizeof err);
+    if (f->n_seqs < 0) {
+        fprintf(stderr, "hstprof bench: --seq: %s\n", err);
+        return -1;
+    }
+    f->n_threads = args_parse_int_list(f->threads, f->thread_counts, MAX_LIST, 1, 1024, err, sizeof err);
+    if (f->n_threads < 0) {
+        fprintf(stderr, "hstprof bench: --threads: %s\n", err);
+        return -1;
+    }
+    if (strcmp(f->models, "all") == 0) {
+        f->n_models = 0;
+        for (int i = 0; i < hst_preset_count() && i < MAX_LIST; i++)
+            f->model_names[f->n_models++] = (char *)hst_preset_name(i);
+    } else {
+        snprintf(f->model_buf, sizeof f->model_buf, "%s", f->models);
+        f->n_models = args_split_list(f->model_buf, f->model_names, MAX_LIST);
+    }
+    if (f->n_models == 0) {
+        fprintf(stderr, "hstprof bench: --models is empty\n");
+        return -1;
+    }
+    if (export_format_from_name(f->format, &f->fmt) != 0) {
+        fprintf(stderr, "hstprof bench: --format must be md, csv or json, got '%s'\n", f->format);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_flags(int argc, char **argv, bench_flags *f)
+{
+    const opt_spec opts[] = {
+        {"models", 0, OPT_STRING, f->models, sizeof f->models, 0, 0, "LIST|all", "presets or files, comma-separated, or all (default hst-v4)", NULL},
+        {"seq", 0, OPT_STRING, f->seq, sizeof f->seq, 0, 0, "128,256,512", "sequence lengths (default 128,256,512)", NULL},
+        {"warmup", 0, OPT_INT, &f->warmup, 0, 0, 1000, "N", "untimed runs per cell (default 2)", NULL},
+        {"runs", 0, OPT_INT, &f->runs, 0, 1, 100000, "N", "timed runs per cell (default 5)", NULL},
+        {"threads", 't', OPT_STRING, f->threads, sizeof f->threads, 0, 0, "LIST", "thread counts (default: every PU)", NULL},
+        {"format", 0, OPT_STRING, f->format, sizeof f->format, 0, 0, "md|csv|json", "report format (default md)", NULL},
+        {"output", 'o', OPT_STRING, f->output, sizeof f->output, 0, 0, "FILE", "write the report to FILE (atomically) instead of stdout", NULL},
+        {"kernel", 0, OPT_STRING, f->kernel, sizeof f->kernel, 0, 0, "auto|avx512|avx2|portable", "matmul kernel (default auto)", NULL},
+        {"seed", 0, OPT_U64, &f->seed, 0, 0, 0, "N", "seed of the random weights (default 0)", NULL},
+        {"affinity", 0, OPT_STRING, f->affinity, sizeof f->affinity, 0, 0, "none|compact|scatter|LIST", "place the engine's threads (default none)", NULL},
+        {"events", 'e', OPT_STRING, f->events, sizeof f->events, 0, 0, "LIST|none", "counter events per cell (default set when empty)", NULL},
+        {"no-probes", 0, OPT_FLAG, &f->no_probes, 0, 0, 0, NULL, "no counters and no memory sampling", NULL},
+    };
+    const opt_table t = {
+        "hstprof bench",
+        "hstprof bench [--models LIST|all] [--seq 128,256,512] [--warmup 2] [--runs 5] [--threads LIST] "
+        "[--format md|csv|json] [-o FILE]",
+        "Measures prefill throughput (tokens/s = seq_len / forward time, batch 1, logits for every row) for\n"
+        "every model x sequence length x thread count, with min, median, mean, max and stddev over the runs.",
+        opts, (int)(sizeof opts / sizeof opts[0]), 0};
+    int rc = args_parse(&t, argc, argv, 1, NULL, NULL);
+    if (rc != ARGS_OK)
+        return rc;
+    return parse_lists(f) == 0 ? ARGS_OK : ARGS_ERROR;
+}
+
+/* Deterministic prompt ids spread over the vocabulary. */
+static void fill_prompt(int *ids, int n, int vocab)
+{
+    for (int i = 0; i < n; i++)
+        ids[i] = (int)(((uint64_t)i * 7919u + 13u) % (uint64_t)vocab);
+}
+
+typedef struct {
+    hst_model *model;
+    const char *name;
+    hst_session *session;
+    float *logits;
+    int *ids;
+    /* probes of the current thread count */
+    probes_counters *counters;
+    probes_ceilings ceilings;
+    int have_ceilings;
+} bench_model;
+
+/* What the probes saw during one cell's timed runs. */
+typedef struct {
+    probes_counter_snapshot begin, end;
+    probes_memory_window memory;
+} cell_probes;
+
+static int time_cell(bench_model *bm, int S, const bench_flags *f, double *ms, cell_probes *cp)
+{
+    hst_error err = {{0}};
+    for (int r = 0; r < f->warmup + f->runs; r++) {
+        if (r == f->warmup && !f->no_probes) {
+            probes_memory_begin(&cp->memory);
+            if (bm->counters)
+                probes_counters_read(bm->counters, &cp->begin);
+        }
+        hst_session_reset(bm->session);
+        uint64_t t0 = hst_now_ns();
+        if (hst_forward(bm->session, bm->ids, S, bm->logits, 1, &err) != 0) {
+            fprintf(stderr, "hstprof bench: %s: %s\n", bm->name, err.msg);
+            return -1;
+        }
+        if (r >= f->warmup) {
+            ms[r - f->warmup] = (double)(hst_now_ns() - t0) / 1e6;
+            if (!f->no_probes)
+                probes_memory_sample(&cp->memory);
+        }
+    }
+    if (bm->counters)
+        probes_counters_read(bm->counters, &cp->end);
+    return 0;
+}
+
+/* Counters, memory and the roofline point of one cell, as runner_probes_json does for a run. */
+static void add_cell_probes(json_t *cell, const bench_model *bm, int S, int threads, const double *ms, int runs,
+                            cell_probes *cp, const bench_flags *f)
+{
+    run_result view;
+    memset(&view, 0, sizeof view);
+    double total_ms = 0;
+    for (int i = 0; i < runs; i++)
+        total_ms += ms[i];
+    const hst_config *c = hst_model_config(bm->model);
+    view.threads = 0; /* no per-thread placement rows for a cell */
+    snprintf(view.affinity_policy, sizeof view.affinity_policy, "%.31s", f->affinity[0] ? f->affinity : "none");
+    snprintf(view.counters_summary, sizeof view.counters_summary, "%s",
+             bm->counters ? probes_counters_summary(bm->counters) : "counters off");
+    if (bm->counters) {
+        view.have_counters = 1;
+        probes_counters_window(bm->counters, &cp->begin, &cp->end, &view.prefill_counters);
+        probes_counters_window(bm->counters, &cp->end, &cp->end, &view.decode_counters);
+    }
+    if (!f->no_probes) {
+        probes_memory_end(&cp->memory, (double)hst_session_kv_bytes(bm->session), &view.memory);
+        view.have_memory = 1;
+    }
+    view.have_ceilings = bm->have_ceilings;
+    if (bm->have_ceilings)
+        view.ceilings = bm->ceilings;
+    else
+        snprintf(view.ceilings_why, sizeof view.ceilings_why, "no ceilings measured on this machine yet (run 'hstprof ceilings')");
+    double flops = hst_flops_prefill_per_token(c, S) * S * runs;
+    double bytes = hst_bytes_prefill(c, S) * runs;
+    view.prefill_roofline = probes_roofline_point(bm->have_ceilings ? &bm->ceilings : NULL, threads, bytes, flops,
+                                                  (uint64_t)(total_ms * 1e6));
+    json_t *p = runner_probes_json(&view);
+    json_t *counters = json_object_get(p, "counters");
+    json_object_del(counters, "decode"); /* a cell is one window */
+    json_object_set(cell, "counters", counters);
+    json_object_set(cell, "memory", json_object_get(p, "memory"));
+    json_object_set(cell, "roofline", json_object_get(json_object_get(p, "roofline"), "prefill"));
+    json_decref(p);
+}
+
+static json_t *cell_json(const bench_model *bm, int S, int threads, const double *ms, int runs)
+{
+    double *tps = malloc((size_t)runs * sizeof *tps);
+    json_t *samples = json_array();
+    if (!tps || !samples) {
+        free(tps);
+        json_decref(samples);
+        return NULL;
+    }
+    for (int i = 0; i < runs; i++) {
+        tps[i] = S / (ms[i] / 1e3);
+        json_array_append_new(samples, json_real(ms[i]));
+    }
+    sample_summary t, m;
+    stats_summarize(tps, (size_t)runs, &t);
+    stats_summarize(ms, (size_t)runs, &m);
+    free(tps);
+    double flops = hst_flops_prefill_per_token(hst_model_config(bm->model), S);
+    return json_pack("{s:s, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o}",
+                     "model", bm->name, "seq_len", S, "threads", threads, "runs", runs, "tps_median", t.median,
+                     "tps_mean", t.mean, "tps_min", t.min, "tps_max", t.max, "tps_stddev", t.stddev,
+                     "time_ms_median", m.median, "time_ms_mean", m.mean, "time_ms_min", m.min, "time_ms_max", m.max,
+                     "flops_per_token", flops, "gflops_per_s", flops * t.median / 1e9, "samples_ms", samples);
+}
+
+static json_t *model_json(const bench_model *bm)
+{
+    const hst_config *c = hst_model_config(bm->model);
+    hst_counts k = hst_model_counts(bm->model);
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:s}", "name", bm->name,
+                     "preset", hst_model_preset(bm->model), "class", hst_arch_class(c->arch), "arch",
+                     hst_arch_name(c->arch), "params_total", (json_int_t)k.params_total, "params_next_token",
+                     (json_int_t)k.params_next_token, "n_layers", c->n_layers, "d_model", c->d_model, "n_heads",
+                     c->n_heads, "vocab_size", c->vocab_size, "max_seq_len", c->max_seq_len, "horizon", c->horizon,
+                     "source", hst_model_source(bm->model));
+}
+
+static int check_seqs(const bench_flags *f, const bench_model *bm)
+{
+    int lmax = hst_model_config(bm->model)->max_seq_len;
+    for (int i = 0; i < f->n_seqs; i++)
+        if (f->seqs[i] > lmax) {
+            fprintf(stderr, "hstprof bench: --seq %d exceeds max_seq_len %d of %s\n", f->seqs[i], lmax, bm->name);
+            return -1;
+        }
+    return 0;
+}
+
+static int open_bench_model(const char *name, const bench_flags *f, bench_model *bm)
+{
+    hst_error err = {{0}};
+    memset(bm, 0, sizeof *bm);
+    bm->name = name;
+    bm->model = hst_model_open(name, f->seed, &err);
+    if (!bm->model) {
+        fprintf(stderr, "hstprof bench: %s\n", err.msg);
+        return 1;
+    }
+    if (check_seqs(f, bm) != 0)
+        return 2;
+    const hst_config *c = hst_model_config(bm->model);
+    bm->ids = malloc((size_t)c->max_seq_len * sizeof *bm->ids);
+    bm->logits = malloc((size_t)c->max_seq_len * c->vocab_size * sizeof *bm->logits);
+    if (!bm->ids || !bm->logits) {
+        fprintf(stderr, "hstprof bench: out of memory for %s\n", name);
+        return 1;
+    }
+    fill_prompt(bm->ids, c->max_seq_len, c->vocab_size);
+    return 0;
+}
+
+static void close_bench_model(bench_model *bm)
+{
+    hst_session_free(bm->session);
+    hst_model_free(bm->model);
+    free(bm->ids);
+    free(bm->logits);
+}
+
+/* Every seq for one model at one thread count. */
+/* The pool for one thread count, placed by the affinity policy, with
+ * counters on its threads. */
+static int open_pool(bench_model *bm, int threads, const bench_flags *f, probes_topo *topo, probes_affinity **aff,
+                     hst_pool **pool)
+{
+    char err[256];
+    hst_error herr = {{0}};
+    *aff = probes_affinity_create(topo, f->affinity[0] ? f->affinity : "none", threads, err, sizeof err);
+    if (!*aff) {
+        fprintf(stderr, "hstprof bench: --affinity: %s\n", err);
+        return 2;
+    }
+    *pool = hst_pool_create(threads, probes_affinity_bind_thread, *aff, &herr);
+    if (!*pool) {
+        fprintf(stderr, "hstprof bench: %s\n", herr.msg);
+        return 1;
+    }
+    if (f->no_probes || strcmp(f->events, "none") == 0)
+        return 0;
+    int tids[PROBES_MAX_THREADS];
+    for (int i = 0; i < threads && i < PROBES_MAX_THREADS; i++)
+        tids[i] = hst_pool_thread_tid(*pool, i);
+    probes_counter_opts opts = {f->events[0] ? f->events : NULL, NULL, NULL};
+    bm->counters = probes_counters_open(&opts, tids, threads < PROBES_MAX_THREADS ? threads : PROBES_MAX_THREADS,
+                                        err, sizeof err);
+    if (!bm->counters) {
+        fprintf(stderr, "hstprof bench: --events: %s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
+/* Every seq for one model at one thread count. */
+static int bench_threads(bench_model *bm, int threads, const bench_flags *f, probes_topo *topo, json_t *runs)
+{
+    hst_error err = {{0}};
+    probes_affinity *aff = NULL;
+    hst_pool *pool = NULL;
+    int rc = open_pool(bm, threads, f, topo, &aff, &pool);
+    double *ms = malloc((size_t)f->runs * sizeof *ms);
+    cell_probes *cp = calloc(1, sizeof *cp);
+    if (rc == 0) {
+        bm->session = hst_session_create(bm->model, pool, &err);
+        if (!bm->session || !ms || !cp) {
+            fprintf(stderr, "hstprof bench: %s\n", bm->session ? "out of memory" : err.msg);
+            rc = 1;
+        }
+    }
+    for (int s = 0; rc == 0 && s < f->n_seqs; s++) {
+        if (time_cell(bm, f->seqs[s], f, ms, cp) != 0) {
+            rc = 1;
+            break;
+        }
+        json_t *cell = cell_json(bm, f->seqs[s], threads, ms, f->runs);
+        add_cell_probes(cell, bm, f->seqs[s], threads, ms, f->runs, cp, f);
+        json_array_append_new(runs, cell);
+    }
+    free(ms);
+    free(cp);
+    hst_session_free(bm->session);
+    bm->session = NULL;
+    probes_counters_close(bm->counters);
+    bm->counters = NULL;
+    hst_pool_free(pool);
+    probes_affinity_free(aff);
+    return rc;
+}
+
+static json_t *report_header(const bench_flags *f, const char *kernel)
+{
+    char date[64], machine[160] = "unknown CPU";
+    time_t now = time(NULL);
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+    FILE *cpu = fopen("/proc/cpuinfo", "r");
+    char line[256];
+    while (cpu && fgets(line, sizeof line, cpu))
+        if (strncmp(line, "model name", 10) == 0 && strchr(line, ':')) {
+            snprintf(machine, sizeof machine, "%s", strchr(line, ':') + 2);
+            machine[strcspn(machine, "\n")] = '\0';
+            break;
+        }
+    if (cpu)
+        fclose(cpu);
+    char desc[256];
+    snprintf(desc, sizeof desc, "%s, %ld PUs", machine, sysconf(_SC_NPROCESSORS_ONLN));
+    json_t *seq = json_array(), *thr = json_array();
+    for (int i = 0; i < f->n_seqs; i++)
+        json_array_append_new(seq, json_integer(f->seqs[i]));
+    for (int i = 0; i < f->n_threads; i++)
+        json_array_append_new(thr, json_integer(f->thread_counts[i]));
+    return json_pack("{s:s, s:s, s:s, s:s, s:{s:o, s:o, s:i, s:i, s:I}, s:[], s:[]}", "tool", "hstprof bench",
+                     "date", date, "kernel", kernel, "machine", desc, "settings", "seq", seq, "threads", thr,
+                     "warmup", f->warmup, "runs", f->runs, "seed", (json_int_t)f->seed, "models", "runs");
+}
+
+static int emit(const bench_flags *f, const json_t *report)
+{
+    char *text = export_bench_render(report, f->fmt);
+    if (!text) {
+        fprintf(stderr, "hstprof bench: out of memory rendering the report\n");
+        return 1;
+    }
+    int rc = 0;
+    if (f->output[0]) {
+        char err[512];
+        if (export_write_atomic(f->output, text, strlen(text), err, sizeof err) != 0) {
+            fprintf(stderr, "hstprof bench: %s\n", err);
+            rc = 1;
+        }
+    } else {
+        fputs(text, stdout);
+    }
+    free(text);
+    return rc;
+}
+
+int probes_cmd_bench(int argc, char **argv)
+{
+    bench_flags *f = calloc(1, sizeof *f);
+    if (!f)
+        return 1;
+    snprintf(f->models, sizeof f->models, "%s", HST_DEFAULT_PRESET);
+    snprintf(f->seq, sizeof f->seq, "128,256,512");
+    snprintf(f->threads, sizeof f->threads, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+    snprintf(f->format, sizeof f->format, "md");
+    snprintf(f->kernel, sizeof f->kernel, "auto");
+    f->warmup = 2;
+    f->runs = 5;
+    int rc = parse_flags(argc, argv, f);
+    char chosen[16];
+    if (rc == ARGS_OK && runner_select_kernel(f->kernel, chosen, sizeof chosen) != 0)
+        rc = ARGS_ERROR;
+    if (rc != ARGS_OK) {
+        free(f);
+        return rc == ARGS_HELP ? 0 : 2;
+    }
+    json_t *report = report_header(f, hst_kernel_name(hst_kernel_current()));
+    char err[256];
+    probes_topo *topo = probes_topo_load(err, sizeof err);
+    if (!topo) {
+        fprintf(stderr, "hstprof bench: %s\n", err);
+        rc = 1;
+    }
+    for (int m = 0; rc == 0 && m < f->n_models; m++) {
+        bench_model bm;
+        rc = open_bench_model(f->model_names[m], f, &bm);
+        if (rc == 0) {
+            json_array_append_new(json_object_get(report, "models"), model_json(&bm));
+            char path[512];
+            bm.have_ceilings = probes_ceilings_cache_path(path, sizeof path, err, sizeof err) == 0 &&
+                               probes_ceilings_load(path, &bm.ceilings, err, sizeof err) == 0;
+        }
+        for (int t = 0; rc == 0 && t < f->n_threads; t++)
+            rc = bench_threads(&bm, f->thread_counts[t], f, topo, json_object_get(report, "runs"));
+        close_bench_model(&bm);
+    }
+    probes_topo_free(topo);
+    if (rc == 0)
+        rc = emit(f, report);
+    json_decref(report);
+    free(f);
+    return rc;
+}

@@ -1,0 +1,114 @@
+/* cmd_ceilings.c — `hstprof ceilings`: measure this machine's triad
+ * bandwidth, FMA peak and engine matmul rate per thread count, print them
+ * and cache them for the dashboard and the exports. */
+#include "probes/internal.h"
+
+#include <string.h>
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: hstprof ceilings [--cached] [--threads N]\n\n"
+                 "Measures, for 1 up to N threads (default: every PU), a STREAM-style triad\n"
+                 "bandwidth, the peak FP32 FMA throughput of a register-only loop and the\n"
+                 "engine's own matmul, in a few seconds; prints them and caches them in\n"
+                 "$XDG_CACHE_HOME/hstprof/ (default ~/.cache/hstprof/), where runs and the\n"
+                 "dashboard read them to show achieved figures as %% of ceiling.\n\n"
+                 "  --cached     print the cached figures; measure only when there are none\n"
+                 "  --threads N  measure up to N threads\n");
+}
+
+static void format_metric(const probes_metric *m, double scale, char *buf, size_t len)
+{
+    if (m->valid)
+        snprintf(buf, len, "%.1f", m->value / scale);
+    else
+        snprintf(buf, len, "n/a");
+}
+
+static void print_reasons(const probes_ceilings *c)
+{
+    for (int r = 0; r < c->n_rows; r++) {
+        const probes_ceiling_row *row = &c->rows[r];
+        const probes_metric *ms[] = {&row->triad_bytes_per_s, &row->fma_flops_per_s, &row->matmul_flops_per_s};
+        const char *names[] = {"triad", "FMA", "matmul"};
+        for (int k = 0; k < 3; k++)
+            if (!ms[k]->valid)
+                printf("  n/a, %s with %d thread(s): %s\n", names[k], row->threads, ms[k]->why_not);
+    }
+}
+
+static void print_ceilings(const probes_ceilings *c, const char *source, const char *path)
+{
+    printf("ceilings of %s\n", c->machine_key);
+    printf("FMA loop: %s; triad arrays: 3 x %llu MiB; %s\n\n", c->fma_isa,
+           (unsigned long long)(c->triad_array_bytes >> 20), source);
+    printf("  %7s  %12s  %14s  %15s  %17s\n", "threads", "triad GB/s", "FMA GFLOP/s", "matmul GFLOP/s",
+           "FMA GFLOP/s/core");
+    for (int r = 0; r < c->n_rows; r++) {
+        const probes_ceiling_row *row = &c->rows[r];
+        char triad[32], fma[32], mm[32], per_core[32];
+        format_metric(&row->triad_bytes_per_s, 1e9, triad, sizeof triad);
+        format_metric(&row->fma_flops_per_s, 1e9, fma, sizeof fma);
+        format_metric(&row->matmul_flops_per_s, 1e9, mm, sizeof mm);
+        format_metric(&row->fma_flops_per_s, 1e9 * row->threads, per_core, sizeof per_core);
+        printf("  %7d  %12s  %14s  %15s  %17s\n", row->threads, triad, fma, mm, per_core);
+    }
+    print_reasons(c);
+    if (path)
+        printf("\ncache: %s\n", path);
+}
+
+static int parse_args(int argc, char **argv, int *cached, int *threads)
+{
+    const char *value = NULL;
+    for (int i = 1; i < argc; i++) {
+        int rc = probes_cmd_opt_value("ceilings", argc, argv, &i, "--threads", &value);
+        if (rc < 0)
+            return -1;
+        if (rc > 0) {
+            if (probes_cmd_parse_int("ceilings", "--threads", value, 1, PROBES_MAX_THREADS, threads) != 0)
+                return -1;
+        } else if (strcmp(argv[i], "--cached") == 0) {
+            *cached = 1;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            probes_cmd_bad_option("ceilings", argv[i]);
+            return -1;
+        }
+    }
+    return 1;
+}
+
+int probes_cmd_ceilings(int argc, char **argv)
+{
+    int cached = 0, threads = 0;
+    int rc = parse_args(argc, argv, &cached, &threads);
+    if (rc <= 0)
+        return rc < 0 ? 2 : 0;
+    char path[1024], err[PROBES_WHY_MAX];
+    int have_path = probes_ceilings_cache_path(path, sizeof path, err, sizeof err) == 0;
+    probes_ceilings c;
+    const char *source = "measured now";
+    if (cached) {
+        if (probes_ceilings_load_or_measure(&c, &source, err, sizeof err) != 0) {
+            fprintf(stderr, "hstprof ceilings: %s\n", err);
+            return 1;
+        }
+        print_ceilings(&c, source, have_path ? path : NULL);
+        return 0;
+    }
+    probes_ceiling_opts opts = {.max_threads = threads};
+    if (probes_ceilings_measure(&opts, &c, err, sizeof err) != 0) {
+        fprintf(stderr, "hstprof ceilings: %s\n", err);
+        return 1;
+    }
+    if (!have_path || probes_ceilings_save(path, &c, err, sizeof err) != 0) {
+        print_ceilings(&c, source, NULL);
+        fprintf(stderr, "hstprof ceilings: not cached: %s\n", err);
+        return 1;
+    }
+    print_ceilings(&c, source, path);
+    return 0;
+}

@@ -1,0 +1,152 @@
+/* internal.h — shared between the .c files of probes/ and the probes tests only.
+ * The module's interface is probes.h; nothing else includes this. */
+#ifndef PROBES_INTERNAL_H
+#define PROBES_INTERNAL_H
+
+#include "probes/probes.h"
+
+#include <linux/perf_event.h>
+#include <sys/types.h>
+
+void probes_set_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+uint64_t probes_now_ns(void);
+
+/* ---- machine facts (machine.c) ------------------------------------------ */
+
+typedef struct {
+    int hypervisor;      /* "hypervisor" flag in /proc/cpuinfo */
+    int cpu_pmu_present; /* /sys/bus/event_source/devices/cpu (or cpu_core/cpu_atom) */
+    int paranoid;        /* /proc/sys/kernel/perf_event_paranoid; -100 when unreadable */
+} probes_machine_facts;
+
+probes_machine_facts probes_machine_facts_get(void);
+/* Tests: replace the facts (NULL: read the machine again). */
+void probes_test_set_machine_facts(const probes_machine_facts *facts);
+void probes_cpu_model(char *buf, size_t len);
+
+/* Why an event could not be opened, phrased as this module reports it
+ * everywhere (perf_event, fake, PAPI): e.g. ENOENT for a hardware event in
+ * a VM without a PMU -> "hardware counters unavailable: no PMU in this
+ * virtual machine". user_only_tried: the EACCES retry already happened. */
+void probes_reason_for_errno(int err, int is_hardware, int user_only_tried, const probes_machine_facts *f,
+                             char *why, size_t len);
+/* "ENOENT" -> ENOENT; 0 when unknown. */
+int probes_errno_from_name(const char *name);
+
+/* ---- counter sets -------------------------------------------------------- */
+
+typedef struct probes_backend probes_backend;
+
+typedef struct {
+    char name[PROBES_NAME_MAX];
+    char canonical[PROBES_NAME_MAX]; /* "perf::cycles:u" -> "cycles", for derived metrics */
+    int group;
+    int is_software;
+    int countable;
+    char why_not[PROBES_WHY_MAX];
+    char note[PROBES_NOTE_MAX];
+} probes_event;
+
+typedef struct {
+    const probes_backend *backend;
+    int first, n; /* events[first .. first + n - 1] */
+    int explicit_group; /* written with braces */
+    void *state;  /* the backend's */
+} probes_group;
+
+typedef struct probes_fake_script probes_fake_script;
+
+struct probes_counters {
+    int n_events;
+    probes_event events[PROBES_MAX_EVENTS];
+    int n_groups;
+    probes_group groups[PROBES_MAX_EVENTS];
+    int n_tids;
+    int *tids; /* 0 = the calling thread */
+    probes_fake_script *fake;
+    char summary[512];
+};
+
+/* A counter backend: a const table, one instance per kind (papi.c,
+ * perf.c (perf_event and software), fake.c). */
+struct probes_backend {
+    const char *name;
+    /* Opens the group on every thread; marks each event countable or sets
+     * why_not. -1 with err only for bad input (unknown event name). */
+    int (*open)(probes_counters *set, probes_group *g, char *err, size_t err_len);
+    /* Resets and enables: counting starts. */
+    void (*start)(probes_counters *set, probes_group *g);
+    /* Cumulative counts since start of every event of the group, summed over
+     * threads; ok[i] = 0 when it could not be read. Indexes are group-local. */
+    void (*read)(probes_counters *set, probes_group *g, int *ok, uint64_t *raw, uint64_t *enabled_ns,
+                 uint64_t *running_ns);
+    void (*close)(probes_counters *set, probes_group *g);
+    /* 0 when the backend can count on this machine; else 1 and why. */
+    int (*describe_unavailable)(char *why, size_t len);
+};
+
+extern const probes_backend probes_backend_perf;     /* hardware, libpfm4 */
+extern const probes_backend probes_backend_software; /* software perf_event */
+extern const probes_backend probes_backend_papi;
+extern const probes_backend probes_backend_fake;
+
+/* Software event names (with perf's aliases): 1 and the config when known. */
+int probes_software_event(const char *name, uint64_t *config);
+
+/* The group's events as a perf-style event list, for messages. */
+void probes_group_names(const probes_counters *set, const probes_group *g, char *buf, size_t len);
+
+/* ---- perf_event seams (perf.c) ------------------------------------------ */
+
+typedef int (*probes_perf_open_fn)(struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd,
+                                   unsigned long flags);
+/* Tests: replace perf_event_open (NULL: the real syscall). */
+void probes_test_set_perf_open(probes_perf_open_fn fn);
+
+/* libpfm4: initialised once, lazily. 0 ok, else why. */
+int probes_pfm_init(char *why, size_t len);
+
+/* ---- PAPI seams (papi.c) -------------------------------------------------- */
+
+/* Tests: pretend PAPI is available (1) or not (0, with why); -1 undoes it. */
+void probes_test_set_papi_status(int available, const char *why);
+/* PAPI version and counters of its perf_event component, for `events`. */
+void probes_papi_describe(char *buf, size_t len);
+
+/* ---- fake scripts (fake.c) ---------------------------------------------- */
+
+probes_fake_script *probes_fake_script_load(const char *path, char *err, size_t err_len);
+probes_fake_script *probes_fake_script_parse(const char *text, char *err, size_t err_len);
+void probes_fake_script_free(probes_fake_script *s);
+/* The script's events as an event list ("{a,b},{c}"), for events == NULL. */
+void probes_fake_script_events(const probes_fake_script *s, char *buf, size_t len);
+
+/* ---- single-event checks (for `hstprof events`) -------------------------- */
+
+/* Opens name alone on the calling thread with the named backend ("perf",
+ * "software", "papi", "fake"); countable or why not; note gets any note. */
+probes_metric probes_check_event(const char *backend, const char *name, char *note, size_t note_len);
+
+/* ---- affinity (affinity.c) ---------------------------------------------- */
+
+/* Parses "0,2,4-7" into pus (at most max entries). -1 with err. */
+int probes_parse_pu_list(const char *spec, int *pus, int max, int *n, char *err, size_t err_len);
+
+/* ---- ceilings kernels (kernels.c) --------------------------------------- */
+
+/* FMA throughput loop on the calling thread; returns FLOPs done. */
+double probes_fma_loop(uint64_t iterations);
+const char *probes_fma_isa(void);
+/* FLOPs per iteration of probes_fma_loop. */
+double probes_fma_flops_per_iteration(void);
+void probes_triad(double *a, const double *b, const double *c, double s, size_t n);
+
+/* ---- command helpers (cmd_common.c) ------------------------------------- */
+
+/* Matches "--name VALUE" and "--name=VALUE" at argv[*i]; advances *i. 1 matched,
+ * 0 not this option, -1 missing value (message printed). */
+int probes_cmd_opt_value(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value);
+int probes_cmd_bad_option(const char *cmd, const char *arg);
+int probes_cmd_parse_int(const char *cmd, const char *opt, const char *value, int min, int max, int *out);
+
+#endif

@@ -1,0 +1,243 @@
+/* memory.c — RSS, PSS, VMS and their peaks within a window, page faults and
+ * swap traffic within it. Peaks come from the samples the window takes, not
+ * from VmHWM, which is the process's lifetime maximum and never goes down. */
+#include "probes/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+/* The slow sources (PSS, swap) are read at most this often. */
+#define PSS_INTERVAL_NS 100000000ull
+
+static uint64_t page_bytes(void)
+{
+    long p = sysconf(_SC_PAGESIZE);
+    return p > 0 ? (uint64_t)p : 4096;
+}
+
+/* Kept open: a pread at offset 0 regenerates the file, and sampling every
+ * token must cost a syscall, not an open/parse/close. */
+static _Atomic int g_statm_fd = -1;
+
+static int statm_fd(void)
+{
+    int fd = atomic_load(&g_statm_fd);
+    if (fd >= 0)
+        return fd;
+    fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    int expected = -1;
+    if (fd >= 0 && !atomic_compare_exchange_strong(&g_statm_fd, &expected, fd)) {
+        close(fd); /* another thread won */
+        fd = expected;
+    }
+    return fd;
+}
+
+/* /proc/self/statm: size and resident, in pages; one short line. */
+static int read_statm(uint64_t *vms_bytes, uint64_t *rss_bytes, char *why, size_t len)
+{
+    char buf[128];
+    int fd = statm_fd();
+    ssize_t got = fd >= 0 ? pread(fd, buf, sizeof buf - 1, 0) : -1;
+    unsigned long long size = 0, resident = 0;
+    if (got > 0)
+        buf[got] = '\0';
+    if (got <= 0 || sscanf(buf, "%llu %llu", &size, &resident) != 2) {
+        probes_set_why(why, len, "cannot read /proc/self/statm: %s", got < 0 ? strerror(errno) : "unexpected format");
+        return -1;
+    }
+    *vms_bytes = size * page_bytes();
+    *rss_bytes = resident * page_bytes();
+    return 0;
+}
+
+static int read_pss(uint64_t *pss_bytes, char *why, size_t len)
+{
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (!f) {
+        probes_set_why(why, len, "no /proc/self/smaps_rollup (%s; needs Linux 4.14 or later)", strerror(errno));
+        return -1;
+    }
+    char line[256];
+    unsigned long long kib = 0;
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f))
+        found = sscanf(line, "Pss: %llu kB", &kib) == 1;
+    fclose(f);
+    if (!found) {
+        probes_set_why(why, len, "no Pss line in /proc/self/smaps_rollup");
+        return -1;
+    }
+    *pss_bytes = kib * 1024;
+    return 0;
+}
+
+static int read_swap_pages(uint64_t *in, uint64_t *out, char *why, size_t len)
+{
+    FILE *f = fopen("/proc/vmstat", "r");
+    if (!f) {
+        probes_set_why(why, len, "cannot read /proc/vmstat: %s", strerror(errno));
+        return -1;
+    }
+    char line[256];
+    unsigned long long v;
+    int have = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "pswpin %llu", &v) == 1)
+            *in = v, have |= 1;
+        else if (sscanf(line, "pswpout %llu", &v) == 1)
+            *out = v, have |= 2;
+    }
+    fclose(f);
+    if (have != 3) {
+        probes_set_why(why, len, "no pswpin/pswpout in /proc/vmstat");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- the slow sources, shared and rate-limited ------------------------------------ */
+
+/* PSS (smaps_rollup walks the page tables: tens of µs for a small process,
+ * milliseconds with a large model mapped) and /proc/vmstat (~25 µs) are read
+ * at most every PSS_INTERVAL_NS by the whole process, whatever the number
+ * of windows, so a window per token stays cheap. A short window therefore
+ * sees figures up to that old. */
+typedef struct {
+    uint64_t t_ns;
+    int pss_ok, swap_ok;
+    uint64_t pss_bytes, swap_in_pages, swap_out_pages;
+    char why_pss[PROBES_WHY_MAX], why_swap[PROBES_WHY_MAX];
+} slow_sample;
+
+static pthread_mutex_t g_slow_lock = PTHREAD_MUTEX_INITIALIZER;
+static slow_sample g_slow;
+
+static void slow_get(slow_sample *out)
+{
+    uint64_t now = probes_now_ns();
+    pthread_mutex_lock(&g_slow_lock);
+    if (g_slow.t_ns == 0 || now - g_slow.t_ns >= PSS_INTERVAL_NS) {
+        g_slow.t_ns = now;
+        g_slow.pss_ok = read_pss(&g_slow.pss_bytes, g_slow.why_pss, sizeof g_slow.why_pss) == 0;
+        g_slow.swap_ok = read_swap_pages(&g_slow.swap_in_pages, &g_slow.swap_out_pages, g_slow.why_swap,
+                                         sizeof g_slow.why_swap) == 0;
+    }
+    *out = g_slow;
+    pthread_mutex_unlock(&g_slow_lock);
+}
+
+/* ---- windows ------------------------------------------------------------------------ */
+
+static void sample_rss(probes_memory_window *w)
+{
+    uint64_t vms, rss;
+    w->rss_ok = read_statm(&vms, &rss, w->why_rss, sizeof w->why_rss) == 0;
+    if (!w->rss_ok)
+        return;
+    w->rss_bytes = rss, w->vms_bytes = vms;
+    if (rss > w->rss_peak_bytes)
+        w->rss_peak_bytes = rss;
+    if (vms > w->vms_peak_bytes)
+        w->vms_peak_bytes = vms;
+}
+
+static void sample_pss(probes_memory_window *w, const slow_sample *s)
+{
+    w->last_pss_ns = s->t_ns;
+    w->pss_ok = s->pss_ok;
+    if (!s->pss_ok) {
+        probes_set_why(w->why_pss, sizeof w->why_pss, "%s", s->why_pss);
+        return;
+    }
+    w->pss_bytes = s->pss_bytes;
+    if (s->pss_bytes > w->pss_peak_bytes)
+        w->pss_peak_bytes = s->pss_bytes;
+}
+
+void probes_memory_begin(probes_memory_window *w)
+{
+    memset(w, 0, sizeof *w);
+    w->begin_ns = probes_now_ns();
+    struct rusage ru;
+    w->faults_ok = getrusage(RUSAGE_SELF, &ru) == 0;
+    if (w->faults_ok)
+        w->minflt_begin = (uint64_t)ru.ru_minflt, w->majflt_begin = (uint64_t)ru.ru_majflt;
+    slow_sample s;
+    slow_get(&s);
+    w->swap_ok = s.swap_ok;
+    w->swap_in_begin_pages = s.swap_in_pages, w->swap_out_begin_pages = s.swap_out_pages;
+    if (!s.swap_ok)
+        probes_set_why(w->why_swap, sizeof w->why_swap, "%s", s.why_swap);
+    sample_rss(w);
+    sample_pss(w, &s);
+    w->samples = 1;
+}
+
+void probes_memory_sample(probes_memory_window *w)
+{
+    sample_rss(w);
+    if (probes_now_ns() - w->last_pss_ns >= PSS_INTERVAL_NS) {
+        slow_sample s;
+        slow_get(&s);
+        sample_pss(w, &s);
+    }
+    w->samples++;
+}
+
+static probes_metric metric_if(int ok, uint64_t value, const char *why)
+{
+    return ok ? probes_metric_of((double)value) : probes_metric_invalid("%s", why);
+}
+
+static void report_faults(const probes_memory_window *w, probes_memory_report *out)
+{
+    struct rusage ru;
+    if (w->faults_ok && getrusage(RUSAGE_SELF, &ru) == 0) {
+        out->minor_faults = probes_metric_of((double)((uint64_t)ru.ru_minflt - w->minflt_begin));
+        out->major_faults = probes_metric_of((double)((uint64_t)ru.ru_majflt - w->majflt_begin));
+    } else {
+        out->minor_faults = probes_metric_invalid("getrusage failed");
+        out->major_faults = out->minor_faults;
+    }
+}
+
+static void report_swap(const probes_memory_window *w, const slow_sample *s, probes_memory_report *out)
+{
+    if (w->swap_ok && s->swap_ok) {
+        out->swap_in_bytes_system = probes_metric_of((double)((s->swap_in_pages - w->swap_in_begin_pages) * page_bytes()));
+        out->swap_out_bytes_system =
+            probes_metric_of((double)((s->swap_out_pages - w->swap_out_begin_pages) * page_bytes()));
+    } else {
+        out->swap_in_bytes_system = probes_metric_invalid("%s", w->swap_ok ? s->why_swap : w->why_swap);
+        out->swap_out_bytes_system = out->swap_in_bytes_system;
+    }
+}
+
+void probes_memory_end(probes_memory_window *w, double kv_cache_bytes, probes_memory_report *out)
+{
+    memset(out, 0, sizeof *out);
+    sample_rss(w);
+    slow_sample s;
+    slow_get(&s);
+    sample_pss(w, &s);
+    w->samples++;
+    out->window_ns = probes_now_ns() - w->begin_ns;
+    out->samples = w->samples;
+    out->rss_bytes = metric_if(w->rss_ok, w->rss_bytes, w->why_rss);
+    out->vms_bytes = metric_if(w->rss_ok, w->vms_bytes, w->why_rss);
+    out->pss_bytes = metric_if(w->pss_ok, w->pss_bytes, w->why_pss);
+    out->rss_peak_bytes = metric_if(w->rss_peak_bytes > 0, w->rss_peak_bytes, w->why_rss);
+    out->vms_peak_bytes = metric_if(w->vms_peak_bytes > 0, w->vms_peak_bytes, w->why_rss);
+    out->pss_peak_bytes = metric_if(w->pss_peak_bytes > 0, w->pss_peak_bytes, w->why_pss);
+    report_faults(w, out);
+    report_swap(w, &s, out);
+    out->kv_cache_bytes = kv_cache_bytes >= 0 ? probes_metric_of(kv_cache_bytes)
+                                              : probes_metric_invalid("no session: KV cache size unknown");
+}

@@ -1,0 +1,527 @@
+/* runner.c — prefill, then token-by-token generation, timing every step.
+ * Nothing here allocates per token: buffers are sized before the loop. */
+#include "probes/runner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MEMORY_SAMPLE_NS 20000000ull /* 50 memory samples a second at most */
+
+int runner_select_kernel(const char *name, char *chosen, size_t size)
+{
+    hst_kernel k = HST_KERNEL_AUTO;
+    if (!name || strcmp(name, "auto") == 0)
+        k = HST_KERNEL_AUTO;
+    else if (strcmp(name, "avx512") == 0)
+        k = HST_KERNEL_AVX512;
+    else if (strcmp(name, "avx2") == 0)
+        k = HST_KERNEL_AVX2;
+    else if (strcmp(name, "portable") == 0)
+        k = HST_KERNEL_PORTABLE;
+    else {
+        fprintf(stderr, "hstprof: --kernel must be auto, avx512, avx2 or portable, got '%s'\n", name);
+        return 2;
+    }
+    int got = hst_kernel_select(k);
+    if (got < 0) {
+        fprintf(stderr, "hstprof: this CPU cannot run the %s kernel\n", name);
+        return 2;
+    }
+    snprintf(chosen, size, "%s", hst_kernel_name((hst_kernel)got));
+    return 0;
+}
+
+/* Topology, the affinity plan and the pool whose workers it binds. */
+static int place_threads(const run_request *req, run_result *res)
+{
+    char err[256];
+    hst_error herr = {{0}};
+    res->topo = probes_topo_load(err, sizeof err);
+    if (!res->topo) {
+        fprintf(stderr, "hstprof: %s\n", err);
+        return 1;
+    }
+    res->affinity = probes_affinity_create(res->topo, req->affinity ? req->affinity : "none", req->threads, err,
+                                           sizeof err);
+    if (!res->affinity) {
+        fprintf(stderr, "hstprof: --affinity: %s\n", err);
+        return 2;
+    }
+    snprintf(res->affinity_policy, sizeof res->affinity_policy, "%s", probes_affinity_policy(res->affinity));
+    res->pool = hst_pool_create(req->threads, probes_affinity_bind_thread, res->affinity, &herr);
+    if (!res->pool) {
+        fprintf(stderr, "hstprof: %s\n", herr.msg);
+        return 1;
+    }
+    return 0;
+}
+
+/* Counters on the engine's own threads; events that cannot count here stay
+ * in the set with their reason. */
+static int open_counters(const run_request *req, run_result *res)
+{
+    if (req->no_probes || (req->events && strcmp(req->events, "none") == 0)) {
+        snprintf(res->counters_summary, sizeof res->counters_summary, "counters off (%s)",
+                 req->no_probes ? "--no-probes" : "--events none");
+        return 0;
+    }
+    int tids[PROBES_MAX_THREADS], n = req->threads < PROBES_MAX_THREADS ? req->threads : PROBES_MAX_THREADS;
+    for (int i = 0; i < n; i++)
+        tids[i] = hst_pool_thread_tid(res->pool, i);
+    probes_counter_opts opts = {req->events && *req->events ? req->events : NULL, NULL, NULL};
+    char err[256];
+    res->counters = probes_counters_open(&opts, tids, n, err, sizeof err);
+    if (!res->counters) {
+        fprintf(stderr, "hstprof: --events: %s\n", err);
+        return 2;
+    }
+    snprintf(res->counters_summary, sizeof res->counters_summary, "%s", probes_counters_summary(res->counters));
+    res->have_counters = 1;
+    return 0;
+}
+
+/* Cached ceilings only: measuring takes seconds, `hstprof ceilings` does it. */
+static void load_ceilings(run_result *res)
+{
+    char path[512], err[256];
+    if (probes_ceilings_cache_path(path, sizeof path, err, sizeof err) != 0 ||
+        probes_ceilings_load(path, &res->ceilings, err, sizeof err) != 0) {
+        snprintf(res->ceilings_why, sizeof res->ceilings_why,
+                 "no ceilings measured on this machine yet (run 'hstprof ceilings')");
+        return;
+    }
+    res->have_ceilings = 1;
+}
+
+int runner_prepare(const run_request *req, run_result *res)
+{
+    memset(res, 0, sizeof *res);
+    int rc = runner_select_kernel(req->kernel, res->kernel, sizeof res->kernel);
+    if (rc != 0)
+        return rc;
+    hst_error err = {{0}};
+    res->model = hst_model_open(req->model, req->seed, &err);
+    if (!res->model) {
+        fprintf(stderr, "hstprof: %s\n", err.msg);
+        return 1;
+    }
+    res->config = *hst_model_config(res->model);
+    res->counts = hst_model_counts(res->model);
+    snprintf(res->model_name, sizeof res->model_name, "%s", req->model);
+    snprintf(res->preset, sizeof res->preset, "%s", hst_model_preset(res->model));
+    snprintf(res->source, sizeof res->source, "%s", hst_model_source(res->model));
+    if ((rc = place_threads(req, res)) != 0 || (rc = open_counters(req, res)) != 0)
+        return rc;
+    res->session = hst_session_create(res->model, res->pool, &err);
+    if (!res->session) {
+        fprintf(stderr, "hstprof: %s\n", err.msg);
+        return 1;
+    }
+    res->threads = req->threads;
+    res->kv_cache_bytes = (double)hst_session_kv_bytes(res->session);
+    load_ceilings(res);
+    return 0;
+}
+
+static double peak_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = 0;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lf kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb * 1024.0;
+}
+
+static void show_progress(const run_request *req, const run_result *res, int done, uint64_t *last_ns, int final)
+{
+    uint64_t now = hst_now_ns();
+    if (!req->progress || (!final && now - *last_ns < 100000000ull))
+        return;
+    *last_ns = now;
+    double rate = res->decode_ms > 0 ? done / (res->decode_ms / 1e3) : 0;
+    fprintf(stderr, "\r\033[K[%s] generated %d/%d tokens, %.0f tok/s decode, ttft %.2f ms%s", res->model_name,
+            done + 1, req->n_tokens, rate, res->ttft_ms, final ? "\n" : "");
+    fflush(stderr);
+}
+
+static int check_lengths(const run_request *req, const run_result *res)
+{
+    const hst_config *c = &res->config;
+    /* The last generated token is not fed back, so n tokens need n - 1 positions. */
+    long need = (long)req->n_prompt + (req->n_tokens > 0 ? req->n_tokens - 1 : 0);
+    if (need > c->max_seq_len) {
+        fprintf(stderr, "hstprof run: prompt (%d tokens) + %d generated tokens need %ld positions; %s has "
+                        "max_seq_len %d\n", req->n_prompt, req->n_tokens, need, res->model_name, c->max_seq_len);
+        return 2;
+    }
+    return 0;
+}
+
+static int allocate_buffers(const run_request *req, run_result *res, float **logits)
+{
+    const int V = res->config.vocab_size;
+    size_t rows = req->keep_prefill_logits ? (size_t)req->n_prompt : 1;
+    *logits = malloc((size_t)V * sizeof **logits);
+    res->prefill_logits = malloc(rows * V * sizeof(float));
+    res->generated = malloc(((size_t)req->n_tokens + 1) * sizeof(int));
+    res->latencies_ms = malloc(((size_t)req->n_tokens + 1) * sizeof(double));
+    if (!*logits || !res->prefill_logits || !res->generated || !res->latencies_ms) {
+        fprintf(stderr, "hstprof run: out of memory for %d tokens\n", req->n_tokens);
+        return 1;
+    }
+    return 0;
+}
+
+static int decode_loop(const run_request *req, run_result *res, hst_sampler *smp, float *logits,
+                       probes_memory_window *mw)
+{
+    hst_error err = {{0}};
+    const int V = res->config.vocab_size;
+    uint64_t last_progress = 0, last_memory_sample = hst_now_ns();
+    for (int i = 1; i < req->n_tokens; i++) {
+        uint64_t t0 = hst_now_ns();
+        if (hst_forward(res->session, &res->generated[i - 1], 1, logits, 0, &err) != 0) {
+            fprintf(stderr, "hstprof run: %s\n", err.msg);
+            return 1;
+        }
+        res->generated[i] = hst_sample(smp, logits, V);
+        double ms = (double)(hst_now_ns() - t0) / 1e6;
+        res->latencies_ms[res->decode_steps++] = ms;
+        res->decode_ms += ms;
+        res->n_generated = i + 1;
+        /* A /proc read costs tens of µs here: sample by time, not per token. */
+        if (mw && hst_now_ns() - last_memory_sample >= MEMORY_SAMPLE_NS) {
+            probes_memory_sample(mw);
+            last_memory_sample = hst_now_ns();
+        }
+        show_progress(req, res, i, &last_progress, 0);
+    }
+    if (req->n_tokens > 1)
+        show_progress(req, res, req->n_tokens - 1, &last_progress, 1);
+    return 0;
+}
+
+static void finish_figures(run_result *res)
+{
+    const hst_config *c = &res->config;
+    res->prefill_tok_per_s = res->prompt_len / (res->prefill_ms / 1e3);
+    /* Spec 11 counts logits for every row; without --dump-logits only the last row's are computed. */
+    double prefill_flops = hst_flops_prefill_per_token(c, res->prompt_len) * res->prompt_len;
+    if (!res->kept_all_logits)
+        prefill_flops -= 2.0 * c->d_model * c->vocab_size * (res->prompt_len - 1);
+    res->prefill_gflops_per_s = prefill_flops / (res->prefill_ms / 1e3) / 1e9;
+    if (res->decode_steps > 0) {
+        double flops = 0;
+        for (int t = res->prompt_len; t < res->prompt_len + res->decode_steps; t++)
+            flops += hst_flops_decode(c, t);
+        res->decode_tok_per_s = res->decode_steps / (res->decode_ms / 1e3);
+        res->decode_gflops_per_s = flops / (res->decode_ms / 1e3) / 1e9;
+        stats_summarize(res->latencies_ms, (size_t)res->decode_steps, &res->latency);
+    }
+}
+
+/* Bytes read and FLOPs done by the decode steps (spec 11). */
+static void decode_work(const run_result *res, double *bytes, double *flops)
+{
+    *bytes = *flops = 0;
+    for (int t = res->prompt_len; t < res->prompt_len + res->decode_steps; t++) {
+        *bytes += hst_bytes_decode(&res->config, t);
+        *flops += hst_flops_decode(&res->config, t);
+    }
+}
+
+static void finish_probes(run_result *res, const probes_counter_snapshot *snap, probes_memory_window *mw)
+{
+    if (res->have_counters) {
+        probes_counters_window(res->counters, &snap[0], &snap[1], &res->prefill_counters);
+        probes_counters_window(res->counters, &snap[1], &snap[2], &res->decode_counters);
+    }
+    if (mw) {
+        probes_memory_end(mw, res->kv_cache_bytes, &res->memory);
+        res->have_memory = 1;
+    }
+    const probes_ceilings *c = res->have_ceilings ? &res->ceilings : NULL;
+    double prefill_flops = res->prefill_gflops_per_s * 1e9 * res->prefill_ms / 1e3;
+    res->prefill_roofline = probes_roofline_point(c, res->threads, hst_bytes_prefill(&res->config, res->prompt_len),
+                                                  prefill_flops, (uint64_t)(res->prefill_ms * 1e6));
+    double bytes, flops;
+    decode_work(res, &bytes, &flops);
+    res->decode_roofline = probes_roofline_point(c, res->threads, bytes, flops, (uint64_t)(res->decode_ms * 1e6));
+}
+
+static int prefill_and_first_token(const run_request *req, run_result *res, hst_sampler *smp)
+{
+    hst_error err = {{0}};
+    const int V = res->config.vocab_size;
+    uint64_t t0 = hst_now_ns();
+    if (hst_forward(res->session, req->prompt, req->n_prompt, res->prefill_logits, req->keep_prefill_logits,
+                    &err) != 0) {
+        fprintf(stderr, "hstprof run: %s\n", err.msg);
+        return 1;
+    }
+    res->prefill_ms = (double)(hst_now_ns() - t0) / 1e6;
+    const float *last = res->prefill_logits + (req->keep_prefill_logits ? (size_t)(req->n_prompt - 1) * V : 0);
+    if (req->n_tokens > 0) {
+        res->generated[0] = hst_sample(smp, last, V);
+        res->n_generated = 1;
+        res->ttft_ms = (double)(hst_now_ns() - t0) / 1e6;
+    }
+    return 0;
+}
+
+int runner_generate(const run_request *req, run_result *res)
+{
+    int rc = check_lengths(req, res);
+    float *logits = NULL;
+    if (rc == 0)
+        rc = allocate_buffers(req, res, &logits);
+    if (rc != 0) {
+        free(logits);
+        return rc;
+    }
+    hst_error err = {{0}};
+    hst_sampler smp;
+    hst_sampler_init(&smp, req->temperature, req->top_k, req->seed);
+    res->prompt_len = req->n_prompt;
+    res->kept_all_logits = req->keep_prefill_logits;
+    probes_counter_snapshot snap[3];
+    probes_memory_window mw_storage = {0}, *mw = req->no_probes ? NULL : &mw_storage;
+    if (mw)
+        probes_memory_begin(mw);
+    if (res->have_counters)
+        probes_counters_read(res->counters, &snap[0]);
+    rc = prefill_and_first_token(req, res, &smp);
+    if (rc == 0 && res->have_counters)
+        probes_counters_read(res->counters, &snap[1]);
+    if (rc == 0)
+        rc = decode_loop(req, res, &smp, logits, mw);
+    if (rc == 0 && res->have_counters)
+        probes_counters_read(res->counters, &snap[2]);
+    free(logits);
+    if (rc != 0)
+        return rc;
+    finish_figures(res);
+    finish_probes(res, snap, mw);
+    /* The window's peak when sampled; the process's high-water mark otherwise. */
+    res->peak_rss_bytes = res->have_memory && res->memory.rss_peak_bytes.valid ? res->memory.rss_peak_bytes.value
+                                                                                 : peak_rss_bytes();
+    if (hst_quality_hash(res->session, &res->quality_hash, res->quality_tokens, &err) != 0) {
+        fprintf(stderr, "hstprof run: %s\n", err.msg);
+        return 1;
+    }
+    return 0;
+}
+
+void runner_release(run_result *res)
+{
+    hst_session_free(res->session);
+    probes_counters_close(res->counters);
+    hst_pool_free(res->pool);
+    probes_affinity_free(res->affinity);
+    probes_topo_free(res->topo);
+    hst_model_free(res->model);
+    free(res->latencies_ms);
+    free(res->generated);
+    free(res->prefill_logits);
+    memset(res, 0, sizeof *res);
+}
+
+json_t *runner_result_json(const run_result *r)
+{
+    char hash[24];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)r->quality_hash);
+    json_t *tokens = json_array();
+    for (int i = 0; i < r->n_generated; i++)
+        json_array_append_new(tokens, json_integer(r->generated[i]));
+    json_t *lat = json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:f}", "samples", (json_int_t)r->latency.n,
+                            "p50_ms", r->latency.p50, "p95_ms", r->latency.p95, "p99_ms", r->latency.p99,
+                            "min_ms", r->latency.min, "max_ms", r->latency.max, "mean_ms", r->latency.mean);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:i, s:i, s:i, s:i, s:i, s:i}, s:I, s:I, s:i, s:s, "
+                     "s:i, s:f, s:f, s:f, s:i, s:f, s:f, s:f, s:f, s:o, s:f, s:f, s:s, s:o}",
+                     "tool", "hstprof run", "model", r->model_name, "preset", r->preset, "source", r->source,
+                     "config", "arch", hst_arch_name(r->config.arch), "vocab_size", r->config.vocab_size, "d_model",
+                     r->config.d_model, "n_heads", r->config.n_heads, "n_layers", r->config.n_layers, "max_seq_len",
+                     r->config.max_seq_len, "horizon", r->config.horizon,
+                     "params_total", (json_int_t)r->counts.params_total, "params_next_token",
+                     (json_int_t)r->counts.params_next_token, "threads", r->threads, "kernel", r->kernel,
+                     "prompt_tokens", r->prompt_len, "prefill_ms", r->prefill_ms, "prefill_tok_per_s",
+                     r->prefill_tok_per_s, "prefill_gflops_per_s", r->prefill_gflops_per_s, "decode_tokens",
+                     r->decode_steps, "decode_ms", r->decode_ms, "decode_tok_per_s", r->decode_tok_per_s,
+                     "decode_gflops_per_s", r->decode_gflops_per_s, "ttft_ms", r->ttft_ms, "latency", lat,
+                     "peak_rss_bytes", r->peak_rss_bytes, "kv_cache_bytes", r->kv_cache_bytes, "quality_hash", hash,
+                     "generated", tokens);
+    json_t *probes = o ? runner_probes_json(r) : NULL;
+    if (probes) {
+        json_object_update(o, probes);
+        json_decref(probes);
+    }
+    return o;
+}
+
+/* ---- probes in the summaries ---------------------------------------------- */
+
+/* A metric as JSON: the value, or null beside "<key>_why_not". */
+static void put_metric(json_t *o, const char *key, const probes_metric *m)
+{
+    if (m->valid) {
+        json_object_set_new(o, key, json_real(m->value));
+        return;
+    }
+    char why_key[96];
+    snprintf(why_key, sizeof why_key, "%s_why_not", key);
+    json_object_set_new(o, key, json_null());
+    json_object_set_new(o, why_key, json_string(m->why_not));
+}
+
+static json_t *counter_window_json(const probes_counter_window *w)
+{
+    json_t *events = json_array(), *derived = json_object();
+    for (int i = 0; i < w->n_counters; i++) {
+        const probes_counter_value *c = &w->counters[i];
+        json_t *e = json_pack("{s:s, s:s, s:i, s:I, s:I, s:I}", "name", c->name, "backend", c->backend, "group",
+                              c->group, "raw", (json_int_t)c->raw, "time_enabled_ns",
+                              (json_int_t)c->time_enabled_ns, "time_running_ns", (json_int_t)c->time_running_ns);
+        put_metric(e, "value", &c->value);
+        put_metric(e, "running_share", &c->running_share);
+        if (c->note[0])
+            json_object_set_new(e, "note", json_string(c->note));
+        json_array_append_new(events, e);
+    }
+    for (int i = 0; i < w->n_derived; i++)
+        put_metric(derived, w->derived[i].name, &w->derived[i].metric);
+    return json_pack("{s:I, s:o, s:o}", "window_ns", (json_int_t)w->window_ns, "events", events, "derived", derived);
+}
+
+static json_t *memory_json(const probes_memory_report *m)
+{
+    json_t *o = json_pack("{s:I, s:I}", "window_ns", (json_int_t)m->window_ns, "samples", (json_int_t)m->samples);
+    const struct { const char *key; const probes_metric *m; } rows[] = {
+        {"rss_bytes", &m->rss_bytes},           {"rss_peak_bytes", &m->rss_peak_bytes},
+        {"pss_bytes", &m->pss_bytes},           {"pss_peak_bytes", &m->pss_peak_bytes},
+        {"vms_bytes", &m->vms_bytes},           {"vms_peak_bytes", &m->vms_peak_bytes},
+        {"minor_faults", &m->minor_faults},     {"major_faults", &m->major_faults},
+        {"swap_in_bytes_system", &m->swap_in_bytes_system}, {"swap_out_bytes_system", &m->swap_out_bytes_system},
+        {"kv_cache_bytes", &m->kv_cache_bytes},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        put_metric(o, rows[i].key, rows[i].m);
+    return o;
+}
+
+static json_t *roofline_json(const probes_roofline *r)
+{
+    json_t *o = json_pack("{s:s, s:i}", "bound", r->bound ? r->bound : "unknown", "ceiling_threads", r->ceiling_threads);
+    put_metric(o, "achieved_bytes_per_s", &r->achieved_bytes_per_s);
+    put_metric(o, "achieved_flops_per_s", &r->achieved_flops_per_s);
+    put_metric(o, "arithmetic_intensity_flops_per_byte", &r->arithmetic_intensity_flops_per_byte);
+    put_metric(o, "bandwidth_pct", &r->bandwidth_pct);
+    put_metric(o, "fma_pct", &r->fma_pct);
+    put_metric(o, "matmul_pct", &r->matmul_pct);
+    put_metric(o, "roofline_pct", &r->roofline_pct);
+    return o;
+}
+
+json_t *runner_probes_json(const run_result *r)
+{
+    json_t *counters = json_pack("{s:s}", "summary", r->counters_summary);
+    if (r->have_counters) {
+        json_object_set_new(counters, "prefill", counter_window_json(&r->prefill_counters));
+        json_object_set_new(counters, "decode", counter_window_json(&r->decode_counters));
+    }
+    json_t *ceil = r->have_ceilings ? json_pack("{s:s, s:I}", "machine_key", r->ceilings.machine_key,
+                                                "measured_unix_s", (json_int_t)r->ceilings.measured_unix_s)
+                                    : json_pack("{s:n, s:s}", "machine_key", "why_not", r->ceilings_why);
+    json_t *threads = json_array();
+    for (int i = 0; r->pool && i < r->threads; i++)
+        json_array_append_new(threads, json_pack("{s:i, s:i, s:i, s:I}", "index", i, "bound_pu",
+                                                 probes_affinity_pu(r->affinity, i), "last_cpu",
+                                                 hst_pool_thread_cpu(r->pool, i), "migrations",
+                                                 (json_int_t)hst_pool_thread_migrations(r->pool, i)));
+    return json_pack("{s:s, s:o, s:o, s:o, s:{s:o, s:o}, s:o}", "affinity", r->affinity_policy, "threads_placement",
+                     threads, "counters", counters, "memory", r->have_memory ? memory_json(&r->memory) : json_null(),
+                     "roofline", "prefill", roofline_json(&r->prefill_roofline), "decode",
+                     roofline_json(&r->decode_roofline), "ceilings", ceil);
+}
+
+static void print_metric(FILE *f, const probes_metric *m, double scale, const char *fmt)
+{
+    if (m->valid)
+        fprintf(f, fmt, m->value * scale);
+    else
+        fprintf(f, "unavailable (%s)", m->why_not);
+}
+
+static void print_counter_window(FILE *f, const char *phase, const probes_counter_window *w)
+{
+    fprintf(f, "  %-9s", phase);
+    int shown = 0;
+    for (int i = 0; i < w->n_counters; i++) {
+        const probes_counter_value *c = &w->counters[i];
+        if (!c->value.valid)
+            continue;
+        fprintf(f, "%s%s %.0f", shown++ ? ", " : "", c->name, c->value.value);
+        if (c->running_share.valid && c->running_share.value < 0.9999)
+            fprintf(f, " (%.1f%%)", 100 * c->running_share.value);
+    }
+    fprintf(f, "%s\n", shown ? "" : "nothing counted");
+    for (int i = 0; i < w->n_derived; i++) {
+        fprintf(f, "            %-34s ", w->derived[i].label);
+        print_metric(f, &w->derived[i].metric, 1, "%.3f");
+        fprintf(f, "\n");
+    }
+}
+
+static void print_roofline(FILE *f, const char *phase, const probes_roofline *r)
+{
+    fprintf(f, "  %-9s", phase);
+    print_metric(f, &r->achieved_bytes_per_s, 1e-9, "%.2f GB/s");
+    fprintf(f, " (");
+    print_metric(f, &r->bandwidth_pct, 1, "%.0f%% of triad");
+    fprintf(f, "), ");
+    print_metric(f, &r->achieved_flops_per_s, 1e-9, "%.2f GFLOP/s");
+    fprintf(f, " (");
+    print_metric(f, &r->fma_pct, 1, "%.0f%% of FMA peak");
+    fprintf(f, "; %s-bound)\n", r->bound);
+}
+
+void runner_print_probes(FILE *f, const run_result *r)
+{
+    fprintf(f, "affinity    %s", r->affinity_policy);
+    for (int i = 0; i < r->threads && strcmp(r->affinity_policy, "none") != 0; i++)
+        fprintf(f, "%s thread %d -> PU %d", i ? "," : ":", i, probes_affinity_pu(r->affinity, i));
+    fprintf(f, "\ncounters    %s\n", r->counters_summary);
+    if (r->have_counters) {
+        print_counter_window(f, "prefill", &r->prefill_counters);
+        print_counter_window(f, "decode", &r->decode_counters);
+    }
+    if (r->have_memory) {
+        const probes_memory_report *m = &r->memory;
+        fprintf(f, "memory      RSS ");
+        print_metric(f, &m->rss_bytes, 1e-6, "%.1f MB");
+        fprintf(f, " (window peak ");
+        print_metric(f, &m->rss_peak_bytes, 1e-6, "%.1f MB");
+        fprintf(f, "), PSS ");
+        print_metric(f, &m->pss_peak_bytes, 1e-6, "%.1f MB peak");
+        fprintf(f, ", VMS ");
+        print_metric(f, &m->vms_peak_bytes, 1e-6, "%.1f MB peak");
+        fprintf(f, "\n            page faults ");
+        print_metric(f, &m->minor_faults, 1, "%.0f minor");
+        fprintf(f, " / ");
+        print_metric(f, &m->major_faults, 1, "%.0f major");
+        fprintf(f, ", swap in/out ");
+        print_metric(f, &m->swap_in_bytes_system, 1e-6, "%.1f MB");
+        fprintf(f, " / ");
+        print_metric(f, &m->swap_out_bytes_system, 1e-6, "%.1f MB (system-wide)");
+        fprintf(f, "\n");
+    }
+    fprintf(f, "roofline    %s\n", r->have_ceilings ? "against this machine's cached ceilings" : r->ceilings_why);
+    print_roofline(f, "prefill", &r->prefill_roofline);
+    if (r->decode_steps > 0)
+        print_roofline(f, "decode", &r->decode_roofline);
+}

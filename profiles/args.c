@@ -1,0 +1,276 @@
+/* args.c — one option parser for every command, so flags behave alike
+ * everywhere: --name value or --name=value, strict numbers, one-line errors
+ * with a "did you mean" suggestion, --help generated from the table. */
+#include "profiles/profiles.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+size_t args_edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63)
+        return 64;
+    size_t row[64];
+    for (size_t j = 0; j <= lb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t up = row[j];
+            size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+            size_t best = diag + cost;
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            row[j] = best;
+            diag = up;
+        }
+    }
+    return row[lb];
+}
+
+static const opt_spec *closest_option(const opt_table *t, const char *name)
+{
+    const opt_spec *best = NULL;
+    size_t best_d = 3; /* suggest only near misses */
+    for (int i = 0; i < t->n_opts; i++) {
+        size_t d = args_edit_distance(name, t->opts[i].name);
+        if (d < best_d) {
+            best_d = d;
+            best = &t->opts[i];
+        }
+    }
+    return best;
+}
+
+static void error_unknown(const opt_table *t, const char *arg, const char *name)
+{
+    const opt_spec *near = closest_option(t, name);
+    if (near)
+        fprintf(stderr, "%s: unknown option %s (did you mean --%s?)\n", t->command, arg, near->name);
+    else
+        fprintf(stderr, "%s: unknown option %s (see %s --help)\n", t->command, arg, t->command);
+}
+
+static int parse_value(const opt_table *t, const opt_spec *o, const char *v)
+{
+    char *end = NULL;
+    errno = 0;
+    switch (o->kind) {
+    case OPT_INT: {
+        long x = strtol(v, &end, 10);
+        if (!*v || *end || errno || x < o->min || x > o->max) {
+            fprintf(stderr, "%s: --%s expects a whole number from %.0f to %.0f, got '%s'\n", t->command, o->name,
+                    o->min, o->max, v);
+            return -1;
+        }
+        *(int *)o->target = (int)x;
+        return 0;
+    }
+    case OPT_U64: {
+        if (*v == '-' || *v == '+' || *v == ' ') {
+            fprintf(stderr, "%s: --%s expects a non-negative whole number, got '%s'\n", t->command, o->name, v);
+            return -1;
+        }
+        unsigned long long x = strtoull(v, &end, 10);
+        if (!*v || *end || errno) {
+            fprintf(stderr, "%s: --%s expects a non-negative whole number, got '%s'\n", t->command, o->name, v);
+            return -1;
+        }
+        *(uint64_t *)o->target = x;
+        return 0;
+    }
+    case OPT_FLOAT: {
+        double x = strtod(v, &end);
+        if (!*v || *end || errno || !isfinite(x) || x < o->min || x > o->max) {
+            fprintf(stderr, "%s: --%s expects a number from %g to %g, got '%s'\n", t->command, o->name, o->min,
+                    o->max, v);
+            return -1;
+        }
+        *(double *)o->target = x;
+        return 0;
+    }
+    case OPT_STRING:
+        if (strlen(v) >= o->size) {
+            fprintf(stderr, "%s: --%s value is too long (at most %zu bytes)\n", t->command, o->name, o->size - 1);
+            return -1;
+        }
+        memcpy(o->target, v, strlen(v) + 1);
+        return 0;
+    case OPT_FLAG:
+        break;
+    }
+    return -1;
+}
+
+static const opt_spec *find_long(const opt_table *t, const char *name, size_t len)
+{
+    for (int i = 0; i < t->n_opts; i++)
+        if (strlen(t->opts[i].name) == len && strncmp(t->opts[i].name, name, len) == 0)
+            return &t->opts[i];
+    return NULL;
+}
+
+static const opt_spec *find_short(const opt_table *t, char c)
+{
+    for (int i = 0; i < t->n_opts; i++)
+        if (t->opts[i].short_name == c)
+            return &t->opts[i];
+    return NULL;
+}
+
+/* Resolves one option argument; *i advances past a separate value. */
+static int parse_option(const opt_table *t, int argc, char **argv, int *i)
+{
+    const char *arg = argv[*i];
+    const opt_spec *o;
+    const char *value = NULL;
+    if (arg[1] == '-') {
+        const char *name = arg + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        o = find_long(t, name, len);
+        if (!o) {
+            char buf[64];
+            snprintf(buf, sizeof buf, "%.*s", (int)(len < 63 ? len : 63), name);
+            error_unknown(t, arg, buf);
+            return -1;
+        }
+        if (eq)
+            value = eq + 1;
+    } else {
+        o = arg[2] == '\0' ? find_short(t, arg[1]) : NULL;
+        if (!o) {
+            error_unknown(t, arg, arg + 1);
+            return -1;
+        }
+    }
+    if (o->seen)
+        *o->seen = 1;
+    if (o->kind == OPT_FLAG) {
+        if (value) {
+            fprintf(stderr, "%s: --%s takes no value\n", t->command, o->name);
+            return -1;
+        }
+        *(int *)o->target = 1;
+        return 0;
+    }
+    if (!value) {
+        if (*i + 1 >= argc) {
+            fprintf(stderr, "%s: --%s needs a value (%s)\n", t->command, o->name, o->metavar ? o->metavar : "VALUE");
+            return -1;
+        }
+        value = argv[++*i];
+    }
+    return parse_value(t, o, value);
+}
+
+int args_parse(const opt_table *t, int argc, char **argv, int first, char **positional, int *n_positional)
+{
+    int np = 0;
+    int only_positional = 0;
+    for (int i = first; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!only_positional && (strcmp(arg, "--help") == 0 || strcmp(arg, "-h") == 0)) {
+            args_print_help(t);
+            return ARGS_HELP;
+        }
+        if (!only_positional && strcmp(arg, "--") == 0) {
+            only_positional = 1;
+            continue;
+        }
+        if (!only_positional && arg[0] == '-' && arg[1] != '\0') {
+            if (parse_option(t, argc, argv, &i) != 0)
+                return ARGS_ERROR;
+            continue;
+        }
+        if (np >= t->max_positional) {
+            fprintf(stderr, "%s: unexpected argument '%s' (see %s --help)\n", t->command, arg, t->command);
+            return ARGS_ERROR;
+        }
+        positional[np++] = argv[i];
+    }
+    if (n_positional)
+        *n_positional = np;
+    return ARGS_OK;
+}
+
+void args_print_help(const opt_table *t)
+{
+    printf("usage: %s\n\n%s\n\noptions:\n", t->usage, t->summary);
+    for (int i = 0; i < t->n_opts; i++) {
+        const opt_spec *o = &t->opts[i];
+        char left[64];
+        if (o->short_name)
+            snprintf(left, sizeof left, "-%c, --%s%s%s", o->short_name, o->name, o->metavar ? " " : "",
+                     o->metavar ? o->metavar : "");
+        else
+            snprintf(left, sizeof left, "    --%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+        printf("  %-30s %s\n", left, o->help);
+    }
+    printf("  %-30s %s\n", "-h, --help", "show this help");
+}
+
+int args_split_list(char *buf, char **out, int max_out)
+{
+    int n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(buf, ",", &save); tok && n < max_out; tok = strtok_r(NULL, ",", &save))
+        out[n++] = tok;
+    return n;
+}
+
+int args_parse_int_list(const char *s, int *out, int max_out, long min, long max, char *err, size_t err_size)
+{
+    int n = 0;
+    const char *p = s;
+    if (!*p) {
+        snprintf(err, err_size, "empty list");
+        return -1;
+    }
+    for (;;) {
+        char *end = NULL;
+        errno = 0;
+        if (*p == '+' || *p == ' ') {
+            snprintf(err, err_size, "'%s' is not a comma-separated list of whole numbers", s);
+            return -1;
+        }
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || (*end != ',' && *end != '\0')) {
+            snprintf(err, err_size, "'%s' is not a comma-separated list of whole numbers", s);
+            return -1;
+        }
+        if (v < min || v > max) {
+            snprintf(err, err_size, "%ld is outside %ld..%ld", v, min, max);
+            return -1;
+        }
+        if (n >= max_out) {
+            snprintf(err, err_size, "more than %d values", max_out);
+            return -1;
+        }
+        out[n++] = (int)v;
+        if (*end == '\0')
+            return n;
+        p = end + 1;
+    }
+}
+
+void settings_defaults(hst_settings *s)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->model, sizeof s->model, "hst-v4");
+    snprintf(s->affinity, sizeof s->affinity, "none");
+    snprintf(s->precision, sizeof s->precision, "f32");
+    snprintf(s->kernel, sizeof s->kernel, "auto");
+    snprintf(s->models, sizeof s->models, "hst-v4");
+    snprintf(s->seq, sizeof s->seq, "128,256,512");
+    s->n_tokens = 128;
+    s->warmup = 2;
+    s->runs = 5;
+}

@@ -1,0 +1,156 @@
+/* profiles.h — run settings: the command-line option parser every command
+ * uses (and, with issue 5, named INI profiles). The whole interface of profiles/. */
+#ifndef HSTPROF_PROFILES_H
+#define HSTPROF_PROFILES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- run settings: what a profile names and flags override ---------------- */
+
+typedef struct {
+    char name[64];          /* profile name, "" when none was used */
+    char model[1024];       /* preset or safetensors file */
+    uint64_t seed;
+    int threads;            /* 0: every PU */
+    char affinity[256];     /* none|compact|scatter|LIST ("0,2-3") */
+    char events[1024];      /* counter events, "" = the default set */
+    char prompt[4096];      /* text prompt ("" = the default prompt) */
+    int n_tokens;           /* tokens to generate */
+    double temperature;     /* <= 0: greedy */
+    int top_k;              /* <= 0: whole vocabulary */
+    char precision[16];     /* f32 (bf16, int8 with the speed work) */
+    char kernel[16];        /* auto|avx512|avx2|portable */
+    char models[2048];      /* bench: models, comma-separated, or all */
+    char seq[256];          /* bench: sequence lengths "128,256,512" */
+    int warmup, runs;       /* bench: untimed and timed runs per cell */
+} hst_settings;
+
+/* The built-in defaults: hst-v4, seed 0, every PU, no affinity, 128 greedy tokens. */
+void settings_defaults(hst_settings *s);
+
+/* ---- option tables ------------------------------------------------------- */
+
+typedef enum {
+    OPT_FLAG,   /* no value; sets *(int *)target = 1 */
+    OPT_INT,    /* int within [min, max] */
+    OPT_U64,    /* unsigned 64-bit decimal */
+    OPT_FLOAT,  /* finite double within [min, max] */
+    OPT_STRING, /* copied into char[size] */
+} opt_kind;
+
+typedef struct {
+    const char *name;   /* long name without "--" */
+    char short_name;    /* e.g. 'n' for -n, or 0 */
+    opt_kind kind;
+    void *target;
+    size_t size;        /* OPT_STRING: buffer size */
+    double min, max;    /* OPT_INT / OPT_FLOAT bounds */
+    const char *metavar;
+    const char *help;
+    int *seen;          /* optional: set to 1 when the option was given */
+} opt_spec;
+
+typedef struct {
+    const char *command; /* "hstprof run" */
+    const char *usage;   /* one line after "usage: " */
+    const char *summary; /* one paragraph */
+    const opt_spec *opts;
+    int n_opts;
+    int max_positional;  /* positional arguments accepted */
+} opt_table;
+
+enum { ARGS_OK = 0, ARGS_HELP = 1, ARGS_ERROR = 2 };
+
+/* Parses argv[first..argc-1]. Accepts --name value, --name=value, -x value.
+ * Positional arguments are stored in positional[0..*n_positional-1].
+ * On ARGS_ERROR one line naming the problem (with "did you mean") is on stderr;
+ * on ARGS_HELP the help text is on stdout. */
+int args_parse(const opt_table *t, int argc, char **argv, int first, char **positional, int *n_positional);
+void args_print_help(const opt_table *t);
+
+/* "1,2,3" -> ints within [min, max]; returns count or -1 (message in err). */
+int args_parse_int_list(const char *s, int *out, int max_out, long min, long max, char *err, size_t err_size);
+/* "a,b,c" -> pointers into buf (modified in place); returns count. */
+int args_split_list(char *buf, char **out, int max_out);
+
+/* Levenshtein distance of two short names (<= 63 bytes; longer: 64), for
+ * "did you mean" suggestions everywhere. */
+size_t args_edit_distance(const char *a, const char *b);
+
+/* ======================= issue 5: named INI profiles ========================
+ * (profiles/profile.c, profiles/cmd_profiles.c)
+ *
+ * A profile is a small INI file of run settings, one "key = value" per line:
+ *
+ *   # Single thread, no placement: the baseline every scaling figure divides by.
+ *   model   = hst-v4
+ *   threads = 1        ; 0 = every PU
+ *   prompt  = "The harmonic spine # quoted: keeps '#', leading spaces, \" and \n"
+ *
+ * Keys map 1:1 to hst_settings: model, seed, threads, affinity, events,
+ * prompt, tokens (n_tokens), temperature, top_k, precision, kernel, models,
+ * seq, warmup, runs. Values follow the rules of the matching flags (the
+ * profile also accepts threads = 0 "every PU", temperature = 0 "greedy",
+ * top_k = 0 "whole vocabulary", prompt = "" "the default prompt").
+ * '#' or ';' start a comment at the beginning of a line, or after white space
+ * in an unquoted value. There are no sections. A key given twice is an error.
+ *
+ * Every error is one line, "<file>:<line>: <problem>", e.g.
+ *   profiles/x.ini:3: unknown key 'thread' (did you mean 'threads'?)
+ *
+ * Where a NAME is looked up, in order (a user profile shadows a shipped one):
+ *   1. $XDG_CONFIG_HOME/hstprof/profiles/NAME.ini (default ~/.config/...)
+ *   2. the shipped directory: $HSTPROF_PROFILE_DIR when set, else the first
+ *      of profiles/, ../profiles/, ../../profiles/ beside the running binary
+ *      (/proc/self/exe) that holds default.ini.
+ * An argument with a '/' or ending in ".ini" is a file path, never a NAME. */
+
+#define PROFILE_NAME_MAX 64
+#define PROFILE_PATH_MAX 1024
+
+/* Applies the profile's keys on top of *s (keys the file leaves out keep
+ * their value, so callers start from settings_defaults) and sets s->name.
+ * 0 ok; -1 with one line in err (then *s is unchanged). */
+int profile_load(const char *name_or_path, hst_settings *s, char *err, size_t err_size);
+/* The same on text in memory; file names the text in messages. */
+int profile_parse(const char *text, size_t len, const char *file, hst_settings *s, char *err, size_t err_size);
+/* The file a NAME or path refers to (it exists). 0 ok; -1 with err. */
+int profile_resolve(const char *name_or_path, char *path, size_t path_size, char *err, size_t err_size);
+
+/* Writes every key of *s as $XDG_CONFIG_HOME/hstprof/profiles/NAME.ini,
+ * atomically, creating the directory. NAME: letters, digits, '.', '_', '-',
+ * not starting with '.'. The file is parsed back before it is written, so a
+ * saved profile always loads. The written path goes to path_out. 0 ok; -1 with err. */
+int profile_save(const hst_settings *s, const char *name, char *path_out, size_t path_size, char *err,
+                 size_t err_size);
+/* The text profile_save writes (malloc'd; NULL when out of memory). */
+char *profile_render(const hst_settings *s, const char *description);
+
+/* Directories: the user's ($XDG_CONFIG_HOME/hstprof/profiles) and the
+ * shipped one. 0 ok; -1 with err (no home, or no shipped directory found). */
+int profile_user_dir(char *buf, size_t size, char *err, size_t err_size);
+int profile_shipped_dir(char *buf, size_t size, char *err, size_t err_size);
+
+typedef struct {
+    char name[PROFILE_NAME_MAX];
+    char path[PROFILE_PATH_MAX];
+    int user;              /* 1: the user's directory, 0: shipped */
+    int shadowed;          /* 1: a shipped profile hidden by a user one of the same name */
+    char description[160]; /* the file's first comment line */
+    char summary[256];     /* the settings in one line, or the parse error */
+    int valid;             /* 0 when the file does not parse (summary is the error) */
+} profile_info;
+
+/* Every profile of both directories, sorted by name, the user's first on a
+ * tie. *out is malloc'd (free it); returns the count, or -1 with err. */
+int profile_list(profile_info **out, char *err, size_t err_size);
+/* One line describing the settings: "hst-v4, 1 thread, affinity none, 128 greedy tokens; bench ...". */
+void profile_summary(const hst_settings *s, char *buf, size_t size);
+
+/* `hstprof profiles` (argv[0] = "profiles"): lists what -p can name. */
+int profiles_cmd_list(int argc, char **argv);
+
+/* ===================== end of issue 5: named INI profiles =================== */
+
+#endif
