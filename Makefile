@@ -91,3 +91,78 @@ lint: deps-test
 
 clean:
 	rm -rf build build-asan hstprof
+
+# ---- fuzzing (issue 7) --------------------------------------------------------
+#   make fuzz                                   each target for FUZZ_SECONDS (60)
+#   make fuzz FUZZ_TARGETS=safetensors FUZZ_SECONDS=600
+# libFuzzer targets (tests/fuzz/fuzz_*.c) built with clang and ASan+UBSan; the
+# modules are compiled again into build-fuzz/ with coverage instrumentation.
+# The committed seeds (tests/fuzz/corpus/TARGET) are only read; what the
+# fuzzer learns goes to build-fuzz/corpus/TARGET. A crash is saved as
+# build-fuzz/TARGET-crash-<sha1>: fix it, then copy it into
+# tests/fuzz/regressions/TARGET/ so that `make test` replays it from then on.
+# A single allocation above FUZZ_MALLOC_MB is a finding: inputs are a few KB
+# and nothing may allocate more than its input justifies.
+FUZZ_PKGS      := clang libclang-rt-14-dev
+FUZZ_CC        := clang
+FUZZ_SECONDS   ?= 60
+FUZZ_TARGETS   ?= safetensors profile args
+FUZZ_TIMEOUT_S ?= 10
+FUZZ_RSS_MB    ?= 2048
+FUZZ_MALLOC_MB ?= 128
+FUZZ_CFLAGS    := $(CFLAGS_BASE) -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# The modules the targets reach (the dashboard is not one of them).
+FUZZ_MODULES   := engine profiles exports probes
+FUZZ_LIB_OBJ   := $(foreach m,$(FUZZ_MODULES),$(patsubst %.c,build-fuzz/%.o,$(wildcard $(m)/*.c)))
+
+.PHONY: fuzz deps-fuzz clean-fuzz
+
+deps-fuzz: deps
+	$(call install_missing,$(FUZZ_PKGS))
+
+build-fuzz/%.o: %.c $(wildcard */*.h) $(wildcard *.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+# An archive: a target links only the modules it reaches.
+build-fuzz/libhstprof.a: $(FUZZ_LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_targets.h build-fuzz/libhstprof.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libhstprof.a $(LIBS)
+
+fuzz: deps-fuzz $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
+	@for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build-fuzz/corpus/$$t; \
+	  echo "fuzz_$$t: $(FUZZ_SECONDS) s (corpus build-fuzz/corpus/$$t, seeds tests/fuzz/corpus/$$t)"; \
+	  build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -timeout=$(FUZZ_TIMEOUT_S) \
+	    -rss_limit_mb=$(FUZZ_RSS_MB) -malloc_limit_mb=$(FUZZ_MALLOC_MB) -dict=tests/fuzz/$$t.dict \
+	    -artifact_prefix=build-fuzz/$$t- -print_final_stats=1 \
+	    build-fuzz/corpus/$$t tests/fuzz/corpus/$$t 2>build-fuzz/$$t.log \
+	  || { tail -n 60 build-fuzz/$$t.log; echo "fuzz_$$t found a problem: see build-fuzz/$$t.log"; exit 1; }; \
+	  grep -E '^stat::number_of_executed_units|^Done' build-fuzz/$$t.log; \
+	done
+
+clean-fuzz:
+	rm -rf build-fuzz
+
+clean: clean-fuzz
+
+# The regression test replays the fuzz targets' own entry points (it includes them).
+build/tests/test_fuzz_regressions build-asan/tests/test_fuzz_regressions: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
+
+# ---- clang-tidy (issue 7) -----------------------------------------------------
+#   make tidy      the checks of .clang-tidy (which says why each is on or off)
+# One stamp per source file, so only what changed is checked again; -j runs
+# files in parallel. A finding prints the file's report and fails the target.
+TIDY_SRC    := $(LIB_SRC) hstprof.c $(wildcard tests/*.c tests/fuzz/*.c)
+TIDY_STAMPS := $(TIDY_SRC:%.c=build/tidy/%.ok)
+
+.PHONY: tidy
+
+tidy: $(TIDY_STAMPS)
+
+build/tidy/%.ok: %.c .clang-tidy $(wildcard */*.h) $(wildcard *.h) $(wildcard tests/fuzz/*.h)
+	@mkdir -p $(dir $@)
+	@if clang-tidy --quiet $< -- $(CSTD) -I. >$@.log 2>&1; then touch $@; \
+	 else grep -v '^[0-9]* warnings\? generated\.$$' $@.log; rm -f $@; exit 1; fi

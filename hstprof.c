@@ -2,12 +2,11 @@
  * the module that owns it. */
 #include "engine/hst.h"
 #include "probes/probes.h"
+#include "profiles/profiles.h"
+#include "tui/tui.h"
 
 #include <stdio.h>
 #include <string.h>
-
-int probes_cmd_run(int argc, char **argv);
-int probes_cmd_bench(int argc, char **argv);
 
 typedef struct {
     const char *name;
@@ -18,20 +17,23 @@ typedef struct {
 static int cmd_default(int argc, char **argv);
 
 static const command commands[] = {
+    {"dashboard", tui_main, "the live dashboard (the default): throughput, latency, layers, counters, A/B"},
     {"run", probes_cmd_run, "prefill a prompt and generate tokens; print rates, latency, memory, quality hash"},
     {"bench", probes_cmd_bench, "prefill throughput per model x seq x threads (md, csv or json report)"},
+    {"layerbench", probes_cmd_layerbench, "one PreBlock: eager baseline vs the engine's fused path, latency and peak memory"},
     {"model", hst_cmd_model, "write a preset's random weights (init) or describe a model file (info)"},
     {"events", probes_cmd_events, "what each counter backend can count on this machine, and why not"},
     {"topo", probes_cmd_topo, "packages, NUMA nodes, caches, cores and PUs (hwloc)"},
     {"ceilings", probes_cmd_ceilings, "measure this machine's bandwidth and FMA/matmul ceilings"},
+    {"profiles", profiles_cmd_list, "the profiles -p NAME can apply (yours and the shipped ones)"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
 static void usage(FILE *out)
 {
     fprintf(out, "usage: hstprof [COMMAND] [OPTIONS]\n\n"
-                 "hstprof profiles the HST inference engine on this CPU. Without a command it generates\n"
-                 "on the embedded default model (%s, random weights, seed %d) with live progress.\n\n"
+                 "hstprof profiles the HST inference engine on this CPU. Without a command it opens\n"
+                 "the live dashboard on the embedded default model (%s, random weights, seed %d).\n\n"
                  "commands:\n",
             HST_DEFAULT_PRESET, HST_DEFAULT_SEED);
     for (int i = 0; i < N_COMMANDS; i++)
@@ -39,13 +41,10 @@ static void usage(FILE *out)
     fprintf(out, "\n'hstprof COMMAND --help' describes a command's options.\n");
 }
 
-/* No command: the main job. Until the dashboard lands this is a headless
- * generation on the default model with a live one-line progress display. */
+/* No command: the main job, the live dashboard on the default model. */
 static int cmd_default(int argc, char **argv)
 {
-    (void)argc;
-    char *args[] = {argv[0], "--progress", "-n", "500", "--prompt", "The harmonic spine", NULL};
-    return probes_cmd_run(6, args);
+    return tui_main(argc, argv);
 }
 
 int main(int argc, char **argv)
@@ -57,6 +56,9 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
+    /* Options without a command belong to the default command: `hstprof -p fast`. */
+    if (name[0] == '-')
+        return cmd_default(argc, argv);
     for (int i = 0; i < N_COMMANDS; i++)
         if (strcmp(name, commands[i].name) == 0)
             return commands[i].run(argc - 1, argv + 1);

@@ -9,6 +9,7 @@
  * cache, never on how rows are grouped or split over threads, so a decode
  * step equals the prefill row bit for bit. */
 #include "engine/internal.h"
+#include "engine/simd512.h"
 
 #include <immintrin.h>
 #include <math.h>
@@ -77,106 +78,162 @@ static void attend_row_portable(const attention_job *j, int row, int h)
 
 /* ---- AVX-512 (hd a multiple of 16) ---------------------------------------- */
 
-/* e^x to about 1 ulp on [-87, 88] (Cephes polynomial), lanes at -inf give 0. */
-__attribute__((target("avx512f"))) static __m512 exp512(__m512 x)
-{
-    const __m512 hi = _mm512_set1_ps(88.3762626647949f), lo = _mm512_set1_ps(-87.3365447504f);
-    __mmask16 underflow = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
-    x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
-    __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 y = _mm512_set1_ps(1.9875691500e-4f);
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507e-3f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073e-3f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894e-2f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459e-1f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
-    y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    y = _mm512_scalef_ps(y, fx);
-    return _mm512_maskz_mov_ps((__mmask16)~underflow, y);
-}
+#define CHUNK_BLOCKS 4       /* streaming-softmax step: 64 keys per max/rescale */
+#define GROUP_LANES 4        /* (row, head) pairs attended together */
+#define MAX_GROUP_VECTORS 16 /* hd up to 256 */
 
-/* Scores of one 16-key block: four partial chains over d for latency. */
-__attribute__((target("avx512f"))) static __m512 block_scores512(const float *q, const float *kb, int hd)
+/* Several (row, head) lanes at once: either R consecutive rows of one head
+ * (a prefill: every K and V vector loaded serves R rows) or R heads of one
+ * row (a decode step), so that R*NV output accumulators form independent FMA
+ * chains (one lane alone is latency-bound on its NV chains). Each lane's
+ * arithmetic is exactly that of the lane on its own (R = 1): keys past a
+ * lane's position get score -inf, so in the shared loops they add
+ * exp(-inf) = 0 (fma(0, v, o) = o) and a chunk with no key of the lane
+ * rescales by exp(0) = 1. So a decode step equals its prefill row bit for
+ * bit, whatever the grouping. Per lane and 16-key block: scores in four
+ * partial chains over d, scaled, masked; per 64-key chunk one max and
+ * rescale; then p = e^(s - max) and o += p * v over the keys in order. */
+__attribute__((always_inline, target("avx512f"))) static inline void
+attend_lanes512(const attention_job *j, int row0, int h0, const int R, const int NV, const int BY_HEAD)
 {
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    for (int d = 0; d < hd; d += 4) {
-        a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[d]), _mm512_load_ps(kb + (size_t)d * KB), a0);
-        a1 = _mm512_fmadd_ps(_mm512_set1_ps(q[d + 1]), _mm512_load_ps(kb + (size_t)(d + 1) * KB), a1);
-        a2 = _mm512_fmadd_ps(_mm512_set1_ps(q[d + 2]), _mm512_load_ps(kb + (size_t)(d + 2) * KB), a2);
-        a3 = _mm512_fmadd_ps(_mm512_set1_ps(q[d + 3]), _mm512_load_ps(kb + (size_t)(d + 3) * KB), a3);
+    const int D = j->D, hd = NV * 16, t_last = j->t0 + row0 + (BY_HEAD ? 0 : R - 1);
+    const float *q[GROUP_LANES] = {NULL}, *kh[GROUP_LANES] = {NULL};
+    int t[GROUP_LANES] = {0}, head[GROUP_LANES] = {0};
+    __m512 o[GROUP_LANES][MAX_GROUP_VECTORS], denom[GROUP_LANES];
+    float running_max[GROUP_LANES];
+    float sc[GROUP_LANES][CHUNK_BLOCKS][KB] __attribute__((aligned(64)));
+    const __m512 scale = _mm512_set1_ps(j->scale), minus_inf = _mm512_set1_ps(-INFINITY);
+    for (int r = 0; r < R; r++) {
+        int row = BY_HEAD ? row0 : row0 + r;
+        head[r] = BY_HEAD ? h0 + r : h0;
+        t[r] = j->t0 + row;
+        q[r] = j->q + (size_t)row * D + head[r] * hd;
+        kh[r] = j->kt + (size_t)head[r] * j->blocks * hd * KB;
+        running_max[r] = -INFINITY;
+        denom[r] = _mm512_setzero_ps();
+        for (int v = 0; v < NV; v++)
+            o[r][v] = _mm512_setzero_ps();
     }
-    return _mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3));
-}
-
-#define MAX_HD_VECTORS 16 /* hd up to 256 in registers/stack */
-
-#define CHUNK_BLOCKS 4 /* streaming-softmax step: 64 keys per max/rescale */
-
-/* Scaled scores of the key blocks of one chunk; lanes past t are -inf. */
-__attribute__((target("avx512f"))) static int chunk_scores512(const attention_job *j, const float *q,
-                                                              const float *kh, int b0, int t, __m512 *sc)
-{
-    int n = 0;
-    for (; n < CHUNK_BLOCKS && (b0 + n) * KB <= t; n++) {
-        int b = b0 + n, valid = t - b * KB + 1 < KB ? t - b * KB + 1 : KB;
-        __mmask16 live = (__mmask16)((1u << valid) - 1u);
-        __m512 v = _mm512_mul_ps(block_scores512(q, kh + (size_t)b * j->hd * KB, j->hd), _mm512_set1_ps(j->scale));
-        sc[n] = _mm512_mask_mov_ps(_mm512_set1_ps(-INFINITY), live, v);
-    }
-    return n;
-}
-
-__attribute__((target("avx512f"))) static void attend_row_avx512(const attention_job *j, int row, int h)
-{
-    const int D = j->D, hd = j->hd, t = j->t0 + row, nv = hd / 16;
-    const float *q = j->q + (size_t)row * D + h * hd;
-    const float *kh = j->kt + (size_t)h * j->blocks * hd * KB;
-    __m512 o[MAX_HD_VECTORS], sc[CHUNK_BLOCKS], denom = _mm512_setzero_ps();
-    float running_max = -INFINITY;
-    float p[KB] __attribute__((aligned(64)));
-    for (int v = 0; v < nv; v++)
-        o[v] = _mm512_setzero_ps();
-    for (int b0 = 0; b0 * KB <= t; b0 += CHUNK_BLOCKS) {
-        int nb = chunk_scores512(j, q, kh, b0, t, sc);
-        __m512 m = sc[0];
-        for (int i = 1; i < nb; i++)
-            m = _mm512_max_ps(m, sc[i]);
-        float chunk_max = _mm512_reduce_max_ps(m);
-        float new_max = chunk_max > running_max ? chunk_max : running_max;
-        __m512 corr = _mm512_set1_ps(expf(running_max - new_max)), mx = _mm512_set1_ps(new_max);
-        denom = _mm512_mul_ps(denom, corr);
-        for (int v = 0; v < nv; v++)
-            o[v] = _mm512_mul_ps(o[v], corr);
-        for (int i = 0; i < nb; i++) {
-            int b = b0 + i, valid = t - b * KB + 1 < KB ? t - b * KB + 1 : KB;
-            __m512 pv = exp512(_mm512_sub_ps(sc[i], mx));
-            denom = _mm512_add_ps(denom, pv);
-            _mm512_store_ps(p, pv);
-            const float *vb = j->v + (size_t)b * KB * D + h * hd;
-            for (int l = 0; l < valid; l++) {
-                __m512 pl = _mm512_set1_ps(p[l]);
-                for (int v = 0; v < nv; v++)
-                    o[v] = _mm512_fmadd_ps(pl, _mm512_loadu_ps(vb + (size_t)l * D + v * 16), o[v]);
+    for (int b0 = 0; b0 * KB <= t_last; b0 += CHUNK_BLOCKS) {
+        int nb = 0;
+        for (; nb < CHUNK_BLOCKS && (b0 + nb) * KB <= t_last; nb++) {
+            const size_t block = (size_t)(b0 + nb) * hd * KB;
+            __m512 acc[GROUP_LANES][4];
+            for (int r = 0; r < R; r++)
+                acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();
+            for (int d = 0; d < hd; d += 4)
+                for (int i = 0; i < 4; i++) {
+                    __m512 k = _mm512_load_ps(kh[0] + block + (size_t)(d + i) * KB);
+                    for (int r = 0; r < R; r++) {
+                        if (BY_HEAD && r > 0)
+                            k = _mm512_load_ps(kh[r] + block + (size_t)(d + i) * KB);
+                        acc[r][i] = _mm512_fmadd_ps(_mm512_set1_ps(q[r][d + i]), k, acc[r][i]);
+                    }
+                }
+            for (int r = 0; r < R; r++) {
+                int valid = t[r] - (b0 + nb) * KB + 1;
+                __mmask16 live = valid >= KB ? (__mmask16)0xffff : valid <= 0 ? 0 : (__mmask16)((1u << valid) - 1u);
+                __m512 s = _mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]), _mm512_add_ps(acc[r][2], acc[r][3]));
+                _mm512_store_ps(sc[r][nb], _mm512_mask_mov_ps(minus_inf, live, _mm512_mul_ps(s, scale)));
             }
         }
-        running_max = new_max;
+        __m512 mx[GROUP_LANES];
+        for (int r = 0; r < R; r++) {
+            __m512 m = _mm512_load_ps(sc[r][0]);
+            for (int i = 1; i < nb; i++)
+                m = _mm512_max_ps(m, _mm512_load_ps(sc[r][i]));
+            float chunk_max = _mm512_reduce_max_ps(m);
+            float new_max = chunk_max > running_max[r] ? chunk_max : running_max[r];
+            __m512 corr = _mm512_set1_ps(expf(running_max[r] - new_max));
+            mx[r] = _mm512_set1_ps(new_max);
+            denom[r] = _mm512_mul_ps(denom[r], corr);
+            for (int v = 0; v < NV; v++)
+                o[r][v] = _mm512_mul_ps(o[r][v], corr);
+            running_max[r] = new_max;
+        }
+        for (int i = 0; i < nb; i++) {
+            int b = b0 + i, keys = t_last - b * KB + 1 < KB ? t_last - b * KB + 1 : KB;
+            for (int r = 0; r < R; r++) {
+                __m512 p = exp512(_mm512_sub_ps(_mm512_load_ps(sc[r][i]), mx[r]));
+                denom[r] = _mm512_add_ps(denom[r], p);
+                _mm512_store_ps(sc[r][i], p);
+            }
+            const float *vb = j->v + (size_t)b * KB * D;
+            for (int l = 0; l < keys; l++)
+                for (int v = 0; v < NV; v++) {
+                    __m512 vv = _mm512_loadu_ps(vb + (size_t)l * D + head[0] * hd + v * 16);
+                    for (int r = 0; r < R; r++) {
+                        if (BY_HEAD && r > 0)
+                            vv = _mm512_loadu_ps(vb + (size_t)l * D + head[r] * hd + v * 16);
+                        o[r][v] = _mm512_fmadd_ps(_mm512_set1_ps(sc[r][i][l]), vv, o[r][v]);
+                    }
+                }
+        }
     }
-    float *out = j->out + (size_t)row * D + h * hd;
-    __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(denom));
-    for (int v = 0; v < nv; v++)
-        _mm512_storeu_ps(out + v * 16, _mm512_mul_ps(o[v], inv));
+    for (int r = 0; r < R; r++) {
+        float *out = j->out + (size_t)(t[r] - j->t0) * D + head[r] * hd;
+        __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(denom[r]));
+        for (int v = 0; v < NV; v++)
+            _mm512_storeu_ps(out + v * 16, _mm512_mul_ps(o[r][v], inv));
+    }
 }
+
+/* Specialisations with R and NV known at compile time, so the accumulators
+ * live in registers (hd = 16, 32, 64 keep R = 4; wider heads go one by one). */
+#define DEFINE_ATTEND(NV, R)                                                                            \
+    __attribute__((target("avx512f"))) static void attend512_rows_##NV##_##R(const attention_job *j,     \
+                                                                              int row0, int h)          \
+    {                                                                                                   \
+        attend_lanes512(j, row0, h, R, NV, 0);                                                          \
+    }                                                                                                   \
+    __attribute__((target("avx512f"))) static void attend512_heads_##NV##_##R(const attention_job *j,    \
+                                                                               int row, int h0)         \
+    {                                                                                                   \
+        attend_lanes512(j, row, h0, R, NV, 1);                                                          \
+    }
+#define DEFINE_ATTEND_LANES(NV) DEFINE_ATTEND(NV, 1) DEFINE_ATTEND(NV, 2) DEFINE_ATTEND(NV, 3) DEFINE_ATTEND(NV, 4)
+
+DEFINE_ATTEND_LANES(1)
+DEFINE_ATTEND_LANES(2)
+DEFINE_ATTEND_LANES(4)
+
+/* Any other hd (a multiple of 16 up to 256): one lane at a time, same arithmetic. */
+__attribute__((target("avx512f"))) static void attend512_any_1(const attention_job *j, int row0, int h)
+{
+    attend_lanes512(j, row0, h, 1, j->hd / 16, 0);
+}
+
+typedef void (*attend_group_fn)(const attention_job *j, int row, int h);
+
+#define LANE_TABLE(KIND, NV)                                                                            \
+    {NULL, attend512_##KIND##_##NV##_1, attend512_##KIND##_##NV##_2, attend512_##KIND##_##NV##_3,        \
+     attend512_##KIND##_##NV##_4}
+
+/* [by_head][NV][lanes] */
+static const attend_group_fn attend512_groups[2][5][GROUP_LANES + 1] = {
+    {[1] = LANE_TABLE(rows, 1), [2] = LANE_TABLE(rows, 2), [4] = LANE_TABLE(rows, 4)},
+    {[1] = LANE_TABLE(heads, 1), [2] = LANE_TABLE(heads, 2), [4] = LANE_TABLE(heads, 4)},
+};
 
 /* ---- dispatch ------------------------------------------------------------------ */
 
 #define ROWS_PER_TASK 16
 
-static int use_avx512(int hd)
+/* The AVX-512 kernel for `lanes` rows (or heads), NULL when the portable one applies. */
+static attend_group_fn avx512_kernel(int hd, int lanes, int by_head)
 {
-    return hst_kernel_current() == HST_KERNEL_AVX512 && hd % 16 == 0 && hd / 16 <= MAX_HD_VECTORS;
+    if (hst_kernel_current() != HST_KERNEL_AVX512 || hd % 16 != 0 || hd / 16 > MAX_GROUP_VECTORS)
+        return NULL;
+    int nv = hd / 16;
+    if (nv <= 4 && attend512_groups[by_head][nv][lanes])
+        return attend512_groups[by_head][nv][lanes];
+    return lanes == 1 ? attend512_any_1 : NULL;
+}
+
+/* Lanes per kernel call: GROUP_LANES when a group kernel fits hd, else 1. */
+static int group_lanes(int hd)
+{
+    return avx512_kernel(hd, GROUP_LANES, 0) ? GROUP_LANES : 1;
 }
 
 /* Later rows attend to more keys: hand out the heaviest row blocks first so
@@ -189,17 +246,42 @@ static int row_block_of(const attention_job *j, int task, int *h)
 
 typedef struct {
     attention_job job;
-    void (*row)(const attention_job *j, int row, int h);
+    int group;          /* lanes per kernel call */
+    int heads_per_task; /* a one-row call (decode): heads grouped per task */
 } attention_run;
 
-static void attention_task(void *ctx, int task)
+/* A prefill task: up to ROWS_PER_TASK rows of one head, `group` rows at a time. */
+static void attention_rows_task(void *ctx, int task)
 {
     const attention_run *run = ctx;
     const attention_job *j = &run->job;
     int h, rt = row_block_of(j, task, &h);
     int r1 = (rt + 1) * ROWS_PER_TASK < j->n_rows ? (rt + 1) * ROWS_PER_TASK : j->n_rows;
-    for (int r = rt * ROWS_PER_TASK; r < r1; r++)
-        run->row(j, r, h);
+    for (int r = rt * ROWS_PER_TASK; r < r1; r += run->group) {
+        int rows = r1 - r < run->group ? r1 - r : run->group;
+        attend_group_fn group = avx512_kernel(j->hd, rows, 0);
+        if (group) {
+            group(j, r, h);
+        } else {
+            for (int i = 0; i < rows; i++)
+                attend_row_portable(j, r + i, h);
+        }
+    }
+}
+
+/* A decode task: heads h0.. of the one row, as one group. */
+static void attention_heads_task(void *ctx, int task)
+{
+    const attention_run *run = ctx;
+    const attention_job *j = &run->job;
+    int h0 = task * run->heads_per_task, heads = j->nh - h0 < run->heads_per_task ? j->nh - h0 : run->heads_per_task;
+    attend_group_fn group = avx512_kernel(j->hd, heads, 1);
+    if (group) {
+        group(j, 0, h0);
+    } else {
+        for (int h = h0; h < h0 + heads; h++)
+            attend_row_portable(j, 0, h);
+    }
 }
 
 void hst_attention(hst_pool *pool, const float *q, const float *kt, const float *v, float *out, int n, int t0,
@@ -207,6 +289,16 @@ void hst_attention(hst_pool *pool, const float *q, const float *kt, const float 
 {
     attention_run run = {{q, kt, v, out, nh * hd, hd, nh, blocks, n, t0, (n + ROWS_PER_TASK - 1) / ROWS_PER_TASK,
                           1.0f / sqrtf((float)hd)},
-                         use_avx512(hd) ? attend_row_avx512 : attend_row_portable};
-    hst_pool_run(pool, nh * run.job.row_tasks, attention_task, &run);
+                         group_lanes(hd), 1};
+    if (n > 1 || run.group == 1) {
+        hst_pool_run(pool, nh * run.job.row_tasks, attention_rows_task, &run);
+        return;
+    }
+    /* One row: spread the heads over the threads, up to GROUP_LANES per task.
+     * The split may follow the thread count: no lane's result depends on it. */
+    int threads = pool ? hst_pool_threads(pool) : 1;
+    run.heads_per_task = (nh + threads - 1) / threads;
+    if (run.heads_per_task > GROUP_LANES)
+        run.heads_per_task = GROUP_LANES;
+    hst_pool_run(pool, (nh + run.heads_per_task - 1) / run.heads_per_task, attention_heads_task, &run);
 }

@@ -115,12 +115,15 @@ static void print_info(const hst_model *m, const char *name)
 static int model_info(int argc, char **argv)
 {
     uint64_t seed = HST_DEFAULT_SEED;
+    int strict_weights = 0;
     const opt_spec opts[] = {
         {"seed", 0, OPT_U64, &seed, 0, 0, 0, "N", "seed when FILE is a preset name (default 0)", NULL},
+        {"strict-weights", 0, OPT_FLAG, &strict_weights, 0, 0, 0, NULL,
+         "reject a file holding NaN or Inf weights (exit 1) instead of warning", NULL},
     };
-    const opt_table t = {"hstprof model info", "hstprof model info FILE|PRESET",
+    const opt_table t = {"hstprof model info", "hstprof model info [--strict-weights] FILE|PRESET",
                          "Prints a model's preset, configuration, both parameter counts, bytes and tensors.",
-                         opts, 1, 1};
+                         opts, 2, 1};
     char *pos[1];
     int np = 0;
     int rc = args_parse(&t, argc, argv, 2, pos, &np);
@@ -131,11 +134,15 @@ static int model_info(int argc, char **argv)
         return 2;
     }
     hst_error err = {{0}};
-    hst_model *m = hst_model_open(pos[0], seed, &err);
+    const hst_load_opts load = {.reject_nonfinite_weights = strict_weights};
+    hst_model *m = hst_model_open_opts(pos[0], seed, &load, &err);
     if (!m) {
         fprintf(stderr, "hstprof model info: %s\n", err.msg);
         return 1;
     }
+    char warning[sizeof err.msg + 64];
+    if (hst_model_warning(m, warning, sizeof warning))
+        fprintf(stderr, "hstprof model info: warning: %s (--strict-weights rejects such a file)\n", warning);
     print_info(m, pos[0]);
     hst_model_free(m);
     return 0;

@@ -39,12 +39,14 @@ typedef struct {
     const float *mf_ba, *mf_ln_g, *mf_ln_b, *mf_bb;
     const float *lnf_g, *lnf_b;
     hst_packed head;
+    hst_precision precision; /* of the blocks, the meta fusion and the head */
 } runtime;
 
 typedef struct {
     hst_model *m;
     hst_error *err;
     int failed;
+    hst_precision precision; /* for the matmuls every token reads (hst.h) */
 } resolver;
 
 static const float *tensor(resolver *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -66,24 +68,36 @@ static const float *tensor(resolver *r, const char *fmt, ...)
     return r->m->data[i];
 }
 
-static void pack(resolver *r, hst_packed *dst, const float *W, int N, int K)
+static void pack_as(resolver *r, hst_packed *dst, const float *W, int N, int K, hst_precision precision)
 {
     if (r->failed)
         return;
-    if (hst_pack(dst, W, N, K) != 0) {
+    if (hst_pack_precision(dst, W, N, K, precision) != 0) {
         hst_set_error(r->err, "%s: out of memory packing weights", r->m->source);
         r->failed = 1;
     }
 }
 
+/* Weights read only at processed spine positions: always f32. */
+static void pack(resolver *r, hst_packed *dst, const float *W, int N, int K)
+{
+    pack_as(r, dst, W, N, K, HST_PRECISION_F32);
+}
+
+/* Weights every token reads: in the model's precision (hst.h). */
+static void pack_hot(resolver *r, hst_packed *dst, const float *W, int N, int K)
+{
+    pack_as(r, dst, W, N, K, r->precision);
+}
+
 static void resolve_block(resolver *r, block_rt *b, const char *prefix, int D)
 {
-    pack(r, &b->wq, tensor(r, "%s.attn.q_proj.weight", prefix), D, D);
-    pack(r, &b->wk, tensor(r, "%s.attn.k_proj.weight", prefix), D, D);
-    pack(r, &b->wv, tensor(r, "%s.attn.v_proj.weight", prefix), D, D);
-    pack(r, &b->wo, tensor(r, "%s.attn.out_proj.weight", prefix), D, D);
-    pack(r, &b->w1, tensor(r, "%s.linear1.weight", prefix), 4 * D, D);
-    pack(r, &b->w2, tensor(r, "%s.linear2.weight", prefix), D, 4 * D);
+    pack_hot(r, &b->wq, tensor(r, "%s.attn.q_proj.weight", prefix), D, D);
+    pack_hot(r, &b->wk, tensor(r, "%s.attn.k_proj.weight", prefix), D, D);
+    pack_hot(r, &b->wv, tensor(r, "%s.attn.v_proj.weight", prefix), D, D);
+    pack_hot(r, &b->wo, tensor(r, "%s.attn.out_proj.weight", prefix), D, D);
+    pack_hot(r, &b->w1, tensor(r, "%s.linear1.weight", prefix), 4 * D, D);
+    pack_hot(r, &b->w2, tensor(r, "%s.linear2.weight", prefix), D, 4 * D);
     b->ln1_g = tensor(r, "%s.norm1.weight", prefix);
     b->ln1_b = tensor(r, "%s.norm1.bias", prefix);
     b->b1 = tensor(r, "%s.linear1.bias", prefix);
@@ -137,11 +151,11 @@ static void resolve_lattice(resolver *r, runtime *rt, int D)
         rt->path_weight[c] = hst_softplus(acc + b2[0]);
     }
 
-    pack(r, &rt->mf_a, tensor(r, "lattice_core.meta_fusion.0.weight"), 2 * D, 3 * D);
+    pack_hot(r, &rt->mf_a, tensor(r, "lattice_core.meta_fusion.0.weight"), 2 * D, 3 * D);
     rt->mf_ba = tensor(r, "lattice_core.meta_fusion.0.bias");
     rt->mf_ln_g = tensor(r, "lattice_core.meta_fusion.1.weight");
     rt->mf_ln_b = tensor(r, "lattice_core.meta_fusion.1.bias");
-    pack(r, &rt->mf_b, tensor(r, "lattice_core.meta_fusion.3.weight"), D, 2 * D);
+    pack_hot(r, &rt->mf_b, tensor(r, "lattice_core.meta_fusion.3.weight"), D, 2 * D);
     rt->mf_bb = tensor(r, "lattice_core.meta_fusion.3.bias");
 }
 
@@ -167,17 +181,18 @@ static void free_runtime(runtime *rt, int L)
     free(rt);
 }
 
-int hst_runtime_build(hst_model *m, hst_error *err)
+static runtime *build_runtime(hst_model *m, hst_precision precision, hst_error *err)
 {
     const hst_config *c = &m->cfg;
     const int D = c->d_model, L = c->n_layers, Lb = L / 2;
     runtime *rt = calloc(1, sizeof *rt);
-    resolver r = {m, err, 0};
+    resolver r = {m, err, 0, precision};
     if (!rt || !(rt->blocks = calloc((size_t)L, sizeof *rt->blocks))) {
         free(rt);
         hst_set_error(err, "%s: out of memory", m->source);
-        return -1;
+        return NULL;
     }
+    rt->precision = precision;
     rt->tok_emb = tensor(&r, "token_embedding.weight");
     rt->pos_emb = tensor(&r, "pos_embedding.weight");
     char prefix[64];
@@ -193,13 +208,75 @@ int hst_runtime_build(hst_model *m, hst_error *err)
     resolve_lattice(&r, rt, D);
     rt->lnf_g = tensor(&r, "ln_f.weight");
     rt->lnf_b = tensor(&r, "ln_f.bias");
-    pack(&r, &rt->head, tensor(&r, "lm_head.weight"), c->vocab_size, D);
+    pack_hot(&r, &rt->head, tensor(&r, "lm_head.weight"), c->vocab_size, D);
     if (r.failed) {
         free_runtime(rt, L);
-        return -1;
+        return NULL;
     }
+    return rt;
+}
+
+int hst_runtime_build(hst_model *m, hst_error *err)
+{
+    runtime *rt = build_runtime(m, HST_PRECISION_F32, err);
+    if (!rt)
+        return -1;
     m->runtime = rt;
     return 0;
+}
+
+/* The runtime struct keeps its address (sessions point at it); only what it
+ * holds is replaced by a fresh build in the new precision. */
+int hst_model_set_precision(hst_model *m, hst_precision p, hst_error *err)
+{
+    if ((unsigned)p >= HST_PRECISION_COUNT) {
+        hst_set_error(err, "precision: unknown precision %d (f32, bf16, int8)", (int)p);
+        return -1;
+    }
+    runtime *current = m->runtime;
+    if (!current) {
+        hst_set_error(err, "%s: precision: the model has no packed weights", m->source);
+        return -1;
+    }
+    if (current->precision == p)
+        return 0;
+    runtime *fresh = build_runtime(m, p, err);
+    if (!fresh)
+        return -1;
+    runtime old = *current;
+    *current = *fresh;
+    *fresh = old;
+    free_runtime(fresh, m->cfg.n_layers);
+    return 0;
+}
+
+hst_precision hst_model_precision(const hst_model *m)
+{
+    const runtime *rt = m->runtime;
+    return rt ? rt->precision : HST_PRECISION_F32;
+}
+
+static size_t block_packed_bytes(const block_rt *b)
+{
+    return hst_packed_bytes(&b->wq) + hst_packed_bytes(&b->wk) + hst_packed_bytes(&b->wv) +
+           hst_packed_bytes(&b->wo) + hst_packed_bytes(&b->w1) + hst_packed_bytes(&b->w2);
+}
+
+uint64_t hst_model_packed_bytes(const hst_model *m)
+{
+    const runtime *rt = m->runtime;
+    if (!rt)
+        return 0;
+    uint64_t bytes = 0;
+    for (int b = 0; b < m->cfg.n_layers; b++)
+        bytes += block_packed_bytes(&rt->blocks[b]);
+    for (int l = 0; l < 10; l++)
+        bytes += hst_packed_bytes(&rt->levels[l].w1) + hst_packed_bytes(&rt->levels[l].w3);
+    const hst_packed *rest[] = {&rt->att_v, &rt->att_o, &rt->fusion, &rt->msg, &rt->gru_ih,
+                                &rt->gru_hh, &rt->upd, &rt->mf_a, &rt->mf_b, &rt->head};
+    for (size_t i = 0; i < sizeof rest / sizeof rest[0]; i++)
+        bytes += hst_packed_bytes(rest[i]);
+    return bytes;
 }
 
 void hst_runtime_free(hst_model *m)
@@ -375,37 +452,58 @@ static void layernorm_task(void *ctx, int task)
         float *y = j->out + (size_t)r * j->ld_out;
         hst_layernorm(j->in + (size_t)r * j->ld_in, j->gamma, j->beta, y, j->width);
         if (j->gelu)
-            for (int i = 0; i < j->width; i++)
-                y[i] = hst_gelu(y[i]);
+            hst_gelu_inplace(y, j->width);
     }
 }
 
-static void layernorm_rows(hst_session *s, const float *in, int ld_in, float *out, int ld_out, const float *gamma,
+static void layernorm_rows(hst_pool *pool, const float *in, int ld_in, float *out, int ld_out, const float *gamma,
                            const float *beta, int n_rows, int width, int gelu)
 {
     rows_job j = {in, ld_in, out, ld_out, gamma, beta, n_rows, width, gelu};
     int tasks = (n_rows + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
-    hst_pool_run(n_rows * width >= 4096 ? s->pool : NULL, tasks, layernorm_task, &j);
+    hst_pool_run(n_rows * width >= 4096 ? pool : NULL, tasks, layernorm_task, &j);
 }
 
 /* ---- PreBlock (spec 4.2) --------------------------------------------------------- */
 
+/* What one PreBlock call reads and writes: the rows, the scratch and the
+ * block's caches. A session fills it from its buffers; hst_block (the
+ * one-block benchmark) from its workspace, so both run the same code. */
+typedef struct {
+    hst_pool *pool;
+    int D, nh, key_blocks;
+    float *x;                    /* [n][D], updated in place */
+    float *a, *q, *kstage, *att; /* [n][D] scratch */
+    float *hidden;               /* [n][4D] scratch */
+    float *kt;                   /* K cache, transposed blocks (hst_kcache_store) */
+    float *vc;                   /* V cache [pos][D] */
+} block_io;
+
+/* Spec 4.2 with fused epilogues: bias, ReLU and the residual adds happen as
+ * the matmul stores its tile; attention streams over the cache (no S x S). */
+static void preblock_run(const block_rt *B, const block_io *io, int n, int t0)
+{
+    const int D = io->D, nh = io->nh, hd = D / nh;
+    hst_pool *pool = io->pool;
+    layernorm_rows(pool, io->x, D, io->a, D, B->ln1_g, B->ln1_b, n, D, 0);
+    hst_matmul(pool, io->a, n, D, &B->wq, NULL, io->q, D, HST_EPI_NONE);
+    hst_matmul(pool, io->a, n, D, &B->wk, NULL, io->kstage, D, HST_EPI_NONE);
+    hst_kcache_store(io->kt, io->kstage, D, n, t0, nh, hd, io->key_blocks);
+    hst_matmul(pool, io->a, n, D, &B->wv, NULL, io->vc + (size_t)t0 * D, D, HST_EPI_NONE);
+    hst_attention(pool, io->q, io->kt, io->vc, io->att, n, t0, nh, hd, io->key_blocks);
+    hst_matmul(pool, io->att, n, D, &B->wo, NULL, io->x, D, HST_EPI_ADD);
+    layernorm_rows(pool, io->x, D, io->a, D, B->ln2_g, B->ln2_b, n, D, 0);
+    hst_matmul(pool, io->a, n, D, &B->w1, B->b1, io->hidden, 4 * D, HST_EPI_RELU);
+    hst_matmul(pool, io->hidden, n, 4 * D, &B->w2, B->b2, io->x, D, HST_EPI_ADD);
+}
+
 static void preblock(hst_session *s, int b, int n, int t0)
 {
-    const block_rt *B = &s->rt->blocks[b];
-    const int D = s->D, nh = s->cfg.n_heads, hd = D / nh;
-    float *kt = s->kcache + (size_t)b * s->key_blocks * HST_KEY_BLOCK * D;
-    float *vc = s->vcache + (size_t)b * s->cfg.max_seq_len * D;
-    layernorm_rows(s, s->x, D, s->a, D, B->ln1_g, B->ln1_b, n, D, 0);
-    hst_matmul(s->pool, s->a, n, D, &B->wq, NULL, s->q, D, HST_EPI_NONE);
-    hst_matmul(s->pool, s->a, n, D, &B->wk, NULL, s->kstage, D, HST_EPI_NONE);
-    hst_kcache_store(kt, s->kstage, D, n, t0, nh, hd, s->key_blocks);
-    hst_matmul(s->pool, s->a, n, D, &B->wv, NULL, vc + (size_t)t0 * D, D, HST_EPI_NONE);
-    hst_attention(s->pool, s->q, kt, vc, s->att, n, t0, nh, hd, s->key_blocks);
-    hst_matmul(s->pool, s->att, n, D, &B->wo, NULL, s->x, D, HST_EPI_ADD);
-    layernorm_rows(s, s->x, D, s->a, D, B->ln2_g, B->ln2_b, n, D, 0);
-    hst_matmul(s->pool, s->a, n, D, &B->w1, B->b1, s->hidden, 4 * D, HST_EPI_RELU);
-    hst_matmul(s->pool, s->hidden, n, 4 * D, &B->w2, B->b2, s->x, D, HST_EPI_ADD);
+    const int D = s->D;
+    block_io io = {s->pool, D, s->cfg.n_heads, s->key_blocks, s->x, s->a, s->q, s->kstage, s->att, s->hidden,
+                   s->kcache + (size_t)b * s->key_blocks * HST_KEY_BLOCK * D,
+                   s->vcache + (size_t)b * s->cfg.max_seq_len * D};
+    preblock_run(&s->rt->blocks[b], &io, n, t0);
 }
 
 /* ---- lattice core (spec 4.4) ------------------------------------------------------- */
@@ -445,8 +543,7 @@ static void multi_level(hst_session *s, const float *xp, const int *deep, int n_
         f[d] /= (float)n_deep;
     linear1(f, &lt->w1, lt->b1, t);
     hst_layernorm(t, lt->ln_g, lt->ln_b, u, D);
-    for (int d = 0; d < D; d++)
-        u[d] = hst_gelu(u[d]);
+    hst_gelu_inplace(u, D);
     linear1(u, &lt->w3, lt->b3, w);         /* u of the spec */
     linear1(w, &rt->att_v, rt->att_bv, t);  /* Wv·u + bv */
     linear1(t, &rt->att_o, rt->att_bo, cat); /* att */
@@ -487,8 +584,9 @@ static void path_weighted(hst_session *s, const float *xp, int levels[3][3], con
             memcpy(cat + D, xp, (size_t)D * sizeof *xp);
             linear1(cat, &rt->msg, rt->msg_b, t);
             hst_layernorm(t, rt->msg_ln_g, rt->msg_ln_b, msg, D);
+            hst_gelu_inplace(msg, D);
             for (int d = 0; d < D; d++)
-                msg[d] = weight * hst_gelu(msg[d]);
+                msg[d] *= weight;
             gru_step(s, msg, g);
         }
     }
@@ -539,7 +637,7 @@ static double lattice(hst_session *s, int n, int t0)
     }
     const runtime *rt = s->rt;
     hst_matmul(s->pool, s->cat, n, 3 * D, &rt->mf_a, rt->mf_ba, s->mf, 2 * D, HST_EPI_NONE);
-    layernorm_rows(s, s->mf, 2 * D, s->mf, 2 * D, rt->mf_ln_g, rt->mf_ln_b, n, 2 * D, 1);
+    layernorm_rows(s->pool, s->mf, 2 * D, s->mf, 2 * D, rt->mf_ln_g, rt->mf_ln_b, n, 2 * D, 1);
     hst_matmul(s->pool, s->mf, n, 2 * D, &rt->mf_b, rt->mf_bb, s->x, D, HST_EPI_NONE);
     return flops;
 }
@@ -561,7 +659,7 @@ static void embed(hst_session *s, const int *ids, int n, int t0)
 static void head(hst_session *s, int first_row, int n_rows, float *logits)
 {
     const int D = s->D;
-    layernorm_rows(s, s->x + (size_t)first_row * D, D, s->a, D, s->rt->lnf_g, s->rt->lnf_b, n_rows, D, 0);
+    layernorm_rows(s->pool, s->x + (size_t)first_row * D, D, s->a, D, s->rt->lnf_g, s->rt->lnf_b, n_rows, D, 0);
     hst_matmul(s->pool, s->a, n_rows, D, &s->rt->head, NULL, logits, s->cfg.vocab_size, HST_EPI_NONE);
 }
 
@@ -632,5 +730,128 @@ int hst_forward(hst_session *s, const int *ids, int n, float *logits, int all_lo
     }
     section_done(&clk, 2.0 * D * s->cfg.vocab_size * rows);
     s->pos += n;
+    return 0;
+}
+
+/* ---- one PreBlock on its own (hst.h, `hstprof layerbench`) ------------------------- */
+
+enum { BLOCK_LN1_G, BLOCK_LN1_B, BLOCK_B1, BLOCK_B2, BLOCK_LN2_G, BLOCK_LN2_B, BLOCK_VECTORS };
+
+struct hst_block {
+    block_rt rt;
+    int D, nh;
+    float *vectors[BLOCK_VECTORS]; /* own copies of the norms and biases rt points at */
+};
+
+struct hst_block_workspace {
+    int max_rows, key_blocks, D;
+    uint64_t bytes;
+    float *kt, *vc, *kstage, *a, *q, *att, *hidden;
+};
+
+void hst_block_free(hst_block *b)
+{
+    if (!b)
+        return;
+    hst_packed *all[] = {&b->rt.wq, &b->rt.wk, &b->rt.wv, &b->rt.wo, &b->rt.w1, &b->rt.w2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        hst_packed_free(all[i]);
+    for (int i = 0; i < BLOCK_VECTORS; i++)
+        free(b->vectors[i]);
+    free(b);
+}
+
+static const float *copy_vector(hst_block *b, int slot, const float *src, int n, int *failed)
+{
+    b->vectors[slot] = alloc_floats((size_t)n, failed);
+    if (b->vectors[slot])
+        memcpy(b->vectors[slot], src, (size_t)n * sizeof *src);
+    return b->vectors[slot];
+}
+
+hst_block *hst_block_create(const hst_block_weights *w, int d_model, int n_heads, hst_error *err)
+{
+    const int D = d_model;
+    if (D < 4 || n_heads < 1 || D % 4 || D % n_heads) {
+        hst_set_error(err, "block: d_model %d with n_heads %d: d_model must be a positive multiple of 4 and of "
+                           "n_heads (spec 3)", d_model, n_heads);
+        return NULL;
+    }
+    hst_block *b = calloc(1, sizeof *b);
+    int failed = !b;
+    if (b) {
+        b->D = D;
+        b->nh = n_heads;
+        block_rt *rt = &b->rt;
+        failed |= hst_pack(&rt->wq, w->wq, D, D) | hst_pack(&rt->wk, w->wk, D, D) | hst_pack(&rt->wv, w->wv, D, D);
+        failed |= hst_pack(&rt->wo, w->wo, D, D) | hst_pack(&rt->w1, w->w1, 4 * D, D);
+        failed |= hst_pack(&rt->w2, w->w2, D, 4 * D);
+        rt->ln1_g = copy_vector(b, BLOCK_LN1_G, w->ln1_g, D, &failed);
+        rt->ln1_b = copy_vector(b, BLOCK_LN1_B, w->ln1_b, D, &failed);
+        rt->b1 = copy_vector(b, BLOCK_B1, w->b1, 4 * D, &failed);
+        rt->b2 = copy_vector(b, BLOCK_B2, w->b2, D, &failed);
+        rt->ln2_g = copy_vector(b, BLOCK_LN2_G, w->ln2_g, D, &failed);
+        rt->ln2_b = copy_vector(b, BLOCK_LN2_B, w->ln2_b, D, &failed);
+    }
+    if (failed) {
+        hst_block_free(b);
+        hst_set_error(err, "block: out of memory for the weights of a d_model %d block", D);
+        return NULL;
+    }
+    return b;
+}
+
+void hst_block_workspace_free(hst_block_workspace *w)
+{
+    if (!w)
+        return;
+    float *bufs[] = {w->kt, w->vc, w->kstage, w->a, w->q, w->att, w->hidden};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    free(w);
+}
+
+hst_block_workspace *hst_block_workspace_create(const hst_block *b, int max_rows, hst_error *err)
+{
+    if (max_rows < 1) {
+        hst_set_error(err, "block: a workspace needs at least 1 row, got %d", max_rows);
+        return NULL;
+    }
+    hst_block_workspace *w = calloc(1, sizeof *w);
+    if (!w) {
+        hst_set_error(err, "block: out of memory for a workspace of %d rows", max_rows);
+        return NULL;
+    }
+    const size_t D = (size_t)b->D, rows = (size_t)max_rows;
+    int failed = 0;
+    w->max_rows = max_rows;
+    w->D = b->D;
+    w->key_blocks = (max_rows + HST_KEY_BLOCK - 1) / HST_KEY_BLOCK;
+    /* aligned_floats zeroes, so every page is resident before the forward. */
+    w->kt = aligned_floats((size_t)w->key_blocks * HST_KEY_BLOCK * D, &failed);
+    float **row_buffers[] = {&w->vc, &w->kstage, &w->a, &w->q, &w->att};
+    for (size_t i = 0; i < sizeof row_buffers / sizeof row_buffers[0]; i++)
+        *row_buffers[i] = aligned_floats(rows * D, &failed);
+    w->hidden = aligned_floats(rows * 4 * D, &failed);
+    if (failed) {
+        hst_block_workspace_free(w);
+        hst_set_error(err, "block: out of memory for a workspace of %d rows", max_rows);
+        return NULL;
+    }
+    w->bytes = ((uint64_t)w->key_blocks * HST_KEY_BLOCK * D + 9 * rows * D) * sizeof(float);
+    return w;
+}
+
+uint64_t hst_block_workspace_bytes(const hst_block_workspace *w) { return w ? w->bytes : 0; }
+
+int hst_block_forward(const hst_block *b, hst_block_workspace *w, hst_pool *pool, float *x, int S, hst_error *err)
+{
+    if (S < 1 || S > w->max_rows || w->D != b->D) {
+        hst_set_error(err, "block: %d rows do not fit a workspace of %d rows of width %d (block width %d)", S,
+                      w->max_rows, w->D, b->D);
+        return -1;
+    }
+    block_io io = {pool, b->D, b->nh, w->key_blocks, x, w->a, w->q, w->kstage, w->att, w->hidden, w->kt, w->vc};
+    preblock_run(&b->rt, &io, S, 0);
     return 0;
 }

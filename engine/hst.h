@@ -79,12 +79,24 @@ typedef struct hst_model hst_model;
 hst_model *hst_model_random(const hst_config *cfg, uint64_t seed, hst_error *err);
 /* Load and validate a safetensors file (spec 9); every failure is one line. */
 hst_model *hst_model_load(const char *path, hst_error *err);
+/* Loading options (issue 7); all-zero (or a NULL pointer) is hst_model_load's behaviour. */
+typedef struct {
+    /* NaN or Inf among the weights fails the load with "<file>: non-finite
+     * weights: ..." instead of loading (and being reported by
+     * hst_model_nonfinite_weights). Spec 9 allows any f32 value; a trained
+     * checkpoint holding one is almost always broken. */
+    int reject_nonfinite_weights;
+} hst_load_opts;
+hst_model *hst_model_load_opts(const char *path, const hst_load_opts *opts, hst_error *err);
 /* Write spec 9.5 layout atomically (temp file + rename). 0 ok, -1 error. */
 int hst_model_save(const hst_model *m, const char *path, hst_error *err);
 void hst_model_free(hst_model *m);
 /* A preset name (random init from seed) or a safetensors path. Unknown names
  * fail with "<name>: unknown model: not a preset (hst-v3, ...) and no such file". */
 hst_model *hst_model_open(const char *preset_or_path, uint64_t seed, hst_error *err);
+/* hst_model_open with loading options for a file (presets ignore them). */
+hst_model *hst_model_open_opts(const char *preset_or_path, uint64_t seed, const hst_load_opts *opts,
+                               hst_error *err);
 /* Class name of the original PyTorch module (the published report's "Class"). */
 const char *hst_arch_class(hst_arch arch);
 
@@ -95,6 +107,14 @@ const char *hst_model_preset(const hst_model *m);
 /* Where the weights came from: "random (seed N)" or the file path. */
 const char *hst_model_source(const hst_model *m);
 uint64_t hst_model_seed(const hst_model *m); /* seed for random models, else 0 */
+/* NaN/Inf values among the weights loaded from a file (0 for random weights);
+ * *first_tensor (when not NULL) names the first tensor holding one, or NULL.
+ * Callers warn with it: the engine loads such files unless told not to. */
+uint64_t hst_model_nonfinite_weights(const hst_model *m, const char **first_tensor);
+/* The warning about the model's weights as one line ("<file>: non-finite
+ * weights: N NaN/Inf values, the first in tensor T"); 1 when there is one,
+ * 0 (and "") when the weights are all finite. */
+int hst_model_warning(const hst_model *m, char *buf, size_t size);
 
 /* Tensor listing, canonical order (for `hstprof model info`). */
 typedef struct {
@@ -119,6 +139,29 @@ typedef enum { HST_KERNEL_AUTO, HST_KERNEL_PORTABLE, HST_KERNEL_AVX2, HST_KERNEL
 int hst_kernel_select(hst_kernel k);
 hst_kernel hst_kernel_current(void);
 const char *hst_kernel_name(hst_kernel k);
+
+/* ---- weight precision (issue 6) ----------------------------------------- */
+
+/* How the weights of the big matmuls are stored in the packed panels. The
+ * arithmetic is f32 for every precision: bf16 weights are widened exactly
+ * (a 16-bit shift), int8 weights are converted and the per-output-channel
+ * scale is applied to the finished f32 sum, inside the micro-kernel.
+ * Activations, accumulators, the KV cache, embeddings, norms, biases and the
+ * lattice's spine-update matmuls (read only at the <= 10 processed spine
+ * positions, spec 4.4) stay f32 whatever the precision. Quantised: every
+ * PreBlock matmul (Wq, Wk, Wv, Wo, W1, W2; spec 4.2), the meta fusion (Wa,
+ * Wb; spec 4.4) and lm_head (spec 4.5), the weights every token reads. */
+typedef enum { HST_PRECISION_F32, HST_PRECISION_BF16, HST_PRECISION_INT8, HST_PRECISION_COUNT } hst_precision;
+
+const char *hst_precision_name(hst_precision p);                    /* "f32", "bf16", "int8" */
+int hst_precision_from_name(const char *name, hst_precision *out); /* 0 ok, -1 unknown */
+/* Repacks the model's weights in precision p from the f32 tensors (which the
+ * model keeps, so switching back to f32 is exact). Sessions of the model stay
+ * valid; call it between forward calls, never during one. 0 ok, -1 with err. */
+int hst_model_set_precision(hst_model *m, hst_precision p, hst_error *err);
+hst_precision hst_model_precision(const hst_model *m); /* HST_PRECISION_F32 after load */
+/* Bytes the packed weight panels (and int8 scales) of the model occupy. */
+uint64_t hst_model_packed_bytes(const hst_model *m);
 
 /* ---- thread pool -------------------------------------------------------- */
 
@@ -162,6 +205,35 @@ uint64_t hst_session_kv_bytes(const hst_session *s); /* KV cache allocation */
  * all_logits, else only for the last row ([V]). logits may be NULL.
  * Errors: id outside the vocabulary, "context full" (pos + n > Lmax). */
 int hst_forward(hst_session *s, const int *ids, int n, float *logits, int all_logits, hst_error *err);
+
+/* ---- one PreBlock on its own (spec 4.2), for `hstprof layerbench` -------
+ * The same code path as a session's blocks (packed weights, fused bias /
+ * ReLU / residual epilogues, streaming causal attention over a K/V cache),
+ * outside any model, so a benchmark can compare it with a reference. */
+
+typedef struct {
+    const float *wq, *wk, *wv, *wo;               /* [D, D], PyTorch's [out, in]; no biases */
+    const float *w1, *b1;                         /* [4D, D], [4D] */
+    const float *w2, *b2;                         /* [D, 4D], [D] */
+    const float *ln1_g, *ln1_b, *ln2_g, *ln2_b;   /* [D] */
+} hst_block_weights;
+
+typedef struct hst_block hst_block;
+typedef struct hst_block_workspace hst_block_workspace;
+
+/* Copies and packs the weights (f32). d_model a multiple of 4 and of
+ * n_heads. NULL with one line in err. */
+hst_block *hst_block_create(const hst_block_weights *w, int d_model, int n_heads, hst_error *err);
+void hst_block_free(hst_block *b);
+/* Activations and the K/V cache for calls of up to max_rows rows, allocated
+ * and written (so resident) here; a memory window opened before this call
+ * sees the whole footprint of a forward. NULL with err. */
+hst_block_workspace *hst_block_workspace_create(const hst_block *b, int max_rows, hst_error *err);
+void hst_block_workspace_free(hst_block_workspace *w);
+uint64_t hst_block_workspace_bytes(const hst_block_workspace *w);
+/* x [S, D] <- PreBlock(x), rows at positions 0..S-1 (a prefill). 0 ok; -1
+ * with err when S is outside 1..max_rows. */
+int hst_block_forward(const hst_block *b, hst_block_workspace *w, hst_pool *pool, float *x, int S, hst_error *err);
 
 /* ---- per-section timers (spec 10) --------------------------------------- */
 

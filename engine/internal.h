@@ -60,6 +60,8 @@ struct hst_model {
     uint64_t seed;
     int has_seed;
     void *runtime;      /* resolved pointers and packed weights (forward.c) */
+    uint64_t nonfinite_weights; /* NaN/Inf values loaded from the file (issue 7) */
+    int nonfinite_first;        /* spec index of the first tensor holding one; valid when the count > 0 */
 };
 
 /* An empty model for cfg: specs built, no tensor present. */
@@ -96,9 +98,26 @@ void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx);
 struct hst_packed {
     int N, K;
     float *data;
+    /* Issue 6: the same panels in another element type. Exactly one of data
+     * (f32), bf16 and q8 is set, as precision says. q8 has the f32 layout;
+     * scale[n] is its per-output-channel scale (W[n][k] ~ q8 * scale[n]),
+     * zero-padded to whole panels. bf16 interleaves panels in pairs, one
+     * 32-bit word per column holding both (kernels.c, bf16_pair_index). */
+    hst_precision precision;
+    uint16_t *bf16;
+    int8_t *q8;
+    float *scale;
 };
 int hst_pack(hst_packed *dst, const float *W, int N, int K);
 void hst_packed_free(hst_packed *p);
+/* hst_pack in any precision: bf16 rounds to nearest even; int8 uses
+ * scale[n] = max_k |W[n][k]| / 127 and q = round(W / scale) (spec-free:
+ * weight-only quantisation, issue 6). 0 ok, -1 out of memory. */
+int hst_pack_precision(hst_packed *dst, const float *W, int N, int K, hst_precision precision);
+/* The weight W[n][k] as the kernel sees it (dequantised), for tests. */
+float hst_packed_weight(const hst_packed *p, int n, int k);
+/* Bytes of the panels plus scales. */
+size_t hst_packed_bytes(const hst_packed *p);
 
 typedef enum {
     HST_EPI_NONE,
@@ -126,6 +145,9 @@ void hst_attention(hst_pool *pool, const float *q, const float *kt, const float 
 /* Row-wise ops (spec 1). */
 void hst_layernorm(const float *x, const float *gamma, const float *beta, float *y, int n);
 float hst_gelu(float x);
+/* y[i] = GELU(y[i]) for i < n; vectorised with the AVX-512 kernel (same
+ * accuracy as the scalar erff form, see simd512.h). */
+void hst_gelu_inplace(float *y, int n);
 float hst_sigmoid(float x);
 float hst_softplus(float x);
 

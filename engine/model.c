@@ -584,6 +584,11 @@ hst_model *hst_model_random(const hst_config *cfg, uint64_t seed, hst_error *err
 
 hst_model *hst_model_open(const char *name, uint64_t seed, hst_error *err)
 {
+    return hst_model_open_opts(name, seed, NULL, err);
+}
+
+hst_model *hst_model_open_opts(const char *name, uint64_t seed, const hst_load_opts *opts, hst_error *err)
+{
     hst_config cfg;
     if (hst_preset_config(name, &cfg) == 0) {
         hst_model *m = hst_model_random(&cfg, seed, err);
@@ -592,7 +597,7 @@ hst_model *hst_model_open(const char *name, uint64_t seed, hst_error *err)
         return m;
     }
     if (access(name, F_OK) == 0)
-        return hst_model_load(name, err);
+        return hst_model_load_opts(name, opts, err);
     char list[256] = "";
     for (int i = 0; i < N_PRESETS; i++) {
         strcat(list, i ? ", " : "");
@@ -615,6 +620,27 @@ const hst_config *hst_model_config(const hst_model *m) { return &m->cfg; }
 const char *hst_model_preset(const hst_model *m) { return m->preset; }
 const char *hst_model_source(const hst_model *m) { return m->source; }
 uint64_t hst_model_seed(const hst_model *m) { return m->has_seed ? m->seed : 0; }
+uint64_t hst_model_nonfinite_weights(const hst_model *m, const char **first_tensor)
+{
+    if (first_tensor)
+        *first_tensor = m->nonfinite_weights ? m->specs[m->nonfinite_first].name : NULL;
+    return m->nonfinite_weights;
+}
+
+int hst_model_warning(const hst_model *m, char *buf, size_t size)
+{
+    const char *first;
+    uint64_t n = hst_model_nonfinite_weights(m, &first);
+    if (n == 0) {
+        if (size)
+            buf[0] = '\0';
+        return 0;
+    }
+    /* The same words as the loader's rejection (safetensors.c, copy_tensors). */
+    snprintf(buf, size, "%s: non-finite weights: %llu NaN/Inf values, the first in tensor %s", m->source,
+             (unsigned long long)n, first);
+    return 1;
+}
 int hst_model_tensor_count(const hst_model *m)
 {
     int n = 0;

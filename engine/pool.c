@@ -13,8 +13,12 @@
 #include <unistd.h>
 
 /* About 50-100 µs of polling before sleeping: longer than the gap between two
- * matmuls of one token, much shorter than a human-visible pause. */
+ * matmuls of one token, much shorter than a human-visible pause. After the
+ * first PAUSE_ITERATIONS the poll yields the CPU between checks: on a busy
+ * machine the thread being waited for may be runnable on this very core, and
+ * burning the time slice in a spin would only delay it. */
 #define SPIN_ITERATIONS 20000
+#define PAUSE_ITERATIONS 2000
 
 typedef struct {
     hst_pool *pool;
@@ -55,6 +59,14 @@ static inline void cpu_relax(void)
 #endif
 }
 
+static inline void relax_or_yield(int iteration)
+{
+    if (iteration < PAUSE_ITERATIONS)
+        cpu_relax();
+    else
+        sched_yield();
+}
+
 static void run_tasks(hst_pool *p, worker *w)
 {
     uint64_t t0 = hst_now_ns();
@@ -79,7 +91,7 @@ static unsigned wait_for_job(hst_pool *p, unsigned seen)
         unsigned g = atomic_load_explicit(&p->generation, memory_order_acquire);
         if (g != seen)
             return g;
-        cpu_relax();
+        relax_or_yield(i);
     }
     pthread_mutex_lock(&p->mutex);
     atomic_fetch_add(&p->sleepers, 1);
@@ -95,9 +107,12 @@ static void *worker_main(void *arg)
 {
     worker *w = arg;
     hst_pool *p = w->pool;
-    atomic_store(&w->tid, (int)syscall(SYS_gettid));
+    /* The tid is published after the start callback: hst_pool_create waits
+     * for it, so every worker is placed before the pool is handed out. */
+    int tid = (int)syscall(SYS_gettid);
     if (p->on_start)
         p->on_start(w->index, p->on_start_user);
+    atomic_store(&w->tid, tid);
     unsigned seen = 0;
     for (;;) {
         seen = wait_for_job(p, seen);
@@ -129,7 +144,7 @@ static void wait_for_workers(hst_pool *p)
     for (int i = 0; i < SPIN_ITERATIONS; i++) {
         if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0)
             return;
-        cpu_relax();
+        relax_or_yield(i);
     }
     pthread_mutex_lock(&p->mutex);
     atomic_store(&p->caller_sleeping, 1);

@@ -17,8 +17,10 @@
  *   4. the ranges together tile the data section ("bad offsets");
  *   5. every required tensor is there ("missing tensor");
  *   6. spine buffers hold the spine ("bad spine");
- * and only then allocates and copies weights. Metadata comes before the
- * tensors because shapes, names and the spine all derive from it (spec 9.3).
+ * and only then allocates and copies weights, counting NaN/Inf values on the
+ * way (issue 7: a warning for the caller, or "non-finite weights" when asked
+ * to reject them). Metadata comes before the tensors because shapes, names
+ * and the spine all derive from it (spec 9.3).
  */
 #include "engine/internal.h"
 
@@ -26,6 +28,7 @@
 #include <fcntl.h>
 #include <jansson.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +181,7 @@ typedef struct {
     hst_model *m;
     tensor_entry *entries;
     int n_entries;
+    hst_load_opts opts;
 } loader;
 
 static int fail(loader *ld, const char *cls, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -343,7 +347,7 @@ static int check_entry_form(loader *ld, const char *name, json_t *entry)
         const char *key;
         json_t *value;
         json_object_foreach(entry, key, value) {
-            if (strcmp(key, "dtype") && strcmp(key, "shape") && strcmp(key, "data_offsets")) {
+            if (strcmp(key, "dtype") != 0 && strcmp(key, "shape") != 0 && strcmp(key, "data_offsets") != 0) {
                 shown_name k;
                 return fail(ld, "bad header", "tensor %s: entry has the extra key \"%s\" (it needs exactly dtype, shape, data_offsets)",
                             show(name, &s), show(key, &k));
@@ -643,14 +647,14 @@ static int check_neighbours(loader *ld, const tensor_entry *prev, const tensor_e
  * no overlap, no gap, nothing unused at the end. */
 static int check_tiling(loader *ld)
 {
-    tensor_entry **order = malloc(((size_t)ld->n_entries + 1) * sizeof *order);
+    tensor_entry **order = malloc(((size_t)ld->n_entries + 1) * sizeof(tensor_entry *));
     if (!order)
         return fail(ld, "out of memory", "sorting %d tensors", ld->n_entries);
     int n = 0;
     for (int i = 0; i < ld->n_entries; i++)
         if (ld->entries[i].end > ld->entries[i].begin)
             order[n++] = &ld->entries[i];
-    qsort(order, (size_t)n, sizeof *order, by_begin);
+    qsort(order, (size_t)n, sizeof(tensor_entry *), by_begin);
     uint64_t covered = 0;
     const tensor_entry *prev = NULL;
     int rc = 0;
@@ -723,6 +727,25 @@ static void widen(float *dst, const unsigned char *src, uint64_t numel, dtype ty
     }
 }
 
+static uint64_t count_nonfinite(const float *v, uint64_t n)
+{
+    uint64_t bad = 0;
+    for (uint64_t i = 0; i < n; i++)
+        bad += !isfinite(v[i]);
+    return bad;
+}
+
+/* Counted as the tensors are copied (the values are in cache then), and
+ * recorded in the model for the caller's warning (issue 7). The first tensor
+ * is the first in file order, the order the user can look it up in. */
+static void note_nonfinite(loader *ld, const tensor_entry *t, const float *dst)
+{
+    uint64_t bad = count_nonfinite(dst, ld->m->specs[t->spec].numel);
+    if (bad && ld->m->nonfinite_weights == 0)
+        ld->m->nonfinite_first = t->spec;
+    ld->m->nonfinite_weights += bad;
+}
+
 static int copy_tensors(loader *ld)
 {
     for (int i = 0; i < ld->n_entries; i++) {
@@ -735,7 +758,11 @@ static int copy_tensors(loader *ld)
             return fail(ld, "out of memory", "allocating %llu floats for %s", (unsigned long long)spec->numel,
                         spec->name);
         widen(dst, ld->data + t->begin, spec->numel, t->type);
+        note_nonfinite(ld, t, dst);
     }
+    if (ld->opts.reject_nonfinite_weights && ld->m->nonfinite_weights > 0)
+        return fail(ld, "non-finite weights", "%llu NaN/Inf values, the first in tensor %s",
+                    (unsigned long long)ld->m->nonfinite_weights, ld->m->specs[ld->m->nonfinite_first].name);
     return 0;
 }
 
@@ -785,8 +812,15 @@ static void release_file(loader *ld)
 
 hst_model *hst_model_load(const char *path, hst_error *err)
 {
+    return hst_model_load_opts(path, NULL, err);
+}
+
+hst_model *hst_model_load_opts(const char *path, const hst_load_opts *opts, hst_error *err)
+{
     hst_error scratch = {{0}};
     loader ld = {.path = path, .err = err ? err : &scratch};
+    if (opts)
+        ld.opts = *opts;
     shorten_path(path, ld.shown_path);
     int rc = validate_and_copy(&ld);
     /* Unmapped before the runtime packs its copy of the weights. */
@@ -930,7 +964,8 @@ static unsigned char *header_bytes(const hst_model *m, size_t *total)
     if (buf) {
         for (int i = 0; i < 8; i++)
             buf[i] = (unsigned char)((uint64_t)padded >> (8 * i));
-        memcpy(buf + 8, text, len);
+        /* Length-prefixed, padded with spaces, no NUL (spec 9.1, 9.5). */
+        memcpy(buf + 8, text, len); // NOLINT(bugprone-not-null-terminated-result)
         memset(buf + 8 + len, ' ', padded - len);
         *total = 8 + padded;
     }

@@ -1,7 +1,7 @@
 /* bench_report.c — `hstprof bench` rendered as Markdown, CSV or JSON from the
  * one report object. The Markdown follows the published benchmark report's
  * sections; every figure comes from the object, none is computed twice. */
-#include "exports/exports.h"
+#include "exports/internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -24,7 +24,11 @@ static const json_t *find_model(const json_t *report, const char *name)
 {
     size_t i;
     json_t *m;
-    json_array_foreach(json_object_get(report, "models"), i, m) if (strcmp(str(m, "name"), name) == 0) return m;
+    json_array_foreach(json_object_get(report, "models"), i, m)
+    {
+        if (strcmp(str(m, "name"), name) == 0)
+            return m;
+    }
     return NULL;
 }
 
@@ -49,14 +53,21 @@ static void model_tps(const json_t *report, const char *model, int threads, doub
     *avg = n ? sum / n : 0;
 }
 
+/* Weight precision of the run (issue 6); reports from before it are f32. */
+static const char *precision_of(const json_t *report)
+{
+    const char *p = str(report, "precision");
+    return *p ? p : "f32";
+}
+
 static void md_header(FILE *f, const json_t *report)
 {
     const json_t *s = json_object_get(report, "settings");
     fprintf(f, "# HST Model TPS Benchmark Report\n\n");
     fprintf(f, "_%s, %s. Prefill throughput (tokens/s = seq_len / forward time), batch 1, "
-               "logits for every row; %d warm-up and %d timed runs per cell; kernel %s; %s._\n\n",
+               "logits for every row; %d warm-up and %d timed runs per cell; kernel %s; weights %s; %s._\n\n",
             str(report, "tool"), str(report, "date"), (int)num(s, "warmup"), (int)num(s, "runs"),
-            str(report, "kernel"), str(report, "machine"));
+            str(report, "kernel"), precision_of(report), str(report, "machine"));
 }
 
 static void md_overall(FILE *f, const json_t *report)
@@ -175,14 +186,14 @@ static void md_model_details(FILE *f, const json_t *report)
 static const char *const csv_columns[] = {
     "model", "seq_len", "threads", "runs", "tps_median", "tps_mean", "tps_min", "tps_max", "tps_stddev",
     "time_ms_median", "time_ms_min", "time_ms_max", "flops_per_token", "gflops_per_s", "params_total",
-    "params_next_token", "kernel",
+    "params_next_token", "kernel", "precision",
 };
 
 static void csv_value(FILE *f, const json_t *run, const json_t *report, const char *col)
 {
     char buf[512];
-    if (strcmp(col, "kernel") == 0) {
-        export_csv_field(buf, sizeof buf, str(report, "kernel"));
+    if (strcmp(col, "kernel") == 0 || strcmp(col, "precision") == 0) {
+        export_csv_field(buf, sizeof buf, strcmp(col, "kernel") == 0 ? str(report, "kernel") : precision_of(report));
         fputs(buf, f);
         return;
     }
@@ -190,50 +201,18 @@ static void csv_value(FILE *f, const json_t *run, const json_t *report, const ch
     if (strncmp(col, "params_", 7) == 0)
         src = find_model(report, str(run, "model"));
     json_t *v = src ? json_object_get(src, col) : NULL;
-    if (json_is_string(v)) {
-        export_csv_field(buf, sizeof buf, json_string_value(v));
-        fputs(buf, f);
-    } else if (json_is_integer(v)) {
-        fprintf(f, "%lld", (long long)json_integer_value(v));
-    } else if (json_is_real(v)) {
-        fprintf(f, "%.6g", json_real_value(v));
-    }
+    ex_csv_json_value(f, v);
 }
 
 static void render_csv(FILE *f, const json_t *report)
 {
-    const size_t n_cols = sizeof csv_columns / sizeof csv_columns[0];
-    for (size_t c = 0; c < n_cols; c++)
-        fprintf(f, "%s%s", c ? "," : "", csv_columns[c]);
-    fputs("\r\n", f);
-    size_t i;
-    json_t *r;
-    json_array_foreach(json_object_get(report, "runs"), i, r)
-    {
-        for (size_t c = 0; c < n_cols; c++) {
-            if (c)
-                fputc(',', f);
-            csv_value(f, r, report, csv_columns[c]);
-        }
-        fputs("\r\n", f);
-    }
+    ex_csv_runs(f, report, csv_columns, sizeof csv_columns / sizeof csv_columns[0], csv_value);
 }
 
 char *export_bench_render(const json_t *report, export_format fmt)
 {
-    if (fmt == EXPORT_JSON) {
-        char *s = json_dumps(report, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
-        if (!s)
-            return NULL;
-        size_t n = strlen(s);
-        char *out = realloc(s, n + 2);
-        if (!out) {
-            free(s);
-            return NULL;
-        }
-        memcpy(out + n, "\n", 2);
-        return out;
-    }
+    if (fmt == EXPORT_JSON)
+        return export_json_render(report);
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);

@@ -22,6 +22,13 @@ int export_write_atomic(const char *path, const char *data, size_t len, char *er
  * Returns a malloc'd string, NULL when out of memory. */
 char *export_bench_render(const json_t *report, export_format fmt);
 
+/* Layer benchmark report (`hstprof layerbench`), the shape of the fused-layer
+ * benchmark (seeds/004): Item/Value hyper-parameters, latency and PEAK memory
+ * per sequence length for the baseline and optimized variants, agreement.
+ * report is the object `hstprof layerbench --format json` prints; CSV has one
+ * row per (seq_len, variant). malloc'd; NULL when out of memory. */
+char *export_layerbench_render(const json_t *report, export_format fmt);
+
 /* A snapshot: the state of a run or of the dashboard at one moment, as one
  * JSON object. Its keys are those of `hstprof run --format json` (tool, date,
  * model, preset, source, config{}, params_total, params_next_token, threads,
@@ -37,5 +44,91 @@ int export_snapshot_files(const json_t *snapshot, const char *dir, const char *b
 
 /* CSV field quoting of RFC 4180: quotes when needed, doubles inner quotes. */
 void export_csv_field(char *out, size_t out_size, const char *field);
+
+/* ====================== issue 5: snapshots, notes, log, trace ====================
+ * (exports/snapshot.c, notes.c, log.c, trace.c, system_info.c)
+ *
+ * One JSON object per run is the source of every format: Markdown and CSV are
+ * rendered from it, JSON is it. Keys read besides those listed above for
+ * export_snapshot_files (all optional; a missing or null figure is rendered
+ * "unavailable: <reason>" in Markdown, empty in CSV, and stays null in JSON,
+ * never 0): load_ms, wall_ms, tokens_generated, weight_bytes, seed,
+ * precision, batch, temperature, top_k, tokens_requested, events_requested,
+ * profile, decode_bytes_per_token, quality_tokens[], roofline{prefill,decode},
+ * ceilings{}, system{} (export_system_info), and runs[]: run-shaped objects,
+ * one per run or dashboard segment, for the summary sums and the Comparative
+ * Runs table (absent: the snapshot itself is the only run). */
+
+#define EXPORT_MAX_FILES 8
+
+/* Writes n files together: all are staged beside their targets first, then
+ * renamed, so a failure (no space, no permission, no directory) changes none
+ * of them. 0, or -1 with one line in err. */
+int export_write_atomic_files(int n, const char *const *paths, const char *const *data, const size_t *lens, char *err,
+                              size_t err_size);
+
+/* "notes.md" -> EXPORT_MD (.md, .markdown), .csv, .json; -1 otherwise. */
+int export_format_from_path(const char *path, export_format *out);
+
+/* This machine and build, for "System & Model Info": cpu_model, cores, pus,
+ * l3_total_bytes (hwloc, through probes/), caches[] ({level, type,
+ * size_bytes, shared_cpu_list}: one instance each, as CPU 0 sees them in
+ * sysfs), mem_total_bytes, os, kernel, compiler, git_commit. Unknown figures are null beside
+ * "<key>_why_not". New reference; NULL when out of memory. */
+json_t *export_system_info(void);
+
+/* Adds what a snapshot needs and lacks: "date" (now, UTC, "YYYY-MM-DD
+ * HH:MM:SS UTC") and "system" (export_system_info). Present keys are kept,
+ * so tests inject fixed ones. 0, or -1 when out of memory. */
+int export_snapshot_complete(json_t *snapshot);
+
+/* Performance notes (the shape of the published performance notes): last
+ * updated, best TPS, summary, latency, spatial complexity, counters, run
+ * parameters, system and model info, comparative runs. malloc'd; NULL when
+ * out of memory. */
+char *export_notes_render(const json_t *snapshot);
+
+/* Snapshot CSV: a header row and one row holding every figure of the
+ * snapshot, RFC 4180 (CRLF, quoted when needed). Columns are the JSON paths
+ * joined with '.', e.g. decode_tok_per_s, latency.p50_ms,
+ * memory.rss_peak_bytes, counters.decode.events.cycles.value; arrays of
+ * objects with a "name" use the name, other arrays of objects the index,
+ * arrays of numbers become one field of space-separated values. */
+char *export_snapshot_csv_render(const json_t *snapshot);
+
+/* JSON text of any object (2-space indent, key order kept, newline at the end). */
+char *export_json_render(const json_t *object);
+
+/* The snapshot as fmt: notes (MD), the one-row CSV, or JSON. */
+char *export_snapshot_render(const json_t *snapshot, export_format fmt);
+
+/* Benchmark log (the shape of the published BENCHMARKS.md): the text of
+ * existing (NULL or "" for a new file) with a dated entry for run added: under
+ * "## <title>" after that heading's last entry when the heading exists, else
+ * under a new heading at the end. When the quality hash differs from the
+ * newest entry already in the file, the entry says
+ * **Quality hash changed**: was X, now Y (entry "<previous title>").
+ * change may be NULL or "". malloc'd; NULL with err on bad input. */
+char *export_log_render(const char *existing, const json_t *run, const char *title, const char *change, char *err,
+                        size_t err_size);
+/* The text path would hold after the entry is added (path missing: a new
+ * log), for callers that write it together with other files. malloc'd;
+ * NULL with err. */
+char *export_log_prepare(const char *path, const json_t *run, const char *title, const char *change, char *err,
+                         size_t err_size);
+/* Reads path (missing: a new log), adds the entry, writes it back atomically.
+ * run gets a date and system info first when it lacks them. 0, or -1 with err. */
+int export_log_append(const char *path, const json_t *run, const char *title, const char *change, char *err,
+                      size_t err_size);
+
+/* Per-token trace CSV from the object runner_trace_json builds:
+ * {"sections": [names], "counters": [names], "tokens": [{index, phase,
+ * position, tokens_processed, token_id, time_ns, latency_ns, section_ns[],
+ * counter_delta[] (null entries: not counted)}]}. Columns: token_index,
+ * phase, position, tokens_processed, token_id, time_since_start_ns,
+ * latency_ns, section.<name>_ns..., counter.<name>_delta... */
+char *export_trace_render(const json_t *trace);
+
+/* ==================== end of issue 5: snapshots, notes, log, trace ================== */
 
 #endif

@@ -4,8 +4,6 @@
 #include "engine/hst.h"
 #include "exports/exports.h"
 #include "probes/probes.h"
-#include "probes/runner.h"
-#include "probes/stats.h"
 #include "profiles/profiles.h"
 
 #include <stdio.h>
@@ -34,6 +32,9 @@ typedef struct {
     int n_models;
     char model_buf[2048];
     export_format fmt;
+    char profile[1024], profile_name[64]; /* issue 5: -p NAME|FILE */
+    char precision[16];                   /* issue 6: f32|bf16|int8 */
+    hst_precision weight_precision;
 } bench_flags;
 
 static int parse_lists(bench_flags *f)
@@ -65,6 +66,33 @@ static int parse_lists(bench_flags *f)
         fprintf(stderr, "hstprof bench: --format must be md, csv or json, got '%s'\n", f->format);
         return -1;
     }
+    if (hst_precision_from_name(f->precision[0] ? f->precision : "f32", &f->weight_precision) != 0) {
+        fprintf(stderr, "hstprof bench: --precision must be f32, bf16 or int8, got '%s'\n", f->precision);
+        return -1;
+    }
+    return 0;
+}
+
+/* Issue 5: the profile argv names (if any) goes in first; args_parse then lets
+ * the flags override it. Keys bench does not use (prompt, tokens, ...) are ignored. */
+static int apply_profile(const opt_table *t, int argc, char **argv, bench_flags *f)
+{
+    hst_settings s;
+    int found = profile_from_args(t, argc, argv, &s);
+    if (found <= 0)
+        return found;
+    snprintf(f->profile_name, sizeof f->profile_name, "%s", s.name);
+    snprintf(f->models, sizeof f->models, "%s", s.models);
+    snprintf(f->seq, sizeof f->seq, "%s", s.seq);
+    f->warmup = s.warmup;
+    f->runs = s.runs;
+    f->seed = s.seed;
+    if (s.threads > 0) /* 0: every PU, the default already */
+        snprintf(f->threads, sizeof f->threads, "%d", s.threads);
+    snprintf(f->kernel, sizeof f->kernel, "%s", s.kernel);
+    snprintf(f->affinity, sizeof f->affinity, "%s", s.affinity);
+    snprintf(f->events, sizeof f->events, "%s", s.events);
+    snprintf(f->precision, sizeof f->precision, "%s", s.precision);
     return 0;
 }
 
@@ -83,14 +111,18 @@ static int parse_flags(int argc, char **argv, bench_flags *f)
         {"affinity", 0, OPT_STRING, f->affinity, sizeof f->affinity, 0, 0, "none|compact|scatter|LIST", "place the engine's threads (default none)", NULL},
         {"events", 'e', OPT_STRING, f->events, sizeof f->events, 0, 0, "LIST|none", "counter events per cell (default set when empty)", NULL},
         {"no-probes", 0, OPT_FLAG, &f->no_probes, 0, 0, 0, NULL, "no counters and no memory sampling", NULL},
+        {"profile", 'p', OPT_STRING, f->profile, sizeof f->profile, 0, 0, "NAME|FILE", "apply a profile first; flags override it ('hstprof profiles' lists them)", NULL},
+        {"precision", 0, OPT_STRING, f->precision, sizeof f->precision, 0, 0, "f32|bf16|int8", "storage of the weights every token reads; math stays f32 (default f32)", NULL},
     };
     const opt_table t = {
         "hstprof bench",
-        "hstprof bench [--models LIST|all] [--seq 128,256,512] [--warmup 2] [--runs 5] [--threads LIST] "
+        "hstprof bench [-p PROFILE] [--models LIST|all] [--seq 128,256,512] [--warmup 2] [--runs 5] [--threads LIST] "
         "[--format md|csv|json] [-o FILE]",
         "Measures prefill throughput (tokens/s = seq_len / forward time, batch 1, logits for every row) for\n"
         "every model x sequence length x thread count, with min, median, mean, max and stddev over the runs.",
         opts, (int)(sizeof opts / sizeof opts[0]), 0};
+    if (apply_profile(&t, argc, argv, f) != 0)
+        return ARGS_ERROR;
     int rc = args_parse(&t, argc, argv, 1, NULL, NULL);
     if (rc != ARGS_OK)
         return rc;
@@ -249,6 +281,10 @@ static int open_bench_model(const char *name, const bench_flags *f, bench_model 
     }
     if (check_seqs(f, bm) != 0)
         return 2;
+    if (hst_model_set_precision(bm->model, f->weight_precision, &err) != 0) {
+        fprintf(stderr, "hstprof bench: %s\n", err.msg);
+        return 1;
+    }
     const hst_config *c = hst_model_config(bm->model);
     bm->ids = malloc((size_t)c->max_seq_len * sizeof *bm->ids);
     bm->logits = malloc((size_t)c->max_seq_len * c->vocab_size * sizeof *bm->logits);
@@ -406,6 +442,9 @@ int probes_cmd_bench(int argc, char **argv)
         return rc == ARGS_HELP ? 0 : 2;
     }
     json_t *report = report_header(f, hst_kernel_name(hst_kernel_current()));
+    json_object_set_new(report, "precision", json_string(hst_precision_name(f->weight_precision)));
+    if (f->profile_name[0])
+        json_object_set_new(json_object_get(report, "settings"), "profile", json_string(f->profile_name));
     char err[256];
     probes_topo *topo = probes_topo_load(err, sizeof err);
     if (!topo) {

@@ -3,9 +3,8 @@
  * latency percentiles, memory, quality hash). */
 #include "engine/hst.h"
 #include "exports/exports.h"
-#include "probes/runner.h"
+#include "probes/probes.h"
 #include "profiles/profiles.h"
-#include "probes/stats.h"
 
 #include <math.h>
 #include <signal.h>
@@ -34,10 +33,124 @@ typedef struct {
     char affinity[256];
     char events[1024];
     int no_probes;
+    int strict_weights;
     int progress;
     int quiet;
     int seen_prompt, seen_prompt_tokens, seen_temperature, seen_top_k;
+    /* issue 5: profiles and exports */
+    char profile[1024], profile_name[64], precision[16];
+    char export_path[1024], export_format_name[16], log_path[1024], title[256], change[1024], trace_path[1024];
+    export_format export_fmt;
 } run_flags;
+
+/* ---- issue 5: profiles first, flags override; exports after the run -------------- */
+
+/* Loads the profile argv names (if any) into f, before args_parse lets the
+ * flags override it. Keys run does not use (models, seq, ...) are ignored. */
+static int apply_profile(const opt_table *t, int argc, char **argv, run_flags *f)
+{
+    hst_settings s;
+    int found = profile_from_args(t, argc, argv, &s);
+    if (found <= 0)
+        return found;
+    snprintf(f->profile_name, sizeof f->profile_name, "%s", s.name);
+    snprintf(f->model, sizeof f->model, "%s", s.model);
+    f->seed = s.seed;
+    if (s.threads > 0) /* 0: every PU, the default already */
+        f->threads = s.threads;
+    snprintf(f->affinity, sizeof f->affinity, "%s", s.affinity);
+    snprintf(f->events, sizeof f->events, "%s", s.events);
+    snprintf(f->prompt, sizeof f->prompt, "%s", s.prompt);
+    f->n_tokens = s.n_tokens;
+    f->temperature = s.temperature;
+    f->top_k = s.top_k;
+    snprintf(f->precision, sizeof f->precision, "%s", s.precision);
+    snprintf(f->kernel, sizeof f->kernel, "%s", s.kernel);
+    return 0;
+}
+
+static int check_one_line(const char *flag, const char *text)
+{
+    if (!strpbrk(text, "\r\n"))
+        return 0;
+    fprintf(stderr, "hstprof run: %s must be one line\n", flag);
+    return -1;
+}
+
+static int check_export_flags(run_flags *f)
+{
+    if (f->export_format_name[0] && !f->export_path[0]) {
+        fprintf(stderr, "hstprof run: --export-format needs --export FILE\n");
+        return -1;
+    }
+    if (f->export_format_name[0] && export_format_from_name(f->export_format_name, &f->export_fmt) != 0) {
+        fprintf(stderr, "hstprof run: --export-format must be md, csv or json, got '%s'\n", f->export_format_name);
+        return -1;
+    }
+    if (f->export_path[0] && !f->export_format_name[0] && export_format_from_path(f->export_path, &f->export_fmt) != 0) {
+        fprintf(stderr, "hstprof run: --export %s: name a .md, .csv or .json file, or give --export-format md|csv|json\n",
+                f->export_path);
+        return -1;
+    }
+    if (f->log_path[0] && !f->title[0]) {
+        fprintf(stderr, "hstprof run: --log needs --title (entries with the same title are grouped)\n");
+        return -1;
+    }
+    if (!f->log_path[0] && (f->title[0] || f->change[0])) {
+        fprintf(stderr, "hstprof run: --%s needs --log FILE\n", f->title[0] ? "title" : "change");
+        return -1;
+    }
+    return check_one_line("--title", f->title) || check_one_line("--change", f->change) ? -1 : 0;
+}
+
+/* The run as one JSON object: every export renders from it. */
+static json_t *run_snapshot(const run_flags *f, const run_result *r)
+{
+    json_t *o = runner_result_json(r);
+    if (o)
+        json_object_set_new(o, "profile", json_string(f->profile_name));
+    return o;
+}
+
+/* Renders every requested file, then writes them together: either all
+ * appear or none changes. 0, or 1 with one line on stderr. */
+static int write_exports(const run_flags *f, const run_result *r)
+{
+    if (!f->export_path[0] && !f->log_path[0] && !f->trace_path[0])
+        return 0;
+    const char *paths[3];
+    char *texts[3] = {NULL, NULL, NULL};
+    size_t lens[3];
+    int n = 0, rc = 0;
+    char err[1024] = "out of memory rendering the exports";
+    json_t *snap = run_snapshot(f, r);
+    if (!snap || export_snapshot_complete(snap) != 0)
+        rc = -1;
+    if (rc == 0 && f->export_path[0]) {
+        paths[n] = f->export_path;
+        rc = (texts[n++] = export_snapshot_render(snap, f->export_fmt)) ? 0 : -1;
+    }
+    if (rc == 0 && f->log_path[0]) {
+        paths[n] = f->log_path;
+        rc = (texts[n++] = export_log_prepare(f->log_path, snap, f->title, f->change, err, sizeof err)) ? 0 : -1;
+    }
+    if (rc == 0 && f->trace_path[0]) {
+        json_t *trace = runner_trace_json(r);
+        paths[n] = f->trace_path;
+        rc = trace && (texts[n++] = export_trace_render(trace)) ? 0 : -1;
+        json_decref(trace);
+    }
+    for (int i = 0; rc == 0 && i < n; i++)
+        lens[i] = strlen(texts[i]);
+    if (rc == 0)
+        rc = export_write_atomic_files(n, paths, (const char *const *)texts, lens, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "hstprof run: %s\n", err);
+    for (int i = 0; i < n; i++)
+        free(texts[i]);
+    json_decref(snap);
+    return rc == 0 ? 0 : 1;
+}
 
 static int parse_flags(int argc, char **argv, run_flags *f)
 {
@@ -45,7 +158,8 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         {"model", 'm', OPT_STRING, f->model, sizeof f->model, 0, 0, "PRESET|FILE", "model preset or safetensors file (default hst-v4)", NULL},
         {"seed", 0, OPT_U64, &f->seed, 0, 0, 0, "N", "seed of the random weights and of sampling (default 0)", NULL},
         {"threads", 't', OPT_INT, &f->threads, 0, 1, 1024, "N", "engine threads (default: every PU)", NULL},
-        {"prompt", 'p', OPT_STRING, f->prompt, sizeof f->prompt, 0, 0, "TEXT", "prompt text; its UTF-8 bytes are the ids 0..255", &f->seen_prompt},
+        {"profile", 'p', OPT_STRING, f->profile, sizeof f->profile, 0, 0, "NAME|FILE", "apply a profile first; flags override it ('hstprof profiles' lists them)", NULL},
+        {"prompt", 0, OPT_STRING, f->prompt, sizeof f->prompt, 0, 0, "TEXT", "prompt text; its UTF-8 bytes are the ids 0..255", &f->seen_prompt},
         {"prompt-tokens", 0, OPT_STRING, f->prompt_tokens, sizeof f->prompt_tokens, 0, 0, "1,2,3", "prompt as token ids", &f->seen_prompt_tokens},
         {"tokens", 'n', OPT_INT, &f->n_tokens, 0, 0, 1 << 20, "N", "tokens to generate (default 128; 0 only prefills)", NULL},
         {"greedy", 0, OPT_FLAG, &f->greedy, 0, 0, 0, NULL, "arg-max decoding (the default)", NULL},
@@ -55,22 +169,35 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         {"dump-logits", 0, OPT_STRING, f->dump_logits, sizeof f->dump_logits, 0, 0, "FILE", "write prefill logits as raw little-endian float32 [prompt_len, vocab]", NULL},
         {"format", 0, OPT_STRING, f->format, sizeof f->format, 0, 0, "text|json", "summary format (default text)", NULL},
         {"kernel", 0, OPT_STRING, f->kernel, sizeof f->kernel, 0, 0, "auto|avx512|avx2|portable", "matmul kernel (default auto)", NULL},
+        {"precision", 0, OPT_STRING, f->precision, sizeof f->precision, 0, 0, "f32|bf16|int8", "storage of the weights every token reads; math stays f32 (default f32)", NULL},
         {"affinity", 0, OPT_STRING, f->affinity, sizeof f->affinity, 0, 0, "none|compact|scatter|LIST", "place the engine's threads (default none)", NULL},
         {"events", 'e', OPT_STRING, f->events, sizeof f->events, 0, 0, "LIST|none", "counter events, e.g. cycles,instructions,task-clock (default set when empty)", NULL},
         {"no-probes", 0, OPT_FLAG, &f->no_probes, 0, 0, 0, NULL, "no counters and no memory sampling (overhead baseline)", NULL},
+        {"strict-weights", 0, OPT_FLAG, &f->strict_weights, 0, 0, 0, NULL, "reject a model file holding NaN or Inf weights (exit 1) instead of warning", NULL},
         {"progress", 0, OPT_FLAG, &f->progress, 0, 0, 0, NULL, "live one-line progress on stderr", NULL},
         {"quiet", 'q', OPT_FLAG, &f->quiet, 0, 0, 0, NULL, "no summary (with --print-tokens: the ids only)", NULL},
+        {"export", 0, OPT_STRING, f->export_path, sizeof f->export_path, 0, 0, "FILE", "write the run as performance notes (.md), one CSV row (.csv) or JSON (.json)", NULL},
+        {"export-format", 0, OPT_STRING, f->export_format_name, sizeof f->export_format_name, 0, 0, "md|csv|json", "format of --export (default: from its extension)", NULL},
+        {"log", 0, OPT_STRING, f->log_path, sizeof f->log_path, 0, 0, "FILE", "append a dated entry to a benchmark log (e.g. BENCHMARKS.md); needs --title", NULL},
+        {"title", 0, OPT_STRING, f->title, sizeof f->title, 0, 0, "TEXT", "--log: heading the entry goes under (same title: before and after together)", NULL},
+        {"change", 0, OPT_STRING, f->change, sizeof f->change, 0, 0, "TEXT", "--log: what changed since the last entry", NULL},
+        {"trace", 0, OPT_STRING, f->trace_path, sizeof f->trace_path, 0, 0, "FILE.csv", "per-token CSV: time, latency, section timings, counter deltas", NULL},
     };
     const opt_table t = {
         "hstprof run",
-        "hstprof run [--model PRESET|FILE] [--seed N] [--threads N] [--prompt TEXT | --prompt-tokens 1,2,3] [-n N] "
-        "[--greedy | --temperature T --top-k K] [--print-tokens] [--dump-logits FILE]",
+        "hstprof run [-p PROFILE] [--model PRESET|FILE] [--seed N] [--threads N] [--prompt TEXT | --prompt-tokens 1,2,3] "
+        "[-n N] [--greedy | --temperature T --top-k K] [--print-tokens] [--dump-logits FILE] [--export FILE] "
+        "[--log FILE --title T --change TEXT] [--trace FILE.csv]",
         "Prefills the prompt, then generates N tokens one at a time through the KV cache, and prints prefill and\n"
         "decode tokens/s, time to first token, per-token latency percentiles, peak RSS and the quality hash.",
         opts, (int)(sizeof opts / sizeof opts[0]), 0};
+    if (apply_profile(&t, argc, argv, f) != 0)
+        return ARGS_ERROR;
     int rc = args_parse(&t, argc, argv, 1, NULL, NULL);
     if (rc != ARGS_OK)
         return rc;
+    if (check_export_flags(f) != 0)
+        return ARGS_ERROR;
     if (f->seen_prompt && f->seen_prompt_tokens) {
         fprintf(stderr, "hstprof run: give --prompt or --prompt-tokens, not both\n");
         return ARGS_ERROR;
@@ -79,12 +206,17 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         fprintf(stderr, "hstprof run: --greedy cannot be combined with --temperature or --top-k\n");
         return ARGS_ERROR;
     }
-    if (f->seen_top_k && !f->seen_temperature) {
+    if (f->seen_top_k && !f->seen_temperature && !(f->temperature > 0)) {
         fprintf(stderr, "hstprof run: --top-k needs --temperature\n");
         return ARGS_ERROR;
     }
     if (strcmp(f->format, "text") != 0 && strcmp(f->format, "json") != 0) {
         fprintf(stderr, "hstprof run: --format must be text or json, got '%s'\n", f->format);
+        return ARGS_ERROR;
+    }
+    hst_precision precision;
+    if (f->precision[0] && hst_precision_from_name(f->precision, &precision) != 0) {
+        fprintf(stderr, "hstprof run: --precision must be f32, bf16 or int8, got '%s'\n", f->precision);
         return ARGS_ERROR;
     }
     return ARGS_OK;
@@ -102,7 +234,8 @@ static int build_prompt(const run_flags *f, int vocab, int *ids, int *n)
         *n = k;
         return 0;
     }
-    const char *text = f->seen_prompt ? f->prompt : DEFAULT_PROMPT;
+    /* An empty --prompt is an error; an empty profile prompt means the default one. */
+    const char *text = f->seen_prompt || f->prompt[0] ? f->prompt : DEFAULT_PROMPT;
     size_t len = strlen(text);
     if (len == 0) {
         fprintf(stderr, "hstprof run: --prompt is empty\n");
@@ -128,8 +261,8 @@ static void print_text_summary(const run_flags *f, const run_result *r)
     const hst_config *c = &r->config;
     printf("model       %s (%s), %.2fM params (%.2fM next-token), %s\n", r->model_name, r->preset,
            r->counts.params_total / 1e6, r->counts.params_next_token / 1e6, r->source);
-    printf("engine      %d thread%s, kernel %s, max_seq_len %d, vocab %d\n", r->threads, r->threads == 1 ? "" : "s",
-           r->kernel, c->max_seq_len, c->vocab_size);
+    printf("engine      %d thread%s, kernel %s, precision %s, max_seq_len %d, vocab %d\n", r->threads,
+           r->threads == 1 ? "" : "s", r->kernel, r->precision, c->max_seq_len, c->vocab_size);
     printf("prefill     %d tokens in %.3f ms = %.1f tok/s (%.2f GFLOP/s)\n", r->prompt_len, r->prefill_ms,
            r->prefill_tok_per_s, r->prefill_gflops_per_s);
     if (r->decode_steps > 0)
@@ -147,9 +280,9 @@ static void print_text_summary(const run_flags *f, const run_result *r)
     runner_print_probes(stdout, r);
 }
 
-static void print_json_summary(const run_result *r)
+static void print_json_summary(const run_flags *f, const run_result *r)
 {
-    json_t *o = runner_result_json(r);
+    json_t *o = run_snapshot(f, r);
     char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9)) : NULL;
     if (s)
         printf("%s\n", s);
@@ -192,13 +325,17 @@ int probes_cmd_run(int argc, char **argv)
     req.threads = f->threads;
     req.kernel = f->kernel;
     req.n_tokens = f->n_tokens;
-    req.temperature = f->seen_temperature ? (float)f->temperature : 0.0f;
-    req.top_k = f->top_k;
+    /* The temperature comes from the flag or the profile; --greedy overrides both. */
+    req.temperature = f->greedy ? 0.0f : (float)f->temperature;
+    req.top_k = f->greedy ? 0 : f->top_k;
     req.keep_prefill_logits = f->dump_logits[0] != '\0';
     req.progress = f->progress;
     req.affinity = f->affinity[0] ? f->affinity : "none";
     req.events = f->events[0] ? f->events : NULL;
     req.no_probes = f->no_probes;
+    req.strict_weights = f->strict_weights;
+    req.trace = f->trace_path[0] != '\0';
+    req.precision = f->precision[0] ? f->precision : NULL;
     run_result res;
     rc = runner_prepare(&req, &res);
     if (rc == 0 && build_prompt(f, res.config.vocab_size, ids, &req.n_prompt) != 0)
@@ -208,6 +345,8 @@ int probes_cmd_run(int argc, char **argv)
         rc = runner_generate(&req, &res);
     if (rc == 0 && f->dump_logits[0] && write_logits(f->dump_logits, &res) != 0)
         rc = 1;
+    if (rc == 0 && write_exports(f, &res) != 0)
+        rc = 1;
     if (rc == 0) {
         if (f->print_tokens) {
             for (int i = 0; i < res.n_generated; i++)
@@ -216,7 +355,7 @@ int probes_cmd_run(int argc, char **argv)
         }
         if (!f->quiet) {
             if (strcmp(f->format, "json") == 0)
-                print_json_summary(&res);
+                print_json_summary(f, &res);
             else
                 print_text_summary(f, &res);
         }

@@ -32,6 +32,9 @@
 #ifndef PROBES_H
 #define PROBES_H
 
+#include "engine/hst.h"
+
+#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -307,7 +310,10 @@ void probes_memory_end(probes_memory_window *w, double kv_cache_bytes, probes_me
  *                       than the L3; counts 24 bytes per element (two reads,
  *                       one write, as STREAM does: no write-allocate traffic).
  *   fma_flops_per_s     register-only FP32 FMA loop with independent
- *                       accumulators, best ISA at run time (fma_isa).
+ *                       accumulators, best ISA at run time (fma_isa), all
+ *                       threads at once; each thread's rate is timed on its
+ *                       own CPU clock (time-sharing with other processes
+ *                       does not lower it), and the rates are summed.
  *   matmul_flops_per_s  the engine's own kernel (hst_matmul_gflops).
  * Cached in $XDG_CACHE_HOME/hstprof/ceilings-<machine key>.json
  * (default ~/.cache), keyed by CPU model, PU count and kernel release. */
@@ -374,5 +380,525 @@ probes_roofline probes_roofline_point(const probes_ceilings *c, int threads, dou
 int probes_cmd_events(int argc, char **argv);
 int probes_cmd_topo(int argc, char **argv);
 int probes_cmd_ceilings(int argc, char **argv);
+int probes_cmd_run(int argc, char **argv);
+int probes_cmd_bench(int argc, char **argv);
+int probes_cmd_layerbench(int argc, char **argv);
+
+/* ==== statistics over samples ==== */
+/* stats.h — statistics over samples (to be folded into probes/probes.h). */
+
+
+typedef struct {
+    size_t n;
+    double min, max, mean, stddev; /* stddev: sample (n - 1) */
+    double median, p50, p95, p99;
+} sample_summary;
+
+/* Percentile q in [0, 100] of sorted values, linear between closest ranks
+ * (the definition numpy and most benchmark tools use). */
+double stats_percentile_sorted(const double *sorted, size_t n, double q);
+/* Summary of n values (copied and sorted internally; values untouched).
+ * Returns 0, or -1 when n == 0 or out of memory (summary zeroed). */
+int stats_summarize(const double *values, size_t n, sample_summary *out);
+
+/* ==== the measured run loop (run, bench) ==== */
+/* runner.h — the measured generation loop (to be folded into probes/probes.h). */
+
+
+typedef struct {
+    const char *model;    /* preset or file */
+    uint64_t seed;
+    int threads;
+    const char *kernel;   /* auto|avx512|avx2|portable */
+    const int *prompt;
+    int n_prompt;
+    int n_tokens;
+    float temperature;    /* <= 0: greedy */
+    int top_k;
+    int keep_prefill_logits;
+    int progress;         /* live one-line progress on stderr (when a terminal) */
+    const char *affinity; /* none|compact|scatter|LIST */
+    const char *events;   /* counter events; NULL = the default set, "none" = no counters */
+    int no_probes;        /* 1: no counters, no memory sampling (overhead baseline) */
+    int strict_weights;   /* 1: a file with NaN/Inf weights is an error, not a warning (issue 7) */
+    /* issue 5 (exports) */
+    int trace;             /* 1: record a per-token trace (section timers on) */
+    const char *precision; /* as the profile or flag named it; NULL: "f32" */
+} run_request;
+
+/* ---- issue 5: the per-token trace (probes/runner_report.c) --------------------
+ * Sized before the loop (one prefill row + one row per decode step); nothing
+ * is allocated per token. */
+typedef struct {
+    int enabled;
+    int capacity, n_rows;
+    int n_sections, n_counters;
+    int *position, *tokens_processed, *token_id;  /* token_id -1: none (-n 0) */
+    uint64_t *time_ns, *latency_ns;               /* time: since the prefill started */
+    uint64_t *section_ns;                         /* [capacity * n_sections] */
+    double *counter_delta;                        /* [capacity * n_counters]; NAN: not counted */
+    uint64_t start_ns;
+    probes_counter_snapshot last;                 /* the previous read, for deltas */
+} run_trace;
+
+typedef struct {
+    hst_model *model;
+    hst_pool *pool;
+    hst_session *session;
+    hst_config config;
+    hst_counts counts;
+    char model_name[256], preset[32], source[512], kernel[16];
+    int threads;
+    int prompt_len;
+    int kept_all_logits;
+    double prefill_ms, prefill_tok_per_s, prefill_gflops_per_s;
+    int decode_steps;
+    double decode_ms, decode_tok_per_s, decode_gflops_per_s;
+    double ttft_ms;
+    double *latencies_ms; /* [decode_steps] */
+    sample_summary latency;
+    int *generated;
+    int n_generated;
+    float *prefill_logits; /* [prompt_len, vocab] when kept */
+    double peak_rss_bytes, kv_cache_bytes;
+    /* probes */
+    probes_topo *topo;
+    probes_affinity *affinity;
+    probes_counters *counters;
+    char affinity_policy[32];
+    char counters_summary[256];
+    int have_counters;
+    probes_counter_window prefill_counters, decode_counters;
+    int have_memory;
+    probes_memory_report memory;
+    probes_ceilings ceilings;
+    int have_ceilings;
+    char ceilings_why[200];
+    probes_roofline prefill_roofline, decode_roofline;
+    uint64_t quality_hash;
+    int quality_tokens[HST_QUALITY_TOKENS];
+    /* issue 5 (exports): what reports need beyond the summary */
+    double load_ms;        /* hst_model_open: file read or random initialisation */
+    double wall_ms;        /* prefill start to the last generated token */
+    uint64_t seed;
+    double temperature;
+    int top_k, tokens_requested;
+    char events_requested[256], precision[16];
+    run_trace trace;
+} run_result;
+
+/* --kernel NAME: selects it, writes the kernel in use to chosen. 0 ok, 2 bad
+ * name or unsupported ISA (one line printed). */
+int runner_select_kernel(const char *name, char *chosen, size_t size);
+
+/* Loads the model and creates the pool and session. 0 ok; 1 run-time error,
+ * 2 bad settings (one line printed on stderr either way). */
+int runner_prepare(const run_request *req, run_result *res);
+/* Prefill + generation + quality hash. Same return convention. */
+int runner_generate(const run_request *req, run_result *res);
+void runner_release(run_result *res);
+json_t *runner_result_json(const run_result *res);
+/* JSON of probe results, shared by run, bench and the dashboard's snapshots:
+ * a metric is its value, or null beside "<key>_why_not". */
+void probes_metric_put_json(json_t *o, const char *key, const probes_metric *m);
+json_t *probes_counter_window_json(const probes_counter_window *w);
+json_t *probes_memory_report_json(const probes_memory_report *m);
+json_t *probes_roofline_json(const probes_roofline *r);
+
+/* Affinity, counters (prefill and decode windows), memory window, roofline. */
+json_t *runner_probes_json(const run_result *res);
+void runner_print_probes(FILE *f, const run_result *res);
+
+/* ---- issue 5: report fields and the trace (probes/runner_report.c) ------------ */
+
+/* Copies the request's settings that reports name (seed, sampling, events...). */
+void runner_note_request(const run_request *req, run_result *res);
+/* Adds to the runner_result_json object what exports read (load_ms, wall_ms,
+ * tokens_generated, weight_bytes, seed, precision, batch, sampling,
+ * decode_bytes_per_token, quality_tokens, memory_why_not) and turns figures
+ * that were not measured (no decode step, no token) into null + "_why_not". */
+void runner_add_report_fields(json_t *o, const run_result *res);
+/* Allocates the trace for req and turns the section timers on. 0, or 1 (one line printed). */
+int runner_trace_begin(const run_request *req, run_result *res);
+/* The prefill row (counter delta between the two snapshots when counting). */
+void runner_trace_prefill(run_result *res, const probes_counter_snapshot *before, const probes_counter_snapshot *after);
+/* One decode row: the step that produced generated[i], begun at t0_ns. */
+void runner_trace_decode(run_result *res, int i, uint64_t t0_ns);
+void runner_trace_free(run_trace *t);
+/* {"sections": [...], "counters": [...], "tokens": [...]}, as export_trace_render reads it. */
+json_t *runner_trace_json(const run_result *res);
+
+/* ==== the live engine loop and A/B statistics (the dashboard) ==== */
+/* live.h — the live generation loop behind the dashboard (to be folded into
+ * probes/probes.h by the lead; everything below is one clearly marked section).
+ *
+ * ======================== probes: live engine loop ==========================
+ *
+ * Data flows one way:
+ *
+ *   live_setting ──> live_engine (its own thread: model, pool, session)
+ *                       │ one live_sample per token, SPSC lock-free ring
+ *                       v
+ *                    live_metrics (its own "probes" thread: statistics per
+ *                       │           segment, memory, CPU load, ceilings, A/B)
+ *                       v
+ *                    live_view (a plain copy; the UI and snapshots read it)
+ *
+ * Control goes the other way through a small mutex-protected mailbox that the
+ * engine thread checks at every token boundary, so a change never lands in
+ * the middle of a token. Every change of setting (threads, affinity, model,
+ * kernel, a statistics reset, an A/B start or stop) starts a new *segment*:
+ * statistics are kept per segment and never mixed.
+ */
+
+
+
+/* ---- settings ----------------------------------------------------------------- */
+
+#define LIVE_MODEL_MAX 1024
+
+/* What the engine runs; one of these per A/B side. */
+typedef struct {
+    char model[LIVE_MODEL_MAX]; /* preset name or safetensors path */
+    int threads;                /* >= 1 */
+    char affinity[256];         /* none|compact|scatter|PU list */
+    char kernel[16];            /* auto|avx512|avx2|portable */
+    char precision[16];         /* f32|bf16|int8: how the weights are stored (issue 6) */
+} live_setting;
+
+/* "4 threads, compact, hst-v4, kernel auto" style one-liner (for A/B labels). */
+void live_setting_describe(const live_setting *s, char *buf, size_t len);
+/* The single field in which a and b differ, described as "threads 1 vs 2";
+ * falls back to both descriptions when several differ. */
+void live_setting_difference(const live_setting *a, const live_setting *b, char *buf, size_t len);
+
+/* ---- per-token samples and the SPSC ring ---------------------------------------- */
+
+#define LIVE_MAX_SECTIONS 48     /* sections beyond this are summed into the last */
+#define LIVE_SAMPLE_THREADS 32   /* threads whose CPU and load a sample carries */
+
+typedef enum { LIVE_PHASE_PREFILL = 0, LIVE_PHASE_DECODE = 1 } live_phase;
+
+/* What one hst_forward call (one token boundary to the next) did. */
+typedef struct {
+    uint64_t seq;          /* per engine: every sample produced, pushed or dropped */
+    uint32_t segment;
+    int32_t ab_side;       /* -1 outside A/B; 0 = A, 1 = B */
+    uint32_t ab_round;     /* round of that side, from 0 */
+    int32_t round_end;     /* 1 on the last token of an A/B round */
+    uint64_t generation;   /* prompt + decode-until-full cycles, from 1 */
+    int32_t pos;           /* position of the first token processed */
+    int32_t n_tokens;      /* tokens processed (the prompt length for a prefill) */
+    int32_t token;         /* id produced (greedy, from the last row's logits) */
+    int32_t phase;         /* live_phase */
+    uint64_t end_ns;       /* hst_now_ns() after sampling */
+    uint64_t latency_ns;   /* forward + sampling */
+    double flops, bytes;   /* spec 11 counts for this forward */
+    int32_t n_sections;
+    uint64_t section_ns[LIVE_MAX_SECTIONS];
+    int32_t n_threads;     /* threads of the pool (may exceed LIVE_SAMPLE_THREADS) */
+    int16_t thread_cpu[LIVE_SAMPLE_THREADS];       /* CPU each worker last ran on, -1 unknown */
+    uint32_t thread_migrations[LIVE_SAMPLE_THREADS]; /* CPU changes between tasks, since creation */
+    uint64_t thread_busy_ns[LIVE_SAMPLE_THREADS];  /* cumulative, since the pool was created */
+} live_sample;
+
+/* Single producer, single consumer, fixed capacity, lock-free (C11 atomics).
+ * When full, push drops the *new* sample and counts it: only the consumer
+ * may move the read index, so the producer cannot drop the oldest without a
+ * race. A drop means the consumer fell behind; statistics say how many. */
+typedef struct live_ring live_ring;
+
+live_ring *live_ring_create(size_t capacity); /* rounded up to a power of two, >= 2 */
+void live_ring_free(live_ring *r);
+size_t live_ring_capacity(const live_ring *r);
+int live_ring_push(live_ring *r, const live_sample *s); /* 0, or -1 when full (counted) */
+int live_ring_pop(live_ring *r, live_sample *out);     /* 1 when a sample was taken, 0 empty */
+uint64_t live_ring_dropped(const live_ring *r);
+size_t live_ring_size(const live_ring *r);             /* samples waiting (approximate) */
+
+/* ---- the engine thread ------------------------------------------------------------ */
+
+typedef struct live_engine live_engine;
+
+typedef struct {
+    live_setting setting;
+    uint64_t seed;          /* random weights of presets */
+    const char *prompt;     /* text (bytes are ids); NULL: HST_QUALITY_PROMPT */
+    const char *events;     /* counter events; NULL: probes' default set */
+    int no_counters;        /* 1: do not open counters */
+    size_t ring_capacity;   /* 0: 4096 */
+    int ab_round_tokens;    /* 0: LIVE_AB_ROUND_TOKENS */
+    int max_seq_len;        /* > 0: generations restart at this position (tests) */
+} live_options;
+
+#define LIVE_AB_ROUND_TOKENS 32
+
+typedef enum {
+    LIVE_CMD_PAUSE,
+    LIVE_CMD_RESUME,
+    LIVE_CMD_SET_THREADS,   /* .threads */
+    LIVE_CMD_SET_AFFINITY,  /* .text */
+    LIVE_CMD_SET_MODEL,     /* .text */
+    LIVE_CMD_SET_KERNEL,    /* .text */
+    LIVE_CMD_SET_PRECISION, /* .text */
+    LIVE_CMD_RESET_STATS,
+    LIVE_CMD_AB_START,      /* .a, .b */
+    LIVE_CMD_AB_STOP,
+} live_command_kind;
+
+typedef struct {
+    live_command_kind kind;
+    int threads;
+    char text[LIVE_MODEL_MAX];
+    live_setting a, b;
+} live_command;
+
+typedef enum {
+    LIVE_STARTING,   /* loading the first model */
+    LIVE_RUNNING,
+    LIVE_PAUSED,     /* by the user */
+    LIVE_HELD,       /* by the probes thread (e.g. measuring ceilings) */
+    LIVE_FAILED,     /* no runnable setting; error says why; commands still work */
+    LIVE_STOPPED,
+} live_state;
+
+const char *live_state_name(live_state s);
+
+typedef struct {
+    live_state state;
+    char error[512];        /* last failed command or setting, "" when none */
+    char hold_reason[128];
+    live_setting setting;   /* the running one (side A during A/B) */
+    uint32_t segment;       /* segment of the running setting (side A during A/B) */
+    uint64_t generations;   /* of the running setting's session */
+    int pos, max_seq_len;
+    uint64_t tokens;        /* samples produced since start */
+    int ab_active;
+    live_setting ab[2];
+    uint32_t ab_segment[2];
+    uint32_t ab_rounds[2];  /* completed rounds per side */
+    int ab_round_tokens;
+    int pu_count;           /* of the machine (hwloc) */
+    char kernel_in_use[16];
+} live_status;
+
+/* Starts the engine thread; it loads the model itself, so this returns at
+ * once. NULL with err only when the thread or ring cannot be created. */
+live_engine *live_start(const live_options *opts, char *err, size_t err_len);
+/* Stops at the next token boundary, joins and frees everything. */
+void live_stop(live_engine *e);
+/* Queues a command for the next token boundary. 0, or -1 when the mailbox
+ * is full (the UI says "busy"). Never waits for the engine. */
+int live_send(live_engine *e, const live_command *cmd);
+/* Convenience wrappers around live_send. */
+int live_send_simple(live_engine *e, live_command_kind kind);
+int live_send_threads(live_engine *e, int threads);
+int live_send_text(live_engine *e, live_command_kind kind, const char *text);
+/* Holds generation (independent of the user's pause); reason shown in the
+ * header. Returns once the engine is between tokens when wait is 1. */
+void live_hold(live_engine *e, int on, const char *reason, int wait);
+void live_get_status(live_engine *e, live_status *out);
+live_ring *live_engine_ring(live_engine *e);
+
+/* ---- segments ------------------------------------------------------------------------ */
+
+#define LIVE_MAX_SEGMENTS 64 /* the oldest are forgotten beyond this */
+
+typedef struct {
+    uint32_t id;
+    int valid;
+    int ab_side;                 /* -1, 0, 1 */
+    live_setting setting;
+    char preset[32], source[LIVE_MODEL_MAX + 32], arch[16], arch_class[32];
+    hst_config config;
+    hst_counts counts;
+    char kernel[16];             /* in use */
+    uint64_t kv_cache_bytes;
+    int prompt_tokens;
+    int n_sections;
+    char section_names[LIVE_MAX_SECTIONS][24];
+    int threads;
+    int thread_pu[LIVE_SAMPLE_THREADS]; /* planned PU per thread, -1 unbound */
+    int affinity_wrapped;        /* more threads than PUs: they share */
+    char binding_why_not[PROBES_WHY_MAX + 32]; /* first failed binding, "" when all bound */
+    uint64_t start_ns, end_ns;   /* end_ns 0 while running */
+    /* Counters over the segment's prefills, over its decode tokens, and over
+     * the decode tokens since the previous publish (about half a second);
+     * published by the engine thread twice a second. */
+    int counters_open;
+    char counters_summary[512];
+    int has_windows;
+    probes_counter_window counters_prefill, counters_decode, counters_recent;
+} live_segment_info;
+
+/* Copies segment id's description; 0, or -1 when unknown or forgotten. */
+int live_get_segment(live_engine *e, uint32_t id, live_segment_info *out);
+
+/* ---- latency histogram ------------------------------------------------------------------
+ * Log-bucketed (each bucket 1% wide, 100 ns .. 1000 s): O(1) per token, so
+ * percentiles cover every token of a segment however long it runs; a
+ * percentile is exact to within 1%. */
+#define LIVE_HIST_BUCKETS 2400
+typedef struct {
+    uint64_t n;
+    double min_ns, max_ns, sum_ns;
+    uint32_t counts[LIVE_HIST_BUCKETS];
+} live_histogram;
+
+void live_hist_add(live_histogram *h, double ns);
+double live_hist_percentile(const live_histogram *h, double q); /* q in [0,100]; NAN when empty */
+
+/* ---- A/B statistics (ab.c) ---------------------------------------------------------------- */
+
+#define AB_MIN_ROUNDS 6        /* pairs needed before any verdict */
+#define AB_BOOTSTRAP 2000      /* resamples */
+#define AB_SEED 0x5eedab5eedULL
+
+typedef struct {
+    int n;                     /* rounds */
+    double median;             /* of per-round median tok/s */
+    int ci_valid;              /* enough rounds for a 95% interval */
+    double ci_lo, ci_hi;
+} ab_side_stats;
+
+typedef struct {
+    ab_side_stats a, b;
+    int pairs;                 /* rounds paired A_i with B_i */
+    int ratio_valid;
+    double ratio, ratio_lo, ratio_hi; /* median of B_i/A_i over round pairs, 95% bootstrap CI */
+    int significant;           /* the CI excludes 1.0 */
+    char verdict[128];         /* "B is 1.31x faster (95% CI 1.22-1.40)" ... */
+} ab_result;
+
+/* Median of x[0..n-1] (copied; x untouched). NAN when n == 0. */
+double ab_median(const double *x, int n);
+/* Distribution-free 95% CI of the median from order statistics (binomial
+ * with p = 1/2): the widest-needed ranks l..u so that P(X_(l) <= m <= X_(u))
+ * >= 0.95. 0 ok; -1 when n is too small for 95% (n < 6). */
+int ab_median_ci(const double *x, int n, double *lo, double *hi);
+/* Everything above from per-round median tok/s of each side, in round order. */
+void ab_compute(const double *a_rounds, int n_a, const double *b_rounds, int n_b, ab_result *out);
+
+/* ---- metrics (the consumer thread) and the view ------------------------------------------ */
+
+#define LIVE_HISTORY 240       /* sparkline points */
+#define LIVE_HISTORY_NS 500000000ull /* one point per 0.5 s */
+#define LIVE_TEXT_MAX 1024
+#define LIVE_MAX_PUS 256
+#define LIVE_VIEW_SEGMENTS 32
+#define LIVE_AB_MAX_ROUNDS 4096
+
+/* Statistics of one segment as the panels show them. */
+typedef struct {
+    live_segment_info info;
+    uint64_t prefills, prefill_tokens, prefill_ns;
+    uint64_t decode_tokens, decode_ns;
+    double prefill_flops, prefill_bytes, decode_flops, decode_bytes;
+    double prefill_tok_per_s_last, prefill_tok_per_s;      /* last prefill; over all */
+    double decode_tok_per_s_now;      /* last second */
+    double decode_tok_per_s_smoothed; /* exponential, time constant 5 s */
+    double decode_tok_per_s;          /* over the segment */
+    double ttft_ms_last, ttft_ms_median;
+    int ttft_count;
+    double latency_p50_ms, latency_p95_ms, latency_p99_ms, latency_min_ms, latency_max_ms, latency_mean_ms;
+    /* per decode token, mean over the segment */
+    double section_ms[LIVE_MAX_SECTIONS];
+    double section_token_ms;          /* sum of the above */
+    /* last second of decode tokens, for rates against the ceilings */
+    double recent_decode_ns, recent_decode_flops, recent_decode_bytes;
+    int history_len;                  /* oldest first */
+    double history_tok_per_s[LIVE_HISTORY];
+    int n_threads;
+    int thread_cpu[LIVE_SAMPLE_THREADS];
+    uint32_t thread_migrations[LIVE_SAMPLE_THREADS];
+    double thread_load[LIVE_SAMPLE_THREADS]; /* busy share over the last update, 0..1 */
+    int last_pos;
+    uint64_t last_generation;
+} live_segment_stats;
+
+/* One line per segment in the view's history. */
+typedef struct {
+    uint32_t id;
+    int ab_side;
+    live_setting setting;
+    uint64_t decode_tokens;
+    double decode_tok_per_s, latency_p50_ms, latency_p99_ms, ttft_ms_median;
+} live_segment_summary;
+
+typedef struct {
+    int os_index, core, package;
+    double load;          /* whole-machine busy share from /proc/stat, 0..1; <0 unknown */
+} live_pu;
+
+typedef struct {
+    uint64_t version;            /* bumped on every publish */
+    uint64_t now_ns, start_ns;
+    live_status status;
+    uint64_t dropped_samples, samples;
+    int shown_side;              /* 0 = A (or the only setting), 1 = B */
+    int has_current;
+    live_segment_stats current;  /* the shown segment */
+    /* earlier segments, newest last (summaries of their stats) */
+    int n_segments;
+    live_segment_summary segments[LIVE_VIEW_SEGMENTS];
+    /* A/B */
+    int ab_active;
+    ab_result ab;
+    char ab_label[256];          /* "threads 1 vs 2" */
+    /* memory (the whole process, since the dashboard started) */
+    probes_memory_report memory;
+    double minor_faults_per_s;
+    /* ceilings */
+    int ceilings_ok;
+    char ceilings_state[256];    /* "cached", "measured", "measuring...", or why not */
+    probes_ceilings ceilings;
+    /* topology */
+    int n_pus, n_cores, n_packages;
+    uint64_t l3_bytes;
+    live_pu pus[LIVE_MAX_PUS];
+    /* text of the shown side's current generation, after the prompt */
+    char prompt[256];
+    uint64_t text_generation;
+    int text_prompt_len;         /* the first ids are the prompt */
+    int text_len;
+    int text[LIVE_TEXT_MAX];
+} live_view;
+
+typedef struct live_metrics live_metrics;
+
+typedef struct {
+    int no_ceilings;         /* 1: never measure (only load the cache) */
+    int update_ms;           /* 0: 100 */
+} live_metrics_options;
+
+/* Starts the probes thread that drains e's ring. */
+live_metrics *live_metrics_start(live_engine *e, const live_metrics_options *opts, char *err, size_t err_len);
+void live_metrics_stop(live_metrics *m);
+/* Bumped whenever a new view is published (something changed, or at
+ * least twice a second for the clocks); lets the UI skip redraws. */
+uint64_t live_metrics_version(live_metrics *m);
+/* Copies the latest view (cheap: no computation under the lock). */
+void live_metrics_view(live_metrics *m, live_view *out);
+/* Which A/B side the view's per-segment panels show. */
+void live_metrics_show_side(live_metrics *m, int side);
+/* The statistics of every segment seen so far (for snapshots); returns the
+ * count written to out[0..max-1], oldest first. */
+int live_metrics_segments(live_metrics *m, live_segment_stats *out, int max);
+
+/* What the snapshot records beyond the view: how the run was set up. */
+typedef struct {
+    uint64_t seed;
+    const char *profile;     /* "" when none */
+    const char *events;      /* "" = the default set */
+} live_snapshot_setup;
+
+/* The snapshot object of exports/exports.h, in the shape of `hstprof run
+ * --format json` (so exports renders it like a run) for the shown segment,
+ * plus sections[], bandwidth{}, compute{}, runs[] (one row per segment,
+ * oldest first) and ab{}. New reference; NULL when out of memory. */
+json_t *live_view_json(const live_view *v, const live_segment_stats *segments, int n_segments,
+                       const live_snapshot_setup *setup);
+
+/* ====================== end of probes: live engine loop ===================== */
 
 #endif

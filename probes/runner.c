@@ -1,6 +1,6 @@
 /* runner.c — prefill, then token-by-token generation, timing every step.
  * Nothing here allocates per token: buffers are sized before the loop. */
-#include "probes/runner.h"
+#include "probes/probes.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,18 +95,44 @@ static void load_ceilings(run_result *res)
     res->have_ceilings = 1;
 }
 
+/* Repacks the weights in req->precision (issue 6); 2 for an unknown name. */
+static int apply_precision(const run_request *req, run_result *res)
+{
+    hst_precision p = HST_PRECISION_F32;
+    hst_error err = {{0}};
+    if (req->precision && hst_precision_from_name(req->precision, &p) != 0) {
+        fprintf(stderr, "hstprof: --precision must be f32, bf16 or int8, got '%s'\n", req->precision);
+        return 2;
+    }
+    if (hst_model_set_precision(res->model, p, &err) != 0) {
+        fprintf(stderr, "hstprof: %s\n", err.msg);
+        return 1;
+    }
+    snprintf(res->precision, sizeof res->precision, "%s", hst_precision_name(p));
+    return 0;
+}
+
 int runner_prepare(const run_request *req, run_result *res)
 {
     memset(res, 0, sizeof *res);
+    runner_note_request(req, res);
     int rc = runner_select_kernel(req->kernel, res->kernel, sizeof res->kernel);
     if (rc != 0)
         return rc;
     hst_error err = {{0}};
-    res->model = hst_model_open(req->model, req->seed, &err);
+    uint64_t load_start_ns = hst_now_ns();
+    const hst_load_opts load = {.reject_nonfinite_weights = req->strict_weights};
+    res->model = hst_model_open_opts(req->model, req->seed, &load, &err);
+    res->load_ms = (double)(hst_now_ns() - load_start_ns) / 1e6;
     if (!res->model) {
         fprintf(stderr, "hstprof: %s\n", err.msg);
         return 1;
     }
+    char warning[sizeof err.msg + 64];
+    if (hst_model_warning(res->model, warning, sizeof warning))
+        fprintf(stderr, "hstprof: warning: %s (--strict-weights rejects such a file)\n", warning);
+    if ((rc = apply_precision(req, res)) != 0)
+        return rc;
     res->config = *hst_model_config(res->model);
     res->counts = hst_model_counts(res->model);
     snprintf(res->model_name, sizeof res->model_name, "%s", req->model);
@@ -195,6 +221,8 @@ static int decode_loop(const run_request *req, run_result *res, hst_sampler *smp
         res->latencies_ms[res->decode_steps++] = ms;
         res->decode_ms += ms;
         res->n_generated = i + 1;
+        if (res->trace.enabled)
+            runner_trace_decode(res, i, t0);
         /* A /proc read costs tens of µs here: sample by time, not per token. */
         if (mw && hst_now_ns() - last_memory_sample >= MEMORY_SAMPLE_NS) {
             probes_memory_sample(mw);
@@ -281,6 +309,8 @@ int runner_generate(const run_request *req, run_result *res)
     float *logits = NULL;
     if (rc == 0)
         rc = allocate_buffers(req, res, &logits);
+    if (rc == 0 && req->trace)
+        rc = runner_trace_begin(req, res);
     if (rc != 0) {
         free(logits);
         return rc;
@@ -296,11 +326,15 @@ int runner_generate(const run_request *req, run_result *res)
         probes_memory_begin(mw);
     if (res->have_counters)
         probes_counters_read(res->counters, &snap[0]);
+    uint64_t wall_start_ns = res->trace.start_ns = hst_now_ns();
     rc = prefill_and_first_token(req, res, &smp);
     if (rc == 0 && res->have_counters)
         probes_counters_read(res->counters, &snap[1]);
+    if (rc == 0 && res->trace.enabled)
+        runner_trace_prefill(res, &snap[0], &snap[1]);
     if (rc == 0)
         rc = decode_loop(req, res, &smp, logits, mw);
+    res->wall_ms = (double)(hst_now_ns() - wall_start_ns) / 1e6;
     if (rc == 0 && res->have_counters)
         probes_counters_read(res->counters, &snap[2]);
     free(logits);
@@ -329,6 +363,7 @@ void runner_release(run_result *res)
     free(res->latencies_ms);
     free(res->generated);
     free(res->prefill_logits);
+    runner_trace_free(&res->trace);
     memset(res, 0, sizeof *res);
 }
 
@@ -361,13 +396,14 @@ json_t *runner_result_json(const run_result *r)
         json_object_update(o, probes);
         json_decref(probes);
     }
+    runner_add_report_fields(o, r);
     return o;
 }
 
 /* ---- probes in the summaries ---------------------------------------------- */
 
 /* A metric as JSON: the value, or null beside "<key>_why_not". */
-static void put_metric(json_t *o, const char *key, const probes_metric *m)
+void probes_metric_put_json(json_t *o, const char *key, const probes_metric *m)
 {
     if (m->valid) {
         json_object_set_new(o, key, json_real(m->value));
@@ -379,7 +415,7 @@ static void put_metric(json_t *o, const char *key, const probes_metric *m)
     json_object_set_new(o, why_key, json_string(m->why_not));
 }
 
-static json_t *counter_window_json(const probes_counter_window *w)
+json_t *probes_counter_window_json(const probes_counter_window *w)
 {
     json_t *events = json_array(), *derived = json_object();
     for (int i = 0; i < w->n_counters; i++) {
@@ -387,18 +423,18 @@ static json_t *counter_window_json(const probes_counter_window *w)
         json_t *e = json_pack("{s:s, s:s, s:i, s:I, s:I, s:I}", "name", c->name, "backend", c->backend, "group",
                               c->group, "raw", (json_int_t)c->raw, "time_enabled_ns",
                               (json_int_t)c->time_enabled_ns, "time_running_ns", (json_int_t)c->time_running_ns);
-        put_metric(e, "value", &c->value);
-        put_metric(e, "running_share", &c->running_share);
+        probes_metric_put_json(e, "value", &c->value);
+        probes_metric_put_json(e, "running_share", &c->running_share);
         if (c->note[0])
             json_object_set_new(e, "note", json_string(c->note));
         json_array_append_new(events, e);
     }
     for (int i = 0; i < w->n_derived; i++)
-        put_metric(derived, w->derived[i].name, &w->derived[i].metric);
+        probes_metric_put_json(derived, w->derived[i].name, &w->derived[i].metric);
     return json_pack("{s:I, s:o, s:o}", "window_ns", (json_int_t)w->window_ns, "events", events, "derived", derived);
 }
 
-static json_t *memory_json(const probes_memory_report *m)
+json_t *probes_memory_report_json(const probes_memory_report *m)
 {
     json_t *o = json_pack("{s:I, s:I}", "window_ns", (json_int_t)m->window_ns, "samples", (json_int_t)m->samples);
     const struct { const char *key; const probes_metric *m; } rows[] = {
@@ -410,20 +446,20 @@ static json_t *memory_json(const probes_memory_report *m)
         {"kv_cache_bytes", &m->kv_cache_bytes},
     };
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        put_metric(o, rows[i].key, rows[i].m);
+        probes_metric_put_json(o, rows[i].key, rows[i].m);
     return o;
 }
 
-static json_t *roofline_json(const probes_roofline *r)
+json_t *probes_roofline_json(const probes_roofline *r)
 {
     json_t *o = json_pack("{s:s, s:i}", "bound", r->bound ? r->bound : "unknown", "ceiling_threads", r->ceiling_threads);
-    put_metric(o, "achieved_bytes_per_s", &r->achieved_bytes_per_s);
-    put_metric(o, "achieved_flops_per_s", &r->achieved_flops_per_s);
-    put_metric(o, "arithmetic_intensity_flops_per_byte", &r->arithmetic_intensity_flops_per_byte);
-    put_metric(o, "bandwidth_pct", &r->bandwidth_pct);
-    put_metric(o, "fma_pct", &r->fma_pct);
-    put_metric(o, "matmul_pct", &r->matmul_pct);
-    put_metric(o, "roofline_pct", &r->roofline_pct);
+    probes_metric_put_json(o, "achieved_bytes_per_s", &r->achieved_bytes_per_s);
+    probes_metric_put_json(o, "achieved_flops_per_s", &r->achieved_flops_per_s);
+    probes_metric_put_json(o, "arithmetic_intensity_flops_per_byte", &r->arithmetic_intensity_flops_per_byte);
+    probes_metric_put_json(o, "bandwidth_pct", &r->bandwidth_pct);
+    probes_metric_put_json(o, "fma_pct", &r->fma_pct);
+    probes_metric_put_json(o, "matmul_pct", &r->matmul_pct);
+    probes_metric_put_json(o, "roofline_pct", &r->roofline_pct);
     return o;
 }
 
@@ -431,8 +467,8 @@ json_t *runner_probes_json(const run_result *r)
 {
     json_t *counters = json_pack("{s:s}", "summary", r->counters_summary);
     if (r->have_counters) {
-        json_object_set_new(counters, "prefill", counter_window_json(&r->prefill_counters));
-        json_object_set_new(counters, "decode", counter_window_json(&r->decode_counters));
+        json_object_set_new(counters, "prefill", probes_counter_window_json(&r->prefill_counters));
+        json_object_set_new(counters, "decode", probes_counter_window_json(&r->decode_counters));
     }
     json_t *ceil = r->have_ceilings ? json_pack("{s:s, s:I}", "machine_key", r->ceilings.machine_key,
                                                 "measured_unix_s", (json_int_t)r->ceilings.measured_unix_s)
@@ -444,9 +480,9 @@ json_t *runner_probes_json(const run_result *r)
                                                  hst_pool_thread_cpu(r->pool, i), "migrations",
                                                  (json_int_t)hst_pool_thread_migrations(r->pool, i)));
     return json_pack("{s:s, s:o, s:o, s:o, s:{s:o, s:o}, s:o}", "affinity", r->affinity_policy, "threads_placement",
-                     threads, "counters", counters, "memory", r->have_memory ? memory_json(&r->memory) : json_null(),
-                     "roofline", "prefill", roofline_json(&r->prefill_roofline), "decode",
-                     roofline_json(&r->decode_roofline), "ceilings", ceil);
+                     threads, "counters", counters, "memory", r->have_memory ? probes_memory_report_json(&r->memory) : json_null(),
+                     "roofline", "prefill", probes_roofline_json(&r->prefill_roofline), "decode",
+                     probes_roofline_json(&r->decode_roofline), "ceilings", ceil);
 }
 
 static void print_metric(FILE *f, const probes_metric *m, double scale, const char *fmt)

@@ -6,9 +6,32 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Every error is one line (README): the values quoted come from argv and may
+ * hold a newline or other control characters (found by tests/fuzz/fuzz_args),
+ * which are shown as '?'. */
+static void print_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void print_error(const char *fmt, ...)
+{
+    char *line = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vasprintf(&line, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        fputs("hstprof: out of memory\n", stderr);
+        return;
+    }
+    for (unsigned char *p = (unsigned char *)line; *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    fprintf(stderr, "%s\n", line);
+    free(line);
+}
 
 size_t args_edit_distance(const char *a, const char *b)
 {
@@ -54,9 +77,9 @@ static void error_unknown(const opt_table *t, const char *arg, const char *name)
 {
     const opt_spec *near = closest_option(t, name);
     if (near)
-        fprintf(stderr, "%s: unknown option %s (did you mean --%s?)\n", t->command, arg, near->name);
+        print_error("%s: unknown option %s (did you mean --%s?)", t->command, arg, near->name);
     else
-        fprintf(stderr, "%s: unknown option %s (see %s --help)\n", t->command, arg, t->command);
+        print_error("%s: unknown option %s (see %s --help)", t->command, arg, t->command);
 }
 
 static int parse_value(const opt_table *t, const opt_spec *o, const char *v)
@@ -67,7 +90,7 @@ static int parse_value(const opt_table *t, const opt_spec *o, const char *v)
     case OPT_INT: {
         long x = strtol(v, &end, 10);
         if (!*v || *end || errno || x < o->min || x > o->max) {
-            fprintf(stderr, "%s: --%s expects a whole number from %.0f to %.0f, got '%s'\n", t->command, o->name,
+            print_error("%s: --%s expects a whole number from %.0f to %.0f, got '%s'", t->command, o->name,
                     o->min, o->max, v);
             return -1;
         }
@@ -76,12 +99,12 @@ static int parse_value(const opt_table *t, const opt_spec *o, const char *v)
     }
     case OPT_U64: {
         if (*v == '-' || *v == '+' || *v == ' ') {
-            fprintf(stderr, "%s: --%s expects a non-negative whole number, got '%s'\n", t->command, o->name, v);
+            print_error("%s: --%s expects a non-negative whole number, got '%s'", t->command, o->name, v);
             return -1;
         }
         unsigned long long x = strtoull(v, &end, 10);
         if (!*v || *end || errno) {
-            fprintf(stderr, "%s: --%s expects a non-negative whole number, got '%s'\n", t->command, o->name, v);
+            print_error("%s: --%s expects a non-negative whole number, got '%s'", t->command, o->name, v);
             return -1;
         }
         *(uint64_t *)o->target = x;
@@ -90,7 +113,7 @@ static int parse_value(const opt_table *t, const opt_spec *o, const char *v)
     case OPT_FLOAT: {
         double x = strtod(v, &end);
         if (!*v || *end || errno || !isfinite(x) || x < o->min || x > o->max) {
-            fprintf(stderr, "%s: --%s expects a number from %g to %g, got '%s'\n", t->command, o->name, o->min,
+            print_error("%s: --%s expects a number from %g to %g, got '%s'", t->command, o->name, o->min,
                     o->max, v);
             return -1;
         }
@@ -99,7 +122,7 @@ static int parse_value(const opt_table *t, const opt_spec *o, const char *v)
     }
     case OPT_STRING:
         if (strlen(v) >= o->size) {
-            fprintf(stderr, "%s: --%s value is too long (at most %zu bytes)\n", t->command, o->name, o->size - 1);
+            print_error("%s: --%s value is too long (at most %zu bytes)", t->command, o->name, o->size - 1);
             return -1;
         }
         memcpy(o->target, v, strlen(v) + 1);
@@ -155,7 +178,7 @@ static int parse_option(const opt_table *t, int argc, char **argv, int *i)
         *o->seen = 1;
     if (o->kind == OPT_FLAG) {
         if (value) {
-            fprintf(stderr, "%s: --%s takes no value\n", t->command, o->name);
+            print_error("%s: --%s takes no value", t->command, o->name);
             return -1;
         }
         *(int *)o->target = 1;
@@ -163,12 +186,40 @@ static int parse_option(const opt_table *t, int argc, char **argv, int *i)
     }
     if (!value) {
         if (*i + 1 >= argc) {
-            fprintf(stderr, "%s: --%s needs a value (%s)\n", t->command, o->name, o->metavar ? o->metavar : "VALUE");
+            print_error("%s: --%s needs a value (%s)", t->command, o->name, o->metavar ? o->metavar : "VALUE");
             return -1;
         }
         value = argv[++*i];
     }
     return parse_value(t, o, value);
+}
+
+const char *args_find_value(const opt_table *t, int argc, char **argv, int first, const char *name)
+{
+    const char *found = NULL;
+    for (int i = first; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strcmp(arg, "--") == 0)
+            break;
+        if (arg[0] != '-' || arg[1] == '\0')
+            continue;
+        const opt_spec *o;
+        const char *value = NULL;
+        if (arg[1] == '-') {
+            const char *long_name = arg + 2, *eq = strchr(long_name, '=');
+            o = find_long(t, long_name, eq ? (size_t)(eq - long_name) : strlen(long_name));
+            value = eq ? eq + 1 : NULL;
+        } else {
+            o = arg[2] == '\0' ? find_short(t, arg[1]) : NULL;
+        }
+        if (!o || o->kind == OPT_FLAG)
+            continue;
+        if (!value && i + 1 < argc)
+            value = argv[++i]; /* skipped, so a value that looks like an option is not read as one */
+        if (value && strcmp(o->name, name) == 0)
+            found = value;
+    }
+    return found;
 }
 
 int args_parse(const opt_table *t, int argc, char **argv, int first, char **positional, int *n_positional)
@@ -191,7 +242,7 @@ int args_parse(const opt_table *t, int argc, char **argv, int first, char **posi
             continue;
         }
         if (np >= t->max_positional) {
-            fprintf(stderr, "%s: unexpected argument '%s' (see %s --help)\n", t->command, arg, t->command);
+            print_error("%s: unexpected argument '%s' (see %s --help)", t->command, arg, t->command);
             return ARGS_ERROR;
         }
         positional[np++] = argv[i];

@@ -19,7 +19,7 @@ typedef struct {
     int n_tokens;           /* tokens to generate */
     double temperature;     /* <= 0: greedy */
     int top_k;              /* <= 0: whole vocabulary */
-    char precision[16];     /* f32 (bf16, int8 with the speed work) */
+    char precision[16];     /* weights: f32, bf16 or int8 (hst_precision_name) */
     char kernel[16];        /* auto|avx512|avx2|portable */
     char models[2048];      /* bench: models, comma-separated, or all */
     char seq[256];          /* bench: sequence lengths "128,256,512" */
@@ -73,6 +73,12 @@ void args_print_help(const opt_table *t);
 int args_parse_int_list(const char *s, int *out, int max_out, long min, long max, char *err, size_t err_size);
 /* "a,b,c" -> pointers into buf (modified in place); returns count. */
 int args_split_list(char *buf, char **out, int max_out);
+
+/* The value of option `name` (long name) in argv[first..], the last one when
+ * given twice, or NULL; values of other options are skipped, not read as
+ * options. No errors: args_parse reports those. For two-pass parsing, e.g.
+ * load the profile -p names, then let the flags override it. */
+const char *args_find_value(const opt_table *t, int argc, char **argv, int first, const char *name);
 
 /* Levenshtein distance of two short names (<= 63 bytes; longer: 64), for
  * "did you mean" suggestions everywhere. */
@@ -147,6 +153,11 @@ typedef struct {
 int profile_list(profile_info **out, char *err, size_t err_size);
 /* One line describing the settings: "hst-v4, 1 thread, affinity none, 128 greedy tokens; bench ...". */
 void profile_summary(const hst_settings *s, char *buf, size_t size);
+
+/* Two-pass parsing for a command whose table has a "profile" option: when
+ * argv names a profile, settings_defaults + the profile go into *s and 1 is
+ * returned; 0 when none is named; -1 after printing "<command>: <error>". */
+int profile_from_args(const opt_table *t, int argc, char **argv, hst_settings *s);
 
 /* `hstprof profiles` (argv[0] = "profiles"): lists what -p can name. */
 int profiles_cmd_list(int argc, char **argv);

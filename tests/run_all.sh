@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of `make test`: the cmocka binaries given as arguments (the
 # release build, then the ASan+UBSan build, each against the matching
-# hstprof binary), the end-to-end scripts tests/e2e_*.sh, and cppcheck.
+# hstprof binary), the end-to-end scripts tests/e2e_*.sh, the engine path
+# under valgrind, cppcheck and clang-tidy (the last three when installed).
 # Prints one line per suite and closes with "N passed, M failed" (test cases).
 set -u
 cd "$(dirname "$0")/.."
@@ -53,8 +54,24 @@ for e in tests/e2e_*.sh; do
     run_suite "$e" env HSTPROF="$release_bin" HSTPROF_ASAN="$asan_bin" bash "$e"
 done
 
+# valgrind (issue 7): the engine path once under memcheck, on the release
+# binary (valgrind cannot run an ASan binary). Definite leaks are errors;
+# memory still reachable at exit is not. No suppressions are needed.
+if command -v valgrind >/dev/null 2>&1; then
+    memcheck=(valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite)
+    run_suite "valgrind run -n 16 --threads 2" "${memcheck[@]}" "$release_bin" run -n 16 --threads 2 --prompt-tokens 1,2,3
+    run_suite "valgrind model info tiny-v4" "${memcheck[@]}" "$release_bin" model info tests/golden/tiny-v4.safetensors
+fi
+
 if command -v cppcheck >/dev/null 2>&1; then
     run_suite "cppcheck" make --no-print-directory lint
+fi
+
+# clang-tidy (issue 7): the checks .clang-tidy names, over every source file.
+if command -v clang-tidy >/dev/null 2>&1; then
+    run_suite "clang-tidy" make --no-print-directory -j"$(nproc)" tidy
+else
+    echo "skip  clang-tidy: not installed (Debian package clang-tidy)"
 fi
 
 echo

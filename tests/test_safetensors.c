@@ -116,7 +116,7 @@ static int count_dir_entries(const char *dir, const char *containing)
     int n = 0;
     const struct dirent *e;
     while ((e = readdir(d)) != NULL)
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") && strstr(e->d_name, containing))
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 && strstr(e->d_name, containing))
             n++;
     closedir(d);
     return n;
@@ -200,7 +200,7 @@ static void write_text_header(const char *path, const char *text, const void *da
     size_t len = strlen(text), padded = len + (8 - (8 + len) % 8) % 8 + (misalign ? 1 : 0);
     char *buf = malloc(padded + 1);
     assert_non_null(buf);
-    memcpy(buf, text, len);
+    memcpy(buf, text, len + 1); /* buf holds padded + 1 >= len + 1 bytes */
     memset(buf + len, ' ', padded - len);
     write_raw(path, padded, buf, padded, data, data_len);
     free(buf);
@@ -410,7 +410,7 @@ static void assert_same_tensors(const hst_model *a, const hst_model *b)
         uint64_t na = 0, nb = 0;
         const float *da = hst_model_tensor_data(a, ta.name, &na), *db = hst_model_tensor_data(b, tb.name, &nb);
         assert_true((da == NULL) == (db == NULL));
-        if (da) {
+        if (da && db) {
             assert_int_equal(na, nb);
             if (na && memcmp(da, db, na * sizeof(float)) != 0)
                 fail_msg("tensor %s differs after the round trip", ta.name);

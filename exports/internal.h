@@ -1,0 +1,68 @@
+/* internal.h — shared between the .c files of exports/ and its tests only.
+ * The module's interface is exports.h; nothing else includes this. */
+#ifndef HSTPROF_EXPORTS_INTERNAL_H
+#define HSTPROF_EXPORTS_INTERNAL_H
+
+#include "exports/exports.h"
+
+#include <stdio.h>
+
+#define EX_WHY_MAX 256
+
+/* The member at a dotted path ("memory.rss_peak_bytes"), or NULL. */
+const json_t *ex_path(const json_t *root, const char *dotted);
+
+/* The number at a dotted path. 1 with *value when it is a number; else 0
+ * with why: the "<key>_why_not" beside the missing value (or beside the
+ * missing object on the way), or "not recorded in this snapshot". */
+int ex_number(const json_t *root, const char *dotted, double *value, char *why, size_t why_size);
+
+/* The string at a dotted path, or fallback. */
+const char *ex_string(const json_t *root, const char *dotted, const char *fallback);
+
+/* Text built with stdio (open_memstream). */
+typedef struct {
+    FILE *f;
+    char *buf;
+    size_t len;
+} ex_text;
+
+/* 0, or -1 when out of memory. */
+int ex_text_open(ex_text *t);
+/* The text (malloc'd), or NULL when a write ran out of memory. */
+char *ex_text_close(ex_text *t);
+
+/* A Markdown table cell: '|' escaped, newlines as spaces. */
+void ex_md_cell(FILE *f, const char *text);
+/* Text inside a list item or heading: newlines as spaces, so the item stays one line. */
+void ex_md_inline(FILE *f, const char *text);
+
+/* RFC 4180 field: quoted when it holds a comma, quote, CR or LF; inner quotes doubled. */
+int ex_csv_needs_quotes(const char *field);
+void ex_csv_text(FILE *f, const char *field);
+
+/* A number in the 12-digit form CSV and JSON share, so the two agree. */
+void ex_csv_number(FILE *f, double x);
+/* One JSON leaf as a CSV cell: quoted text, an integer, or a real with the
+ * digits the JSON has, so CSV and JSON agree; nothing for null/missing. */
+void ex_csv_json_value(FILE *f, const json_t *v);
+/* A header row of columns, then one row per element of report["runs"], each
+ * cell written by cell(f, run, report, column); CRLF line ends (RFC 4180). */
+typedef void (*ex_csv_cell_fn)(FILE *f, const json_t *run, const json_t *report, const char *column);
+void ex_csv_runs(FILE *f, const json_t *report, const char *const *columns, size_t n_columns, ex_csv_cell_fn cell);
+
+/* One file of an atomic write: staged (written beside path), then committed (renamed). */
+typedef struct {
+    char *tmp;        /* the temporary file beside path, NULL before staging */
+    const char *path;
+} ex_staged;
+
+/* Writes data to a temporary file beside path and fsyncs it. 0, or -1 with
+ * err ("<path>: cannot write: <reason>") and nothing left behind. */
+int ex_stage(ex_staged *s, const char *path, const char *data, size_t len, char *err, size_t err_size);
+/* Renames the staged file over path. 0, or -1 with err (temp removed). */
+int ex_commit(ex_staged *s, char *err, size_t err_size);
+/* Removes a staged, uncommitted file. */
+void ex_discard(ex_staged *s);
+
+#endif

@@ -1,0 +1,235 @@
+/* snapshot.c — a run snapshot as JSON (the structure itself), as one CSV row
+ * (every figure of the structure, flattened), or as performance notes; and
+ * the three written together for the dashboard's 's' key. */
+#include "exports/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* JSON and CSV print reals with the same 12 significant digits, so a figure
+ * read back from either is the same number. */
+#define EX_REAL_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12))
+
+int export_format_from_path(const char *path, export_format *out)
+{
+    const char *dot = strrchr(path, '.');
+    const char *slash = strrchr(path, '/');
+    if (!dot || (slash && dot < slash))
+        return -1;
+    return export_format_from_name(dot + 1, out);
+}
+
+char *export_json_render(const json_t *object)
+{
+    char *s = json_dumps(object, EX_REAL_FLAGS);
+    if (!s)
+        return NULL;
+    size_t n = strlen(s);
+    char *out = realloc(s, n + 2);
+    if (!out) {
+        free(s);
+        return NULL;
+    }
+    memcpy(out + n, "\n", 2);
+    return out;
+}
+
+/* ---- flattening: one column per leaf of the structure ------------------------ */
+
+typedef void (*leaf_fn)(void *ctx, const char *column, const json_t *leaf);
+
+static int is_number_array(const json_t *a)
+{
+    size_t i;
+    const json_t *v;
+    if (json_array_size(a) == 0)
+        return 1;
+    json_array_foreach(a, i, v)
+    {
+        if (!json_is_number(v) && !json_is_null(v))
+            return 0;
+    }
+    return 1;
+}
+
+static void walk(const json_t *node, char *column, size_t len, size_t cap, leaf_fn fn, void *ctx);
+
+/* Extends column with ".part" (no dot at the start) and walks child. */
+static void walk_child(const json_t *child, const char *part, char *column, size_t len, size_t cap, leaf_fn fn,
+                       void *ctx)
+{
+    int n = snprintf(column + len, cap - len, "%s%s", len ? "." : "", part);
+    if (n < 0 || (size_t)n >= cap - len)
+        return; /* a path this deep is not a figure anyone reads */
+    walk(child, column, len + (size_t)n, cap, fn, ctx);
+    column[len] = '\0';
+}
+
+static void walk_array(const json_t *a, char *column, size_t len, size_t cap, leaf_fn fn, void *ctx)
+{
+    if (is_number_array(a)) {
+        fn(ctx, column, a); /* e.g. generated tokens: one field */
+        return;
+    }
+    size_t i;
+    const json_t *v;
+    json_array_foreach(a, i, v)
+    {
+        char part[96];
+        const char *name = json_string_value(json_object_get(v, "name"));
+        if (name)
+            snprintf(part, sizeof part, "%s", name);
+        else
+            snprintf(part, sizeof part, "%zu", i);
+        walk_child(v, part, column, len, cap, fn, ctx);
+    }
+}
+
+static void walk(const json_t *node, char *column, size_t len, size_t cap, leaf_fn fn, void *ctx)
+{
+    if (json_is_object(node)) {
+        const char *key;
+        const json_t *v;
+        json_object_foreach((json_t *)node, key, v)
+        {
+            /* Inside a named array element the name is already the column. */
+            if (strcmp(key, "name") == 0 && len > 0 && !json_is_object(v))
+                continue;
+            walk_child(v, key, column, len, cap, fn, ctx);
+        }
+    } else if (json_is_array(node)) {
+        walk_array(node, column, len, cap, fn, ctx);
+    } else {
+        fn(ctx, column, node);
+    }
+}
+
+static void csv_scalar(FILE *f, const json_t *v)
+{
+    if (json_is_string(v))
+        ex_csv_text(f, json_string_value(v));
+    else if (json_is_integer(v))
+        fprintf(f, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        ex_csv_number(f, json_real_value(v));
+    else if (json_is_true(v))
+        fputs("true", f);
+    else if (json_is_false(v))
+        fputs("false", f);
+    /* null: empty, the reason is in the "<key>_why_not" column */
+}
+
+typedef struct {
+    FILE *f;
+    int first;
+} csv_row;
+
+static void header_cell(void *ctx, const char *column, const json_t *leaf)
+{
+    csv_row *r = ctx;
+    (void)leaf;
+    if (!r->first)
+        fputc(',', r->f);
+    r->first = 0;
+    ex_csv_text(r->f, column);
+}
+
+static void value_cell(void *ctx, const char *column, const json_t *leaf)
+{
+    csv_row *r = ctx;
+    (void)column;
+    if (!r->first)
+        fputc(',', r->f);
+    r->first = 0;
+    if (!json_is_array(leaf)) {
+        csv_scalar(r->f, leaf);
+        return;
+    }
+    /* Numbers of an array, space-separated, in one field (never needs quotes). */
+    size_t i;
+    const json_t *v;
+    json_array_foreach(leaf, i, v)
+    {
+        if (i)
+            fputc(' ', r->f);
+        csv_scalar(r->f, v);
+    }
+}
+
+char *export_snapshot_csv_render(const json_t *snapshot)
+{
+    ex_text t;
+    char column[512] = "";
+    if (ex_text_open(&t) != 0)
+        return NULL;
+    csv_row header = {t.f, 1}, row = {t.f, 1};
+    walk(snapshot, column, 0, sizeof column, header_cell, &header);
+    fputs("\r\n", t.f);
+    walk(snapshot, column, 0, sizeof column, value_cell, &row);
+    fputs("\r\n", t.f);
+    return ex_text_close(&t);
+}
+
+char *export_snapshot_render(const json_t *snapshot, export_format fmt)
+{
+    switch (fmt) {
+    case EXPORT_MD: return export_notes_render(snapshot);
+    case EXPORT_CSV: return export_snapshot_csv_render(snapshot);
+    case EXPORT_JSON: return export_json_render(snapshot);
+    }
+    return NULL;
+}
+
+/* ---- completing and writing ---------------------------------------------------- */
+
+int export_snapshot_complete(json_t *snapshot)
+{
+    if (!json_object_get(snapshot, "date")) {
+        char date[64];
+        time_t now = time(NULL);
+        struct tm tm;
+        strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&now, &tm));
+        if (json_object_set_new(snapshot, "date", json_string(date)) != 0)
+            return -1;
+    }
+    if (!json_object_get(snapshot, "system")) {
+        json_t *system = export_system_info();
+        if (!system || json_object_set_new(snapshot, "system", system) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+int export_snapshot_files(const json_t *snapshot, const char *dir, const char *base, char paths[3][1024],
+                          char *err, size_t err_size)
+{
+    static const char *const ext[3] = {"md", "csv", "json"};
+    static const export_format fmt[3] = {EXPORT_MD, EXPORT_CSV, EXPORT_JSON};
+    for (int i = 0; i < 3; i++) {
+        int n = snprintf(paths[i], 1024, "%s/%s.%s", dir, base, ext[i]);
+        if (n < 0 || n >= 1024) {
+            snprintf(err, err_size, "%.200s/%.200s.%s: path too long", dir, base, ext[i]);
+            return -1;
+        }
+    }
+    /* A copy: the caller's snapshot stays as it was, ready for a retry elsewhere. */
+    json_t *complete = json_deep_copy(snapshot);
+    char *text[3] = {NULL, NULL, NULL};
+    int rc = complete && export_snapshot_complete(complete) == 0 ? 0 : -1;
+    for (int i = 0; rc == 0 && i < 3; i++)
+        if (!(text[i] = export_snapshot_render(complete, fmt[i])))
+            rc = -1;
+    if (rc != 0) {
+        snprintf(err, err_size, "%s: cannot write: out of memory", paths[0]);
+    } else {
+        const char *names[3] = {paths[0], paths[1], paths[2]}, *data[3] = {text[0], text[1], text[2]};
+        size_t lens[3] = {strlen(text[0]), strlen(text[1]), strlen(text[2])};
+        rc = export_write_atomic_files(3, names, data, lens, err, err_size);
+    }
+    for (int i = 0; i < 3; i++)
+        free(text[i]);
+    json_decref(complete);
+    return rc;
+}

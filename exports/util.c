@@ -1,0 +1,165 @@
+/* util.c — reading figures out of the one JSON structure, the same way for
+ * every format, so that "unavailable" always carries the recorded reason. */
+#include "exports/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const json_t *ex_path(const json_t *root, const char *dotted)
+{
+    char key[128];
+    const json_t *node = root;
+    const char *p = dotted;
+    while (node && *p) {
+        size_t len = strcspn(p, ".");
+        if (len >= sizeof key)
+            return NULL;
+        memcpy(key, p, len);
+        key[len] = '\0';
+        node = json_is_object(node) ? json_object_get(node, key) : NULL;
+        p += len;
+        if (*p == '.')
+            p++;
+    }
+    return node;
+}
+
+/* The reason recorded beside key in parent, if any. */
+static int why_beside(const json_t *parent, const char *key, size_t key_len, char *why, size_t why_size)
+{
+    char why_key[160];
+    if (!json_is_object(parent) || key_len + 9 > sizeof why_key)
+        return 0;
+    snprintf(why_key, sizeof why_key, "%.*s_why_not", (int)key_len, key);
+    const char *s = json_string_value(json_object_get(parent, why_key));
+    if (!s)
+        return 0;
+    snprintf(why, why_size, "%s", s);
+    return 1;
+}
+
+int ex_number(const json_t *root, const char *dotted, double *value, char *why, size_t why_size)
+{
+    const json_t *node = root;
+    const char *p = dotted;
+    while (*p) {
+        size_t len = strcspn(p, ".");
+        char key[128];
+        if (len >= sizeof key)
+            break;
+        memcpy(key, p, len);
+        key[len] = '\0';
+        const json_t *next = json_is_object(node) ? json_object_get(node, key) : NULL;
+        if (!next || json_is_null(next)) {
+            /* The nearest reason: beside this key, e.g. "memory_why_not". */
+            if (!why_beside(node, p, len, why, why_size))
+                snprintf(why, why_size, "not recorded in this snapshot");
+            return 0;
+        }
+        node = next;
+        p += len;
+        if (*p == '.')
+            p++;
+    }
+    if (json_is_number(node) && isfinite(json_number_value(node))) {
+        *value = json_number_value(node);
+        return 1;
+    }
+    snprintf(why, why_size, "not a number in this snapshot");
+    return 0;
+}
+
+const char *ex_string(const json_t *root, const char *dotted, const char *fallback)
+{
+    const char *s = json_string_value(ex_path(root, dotted));
+    return s ? s : fallback;
+}
+
+int ex_text_open(ex_text *t)
+{
+    t->buf = NULL;
+    t->len = 0;
+    t->f = open_memstream(&t->buf, &t->len);
+    return t->f ? 0 : -1;
+}
+
+char *ex_text_close(ex_text *t)
+{
+    int failed = ferror(t->f);
+    if (fclose(t->f) != 0 || failed) {
+        free(t->buf);
+        return NULL;
+    }
+    return t->buf;
+}
+
+void ex_md_cell(FILE *f, const char *text)
+{
+    for (const char *p = text; *p; p++) {
+        if (*p == '|')
+            fputs("\\|", f);
+        else if (*p == '\n' || *p == '\r')
+            fputc(' ', f);
+        else
+            fputc(*p, f);
+    }
+}
+
+void ex_md_inline(FILE *f, const char *text)
+{
+    for (const char *p = text; *p; p++)
+        fputc(*p == '\n' || *p == '\r' ? ' ' : *p, f);
+}
+
+void ex_csv_number(FILE *f, double x)
+{
+    fprintf(f, "%.12g", x);
+}
+
+int ex_csv_needs_quotes(const char *field)
+{
+    return strpbrk(field, ",\"\r\n") != NULL;
+}
+
+void ex_csv_text(FILE *f, const char *field)
+{
+    int quoted = ex_csv_needs_quotes(field);
+    if (quoted)
+        fputc('"', f);
+    for (const char *p = field; *p; p++) {
+        if (*p == '"')
+            fputc('"', f); /* RFC 4180: a quote inside a quoted field is doubled */
+        fputc(*p, f);
+    }
+    if (quoted)
+        fputc('"', f);
+}
+
+void ex_csv_json_value(FILE *f, const json_t *v)
+{
+    if (json_is_string(v))
+        ex_csv_text(f, json_string_value(v));
+    else if (json_is_integer(v))
+        fprintf(f, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v))
+        ex_csv_number(f, json_real_value(v));
+}
+
+void ex_csv_runs(FILE *f, const json_t *report, const char *const *columns, size_t n_columns, ex_csv_cell_fn cell)
+{
+    for (size_t c = 0; c < n_columns; c++)
+        fprintf(f, "%s%s", c ? "," : "", columns[c]);
+    fputs("\r\n", f);
+    size_t i;
+    json_t *run;
+    json_array_foreach(json_object_get(report, "runs"), i, run)
+    {
+        for (size_t c = 0; c < n_columns; c++) {
+            if (c)
+                fputc(',', f);
+            cell(f, run, report, columns[c]);
+        }
+        fputs("\r\n", f);
+    }
+}

@@ -1,0 +1,242 @@
+#!/usr/bin/env bash
+# e2e_dashboard.sh — the dashboard driven for real under tmux: start and see
+# every panel, change threads with + and see the header follow, snapshot
+# with s and find the files, resize below the minimum and back, quit with q
+# (exit status 0, terminal restored), TERM=screen and TERM=linux, NO_COLOR,
+# Ctrl-C, SIGTERM and a crash (SIGSEGV) leaving the terminal restored, and
+# --screen-dump. One line per check; exit 0 when every check passed.
+#
+# HSTPROF names the binary (default ./hstprof). Everything waits by polling
+# with a time limit, never with a long fixed sleep.
+set -u
+unset TMUX # a private server even when run from inside tmux
+HSTPROF=$(realpath "${HSTPROF:-./hstprof}")
+SOCKET="hstprof-test-$$"
+WORK=$(mktemp -d)
+TMUX_CMD=(tmux -L "$SOCKET" -f /dev/null)
+failures=0
+checks=0
+
+cleanup() {
+    "${TMUX_CMD[@]}" kill-server >/dev/null 2>&1
+    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$SOCKET" # the server leaves its socket behind
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+pass() { checks=$((checks + 1)); echo "ok    $*"; }
+fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL  $*"; }
+
+if ! command -v tmux >/dev/null 2>&1; then
+    echo "FAIL  tmux is not installed (make deps-test installs it)"
+    exit 1
+fi
+
+# start NAME ENV... -- ARGS...: runs hstprof in a new 140x45 session; the
+# wrapper records the exit status and then shows a marker line, so that a
+# restored terminal is visible in the pane. The wrapper survives Ctrl-C
+# (trap : INT is reset to the default in hstprof by exec) to report it.
+start() {
+    local name=$1; shift
+    local envs=()
+    while [ "$1" != "--" ]; do envs+=("$1"); shift; done
+    shift
+    local args=""
+    for a in "$@"; do args="$args '$a'"; done
+    rm -f "$WORK/$name.exit"
+    "${TMUX_CMD[@]}" new-session -d -s "$name" -x 140 -y 45 -c "$WORK" \
+        "env ${envs[*]} sh -c 'trap : INT; \"$HSTPROF\" $args; echo EXIT=\$? > \"$WORK/$name.exit\"; echo SHELL-IS-BACK; sleep 120'"
+}
+
+screen_of() { "${TMUX_CMD[@]}" capture-pane -p -t "$1" 2>/dev/null; }
+
+# wait_for NAME PATTERN [SECONDS]: polls the pane until grep -E finds PATTERN.
+wait_for() {
+    local name=$1 pattern=$2 limit=${3:-20}
+    local deadline=$((SECONDS + limit))
+    while [ $SECONDS -lt $deadline ]; do
+        screen_of "$name" | grep -Eq -- "$pattern" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+wait_for_file() {
+    local pattern=$1 limit=${2:-10}
+    local deadline=$((SECONDS + limit))
+    while [ $SECONDS -lt $deadline ]; do
+        compgen -G "$pattern" >/dev/null && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# The pane's exit record, once the program has ended.
+exit_status() {
+    local name=$1
+    wait_for_file "$WORK/$name.exit" 15 || { echo "none"; return; }
+    sed -n 's/^EXIT=//p' "$WORK/$name.exit"
+}
+
+alternate_on() { "${TMUX_CMD[@]}" display-message -p -t "$1" '#{alternate_on}'; }
+
+descendants() {
+    local p
+    for p in $(pgrep -P "$1"); do
+        echo "$p"
+        descendants "$p"
+    done
+}
+
+# The hstprof process of a session: the descendant of the pane named hstprof.
+hstprof_pid() {
+    local root p
+    root=$("${TMUX_CMD[@]}" display-message -p -t "$1" '#{pane_pid}')
+    for p in $root $(descendants "$root"); do
+        if [ "$(cat "/proc/$p/comm" 2>/dev/null)" = "hstprof" ]; then
+            echo "$p"
+            return
+        fi
+    done
+}
+
+TITLES=("hstprof" "Throughput" "Per-layer timers" "Counters" "Bandwidth & compute" "Memory" "Topology" "A/B compare" "Segments" "Generated text")
+
+check_titles() {
+    local name=$1 label=$2 missing=""
+    wait_for "$name" "Generated text" 20 || true
+    for t in "${TITLES[@]}"; do
+        wait_for "$name" "$t" 5 || missing="$missing [$t]"
+    done
+    if [ -z "$missing" ]; then pass "$label: every panel title is on screen"; else fail "$label: missing titles:$missing"; fi
+}
+
+# check_restored NAME LABEL EXPECTED_EXIT
+check_restored() {
+    local name=$1 label=$2 expected=$3 status
+    status=$(exit_status "$name")
+    if [ "$status" = "$expected" ]; then pass "$label: exit status $status"; else fail "$label: exit status $status, expected $expected"; fi
+    if wait_for "$name" "SHELL-IS-BACK" 5 && [ "$(alternate_on "$name")" = "0" ]; then
+        pass "$label: terminal restored (alternate screen off, shell output visible)"
+    else
+        fail "$label: terminal not restored (alternate_on=$(alternate_on "$name"))"
+    fi
+}
+
+# ---- the main session: xterm-256color --------------------------------------------
+start main TERM=xterm-256color -- dashboard --threads 1
+check_titles main "xterm-256color"
+if wait_for main "threads 1/" 10; then pass "header shows threads 1"; else fail "header does not show threads 1"; fi
+"${TMUX_CMD[@]}" send-keys -t main +
+if wait_for main "threads 2/" 15; then pass "+ changes the header to threads 2"; else fail "+ did not change the header to threads 2"; fi
+if wait_for main "segment #1" 10; then pass "the thread change started segment #1"; else fail "no new segment after +"; fi
+if "${TMUX_CMD[@]}" capture-pane -p -e -t main | grep -Eq $'\e\\[[0-9;]*3[0-7]m|\e\\[[0-9;]*38;5'; then
+    pass "colours are used on xterm-256color"
+else
+    fail "no colour escape sequences on xterm-256color"
+fi
+
+"${TMUX_CMD[@]}" send-keys -t main s
+if wait_for_file "$WORK/hstprof-snapshot-*.md" 10 && wait_for_file "$WORK/hstprof-snapshot-*.csv" 5 &&
+    wait_for_file "$WORK/hstprof-snapshot-*.json" 5; then
+    pass "s wrote the snapshot's .md, .csv and .json in the working directory"
+else
+    fail "s did not write the snapshot files ($(ls "$WORK"))"
+fi
+if wait_for main "snapshot: .*hstprof-snapshot-" 5; then pass "the status line names the snapshot files"; else fail "no snapshot file names on the status line"; fi
+if grep -q '"tool": "hstprof dashboard"' "$WORK"/hstprof-snapshot-*.json 2>/dev/null; then
+    pass "the snapshot JSON is the dashboard's"
+else
+    fail "the snapshot JSON lacks tool=hstprof dashboard"
+fi
+
+"${TMUX_CMD[@]}" send-keys -t main '?'
+if wait_for main "hstprof keys" 5; then pass "? opens the help"; else fail "? did not open the help"; fi
+"${TMUX_CMD[@]}" send-keys -t main x
+help_closed=0
+for _ in $(seq 25); do
+    screen_of main | grep -q "hstprof keys" || { help_closed=1; break; }
+    sleep 0.2
+done
+if [ $help_closed = 1 ] && wait_for main "Throughput" 2; then pass "any key closes the help"; else fail "the help did not close"; fi
+
+"${TMUX_CMD[@]}" send-keys -t main Space
+if wait_for main "state PAUSED" 5; then pass "space pauses"; else fail "space did not pause"; fi
+"${TMUX_CMD[@]}" send-keys -t main Space
+if wait_for main "state RUNNING" 5; then pass "space resumes"; else fail "space did not resume"; fi
+
+"${TMUX_CMD[@]}" send-keys -t main c
+if wait_for main "A/B compare: Enter starts" 5; then pass "c opens the A/B chooser"; else fail "c did not open the A/B chooser"; fi
+"${TMUX_CMD[@]}" send-keys -t main Enter
+if wait_for main "threads 1 vs 2, 32 tok/round" 10 &&
+    wait_for main "(faster \(95% CI [0-9.]+-[0-9.]+\)|no significant difference yet)" 15; then
+    pass "A/B threads 1 vs 2 runs and gives a verdict"
+else
+    fail "A/B did not start or gave no verdict"
+fi
+"${TMUX_CMD[@]}" send-keys -t main c
+if wait_for main "press c to compare" 10; then pass "c stops the A/B comparison"; else fail "c did not stop A/B"; fi
+
+"${TMUX_CMD[@]}" resize-window -t main -x 60 -y 15
+if wait_for main "needs at least" 10; then pass "60x15: says the size it needs"; else fail "60x15: no 'needs at least' message"; fi
+"${TMUX_CMD[@]}" resize-window -t main -x 140 -y 45
+if wait_for main "Throughput" 10 && wait_for main "Generated text" 5; then pass "back to 140x45: the panels return"; else fail "the panels did not return after growing"; fi
+
+"${TMUX_CMD[@]}" send-keys -t main q
+check_restored main "q" 0
+
+# ---- other terminals, no arguments (the default command) ----------------------------
+for term in screen linux; do
+    start "t-$term" TERM=$term -- 
+    check_titles "t-$term" "TERM=$term, no arguments"
+    "${TMUX_CMD[@]}" send-keys -t "t-$term" F10
+    check_restored "t-$term" "TERM=$term F10" 0
+done
+
+# ---- NO_COLOR: attributes only ----------------------------------------------------------
+start nocolor TERM=xterm-256color NO_COLOR=1 -- dashboard --threads 1
+check_titles nocolor "NO_COLOR=1"
+if "${TMUX_CMD[@]}" capture-pane -p -e -t nocolor | grep -Eq $'\e\\[[0-9;]*(3[0-7]|4[0-7]|9[0-7]|38;5|48;5)m'; then
+    fail "NO_COLOR=1: colour escape sequences on screen"
+else
+    pass "NO_COLOR=1: no colour, monochrome attributes only"
+fi
+"${TMUX_CMD[@]}" send-keys -t nocolor q
+check_restored nocolor "NO_COLOR q" 0
+
+# ---- signals: Ctrl-C, SIGTERM, a crash -----------------------------------------------------
+start ctrlc TERM=xterm-256color -- dashboard --threads 1
+wait_for ctrlc "Throughput" 20 || true
+"${TMUX_CMD[@]}" send-keys -t ctrlc C-c
+check_restored ctrlc "Ctrl-C" 130
+
+start sigterm TERM=xterm-256color -- dashboard --threads 1
+wait_for sigterm "Throughput" 20 || true
+pid=$(hstprof_pid sigterm)
+if [ -n "$pid" ]; then kill -TERM "$pid"; fi
+check_restored sigterm "SIGTERM" 143
+
+start sighup TERM=xterm-256color -- dashboard --threads 1
+wait_for sighup "Throughput" 20 || true
+pid=$(hstprof_pid sighup)
+if [ -n "$pid" ]; then kill -HUP "$pid"; fi
+check_restored sighup "SIGHUP" 129
+
+start crash TERM=xterm-256color -- dashboard --threads 1
+wait_for crash "Throughput" 20 || true
+pid=$(hstprof_pid crash)
+if [ -n "$pid" ]; then kill -SEGV "$pid"; fi
+check_restored crash "SIGSEGV (a crash)" 139
+
+# ---- --screen-dump -------------------------------------------------------------------------
+dump="$WORK/dump.txt"
+"$HSTPROF" dashboard --screen-dump 1 --size 100x30 --threads 1 >"$dump" 2>"$WORK/dump.err"
+rc=$?
+if [ $rc -eq 0 ] && [ "$(wc -l <"$dump")" -eq 30 ]; then pass "--screen-dump 1 --size 100x30: 30 lines, exit 0"; else fail "--screen-dump: exit $rc, $(wc -l <"$dump") lines"; fi
+missing=""
+for t in "${TITLES[@]}"; do grep -qF -- "$t" "$dump" || missing="$missing [$t]"; done
+if [ -z "$missing" ]; then pass "--screen-dump shows every panel title"; else fail "--screen-dump lacks:$missing"; fi
+if grep -q $'\e' "$dump"; then fail "--screen-dump output has escape sequences"; else pass "--screen-dump output is plain text"; fi
+
+echo "$((checks - failures)) of $checks checks passed"
+[ "$failures" -eq 0 ]

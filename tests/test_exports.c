@@ -1,0 +1,859 @@
+/* test_exports.c — every export format from FIXED input (tests/golden/exports/
+ * *.json: no timing, a fixed date): golden files, CSV read back with an RFC 4180
+ * reader and compared figure by figure with the JSON, JSON read back with
+ * jansson, every Markdown table checked for a constant column count, the
+ * benchmark log's grouping and quality-hash flag, and atomic writes that fail
+ * cleanly. The last tests drive the real binary ($HSTPROF, default ./hstprof).
+ *
+ * Regenerate the goldens after an intended change of a format:
+ *     HSTPROF_UPDATE_GOLDEN=1 build/tests/test_exports
+ * then review `git diff tests/golden/exports/` before committing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "exports/exports.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define GOLDEN_DIR "tests/golden/exports"
+
+static char tmpdir[256];
+
+/* ---- files ------------------------------------------------------------------------ */
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    size_t got = fread(s, 1, (size_t)n, f);
+    s[got] = '\0';
+    fclose(f);
+    return s;
+}
+
+static void spit(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static int count_lines(const char *s)
+{
+    int n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+static int count_occurrences(const char *hay, const char *needle)
+{
+    int n = 0;
+    for (const char *p = strstr(hay, needle); p; p = strstr(p + 1, needle))
+        n++;
+    return n;
+}
+
+/* Files in dir whose name contains ".tmp." (what a failed atomic write must not leave). */
+static int temp_files_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    const struct dirent *e;
+    while (d && (e = readdir(d)) != NULL)
+        n += strstr(e->d_name, ".tmp.") != NULL;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static json_t *fixture(const char *name)
+{
+    char path[256];
+    json_error_t e;
+    snprintf(path, sizeof path, GOLDEN_DIR "/%s", name);
+    json_t *o = json_load_file(path, 0, &e);
+    if (!o)
+        fail_msg("%s:%d: %s", path, e.line, e.text);
+    return o;
+}
+
+/* Compares text with the golden file, or rewrites it under HSTPROF_UPDATE_GOLDEN=1. */
+static void check_golden(const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, GOLDEN_DIR "/%s", name);
+    const char *update = getenv("HSTPROF_UPDATE_GOLDEN");
+    if (update && strcmp(update, "1") == 0) {
+        spit(path, text);
+        return;
+    }
+    char *golden = slurp(path);
+    if (!golden)
+        fail_msg("%s missing: run HSTPROF_UPDATE_GOLDEN=1 build/tests/test_exports", path);
+    if (strcmp(golden, text) != 0) {
+        const char *a = golden, *b = text;
+        int line = 1;
+        while (*a && *a == *b) {
+            line += *a == '\n';
+            a++;
+            b++;
+        }
+        fail_msg("%s differs at line %d: golden '%.60s' vs now '%.60s'", path, line, a, b);
+    }
+    free(golden);
+}
+
+/* ---- an RFC 4180 reader, written from the RFC, not from the writer ------------------ */
+
+typedef struct {
+    int n_records;
+    int n_fields[64];
+    char *field[64][512];
+} csv_doc;
+
+static void csv_free(csv_doc *d)
+{
+    for (int r = 0; r < d->n_records; r++)
+        for (int c = 0; c < d->n_fields[r]; c++)
+            free(d->field[r][c]);
+    free(d);
+}
+
+/* One field starting at *p; returns it (malloc'd) and leaves *p on the separator. */
+static char *csv_next_field(const char **p, int *ok)
+{
+    size_t cap = strlen(*p) + 1, n = 0;
+    char *out = malloc(cap);
+    const char *s = *p;
+    if (*s == '"') {
+        for (s++;; s++) {
+            if (*s == '\0') {
+                *ok = 0; /* unterminated quoted field */
+                break;
+            }
+            if (*s == '"' && s[1] == '"') {
+                out[n++] = '"';
+                s++;
+            } else if (*s == '"') {
+                s++;
+                break;
+            } else {
+                out[n++] = *s;
+            }
+        }
+        if (*s != ',' && *s != '\r' && *s != '\n' && *s != '\0')
+            *ok = 0; /* text after the closing quote */
+    } else {
+        for (; *s != ',' && *s != '\r' && *s != '\n' && *s != '\0'; s++) {
+            if (*s == '"')
+                *ok = 0; /* a quote in an unquoted field */
+            out[n++] = *s;
+        }
+    }
+    out[n] = '\0';
+    *p = s;
+    return out;
+}
+
+static csv_doc *csv_parse(const char *text)
+{
+    csv_doc *d = calloc(1, sizeof *d);
+    const char *p = text;
+    int ok = 1;
+    while (*p && ok && d->n_records < 64) {
+        int r = d->n_records++;
+        for (;;) {
+            assert_true(d->n_fields[r] < 512);
+            d->field[r][d->n_fields[r]++] = csv_next_field(&p, &ok);
+            if (*p == ',') {
+                p++;
+                continue;
+            }
+            if (*p == '\r' && p[1] == '\n')
+                p += 2;
+            else if (*p == '\n')
+                ok = 0; /* RFC 4180 records end with CRLF */
+            break;
+        }
+    }
+    if (!ok)
+        fail_msg("not RFC 4180 CSV near '%.40s'", p);
+    return d;
+}
+
+/* ---- CSV columns back to JSON leaves ------------------------------------------------ */
+
+/* The leaf a flattened column names: object keys and array element names or
+ * indexes joined by '.', matched greedily so names holding '.' still resolve. */
+static const json_t *resolve_column(const json_t *node, const char *path)
+{
+    if (*path == '\0')
+        return node;
+    if (json_is_object(node)) {
+        const char *key;
+        json_t *v;
+        json_object_foreach((json_t *)node, key, v)
+        {
+            size_t len = strlen(key);
+            if (strncmp(path, key, len) == 0 && (path[len] == '\0' || path[len] == '.')) {
+                const json_t *hit = resolve_column(v, path + len + (path[len] == '.'));
+                if (hit)
+                    return hit;
+            }
+        }
+    } else if (json_is_array(node)) {
+        size_t i;
+        json_t *v;
+        json_array_foreach(node, i, v)
+        {
+            char index[32];
+            const char *name = json_string_value(json_object_get(v, "name"));
+            snprintf(index, sizeof index, "%zu", i);
+            const char *id = name ? name : index;
+            size_t len = strlen(id);
+            if (strncmp(path, id, len) == 0 && (path[len] == '\0' || path[len] == '.')) {
+                const json_t *hit = resolve_column(v, path + len + (path[len] == '.'));
+                if (hit)
+                    return hit;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void expect_field_matches(const char *column, const char *field, const json_t *leaf)
+{
+    if (!leaf)
+        fail_msg("column '%s' names nothing in the JSON", column);
+    if (json_is_null(leaf)) {
+        if (*field)
+            fail_msg("column '%s': null in JSON but '%s' in CSV", column, field);
+    } else if (json_is_string(leaf)) {
+        if (strcmp(field, json_string_value(leaf)) != 0)
+            fail_msg("column '%s': '%s' vs '%s'", column, field, json_string_value(leaf));
+    } else if (json_is_number(leaf)) {
+        double a = strtod(field, NULL), b = json_number_value(leaf);
+        if (!*field || fabs(a - b) > 1e-11 * fmax(1, fabs(b)))
+            fail_msg("column '%s': %s vs %.17g", column, field, b);
+    } else if (json_is_array(leaf)) {
+        char joined[4096] = "";
+        size_t i;
+        json_t *v;
+        json_array_foreach(leaf, i, v)
+        {
+            size_t len = strlen(joined);
+            snprintf(joined + len, sizeof joined - len, "%s%lld", i ? " " : "", (long long)json_integer_value(v));
+        }
+        assert_string_equal(field, joined);
+    }
+}
+
+/* ---- the Markdown table checker ------------------------------------------------------- */
+
+/* Cells of a table row: '|' separators not escaped by a backslash. */
+static int md_cells(const char *line, size_t len)
+{
+    int pipes = 0;
+    for (size_t i = 0; i < len; i++)
+        if (line[i] == '|' && (i == 0 || line[i - 1] != '\\'))
+            pipes++;
+    return pipes - 1; /* "| a | b |" has 3 pipes and 2 cells */
+}
+
+static int md_delimiter_row(const char *line, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (!strchr("|-: ", line[i]))
+            return 0;
+    return memchr(line, '-', len) != NULL;
+}
+
+/* Every table: a header, a delimiter row, rows with the header's cell count. */
+static int check_markdown_tables(const char *name, const char *md)
+{
+    int tables = 0, expect = -1, row = 0, lineno = 0, in_fence = 0;
+    for (const char *line = md; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        lineno++;
+        if (len >= 3 && strncmp(line, "```", 3) == 0)
+            in_fence = !in_fence;
+        if (!in_fence && len > 0 && line[0] == '|') {
+            if (len < 2 || line[len - 1] != '|')
+                fail_msg("%s:%d: a table row must end with '|'", name, lineno);
+            int cells = md_cells(line, len);
+            if (row == 0) {
+                expect = cells;
+                tables++;
+            } else if (cells != expect) {
+                fail_msg("%s:%d: %d cells, the header has %d", name, lineno, cells, expect);
+            }
+            if (row == 1 && !md_delimiter_row(line, len))
+                fail_msg("%s:%d: the second row of a table must be the delimiter row", name, lineno);
+            row++;
+        } else {
+            if (row == 1)
+                fail_msg("%s:%d: a table needs a delimiter row", name, lineno);
+            row = 0;
+        }
+        line = nl ? nl + 1 : line + len;
+    }
+    return tables;
+}
+
+/* ---- notes ------------------------------------------------------------------------------ */
+
+static void test_notes_golden(void **state)
+{
+    (void)state;
+    json_t *run = fixture("run.json");
+    char *md = export_notes_render(run);
+    assert_non_null(md);
+    check_golden("notes.md", md);
+    assert_true(check_markdown_tables("notes.md", md) >= 3);
+    /* The figures are the fixture's, unknown ones say why. */
+    assert_non_null(strstr(md, "**Best true TPS:** **hst-v4, 2 threads, run 1 — 1523.810**"));
+    assert_non_null(strstr(md, "- True TPS (Σ tokens / Σ time): **1523.810**"));
+    assert_non_null(strstr(md, "- p99: **0.875 ms**"));
+    assert_non_null(strstr(md, "- PSS peak: unavailable: /proc/self/smaps_rollup: Permission denied"));
+    assert_non_null(strstr(md, "STREAM triad): unavailable: no ceilings measured"));
+    assert_non_null(strstr(md, "| cycles | perf_event | unavailable: hardware counters unavailable"));
+    free(md);
+    json_decref(run);
+}
+
+static void test_notes_sum_over_runs(void **state)
+{
+    (void)state;
+    json_t *a = fixture("run.json");
+    json_t *b = json_deep_copy(a);
+    json_object_set_new(b, "threads", json_integer(1));
+    json_object_set_new(b, "wall_ms", json_real(8.0));
+    json_object_set_new(b, "decode_ms", json_real(7.0));
+    json_t *snap = json_deep_copy(a);
+    json_object_set_new(snap, "runs", json_pack("[O, O]", a, b));
+    char *md = export_notes_render(snap);
+    assert_non_null(md);
+    check_golden("notes_runs.md", md);
+    check_markdown_tables("notes_runs.md", md);
+    assert_non_null(strstr(md, "- Runs: **2**"));
+    assert_non_null(strstr(md, "- Tokens generated (Σ): **16**"));
+    assert_non_null(strstr(md, "- Wall time (Σ, prefill + generation): **0.01325 s**"));
+    assert_non_null(strstr(md, "- True TPS (Σ tokens / Σ time): **1207.547**")); /* 16 / 13.25 ms */
+    assert_non_null(strstr(md, "- Decode (one token per forward): **14 tokens in 10.500 ms = 1333.333 tok/s**"));
+    free(md);
+    json_decref(snap);
+    json_decref(a);
+    json_decref(b);
+}
+
+/* A snapshot that knows almost nothing renders every figure as unavailable, none as 0. */
+static void test_unknown_figures_are_never_zero(void **state)
+{
+    (void)state;
+    json_t *snap = json_pack("{s:s, s:s, s:s, s:{}}", "tool", "hstprof dashboard", "model", "hst-v4", "date",
+                             "2026-01-01 00:00:00 UTC", "system");
+    char *md = export_notes_render(snap);
+    assert_non_null(md);
+    check_markdown_tables("sparse notes", md);
+    assert_non_null(strstr(md, "- p50: unavailable: not recorded in this snapshot"));
+    assert_non_null(strstr(md, "- RSS peak (sampled in the run window): unavailable: not recorded in this snapshot"));
+    assert_non_null(strstr(md, "Counters: unavailable: not recorded in this snapshot"));
+    assert_non_null(strstr(md, "**Best true TPS:** unavailable:"));
+    assert_null(strstr(md, "**0"));
+    assert_null(strstr(md, "| 0 |"));
+    free(md);
+    char *csv = export_snapshot_csv_render(snap);
+    assert_non_null(csv);
+    free(csv);
+    json_decref(snap);
+}
+
+/* ---- snapshot CSV and JSON -------------------------------------------------------------- */
+
+static void test_snapshot_csv_golden_and_read_back(void **state)
+{
+    (void)state;
+    json_t *run = fixture("run.json");
+    char *csv = export_snapshot_csv_render(run);
+    assert_non_null(csv);
+    check_golden("snapshot.csv", csv);
+    csv_doc *d = csv_parse(csv);
+    assert_int_equal(d->n_records, 2); /* a header and one row */
+    assert_int_equal(d->n_fields[0], d->n_fields[1]);
+    int seen_units = 0;
+    for (int c = 0; c < d->n_fields[0]; c++) {
+        const char *column = d->field[0][c];
+        expect_field_matches(column, d->field[1][c], resolve_column(run, column));
+        seen_units += strcmp(column, "decode_tok_per_s") == 0 || strcmp(column, "memory.rss_peak_bytes") == 0 ||
+                      strcmp(column, "latency.p50_ms") == 0;
+    }
+    assert_int_equal(seen_units, 3);
+    /* The source holds a comma, quotes and a newline: quoted, and read back intact. */
+    int found_source = 0;
+    for (int c = 0; c < d->n_fields[0]; c++)
+        if (strcmp(d->field[0][c], "source") == 0) {
+            assert_string_equal(d->field[1][c], "/models/v4, \"tuned\"\nfinal.safetensors");
+            found_source = 1;
+        }
+    assert_true(found_source);
+    csv_free(d);
+    free(csv);
+    json_decref(run);
+}
+
+static void test_snapshot_json_golden_and_read_back(void **state)
+{
+    (void)state;
+    json_t *run = fixture("run.json");
+    char *text = export_snapshot_render(run, EXPORT_JSON);
+    assert_non_null(text);
+    check_golden("snapshot.json", text);
+    json_error_t e;
+    json_t *back = json_loads(text, 0, &e);
+    assert_non_null(back);
+    assert_true(json_equal(back, run));
+    json_decref(back);
+    free(text);
+    json_decref(run);
+}
+
+/* ---- trace -------------------------------------------------------------------------------- */
+
+static void test_trace_csv_golden_and_read_back(void **state)
+{
+    (void)state;
+    json_t *trace = fixture("trace.json");
+    char *csv = export_trace_render(trace);
+    assert_non_null(csv);
+    check_golden("trace.csv", csv);
+    csv_doc *d = csv_parse(csv);
+    assert_int_equal(d->n_records, 4);
+    for (int r = 1; r < d->n_records; r++)
+        assert_int_equal(d->n_fields[r], d->n_fields[0]);
+    assert_int_equal(d->n_fields[0], 7 + 5 + 2);
+    assert_string_equal(d->field[0][8], "section.bottom.0_ns");
+    assert_string_equal(d->field[0][13], "counter.cycles, \"ref\"_delta");
+    assert_string_equal(d->field[1][1], "prefill");
+    assert_string_equal(d->field[2][6], "500000");
+    assert_string_equal(d->field[2][12], "1000000");
+    assert_string_equal(d->field[2][13], ""); /* not counted: empty, never 0 */
+    csv_free(d);
+    free(csv);
+    json_decref(trace);
+}
+
+/* ---- bench report ---------------------------------------------------------------------------- */
+
+static void test_bench_report_golden(void **state)
+{
+    (void)state;
+    json_t *report = fixture("bench.json");
+    char *md = export_bench_render(report, EXPORT_MD);
+    char *csv = export_bench_render(report, EXPORT_CSV);
+    assert_non_null(md);
+    assert_non_null(csv);
+    check_golden("bench.md", md);
+    check_golden("bench.csv", csv);
+    assert_true(check_markdown_tables("bench.md", md) >= 3);
+    csv_doc *d = csv_parse(csv);
+    assert_int_equal(d->n_records, 1 + 8);
+    const json_t *runs = json_object_get(report, "runs");
+    for (int r = 1; r < d->n_records; r++) {
+        assert_int_equal(d->n_fields[r], d->n_fields[0]);
+        /* Every column that is a key of the run agrees with the JSON. */
+        const json_t *run = json_array_get(runs, (size_t)r - 1);
+        for (int c = 0; c < d->n_fields[0]; c++) {
+            const json_t *leaf = json_object_get(run, d->field[0][c]);
+            if (leaf)
+                expect_field_matches(d->field[0][c], d->field[r][c], leaf);
+        }
+    }
+    csv_free(d);
+    free(md);
+    free(csv);
+    json_decref(report);
+}
+
+/* ---- benchmark log --------------------------------------------------------------------------- */
+
+static json_t *variant(const json_t *base, const char *date, const char *hash, double decode_tok_per_s)
+{
+    json_t *o = json_deep_copy(base);
+    json_object_set_new(o, "date", json_string(date));
+    json_object_set_new(o, "quality_hash", json_string(hash));
+    json_object_set_new(o, "decode_tok_per_s", json_real(decode_tok_per_s));
+    return o;
+}
+
+static void test_log_groups_by_title_and_flags_hash_change(void **state)
+{
+    (void)state;
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/BENCHMARKS.md", tmpdir);
+    unlink(path);
+    json_t *run = fixture("run.json");
+    json_t *before = variant(run, "2026-01-01 05:06:38 UTC", "3895ad4add71cff0", 2000);
+    json_t *other = variant(run, "2026-01-01 05:08:27 UTC", "3895ad4add71cff0", 2100);
+    json_t *after = variant(run, "2026-01-01 05:14:11 UTC", "bcbb65bac1fd4a96", 2200);
+    assert_int_equal(export_log_append(path, before, "Baseline", "Before the fused loop", err, sizeof err), 0);
+    assert_int_equal(export_log_append(path, other, "Shader Opt 1", "Reordered state access", err, sizeof err), 0);
+    assert_int_equal(export_log_append(path, after, "Baseline", "After the fused loop", err, sizeof err), 0);
+    char *log = slurp(path);
+    check_golden("log.md", log);
+    check_markdown_tables("log.md", log);
+    assert_int_equal(count_occurrences(log, "## Baseline\n"), 1);
+    assert_int_equal(count_occurrences(log, "### "), 3);
+    /* Before and after sit together, above the other title. */
+    const char *after_entry = strstr(log, "After the fused loop");
+    assert_non_null(after_entry);
+    assert_true(after_entry < strstr(log, "## Shader Opt 1"));
+    assert_true(strstr(log, "Before the fused loop") < after_entry);
+    /* Flagged against the newest entry, whatever its title. */
+    assert_int_equal(count_occurrences(log, "**Quality hash changed**"), 1);
+    assert_non_null(strstr(log, "**Quality hash changed**: was 3895ad4add71cff0, now bcbb65bac1fd4a96 "
+                                "(entry \"Shader Opt 1\")"));
+    assert_non_null(strstr(log, "[33, 3319, 153, 129, 33, 3319, 153, 129, 33, 3319, 153, 129, 33, 3319, 153, 129]"));
+    assert_int_equal(temp_files_in(tmpdir), 0);
+    free(log);
+    json_decref(before);
+    json_decref(other);
+    json_decref(after);
+    json_decref(run);
+}
+
+static void test_log_ignores_headings_in_code_blocks(void **state)
+{
+    (void)state;
+    json_t *run = fixture("run.json");
+    char err[256];
+    const char *existing = "# Benchmark Results\n\n```\n## Baseline\n```\n";
+    char *log = export_log_render(existing, run, "Baseline", NULL, err, sizeof err);
+    assert_non_null(log);
+    /* The fenced one is not a heading: a real one is appended. */
+    assert_int_equal(count_occurrences(log, "## Baseline\n"), 2);
+    assert_non_null(strstr(log, "```\n\n## Baseline\n\n### 2026-01-01 05:06:38 UTC\n"));
+    free(log);
+    json_decref(run);
+}
+
+static void test_log_rejects_bad_titles(void **state)
+{
+    (void)state;
+    json_t *run = fixture("run.json");
+    char err[256];
+    assert_null(export_log_render(NULL, run, "two\nlines", "x", err, sizeof err));
+    assert_string_equal(err, "--title must be one line");
+    assert_null(export_log_render(NULL, run, "", "x", err, sizeof err));
+    assert_string_equal(err, "--title is empty");
+    assert_null(export_log_render(NULL, run, "t", "a\rb", err, sizeof err));
+    assert_string_equal(err, "--change must be one line");
+    json_decref(run);
+}
+
+/* ---- atomic writes ------------------------------------------------------------------------------ */
+
+static void expect_one_line_error(const char *err, const char *path)
+{
+    assert_int_equal(count_lines(err), 0);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "cannot write"));
+}
+
+static void test_atomic_write_failures_leave_nothing(void **state)
+{
+    (void)state;
+    char path[600], err[800], dir[512];
+    snprintf(path, sizeof path, "%s/missing/notes.md", tmpdir);
+    assert_int_equal(export_write_atomic(path, "x", 1, err, sizeof err), -1);
+    expect_one_line_error(err, path);
+    assert_non_null(strstr(err, "No such file or directory"));
+    /* The target is a directory: the rename fails, the temp file goes. */
+    snprintf(dir, sizeof dir, "%s/a-directory", tmpdir);
+    mkdir(dir, 0755);
+    assert_int_equal(export_write_atomic(dir, "x", 1, err, sizeof err), -1);
+    expect_one_line_error(err, dir);
+    assert_int_equal(temp_files_in(tmpdir), 0);
+    /* A read-only directory (root writes anyway, so only as a user). */
+    if (geteuid() != 0) {
+        snprintf(dir, sizeof dir, "%s/read-only", tmpdir);
+        mkdir(dir, 0555);
+        snprintf(path, sizeof path, "%s/notes.md", dir);
+        assert_int_equal(export_write_atomic(path, "x", 1, err, sizeof err), -1);
+        expect_one_line_error(err, path);
+        assert_false(exists(path));
+        assert_int_equal(temp_files_in(dir), 0);
+        chmod(dir, 0755);
+    }
+    rmdir(dir);
+}
+
+static void test_snapshot_files_all_or_nothing(void **state)
+{
+    (void)state;
+    json_t *run = fixture("run.json");
+    char paths[3][1024], err[512], dir[512];
+    snprintf(dir, sizeof dir, "%s/snap", tmpdir);
+    mkdir(dir, 0755);
+    assert_int_equal(export_snapshot_files(run, dir, "s1", paths, err, sizeof err), 0);
+    for (int i = 0; i < 3; i++) {
+        char *written = slurp(paths[i]);
+        char *expected = export_snapshot_render(run, i == 0 ? EXPORT_MD : i == 1 ? EXPORT_CSV : EXPORT_JSON);
+        assert_non_null(written);
+        assert_string_equal(written, expected);
+        free(written);
+        free(expected);
+    }
+    /* s2.json is in the way as a directory: none of the three appears. */
+    char blocker[600], md[600], csv[600];
+    snprintf(blocker, sizeof blocker, "%s/s2.json", dir);
+    mkdir(blocker, 0755);
+    assert_int_equal(export_snapshot_files(run, dir, "s2", paths, err, sizeof err), -1);
+    expect_one_line_error(err, blocker);
+    snprintf(md, sizeof md, "%s/s2.md", dir);
+    snprintf(csv, sizeof csv, "%s/s2.csv", dir);
+    assert_false(exists(md));
+    assert_false(exists(csv));
+    assert_int_equal(temp_files_in(dir), 0);
+    /* A missing directory: one line, and the snapshot is untouched for a retry. */
+    json_t *copy = json_deep_copy(run);
+    assert_int_equal(export_snapshot_files(run, "/nonexistent/dir", "s3", paths, err, sizeof err), -1);
+    expect_one_line_error(err, "/nonexistent/dir/s3.md");
+    assert_true(json_equal(copy, run));
+    json_decref(copy);
+    json_decref(run);
+}
+
+/* ---- small pieces ----------------------------------------------------------------------------------- */
+
+static void test_format_from_path(void **state)
+{
+    (void)state;
+    export_format f;
+    assert_int_equal(export_format_from_path("notes.md", &f), 0);
+    assert_int_equal(f, EXPORT_MD);
+    assert_int_equal(export_format_from_path("a/b.csv", &f), 0);
+    assert_int_equal(f, EXPORT_CSV);
+    assert_int_equal(export_format_from_path("x.json", &f), 0);
+    assert_int_equal(f, EXPORT_JSON);
+    assert_int_equal(export_format_from_path("notes.txt", &f), -1);
+    assert_int_equal(export_format_from_path("dir.md/notes", &f), -1);
+}
+
+static void test_system_info_has_every_field_or_a_reason(void **state)
+{
+    (void)state;
+    json_t *s = export_system_info();
+    assert_non_null(s);
+    static const char *const keys[] = {"cpu_model", "cores", "pus", "l3_total_bytes", "caches", "mem_total_bytes",
+                                       "os", "kernel", "compiler", "git_commit"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        const json_t *v = json_object_get(s, keys[i]);
+        char why[64];
+        snprintf(why, sizeof why, "%s_why_not", keys[i]);
+        if (!v || (json_is_null(v) && !json_is_string(json_object_get(s, why))))
+            fail_msg("system info: %s neither known nor explained", keys[i]);
+    }
+    assert_true(strlen(json_string_value(json_object_get(s, "git_commit"))) > 0);
+    json_decref(s);
+}
+
+/* ---- through the binary ------------------------------------------------------------------------------ */
+
+static const char *binary(void)
+{
+    const char *b = getenv("HSTPROF");
+    return b && *b ? b : "./hstprof";
+}
+
+typedef struct {
+    int status;
+    char *err;
+} result;
+
+static result run_cli(const char *fmt, ...)
+{
+    char args[2048], cmd[4096], err[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    snprintf(err, sizeof err, "%s/stderr", tmpdir);
+    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>%s </dev/null", binary(), args, err);
+    int st = system(cmd);
+    result r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), slurp(err)};
+    if (!r.err)
+        r.err = strdup("");
+    return r;
+}
+
+static void test_cli_run_exports_every_format(void **state)
+{
+    (void)state;
+    const char *ext[] = {"md", "csv", "json"};
+    for (int i = 0; i < 3; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/notes.%s", tmpdir, ext[i]);
+        result r = run_cli("run -n 6 -t 1 --prompt-tokens 1,2,3 -q --export %s", path);
+        if (r.status != 0)
+            fail_msg("run --export %s: status %d, stderr '%s'", path, r.status, r.err);
+        free(r.err);
+        char *text = slurp(path);
+        assert_non_null(text);
+        if (i == 0) {
+            check_markdown_tables(path, text);
+            assert_non_null(strstr(text, "# Performance Notes"));
+            assert_non_null(strstr(text, "- Tokens generated (Σ): **6**"));
+        } else if (i == 1) {
+            csv_doc *d = csv_parse(text);
+            assert_int_equal(d->n_records, 2);
+            assert_int_equal(d->n_fields[0], d->n_fields[1]);
+            csv_free(d);
+        } else {
+            json_t *o = json_loads(text, 0, NULL);
+            assert_non_null(o);
+            assert_int_equal(json_integer_value(json_object_get(o, "tokens_generated")), 6);
+            assert_int_equal(json_integer_value(json_object_get(o, "decode_tokens")), 5);
+            assert_non_null(json_object_get(o, "system"));
+            json_decref(o);
+        }
+        free(text);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/notes.txt", tmpdir);
+    result r = run_cli("run -n 2 -q --export %s --export-format json", path);
+    assert_int_equal(r.status, 0);
+    free(r.err);
+    char *text = slurp(path);
+    json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+    assert_non_null(o);
+    json_decref(o);
+    free(text);
+}
+
+static void test_cli_run_log_and_trace(void **state)
+{
+    (void)state;
+    char log[512], trace[512];
+    snprintf(log, sizeof log, "%s/cli-BENCHMARKS.md", tmpdir);
+    snprintf(trace, sizeof trace, "%s/trace.csv", tmpdir);
+    unlink(log);
+    for (int i = 0; i < 2; i++) {
+        result r = run_cli("run -n 5 -t 1 -q --log %s --title 'Same title' --change 'pass %d' --trace %s", log, i,
+                           trace);
+        if (r.status != 0)
+            fail_msg("run --log: status %d, stderr '%s'", r.status, r.err);
+        free(r.err);
+    }
+    char *text = slurp(log);
+    assert_non_null(text);
+    assert_int_equal(count_occurrences(text, "## Same title\n"), 1);
+    assert_int_equal(count_occurrences(text, "### "), 2);
+    assert_int_equal(count_occurrences(text, "**Quality hash changed**"), 0); /* same model, same hash */
+    check_markdown_tables(log, text);
+    free(text);
+    text = slurp(trace);
+    assert_non_null(text);
+    csv_doc *d = csv_parse(text);
+    assert_int_equal(d->n_records, 1 + 5); /* the prefill and four decode steps */
+    for (int r = 1; r < d->n_records; r++)
+        assert_int_equal(d->n_fields[r], d->n_fields[0]);
+    assert_string_equal(d->field[1][1], "prefill");
+    assert_string_equal(d->field[2][1], "decode");
+    assert_string_equal(d->field[0][7], "section.embed_ns");
+    csv_free(d);
+    free(text);
+}
+
+static void test_cli_export_failures_exit_1_with_one_line(void **state)
+{
+    (void)state;
+    const char *cases[] = {"--export %s/missing/notes.md", "--log %s/missing/B.md --title t",
+                           "--trace %s/missing/t.csv"};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char args[600];
+        snprintf(args, sizeof args, cases[i], tmpdir);
+        result r = run_cli("run -n 2 -q %s", args);
+        if (r.status != 1 || count_lines(r.err) != 1 || !strstr(r.err, "cannot write"))
+            fail_msg("'%s': status %d, stderr '%s' (want 1 and one line)", args, r.status, r.err);
+        free(r.err);
+    }
+    char missing[512];
+    snprintf(missing, sizeof missing, "%s/missing", tmpdir);
+    assert_false(exists(missing));
+    /* Usage errors: 2 and one line. */
+    const char *usage[] = {"--export notes.txt", "--export-format xml --export a.md", "--log B.md",
+                           "--title t", "--log B.md --title \"$(printf 'a\\nb')\""};
+    for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
+        result r = run_cli("run -n 2 -q %s", usage[i]);
+        if (r.status != 2 || count_lines(r.err) != 1)
+            fail_msg("'%s': status %d, stderr '%s' (want 2 and one line)", usage[i], r.status, r.err);
+        free(r.err);
+    }
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/hstprof-exports-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return -1;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_notes_golden),
+        cmocka_unit_test(test_notes_sum_over_runs),
+        cmocka_unit_test(test_unknown_figures_are_never_zero),
+        cmocka_unit_test(test_snapshot_csv_golden_and_read_back),
+        cmocka_unit_test(test_snapshot_json_golden_and_read_back),
+        cmocka_unit_test(test_trace_csv_golden_and_read_back),
+        cmocka_unit_test(test_bench_report_golden),
+        cmocka_unit_test(test_log_groups_by_title_and_flags_hash_change),
+        cmocka_unit_test(test_log_ignores_headings_in_code_blocks),
+        cmocka_unit_test(test_log_rejects_bad_titles),
+        cmocka_unit_test(test_atomic_write_failures_leave_nothing),
+        cmocka_unit_test(test_snapshot_files_all_or_nothing),
+        cmocka_unit_test(test_format_from_path),
+        cmocka_unit_test(test_system_info_has_every_field_or_a_reason),
+        cmocka_unit_test(test_cli_run_exports_every_format),
+        cmocka_unit_test(test_cli_run_log_and_trace),
+        cmocka_unit_test(test_cli_export_failures_exit_1_with_one_line),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

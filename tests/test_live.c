@@ -1,0 +1,506 @@
+/* test_live.c — the live loop behind the dashboard: the SPSC sample ring
+ * (order, wrap-around, drops, a real producer thread), the engine thread
+ * (generations restart when the context is full, it stops cleanly, a thread
+ * change lands at a token boundary and starts a new segment, pause, A/B
+ * rounds), the latency histogram, and the metrics thread's view. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "probes/probes.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define WAIT_NS 20000000000ull /* generous: ASan builds are slow */
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- ring ------------------------------------------------------------------------------- */
+
+static void test_ring_capacity_is_a_power_of_two(void **state)
+{
+    (void)state;
+    live_ring *r = live_ring_create(100);
+    assert_int_equal(live_ring_capacity(r), 128);
+    live_ring_free(r);
+    r = live_ring_create(0);
+    assert_int_equal(live_ring_capacity(r), 2);
+    live_ring_free(r);
+}
+
+static void test_ring_full_drops_new_samples_and_counts_them(void **state)
+{
+    (void)state;
+    live_ring *r = live_ring_create(8);
+    live_sample s, out;
+    memset(&s, 0, sizeof s);
+    for (uint64_t i = 0; i < 8; i++) {
+        s.seq = i;
+        assert_int_equal(live_ring_push(r, &s), 0);
+    }
+    s.seq = 99;
+    assert_int_equal(live_ring_push(r, &s), -1);
+    assert_int_equal(live_ring_push(r, &s), -1);
+    assert_int_equal(live_ring_dropped(r), 2);
+    assert_int_equal(live_ring_size(r), 8);
+    for (uint64_t i = 0; i < 8; i++) {
+        assert_int_equal(live_ring_pop(r, &out), 1);
+        assert_int_equal(out.seq, i); /* the oldest are kept, in order */
+    }
+    assert_int_equal(live_ring_pop(r, &out), 0);
+    live_ring_free(r);
+}
+
+static void test_ring_wraps_around_many_times(void **state)
+{
+    (void)state;
+    live_ring *r = live_ring_create(4);
+    live_sample s, out;
+    memset(&s, 0, sizeof s);
+    uint64_t next_in = 0, next_out = 0;
+    for (int round = 0; round < 1000; round++) {
+        int k = 1 + round % 4;
+        for (int i = 0; i < k; i++) {
+            s.seq = next_in++;
+            s.token = (int32_t)s.seq * 3;
+            assert_int_equal(live_ring_push(r, &s), 0);
+        }
+        for (int i = 0; i < k; i++) {
+            assert_int_equal(live_ring_pop(r, &out), 1);
+            assert_int_equal(out.seq, next_out);
+            assert_int_equal(out.token, (int32_t)next_out * 3);
+            next_out++;
+        }
+    }
+    assert_int_equal(live_ring_dropped(r), 0);
+    live_ring_free(r);
+}
+
+typedef struct {
+    live_ring *ring;
+    uint64_t n;
+    int retry; /* 1: push again until accepted; 0: a full ring drops */
+} producer_args;
+
+static void *producer(void *arg)
+{
+    producer_args *p = arg;
+    live_sample s;
+    memset(&s, 0, sizeof s);
+    for (uint64_t i = 0; i < p->n; i++) {
+        s.seq = i;
+        s.latency_ns = i * 7 + 1; /* a second field checked for torn copies */
+        while (live_ring_push(p->ring, &s) != 0 && p->retry)
+            ;
+    }
+    return NULL;
+}
+
+/* Pops until the producer is done and the ring is empty; checks order and
+ * integrity; returns how many arrived. */
+static uint64_t consume(live_ring *r, pthread_t thread, _Atomic int *done)
+{
+    live_sample out;
+    uint64_t got = 0, last = 0;
+    int first = 1;
+    for (;;) {
+        if (live_ring_pop(r, &out)) {
+            assert_true(first || out.seq > last);
+            assert_int_equal(out.latency_ns, out.seq * 7 + 1);
+            last = out.seq, first = 0, got++;
+        } else if (atomic_load(done)) {
+            if (!live_ring_pop(r, &out))
+                break;
+            assert_true(first || out.seq > last);
+            last = out.seq, first = 0, got++;
+        }
+    }
+    (void)thread;
+    return got;
+}
+
+typedef struct {
+    producer_args args;
+    _Atomic int done;
+} producer_run;
+
+static void *producer_then_flag(void *arg)
+{
+    producer_run *run = arg;
+    producer(&run->args);
+    atomic_store(&run->done, 1);
+    return NULL;
+}
+
+static void test_ring_spsc_with_a_producer_thread_loses_nothing_when_retried(void **state)
+{
+    (void)state;
+    producer_run run = {{live_ring_create(64), 200000, 1}, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, producer_then_flag, &run);
+    uint64_t got = consume(run.args.ring, t, &run.done);
+    pthread_join(t, NULL);
+    assert_int_equal(got, 200000);
+    live_ring_free(run.args.ring);
+}
+
+static void test_ring_spsc_drops_are_counted_exactly(void **state)
+{
+    (void)state;
+    producer_run run = {{live_ring_create(16), 200000, 0}, 0};
+    pthread_t t;
+    pthread_create(&t, NULL, producer_then_flag, &run);
+    uint64_t got = consume(run.args.ring, t, &run.done);
+    pthread_join(t, NULL);
+    assert_int_equal(got + live_ring_dropped(run.args.ring), 200000);
+    live_ring_free(run.args.ring);
+}
+
+/* ---- histogram ------------------------------------------------------------------------------- */
+
+static void test_histogram_percentiles_within_one_percent(void **state)
+{
+    (void)state;
+    static live_histogram h;
+    memset(&h, 0, sizeof h);
+    for (int i = 1; i <= 10000; i++)
+        live_hist_add(&h, 1000.0 * i); /* 1 us .. 10 ms, uniform */
+    assert_int_equal(h.n, 10000);
+    assert_true(fabs(live_hist_percentile(&h, 50) / 5000500.0 - 1) < 0.01);
+    assert_true(fabs(live_hist_percentile(&h, 99) / 9900010.0 - 1) < 0.01);
+    assert_float_equal(live_hist_percentile(&h, 0), 1000, 0);
+    assert_float_equal(live_hist_percentile(&h, 100), 1e7, 0);
+    static live_histogram empty;
+    assert_true(isnan(live_hist_percentile(&empty, 50)));
+}
+
+/* ---- the engine thread -------------------------------------------------------------------------- */
+
+static live_engine *start_engine(int threads, int max_seq_len, int round_tokens)
+{
+    live_options o;
+    memset(&o, 0, sizeof o);
+    snprintf(o.setting.model, sizeof o.setting.model, "hst-v4");
+    o.setting.threads = threads;
+    snprintf(o.setting.affinity, sizeof o.setting.affinity, "none");
+    snprintf(o.setting.kernel, sizeof o.setting.kernel, "auto");
+    o.max_seq_len = max_seq_len;
+    o.ab_round_tokens = round_tokens;
+    o.ring_capacity = 1 << 14;
+    char err[256];
+    live_engine *e = live_start(&o, err, sizeof err);
+    assert_non_null(e);
+    return e;
+}
+
+/* The next sample, waiting for it; fails after WAIT_NS. */
+static void next_sample(live_engine *e, live_sample *out)
+{
+    uint64_t until = hst_now_ns() + WAIT_NS;
+    while (!live_ring_pop(live_engine_ring(e), out)) {
+        if (hst_now_ns() > until) {
+            live_status st;
+            live_get_status(e, &st);
+            fail_msg("no sample within the time limit (state %s, error '%s')", live_state_name(st.state), st.error);
+        }
+        sleep_ms(1);
+    }
+}
+
+static void test_generations_restart_when_the_context_is_full(void **state)
+{
+    (void)state;
+    live_engine *e = start_engine(1, 12, 0);
+    live_sample s;
+    next_sample(e, &s);
+    assert_int_equal(s.phase, LIVE_PHASE_PREFILL);
+    assert_int_equal(s.pos, 0);
+    assert_int_equal(s.generation, 1);
+    assert_int_equal(s.n_tokens, 11); /* the prompt, cut to leave room for decoding */
+    assert_true(s.latency_ns > 0 && s.flops > 0 && s.bytes > 0);
+    assert_int_equal(s.n_sections, 9); /* embed, 3 bottom, lattice, 3 top, head */
+    next_sample(e, &s);
+    assert_int_equal(s.phase, LIVE_PHASE_DECODE);
+    assert_int_equal(s.pos, 11);
+    assert_int_equal(s.n_tokens, 1);
+    uint64_t sections = 0;
+    for (int i = 0; i < s.n_sections; i++)
+        sections += s.section_ns[i];
+    assert_true(sections > 0 && sections <= s.latency_ns);
+    next_sample(e, &s); /* generation 2 starts: pos 12 was full */
+    assert_int_equal(s.phase, LIVE_PHASE_PREFILL);
+    assert_int_equal(s.generation, 2);
+    assert_int_equal(s.pos, 0);
+    live_stop(e);
+}
+
+static void test_thread_change_lands_at_a_token_boundary_in_a_new_segment(void **state)
+{
+    (void)state;
+    live_engine *e = start_engine(1, 0, 0);
+    live_sample s;
+    for (int i = 0; i < 20; i++) {
+        next_sample(e, &s);
+        assert_int_equal(s.segment, 0);
+        assert_int_equal(s.n_threads, 1);
+    }
+    assert_int_equal(live_send_threads(e, 2), 0);
+    do {
+        next_sample(e, &s);
+        if (s.segment == 0)
+            assert_int_equal(s.n_threads, 1); /* tokens of the old setting, never mixed */
+    } while (s.segment == 0);
+    assert_int_equal(s.segment, 1);
+    assert_int_equal(s.n_threads, 2);
+    for (int i = 0; i < 20; i++) {
+        next_sample(e, &s);
+        assert_int_equal(s.segment, 1);
+        assert_int_equal(s.n_threads, 2);
+    }
+    live_segment_info *info = calloc(1, sizeof *info);
+    assert_int_equal(live_get_segment(e, 0, info), 0);
+    assert_int_equal(info->threads, 1);
+    assert_true(info->end_ns > 0);
+    assert_int_equal(live_get_segment(e, 1, info), 0);
+    assert_int_equal(info->threads, 2);
+    assert_int_equal(info->end_ns, 0);
+    free(info);
+    live_status st;
+    live_get_status(e, &st);
+    assert_int_equal(st.setting.threads, 2);
+    assert_int_equal(st.segment, 1);
+    live_stop(e);
+}
+
+static void test_pause_stops_tokens_and_resume_restarts_them(void **state)
+{
+    (void)state;
+    live_engine *e = start_engine(1, 0, 0);
+    live_sample s;
+    next_sample(e, &s);
+    live_send_simple(e, LIVE_CMD_PAUSE);
+    live_status st;
+    uint64_t until = hst_now_ns() + WAIT_NS;
+    do {
+        sleep_ms(5);
+        live_get_status(e, &st);
+    } while (st.state != LIVE_PAUSED && hst_now_ns() < until);
+    assert_int_equal(st.state, LIVE_PAUSED);
+    sleep_ms(50);
+    while (live_ring_pop(live_engine_ring(e), &s))
+        ;
+    sleep_ms(100);
+    assert_int_equal(live_ring_pop(live_engine_ring(e), &s), 0);
+    live_send_simple(e, LIVE_CMD_RESUME);
+    next_sample(e, &s);
+    live_stop(e);
+}
+
+static void test_bad_model_keeps_the_running_setting(void **state)
+{
+    (void)state;
+    live_engine *e = start_engine(1, 0, 0);
+    live_sample s;
+    next_sample(e, &s);
+    live_send_text(e, LIVE_CMD_SET_MODEL, "no-such-model");
+    live_status st;
+    uint64_t until = hst_now_ns() + WAIT_NS;
+    do {
+        sleep_ms(5);
+        live_get_status(e, &st);
+    } while (!st.error[0] && hst_now_ns() < until);
+    assert_non_null(strstr(st.error, "unknown model"));
+    assert_string_equal(st.setting.model, "hst-v4");
+    assert_int_equal(st.segment, 0); /* nothing was reloaded */
+    while (live_ring_pop(live_engine_ring(e), &s))
+        ;
+    next_sample(e, &s); /* still generating */
+    live_stop(e);
+}
+
+static void test_failed_affinity_change_changes_nothing(void **state)
+{
+    (void)state;
+    live_engine *e = start_engine(1, 0, 0);
+    live_sample s;
+    next_sample(e, &s);
+    live_send_text(e, LIVE_CMD_SET_AFFINITY, "9999"); /* no such PU */
+    live_status st;
+    uint64_t until = hst_now_ns() + WAIT_NS;
+    do {
+        sleep_ms(5);
+        live_get_status(e, &st);
+    } while (!st.error[0] && hst_now_ns() < until);
+    assert_non_null(strstr(st.error, "affinity"));
+    assert_string_equal(st.setting.affinity, "none");
+    assert_int_equal(st.segment, 0); /* the same segment goes on */
+    while (live_ring_pop(live_engine_ring(e), &s))
+        ;
+    next_sample(e, &s);
+    assert_int_equal(s.segment, 0);
+    live_stop(e);
+}
+
+static void test_ab_rounds_alternate_sides(void **state)
+{
+    (void)state;
+    live_engine *e = start_engine(1, 0, 4);
+    live_sample s;
+    next_sample(e, &s);
+    live_command c;
+    memset(&c, 0, sizeof c);
+    c.kind = LIVE_CMD_AB_START;
+    c.a = c.b = (live_setting){.threads = 1};
+    snprintf(c.a.model, sizeof c.a.model, "hst-v4");
+    snprintf(c.b.model, sizeof c.b.model, "hst-v4");
+    snprintf(c.a.affinity, sizeof c.a.affinity, "none");
+    snprintf(c.b.affinity, sizeof c.b.affinity, "none");
+    snprintf(c.a.kernel, sizeof c.a.kernel, "auto");
+    snprintf(c.b.kernel, sizeof c.b.kernel, "portable");
+    assert_int_equal(live_send(e, &c), 0);
+    do
+        next_sample(e, &s);
+    while (s.ab_side < 0);
+    /* Side A's first round: 4 tokens, then B's, then A's second. Round i
+     * of both sides covers the same positions (fresh sessions, same size). */
+    int a_positions[4];
+    for (int round = 0; round < 3; round++)
+        for (int k = 0; k < 4; k++) {
+            if (round || k)
+                next_sample(e, &s);
+            assert_int_equal(s.ab_side, round % 2);
+            assert_int_equal(s.ab_round, (uint32_t)(round / 2));
+            assert_int_equal(s.round_end, k == 3);
+            if (round == 0)
+                a_positions[k] = s.pos;
+            if (round == 1)
+                assert_int_equal(s.pos, a_positions[k]);
+        }
+    assert_int_equal(a_positions[0], 0);
+    live_status st;
+    live_get_status(e, &st);
+    assert_true(st.ab_active);
+    assert_true(st.ab_segment[0] != st.ab_segment[1]);
+    live_send_simple(e, LIVE_CMD_AB_STOP);
+    do
+        next_sample(e, &s);
+    while (s.ab_side >= 0);
+    live_stop(e);
+}
+
+/* ---- metrics and the view ------------------------------------------------------------------------ */
+
+static void test_metrics_view_shows_the_current_segment(void **state)
+{
+    (void)state;
+    live_engine *e = start_engine(1, 64, 0);
+    live_metrics_options mo = {.no_ceilings = 1, .update_ms = 20};
+    char err[256];
+    live_metrics *m = live_metrics_start(e, &mo, err, sizeof err);
+    assert_non_null(m);
+    live_view *v = calloc(1, sizeof *v);
+    uint64_t until = hst_now_ns() + WAIT_NS;
+    do {
+        sleep_ms(20);
+        live_metrics_view(m, v);
+    } while ((v->current.decode_tokens < 200 || v->current.prefills < 2) && hst_now_ns() < until);
+    const live_segment_stats *s = &v->current;
+    assert_true(s->decode_tokens >= 200);
+    assert_true(s->latency_p50_ms > 0);
+    assert_true(s->latency_p50_ms <= s->latency_p95_ms && s->latency_p95_ms <= s->latency_p99_ms);
+    assert_true(s->latency_min_ms <= s->latency_p50_ms && s->latency_p99_ms <= s->latency_max_ms);
+    assert_true(s->decode_tok_per_s > 0 && s->prefill_tok_per_s > 0 && s->ttft_ms_median > 0);
+    assert_true(s->section_token_ms > 0);
+    assert_true(v->text_len > 0 && v->text_len <= 64);
+    assert_true(v->n_pus >= 1);
+    assert_true(v->memory.rss_bytes.valid);
+    assert_int_equal(v->dropped_samples, 0);
+    uint64_t version = live_metrics_version(m);
+    assert_true(version > 0);
+    /* The snapshot object has the run keys the exporters read. */
+    live_snapshot_setup setup = {.seed = 0, .profile = "", .events = ""};
+    live_segment_stats *segs = calloc(4, sizeof *segs);
+    int n = live_metrics_segments(m, segs, 4);
+    assert_int_equal(n, 1);
+    json_t *j = live_view_json(v, segs, n, &setup);
+    assert_non_null(j);
+    const char *keys[] = {"tool", "model", "preset", "config", "threads", "decode_tok_per_s", "latency", "memory",
+                          "counters", "sections", "bandwidth", "compute", "roofline", "runs", "tokens_generated"};
+    for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+        if (!json_object_get(j, keys[k]))
+            fail_msg("snapshot lacks '%s'", keys[k]);
+    assert_int_equal(json_array_size(json_object_get(j, "runs")), 1);
+    assert_true(json_is_null(json_object_get(j, "quality_hash")));
+    assert_true(json_is_string(json_object_get(j, "quality_hash_why_not")));
+    json_decref(j);
+    free(segs);
+    free(v);
+    live_metrics_stop(m);
+    live_stop(e);
+}
+
+/* Past LIVE_MAX_SEGMENTS the oldest segments are forgotten, nothing leaks. */
+static void test_many_segments_keep_the_newest(void **state)
+{
+    (void)state;
+    live_engine *e = start_engine(1, 32, 0);
+    live_metrics_options mo = {.no_ceilings = 1, .update_ms = 5};
+    char err[256];
+    live_metrics *m = live_metrics_start(e, &mo, err, sizeof err);
+    assert_non_null(m);
+    for (int i = 0; i < LIVE_MAX_SEGMENTS + 40; i++) {
+        while (live_send_simple(e, LIVE_CMD_RESET_STATS) != 0)
+            sleep_ms(1); /* the mailbox holds a few; the engine drains it */
+        if (i % 8 == 0)
+            sleep_ms(3); /* let some tokens land in most segments */
+    }
+    live_status st;
+    uint64_t until = hst_now_ns() + WAIT_NS;
+    do {
+        sleep_ms(10);
+        live_get_status(e, &st);
+    } while (st.segment < LIVE_MAX_SEGMENTS + 40 && hst_now_ns() < until);
+    assert_int_equal(st.segment, LIVE_MAX_SEGMENTS + 40);
+    sleep_ms(100);
+    live_segment_stats *segs = calloc(LIVE_MAX_SEGMENTS, sizeof *segs);
+    int n = live_metrics_segments(m, segs, LIVE_MAX_SEGMENTS);
+    assert_true(n > 0 && n <= LIVE_MAX_SEGMENTS);
+    for (int i = 1; i < n; i++)
+        assert_true(segs[i].info.id > segs[i - 1].info.id); /* oldest first */
+    assert_true(segs[n - 1].info.id > LIVE_MAX_SEGMENTS);
+    free(segs);
+    live_metrics_stop(m);
+    live_stop(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_ring_capacity_is_a_power_of_two),
+        cmocka_unit_test(test_ring_full_drops_new_samples_and_counts_them),
+        cmocka_unit_test(test_ring_wraps_around_many_times),
+        cmocka_unit_test(test_ring_spsc_with_a_producer_thread_loses_nothing_when_retried),
+        cmocka_unit_test(test_ring_spsc_drops_are_counted_exactly),
+        cmocka_unit_test(test_histogram_percentiles_within_one_percent),
+        cmocka_unit_test(test_generations_restart_when_the_context_is_full),
+        cmocka_unit_test(test_thread_change_lands_at_a_token_boundary_in_a_new_segment),
+        cmocka_unit_test(test_pause_stops_tokens_and_resume_restarts_them),
+        cmocka_unit_test(test_bad_model_keeps_the_running_setting),
+        cmocka_unit_test(test_failed_affinity_change_changes_nothing),
+        cmocka_unit_test(test_ab_rounds_alternate_sides),
+        cmocka_unit_test(test_metrics_view_shows_the_current_segment),
+        cmocka_unit_test(test_many_segments_keep_the_newest),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,261 @@
+/* test_tui_layout.c — the dashboard's layout over every size from 1x1 to
+ * 300x100: panels never overlap, never leave the screen, get at least their
+ * minimum rows, and below the minimum the layout says so (with a minimum no
+ * larger than a classic 80x24 terminal). Then each panel is drawn into an
+ * off-screen pad at many sizes to check it stays inside its rectangle. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "tui/internal.h"
+
+#include <locale.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int overlaps(struct rect a, struct rect b)
+{
+    return a.h > 0 && b.h > 0 && a.w > 0 && b.w > 0 && a.y < b.y + b.h && b.y < a.y + a.h && a.x < b.x + b.w &&
+           b.x < a.x + a.w;
+}
+
+static int inside(struct rect r, int rows, int cols)
+{
+    return r.y >= 0 && r.x >= 0 && r.h >= 0 && r.w >= 0 && r.y + r.h <= rows && r.x + r.w <= cols;
+}
+
+/* Every property the layout promises, for one size. Returns 1 when it fit. */
+static int check_size(const struct panel_place *p, int n, int rows, int cols)
+{
+    struct layout_result l;
+    layout_compute(rows, cols, p, n, &l);
+    if (!l.ok) {
+        assert_true(rows < l.need_rows || cols < l.need_cols);
+        return 0;
+    }
+    assert_true(rows >= l.need_rows && cols >= l.need_cols);
+    assert_true(inside(l.status_bar, rows, cols));
+    assert_int_equal(l.status_bar.y, rows - 1);
+    assert_int_equal(l.status_bar.w, cols);
+    for (int i = 0; i < n; i++) {
+        if (!inside(l.panels[i], rows, cols))
+            fail_msg("%dx%d: panel %d at %d,%d %dx%d leaves the screen", cols, rows, i, l.panels[i].x, l.panels[i].y,
+                     l.panels[i].w, l.panels[i].h);
+        assert_true(l.panels[i].h >= p[i].min_rows);
+        assert_true(l.panels[i].w >= 1);
+        assert_false(overlaps(l.panels[i], l.status_bar));
+        for (int j = i + 1; j < n; j++)
+            if (overlaps(l.panels[i], l.panels[j]))
+                fail_msg("%dx%d: panels %d and %d overlap", cols, rows, i, j);
+    }
+    return 1;
+}
+
+static void test_dashboard_layout_every_size_1x1_to_300x100(void **state)
+{
+    (void)state;
+    struct panel_place places[LAYOUT_MAX_PANELS];
+    tui_panel_places(places);
+    int fitted = 0, too_small = 0;
+    for (int rows = 1; rows <= 100; rows++)
+        for (int cols = 1; cols <= 300; cols++) {
+            if (check_size(places, tui_panel_count, rows, cols))
+                fitted++;
+            else
+                too_small++;
+        }
+    assert_true(fitted > 10000);
+    assert_true(too_small > 0);
+}
+
+static void test_minimum_size_is_at_most_80x24(void **state)
+{
+    (void)state;
+    struct panel_place places[LAYOUT_MAX_PANELS];
+    struct layout_result l;
+    tui_panel_places(places);
+    layout_compute(1, 1, places, tui_panel_count, &l);
+    assert_false(l.ok);
+    assert_true(l.need_cols <= 80);
+    assert_true(l.need_rows <= 24);
+    layout_compute(24, 80, places, tui_panel_count, &l);
+    assert_true(l.ok);
+    layout_compute(l.need_rows, l.need_cols, places, tui_panel_count, &l);
+    assert_true(l.ok);
+    layout_compute(l.need_rows - 1, l.need_cols, places, tui_panel_count, &l);
+    assert_false(l.ok);
+    layout_compute(l.need_rows, l.need_cols - 1, places, tui_panel_count, &l);
+    assert_false(l.ok);
+}
+
+static void test_columns_end_on_one_line_and_bottom_takes_the_rest(void **state)
+{
+    (void)state;
+    struct panel_place places[LAYOUT_MAX_PANELS];
+    struct layout_result l;
+    tui_panel_places(places);
+    layout_compute(60, 200, places, tui_panel_count, &l);
+    assert_true(l.ok);
+    int left_end = 0, right_end = 0, bottom = -1;
+    for (int i = 0; i < tui_panel_count; i++) {
+        int end = l.panels[i].y + l.panels[i].h;
+        if (places[i].area == AREA_LEFT && end > left_end)
+            left_end = end;
+        if (places[i].area == AREA_RIGHT && end > right_end)
+            right_end = end;
+        if (places[i].area == AREA_BOTTOM)
+            bottom = i;
+    }
+    assert_int_equal(left_end, right_end);
+    if (bottom < 0)
+        fail_msg("no bottom panel");
+    assert_int_equal(l.panels[bottom].y, left_end);
+    assert_int_equal(l.panels[bottom].y + l.panels[bottom].h, 59); /* up to the status bar */
+}
+
+/* Other panel sets (two bottom panels, an empty column) keep the promises. */
+static void test_other_panel_sets_keep_the_promises(void **state)
+{
+    (void)state;
+    const struct panel_place sets[][5] = {
+        {{AREA_TOP, 1, 1}, {AREA_LEFT, 3, 9}, {AREA_BOTTOM, 2, 0}, {AREA_BOTTOM, 3, 0}, {AREA_RIGHT, 1, 1}},
+        {{AREA_LEFT, 5, 5}, {AREA_LEFT, 2, 20}, {AREA_LEFT, 1, 1}, {AREA_TOP, 3, 3}, {AREA_BOTTOM, 1, 0}},
+        {{AREA_RIGHT, 4, 4}, {AREA_RIGHT, 4, 40}, {AREA_TOP, 2, 2}, {AREA_TOP, 1, 1}, {AREA_BOTTOM, 1, 0}},
+    };
+    for (size_t s = 0; s < sizeof sets / sizeof sets[0]; s++)
+        for (int rows = 1; rows <= 60; rows++)
+            for (int cols = 1; cols <= 200; cols += 3)
+                check_size(sets[s], 5, rows, cols);
+}
+
+/* ---- drawing stays inside the rectangle --------------------------------------------------- */
+
+static SCREEN *screen;
+static FILE *null_dev;
+
+static int setup_curses(void **state)
+{
+    (void)state;
+    /* UTF-8 glyphs need a UTF-8 locale; without one the ASCII set is tested. */
+    if (!setlocale(LC_ALL, "C.UTF-8"))
+        setlocale(LC_ALL, "");
+    null_dev = fopen("/dev/null", "r+");
+    const char *names[] = {"xterm-256color", "xterm", "vt100", "dumb"};
+    for (size_t i = 0; null_dev && i < sizeof names / sizeof names[0] && !screen; i++)
+        screen = newterm(names[i], null_dev, null_dev);
+    return screen ? 0 : -1;
+}
+
+static int teardown_curses(void **state)
+{
+    (void)state;
+    endwin();
+    delscreen(screen);
+    fclose(null_dev);
+    return 0;
+}
+
+/* A view with something in every panel. */
+static void fill_view(live_view *v)
+{
+    memset(v, 0, sizeof *v);
+    v->has_current = 1;
+    live_segment_stats *s = &v->current;
+    snprintf(v->status.setting.model, sizeof v->status.setting.model, "hst-v4");
+    snprintf(v->status.setting.affinity, sizeof v->status.setting.affinity, "compact");
+    v->status.setting.threads = 3;
+    v->status.pu_count = 2;
+    snprintf(v->status.error, sizeof v->status.error, "model: x: unknown model: a long error that goes on and on");
+    s->info.n_sections = 11;
+    for (int i = 0; i < 11; i++) {
+        snprintf(s->info.section_names[i], sizeof s->info.section_names[i], "section.%d", i);
+        s->section_ms[i] = 0.01 * (i + 1);
+        s->section_token_ms += s->section_ms[i];
+    }
+    s->decode_tokens = 1000;
+    s->decode_ns = 200000000;
+    s->decode_bytes = 1e9;
+    s->decode_flops = 1e9;
+    s->history_len = LIVE_HISTORY;
+    for (int i = 0; i < LIVE_HISTORY; i++)
+        s->history_tok_per_s[i] = 1000 + i;
+    s->n_threads = 3;
+    v->n_segments = LIVE_VIEW_SEGMENTS;
+    for (int i = 0; i < LIVE_VIEW_SEGMENTS; i++)
+        v->segments[i] = (live_segment_summary){.id = (uint32_t)i, .ab_side = i % 3 - 1, .decode_tokens = 5,
+                                                .decode_tok_per_s = 1e6 / (i + 1)};
+    v->n_pus = 40;
+    for (int i = 0; i < v->n_pus; i++)
+        v->pus[i] = (live_pu){i, i / 2, 0, 0.5};
+    v->ab_active = 1;
+    snprintf(v->ab.verdict, sizeof v->ab.verdict, "B is 1.31x faster (95%% CI 1.22-1.40)");
+    v->text_len = LIVE_TEXT_MAX;
+    for (int i = 0; i < LIVE_TEXT_MAX; i++)
+        v->text[i] = i * 7;
+    snprintf(v->prompt, sizeof v->prompt, "The harmonic spine carries the lattice.");
+    s->info.has_windows = 1;
+    s->info.counters_open = 1;
+    s->info.counters_decode.n_counters = 3;
+    for (int i = 0; i < 3; i++) {
+        snprintf(s->info.counters_decode.counters[i].name, PROBES_NAME_MAX, "event-%d", i);
+        snprintf(s->info.counters_decode.counters[i].backend, 16, i ? "software" : "perf_event");
+        s->info.counters_decode.counters[i].value = probes_metric_invalid("a reason that is rather long, to wrap");
+    }
+}
+
+static void test_panels_draw_only_inside_their_rectangles(void **state)
+{
+    (void)state;
+    static live_view view;
+    fill_view(&view);
+    struct theme theme;
+    theme_init(&theme, 0, theme_utf8_wanted());
+    struct ui_state ui;
+    memset(&ui, 0, sizeof ui);
+    struct panel_place places[LAYOUT_MAX_PANELS];
+    tui_panel_places(places);
+    struct layout_result minimum;
+    layout_compute(1, 1, places, tui_panel_count, &minimum);
+    const int sizes[][2] = {{minimum.need_rows, minimum.need_cols}, {24, 80}, {40, 120}, {45, 140}, {60, 200},
+                            {100, 300}, {30, 97}, {25, 81}};
+    for (size_t k = 0; k < 2 * sizeof sizes / sizeof sizes[0]; k++) {
+        int rows = sizes[k / 2][0], cols = sizes[k / 2][1];
+        view.ab_active = k % 2; /* both faces of the A/B panel */
+        struct layout_result l;
+        layout_compute(rows, cols, places, tui_panel_count, &l);
+        assert_true(l.ok);
+        WINDOW *pad = newpad(rows, cols);
+        assert_non_null(pad);
+        struct draw_ctx c = {.win = pad, .view = &view, .theme = &theme, .ui = &ui};
+        for (int i = 0; i < tui_panel_count; i++) {
+            /* Fill with a sentinel, draw one panel, look for changes outside it. */
+            for (int y = 0; y < rows; y++)
+                mvwhline(pad, y, 0, '%', cols);
+            tui_panels[i]->draw(&c, l.panels[i]);
+            struct rect r = l.panels[i];
+            for (int y = 0; y < rows; y++)
+                for (int x = 0; x < cols; x++) {
+                    int in = y >= r.y && y < r.y + r.h && x >= r.x && x < r.x + r.w;
+                    chtype ch = mvwinch(pad, y, x) & A_CHARTEXT;
+                    if (!in && ch != '%')
+                        fail_msg("%dx%d: panel '%s' drew at %d,%d outside %d,%d %dx%d", cols, rows,
+                                 tui_panels[i]->title, x, y, r.x, r.y, r.w, r.h);
+                }
+        }
+        delwin(pad);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_dashboard_layout_every_size_1x1_to_300x100),
+        cmocka_unit_test(test_minimum_size_is_at_most_80x24),
+        cmocka_unit_test(test_columns_end_on_one_line_and_bottom_takes_the_rest),
+        cmocka_unit_test(test_other_panel_sets_keep_the_promises),
+        cmocka_unit_test_setup_teardown(test_panels_draw_only_inside_their_rectangles, setup_curses, teardown_curses),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

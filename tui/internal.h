@@ -1,0 +1,219 @@
+/* internal.h — shared by the .c files of tui/ and its tests only; the
+ * module's interface is tui/tui.h.
+ *
+ * A panel is a const table (htop's MeterClass): a title, where it goes and
+ * how many rows it needs, and a draw function that only reads a live_view.
+ * The layout is a pure function of the terminal size and the panel table.
+ * Key handlers return what to redraw instead of drawing. */
+#ifndef HSTPROF_TUI_INTERNAL_H
+#define HSTPROF_TUI_INTERNAL_H
+
+#include "probes/probes.h"
+
+#include <curses.h>
+#include <stdarg.h>
+
+/* ---- layout (layout.c: no curses calls) ------------------------------------------- */
+
+struct rect {
+    int y, x, h, w;
+};
+
+enum panel_area { AREA_TOP, AREA_LEFT, AREA_RIGHT, AREA_BOTTOM };
+
+struct panel_place {
+    enum panel_area area;
+    int min_rows;  /* including the title row */
+    int max_rows;  /* rows it can use; AREA_BOTTOM takes whatever is left */
+};
+
+#define LAYOUT_MIN_COLS 80       /* two columns of 40 */
+#define LAYOUT_MAX_PANELS 16
+
+struct layout_result {
+    int ok;                      /* 0: too small, see need_* */
+    int need_rows, need_cols;
+    struct rect panels[LAYOUT_MAX_PANELS];
+    struct rect status_bar;      /* the last row */
+};
+
+/* Places n panels on a rows x cols screen: TOP panels stacked at the top
+ * with their min_rows, then LEFT and RIGHT columns side by side, the
+ * BOTTOM panel across the width below them, and a one-row status bar at
+ * the very bottom. Rectangles never overlap and never leave the screen.
+ * Pure: no curses, no globals. */
+void layout_compute(int rows, int cols, const struct panel_place *places, int n, struct layout_result *out);
+
+/* ---- themes and glyphs (theme.c) ------------------------------------------------------ */
+
+enum role {
+    ROLE_NORMAL,
+    ROLE_TITLE,
+    ROLE_LABEL,
+    ROLE_VALUE,
+    ROLE_DIM,
+    ROLE_GOOD,
+    ROLE_WARN,
+    ROLE_BAD,
+    ROLE_BAR,
+    ROLE_BAR_HOT,   /* the largest section */
+    ROLE_STATUS,    /* the status bar */
+    ROLE_KEY,       /* key names in the status bar */
+    ROLE_DIALOG,
+    ROLE_COUNT
+};
+
+struct glyphs {
+    int utf8;
+    const char *hline;          /* title rule */
+    const char *bar_full;
+    const char *bar_partial[8]; /* [k] = k/8 of a cell; [0] unused */
+    const char *bar_empty;
+    const char *spark[9];       /* 0..8 eighths of a cell */
+    const char *token_open, *token_close;
+};
+
+struct theme {
+    int color;
+    attr_t attr[ROLE_COUNT];
+    struct glyphs glyphs;
+};
+
+/* Colour when the terminal has it and NO_COLOR is unset or empty; UTF-8
+ * glyphs when the locale is UTF-8 and the terminal is not the Linux
+ * console (whose fonts lack the block elements). Call after initscr. */
+void theme_init(struct theme *t, int want_color, int want_utf8);
+/* The glyph decision alone (no curses): for screen dumps and tests. */
+int theme_utf8_wanted(void);
+int theme_color_wanted(void);
+
+/* ---- drawing (draw.c) ------------------------------------------------------------------- */
+
+/* What a panel's draw function gets: where to draw and what to show. */
+struct ui_state;
+struct draw_ctx {
+    WINDOW *win;
+    const live_view *view;
+    const struct theme *theme;
+    const struct ui_state *ui;
+};
+
+/* Title row: " Title " on a rule, with right-aligned extra text. */
+void draw_title(const struct draw_ctx *c, struct rect r, const char *title, const char *right);
+/* Text at (y, x), cut to w columns; non-ASCII bytes shown as '?'. Returns
+ * the columns written. */
+int draw_text(const struct draw_ctx *c, int y, int x, int w, enum role role, const char *text);
+int draw_textf(const struct draw_ctx *c, int y, int x, int w, enum role role, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+/* A horizontal bar of w cells filled to fraction (0..1), in eighths. */
+void draw_bar(const struct draw_ctx *c, int y, int x, int w, double fraction, enum role role);
+/* values[0..n-1] (oldest first) as a chart h rows tall, the newest at the
+ * right edge; max scales the top. */
+void draw_sparkline(const struct draw_ctx *c, int y, int x, int w, int h, const double *values, int n, double max);
+void draw_fill(const struct draw_ctx *c, struct rect r, enum role role);
+
+/* Number formatting: "1.23 GB", "12.3 M", "n/a" for NaN. */
+void fmt_bytes(char *buf, size_t len, double bytes);
+void fmt_count(char *buf, size_t len, double count);
+void fmt_rate(char *buf, size_t len, double per_s, const char *unit);
+void fmt_ms(char *buf, size_t len, double ms);
+void fmt_duration(char *buf, size_t len, double seconds);
+/* "2967" / "12.5" (tokens per second need no prefixes). */
+void fmt_tok_rate(char *buf, size_t len, double tok_per_s);
+/* text word-wrapped into r (at most r.h lines); returns the lines used. */
+int draw_wrapped(const struct draw_ctx *c, struct rect r, enum role role, const char *text);
+
+/* ---- panels (panel_*.c, panels.c) -------------------------------------------------------- */
+
+struct panel {
+    const char *title;
+    struct panel_place place;
+    void (*draw)(const struct draw_ctx *c, struct rect r);
+};
+
+extern const struct panel panel_header, panel_throughput, panel_sections, panel_counters, panel_roofline,
+    panel_memory, panel_topology, panel_ab, panel_segments, panel_text;
+
+/* The dashboard, in drawing order. */
+extern const struct panel *const tui_panels[];
+extern const int tui_panel_count;
+void tui_panel_places(struct panel_place *out); /* [tui_panel_count] */
+
+/* ---- the UI's own state, keys and dialogs (keys.c, dialogs.c) ------------------------------ */
+
+/* What a key handler asks of the main loop. */
+enum redraw { REDRAW_NONE = 0, REDRAW_ALL = 1, REDRAW_QUIT = 2 };
+
+enum dialog { DIALOG_NONE, DIALOG_HELP, DIALOG_MODEL, DIALOG_AB, DIALOG_PROFILE };
+
+#define UI_INPUT_MAX 1024
+#define UI_AB_CHOICES 16
+
+struct ab_choice {
+    char label[160];
+    int available;
+    char why_not[96];
+    live_setting a, b;
+};
+
+struct ui_state {
+    enum dialog dialog;
+    int selected;                /* row in the dialog */
+    char input[UI_INPUT_MAX];    /* typed path or profile name */
+    int n_ab;
+    struct ab_choice ab[UI_AB_CHOICES];
+    char message[1200];          /* status line, e.g. the snapshot's files */
+    enum role message_role;
+    uint64_t message_ns;
+    int text_as_ids;             /* 't' */
+    int shown_side;
+    int max_threads;             /* + stops here */
+    int threads_target;          /* last requested thread count, 0 when it landed */
+    char snapshot_dir[1024];
+};
+
+struct app {
+    live_engine *engine;
+    live_metrics *metrics;
+    live_view *view;             /* latest copy */
+    struct ui_state ui;
+    struct theme theme;
+    uint64_t seed;
+    char prompt[4096];
+    char profile[64];            /* for snapshots: how the run was set up */
+    char events[1024];
+};
+
+/* Handles one key; never draws. */
+int keys_handle(struct app *a, int key);
+int dialogs_handle_key(struct app *a, int key);
+/* `p`: the running settings as a profile NAME (profiles/). */
+int profile_save_current(struct app *a, const char *name);
+void ui_message(struct ui_state *ui, enum role role, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The status bar (key hints or the latest message) and an open dialog. */
+void draw_status_bar(const struct draw_ctx *c, struct rect r);
+void draw_dialog(const struct draw_ctx *c, int rows, int cols);
+/* Fills ui->ab with the comparisons offered from the running setting. */
+void dialogs_build_ab_choices(struct ui_state *ui, const live_status *st);
+
+/* ---- rendering (render.c) and snapshots (snapshot.c) ------------------------------------------ */
+
+/* Everything on win (stdscr or an off-screen pad) at rows x cols. */
+void render_dashboard(WINDOW *win, int rows, int cols, const live_view *v, const struct theme *t,
+                      const struct ui_state *ui);
+/* Writes the snapshot files; 0 with their paths in ui's message, -1 with the error there. */
+int snapshot_write(struct app *a);
+
+/* ---- terminal (term.c) ----------------------------------------------------------------------- */
+
+/* Installs the restoring handlers (SIGINT/SIGTERM/SIGHUP set the quit
+ * flag; SIGSEGV/SIGABRT/SIGBUS/SIGFPE/SIGILL restore and re-raise) and
+ * starts curses. -1 with a message on stderr when there is no terminal. */
+int term_start(void);
+void term_stop(void);
+int term_quit_requested(void);
+/* Blocks the quit and resize signals in threads created after this call
+ * (the engine's), so they land on the UI thread; returns the old mask. */
+void term_block_signals_for_workers(sigset_t *old);
+
+#endif

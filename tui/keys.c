@@ -1,0 +1,166 @@
+/* keys.c — what each key does (htop's HandlerResult style): a handler sends
+ * a command to the engine or changes UI state, and returns what must be
+ * redrawn; nothing here draws. Engine commands take effect at the next
+ * token boundary. */
+#include "tui/internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MESSAGE_NS 8000000000ull /* how long a status message stays */
+
+void ui_message(struct ui_state *ui, enum role role, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(ui->message, sizeof ui->message, fmt, ap);
+    va_end(ap);
+    ui->message_role = role;
+    ui->message_ns = hst_now_ns();
+}
+
+static int sent(struct app *a, int rc, const char *what)
+{
+    if (rc != 0)
+        ui_message(&a->ui, ROLE_WARN, "busy: %s not queued (too many pending changes)", what);
+    return REDRAW_ALL;
+}
+
+/* Relative changes count from the last request, not from the view, so two
+ * quick presses of + add two threads even before the first lands. */
+static int change_threads(struct app *a, int delta)
+{
+    const live_status *st = &a->view->status;
+    int base = a->ui.threads_target > 0 ? a->ui.threads_target : st->setting.threads;
+    int want = base + delta;
+    if (want < 1)
+        return REDRAW_NONE;
+    if (want > a->ui.max_threads) {
+        ui_message(&a->ui, ROLE_WARN, "at most %d threads here (2 per PU)", a->ui.max_threads);
+        return REDRAW_ALL;
+    }
+    a->ui.threads_target = want;
+    if (want > st->pu_count)
+        ui_message(&a->ui, ROLE_WARN, "%d threads on %d PUs: threads will share PUs (oversubscribed)", want,
+                   st->pu_count);
+    return sent(a, live_send_threads(a->engine, want), "thread change");
+}
+
+static int cycle_affinity(struct app *a)
+{
+    static const char *const order[] = {"none", "compact", "scatter"};
+    const char *cur = a->view->status.setting.affinity;
+    int next = 1; /* a PU list goes to compact */
+    for (int i = 0; i < 3; i++)
+        if (strcmp(cur, order[i]) == 0)
+            next = (i + 1) % 3;
+    ui_message(&a->ui, ROLE_NORMAL, "affinity %s (at the next token)", order[next]);
+    return sent(a, live_send_text(a->engine, LIVE_CMD_SET_AFFINITY, order[next]), "affinity change");
+}
+
+static int toggle_pause(struct app *a)
+{
+    int paused = a->view->status.state == LIVE_PAUSED;
+    return sent(a, live_send_simple(a->engine, paused ? LIVE_CMD_RESUME : LIVE_CMD_PAUSE), "pause");
+}
+
+static int open_dialog(struct app *a, enum dialog d)
+{
+    a->ui.dialog = d;
+    a->ui.selected = 0;
+    a->ui.input[0] = '\0';
+    if (d == DIALOG_AB)
+        dialogs_build_ab_choices(&a->ui, &a->view->status);
+    return REDRAW_ALL;
+}
+
+static int compare(struct app *a)
+{
+    if (!a->view->status.ab_active)
+        return open_dialog(a, DIALOG_AB);
+    ui_message(&a->ui, ROLE_NORMAL, "A/B stopped; the verdict stays in snapshots of its segments");
+    return sent(a, live_send_simple(a->engine, LIVE_CMD_AB_STOP), "A/B stop");
+}
+
+static int switch_side(struct app *a)
+{
+    if (!a->view->status.ab_active)
+        return REDRAW_NONE;
+    a->ui.shown_side = !a->ui.shown_side;
+    live_metrics_show_side(a->metrics, a->ui.shown_side);
+    return REDRAW_ALL;
+}
+
+int keys_handle(struct app *a, int key)
+{
+    if (key == KEY_F(10))
+        return REDRAW_QUIT; /* even from a dialog, where q may be typed text */
+    if (a->ui.dialog != DIALOG_NONE)
+        return dialogs_handle_key(a, key);
+    switch (key) {
+    case 'q':
+    case 'Q':
+        return REDRAW_QUIT;
+    case '?':
+    case 'h':
+    case KEY_F(1):
+        return open_dialog(a, DIALOG_HELP);
+    case ' ':
+        return toggle_pause(a);
+    case '+':
+    case '=':
+        return change_threads(a, +1);
+    case '-':
+    case '_':
+        return change_threads(a, -1);
+    case 'a':
+        return cycle_affinity(a);
+    case 'm':
+        return open_dialog(a, DIALOG_MODEL);
+    case 'r':
+        ui_message(&a->ui, ROLE_NORMAL, "statistics reset: a new segment starts at the next token");
+        return sent(a, live_send_simple(a->engine, LIVE_CMD_RESET_STATS), "reset");
+    case 's':
+        snapshot_write(a);
+        return REDRAW_ALL;
+    case 'c':
+        return compare(a);
+    case 'p':
+        return open_dialog(a, DIALOG_PROFILE);
+    case 't':
+        a->ui.text_as_ids = !a->ui.text_as_ids;
+        return REDRAW_ALL;
+    case '\t':
+        return switch_side(a);
+    case 12: /* Ctrl-L */
+        clearok(curscr, TRUE);
+        return REDRAW_ALL;
+    case KEY_RESIZE:
+        return REDRAW_ALL;
+    default:
+        return REDRAW_NONE;
+    }
+}
+
+/* ---- the status bar --------------------------------------------------------------------------- */
+
+static const struct {
+    const char *key, *label;
+} hints[] = {{"F1", "Help"}, {"Spc", "Pause"},    {"+-", "Threads"}, {"a", "Affinity"}, {"m", "Model"},
+             {"r", "Reset"}, {"s", "Snapshot"}, {"c", "A/B"},      {"p", "Profile"},  {"q", "Quit"}};
+
+void draw_status_bar(const struct draw_ctx *c, struct rect r)
+{
+    const struct ui_state *ui = c->ui;
+    draw_fill(c, r, ROLE_STATUS);
+    if (ui && ui->message[0] && hst_now_ns() - ui->message_ns < MESSAGE_NS) {
+        enum role role = ui->message_role == ROLE_NORMAL || ui->message_role == ROLE_GOOD ? ROLE_STATUS : ROLE_BAD;
+        draw_text(c, r.y, r.x, r.w, role, ui->message);
+        return;
+    }
+    int x = r.x;
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0] && x < r.x + r.w; i++) {
+        x += draw_text(c, r.y, x, r.x + r.w - x, ROLE_KEY, hints[i].key);
+        x += draw_textf(c, r.y, x, r.x + r.w - x, ROLE_STATUS, "%s ", hints[i].label); /* htop's style */
+    }
+}

@@ -1,0 +1,54 @@
+/* panel_ab.c — the A/B comparison: each side's median tok/s over rounds
+ * with its 95% interval, the ratio and the verdict (probes/ab.c). */
+#include "tui/internal.h"
+
+#include <math.h>
+#include <stdio.h>
+
+static void side_row(const struct draw_ctx *c, struct rect r, int y, int side)
+{
+    const live_view *v = c->view;
+    const ab_side_stats *s = side ? &v->ab.b : &v->ab.a;
+    char label[160], median[32];
+    live_setting_describe(&v->status.ab[side], label, sizeof label);
+    fmt_tok_rate(median, sizeof median, s->median);
+    int x = r.x + draw_textf(c, y, r.x, r.w, v->shown_side == side ? ROLE_TITLE : ROLE_LABEL, "%c ", side ? 'B' : 'A');
+    x += draw_textf(c, y, x, r.x + r.w - x, ROLE_VALUE, "%-6s tok/s ", s->n ? median : "...");
+    if (s->ci_valid)
+        x += draw_textf(c, y, x, r.x + r.w - x, ROLE_NORMAL, "[%.0f-%.0f] ", s->ci_lo, s->ci_hi);
+    x += draw_textf(c, y, x, r.x + r.w - x, ROLE_DIM, "%d rounds  ", s->n);
+    draw_text(c, y, x, r.x + r.w - x, ROLE_DIM, label);
+}
+
+static void ab_draw(const struct draw_ctx *c, struct rect r)
+{
+    const live_view *v = c->view;
+    char right[300];
+    if (!v->ab_active) {
+        draw_title(c, r, "A/B compare", "");
+        draw_text(c, r.y + 1, r.x, r.w, ROLE_DIM, "press c to compare two settings in alternating rounds");
+        if (r.h > 2)
+            draw_text(c, r.y + 2, r.x, r.w, ROLE_DIM, "(threads, affinity, kernel, model): ABAB... cancels drift");
+        return;
+    }
+    snprintf(right, sizeof right, "%s, %d tok/round", v->ab_label, v->status.ab_round_tokens);
+    draw_title(c, r, "A/B compare", right);
+    side_row(c, r, r.y + 1, 0);
+    if (r.h > 2)
+        side_row(c, r, r.y + 2, 1);
+    if (r.h > 3) {
+        int x = r.x;
+        if (v->ab.ratio_valid)
+            x += draw_textf(c, r.y + 3, x, r.w, ROLE_NORMAL, "B/A %.3f  ", v->ab.ratio);
+        draw_text(c, r.y + 3, x, r.x + r.w - x, v->ab.significant ? ROLE_GOOD : ROLE_WARN, v->ab.verdict);
+    }
+    if (r.h > 4)
+        draw_textf(c, r.y + 4, r.x, r.w, ROLE_DIM, "other panels show side %c (Tab switches); c stops",
+                   v->shown_side ? 'B' : 'A');
+}
+
+const struct panel panel_ab = {
+    .title = "A/B compare",
+    .place = {.area = AREA_RIGHT, .min_rows = 4, .max_rows = 5},
+    .draw = ab_draw,
+};

@@ -1,0 +1,98 @@
+/* panel_header.c — what is running and how: model, preset, parameters,
+ * threads, affinity, kernel, state and elapsed time (two rows, htop-style). */
+#include "tui/internal.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+static enum role state_role(live_state s)
+{
+    switch (s) {
+    case LIVE_RUNNING:
+        return ROLE_GOOD;
+    case LIVE_PAUSED:
+    case LIVE_HELD:
+    case LIVE_STARTING:
+        return ROLE_WARN;
+    default:
+        return ROLE_BAD;
+    }
+}
+
+/* A label in the label colour, then its value; returns the new x. */
+static int field(const struct draw_ctx *c, int y, int x, int end, const char *label, enum role role, const char *value)
+{
+    if (x >= end)
+        return x;
+    x += draw_text(c, y, x, end - x, ROLE_LABEL, label);
+    x += draw_text(c, y, x, end - x, role, value);
+    return x + (x < end ? draw_text(c, y, x, end - x, ROLE_NORMAL, "  ") : 0);
+}
+
+/* Row 1: what runs. The model's details come last: they are the first
+ * thing to go on a narrow terminal. */
+static void model_row(const struct draw_ctx *c, struct rect r)
+{
+    const live_view *v = c->view;
+    const live_segment_info *info = &v->current.info;
+    const live_setting *s = v->status.ab_active ? &v->status.ab[v->shown_side] : &v->status.setting;
+    int x = r.x, end = r.x + r.w;
+    char buf[1200], params[32];
+    x += draw_text(c, r.y, x, end - x, ROLE_TITLE, "hstprof  ");
+    fmt_count(params, sizeof params, (double)info->counts.params_total);
+    if (snprintf(buf, sizeof buf, "%s %s (%s params)", s->model, s->precision, v->has_current ? params : "?") < 0)
+        buf[0] = '\0';
+    x = field(c, r.y, x, end, "", ROLE_VALUE, buf);
+    int pus = v->status.pu_count, over = s->threads > pus && pus > 0;
+    snprintf(buf, sizeof buf, "%d/%d PUs%s", s->threads, pus, over ? " OVERSUBSCRIBED" : "");
+    x = field(c, r.y, x, end, "threads ", over ? ROLE_WARN : ROLE_VALUE, buf);
+    x = field(c, r.y, x, end, "affinity ", ROLE_VALUE, s->affinity);
+    x = field(c, r.y, x, end, "kernel ", ROLE_VALUE, v->status.kernel_in_use[0] ? v->status.kernel_in_use : "?");
+    if (v->has_current) {
+        int is_preset = strcmp(s->model, info->preset) == 0;
+        if (snprintf(buf, sizeof buf, "%s%s%s, %s", is_preset ? "" : "preset ", is_preset ? "" : info->preset,
+                     is_preset ? info->arch_class : "", info->source) < 0)
+            buf[0] = '\0';
+        field(c, r.y, x, end, "", ROLE_DIM, buf);
+    }
+}
+
+static void state_row(const struct draw_ctx *c, struct rect r)
+{
+    const live_view *v = c->view;
+    int x = r.x, end = r.x + r.w, y = r.y + 1;
+    char buf[600], elapsed[32];
+    snprintf(buf, sizeof buf, "%s%s%s", live_state_name(v->status.state), v->status.hold_reason[0] ? ": " : "",
+             v->status.hold_reason);
+    for (char *p = buf; *p && *p != ':'; p++)
+        *p = (char)toupper((unsigned char)*p); /* RUNNING reads as a state at a glance */
+    x = field(c, y, x, end, "state ", state_role(v->status.state), buf);
+    fmt_duration(elapsed, sizeof elapsed, (double)(v->now_ns - v->start_ns) * 1e-9);
+    x = field(c, y, x, end, "elapsed ", ROLE_VALUE, elapsed);
+    snprintf(buf, sizeof buf, "%llu, pos %d/%d", (unsigned long long)v->status.generations, v->status.pos,
+             v->status.max_seq_len);
+    x = field(c, y, x, end, "generation ", ROLE_VALUE, buf);
+    snprintf(buf, sizeof buf, "#%u%s", v->current.info.id,
+             v->ab_active ? (v->shown_side ? " (side B)" : " (side A)") : "");
+    x = field(c, y, x, end, "segment ", ROLE_VALUE, buf);
+    if (v->dropped_samples) {
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)v->dropped_samples);
+        x = field(c, y, x, end, "dropped samples ", ROLE_WARN, buf);
+    }
+    if (v->status.error[0])
+        field(c, y, x, end, "", ROLE_BAD, v->status.error);
+}
+
+static void header_draw(const struct draw_ctx *c, struct rect r)
+{
+    model_row(c, r);
+    if (r.h > 1)
+        state_row(c, r);
+}
+
+const struct panel panel_header = {
+    .title = "hstprof",
+    .place = {.area = AREA_TOP, .min_rows = 2, .max_rows = 2},
+    .draw = header_draw,
+};

@@ -1,0 +1,51 @@
+/* panel_memory.c — the process's memory since the dashboard started: RSS,
+ * PSS, peaks (of the samples, every 250 ms), the KV cache of the shown
+ * session, and page faults. */
+#include "tui/internal.h"
+
+#include <stdio.h>
+
+static void metric_bytes(char *buf, size_t len, const probes_metric *m)
+{
+    if (m->valid)
+        fmt_bytes(buf, len, m->value);
+    else
+        snprintf(buf, len, "n/a");
+}
+
+static void memory_draw(const struct draw_ctx *c, struct rect r)
+{
+    const live_view *v = c->view;
+    const probes_memory_report *m = &v->memory;
+    char rss[32], pss[32], peak[32], kv[32], faults[32], rate[32];
+    draw_title(c, r, "Memory", "whole process");
+    if (r.h < 2)
+        return;
+    metric_bytes(rss, sizeof rss, &m->rss_bytes);
+    metric_bytes(pss, sizeof pss, &m->pss_bytes);
+    metric_bytes(peak, sizeof peak, &m->rss_peak_bytes);
+    int x = r.x + draw_text(c, r.y + 1, r.x, r.w, ROLE_LABEL, "RSS ");
+    x += draw_textf(c, r.y + 1, x, r.x + r.w - x, ROLE_VALUE, "%-10s", rss);
+    x += draw_text(c, r.y + 1, x, r.x + r.w - x, ROLE_LABEL, "PSS ");
+    x += draw_textf(c, r.y + 1, x, r.x + r.w - x, ROLE_VALUE, "%-10s", pss);
+    x += draw_text(c, r.y + 1, x, r.x + r.w - x, ROLE_LABEL, "peak ");
+    draw_text(c, r.y + 1, x, r.x + r.w - x, ROLE_VALUE, peak);
+    if (!m->pss_bytes.valid && r.h > 3)
+        draw_textf(c, r.y + 3, r.x, r.w, ROLE_DIM, "PSS: %s", m->pss_bytes.why_not);
+    if (r.h < 3)
+        return;
+    fmt_bytes(kv, sizeof kv, (double)v->current.info.kv_cache_bytes);
+    fmt_count(faults, sizeof faults, m->minor_faults.valid ? m->minor_faults.value : 0);
+    fmt_rate(rate, sizeof rate, v->minor_faults_per_s, "/s");
+    x = r.x + draw_text(c, r.y + 2, r.x, r.w, ROLE_LABEL, "KV cache ");
+    x += draw_textf(c, r.y + 2, x, r.x + r.w - x, ROLE_VALUE, "%-10s", kv);
+    x += draw_text(c, r.y + 2, x, r.x + r.w - x, ROLE_LABEL, "faults ");
+    draw_textf(c, r.y + 2, x, r.x + r.w - x, ROLE_VALUE, "%s minor (%s), %.0f major", faults, rate,
+               m->major_faults.valid ? m->major_faults.value : 0.0);
+}
+
+const struct panel panel_memory = {
+    .title = "Memory",
+    .place = {.area = AREA_RIGHT, .min_rows = 3, .max_rows = 4},
+    .draw = memory_draw,
+};

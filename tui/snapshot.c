@@ -1,0 +1,75 @@
+/* snapshot.c — the `s` and `p` keys: the dashboard's state written through
+ * exports/ (Markdown + CSV + JSON, atomically), and the running settings
+ * saved as a profile through profiles/. */
+#include "exports/exports.h"
+#include "profiles/profiles.h"
+#include "tui/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* hstprof-snapshot-YYYYmmdd-HHMMSS, with -2, -3... when taken within the
+ * same second, so a snapshot never replaces another. */
+static void snapshot_base(const char *dir, char *base, size_t len)
+{
+    char stamp[32], path[2048];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(base, len, "hstprof-snapshot-%s", stamp);
+    for (int k = 2; k < 100; k++) {
+        snprintf(path, sizeof path, "%s/%s.md", dir, base);
+        if (access(path, F_OK) != 0)
+            return;
+        snprintf(base, len, "hstprof-snapshot-%s-%d", stamp, k);
+    }
+}
+
+int snapshot_write(struct app *a)
+{
+    live_segment_stats *segments = calloc(LIVE_VIEW_SEGMENTS, sizeof *segments);
+    if (!segments) {
+        ui_message(&a->ui, ROLE_BAD, "snapshot: out of memory");
+        return -1;
+    }
+    int n = live_metrics_segments(a->metrics, segments, LIVE_VIEW_SEGMENTS);
+    live_snapshot_setup setup = {.seed = a->seed, .profile = a->profile, .events = a->events};
+    json_t *snap = live_view_json(a->view, segments, n, &setup);
+    free(segments);
+    const char *dir = a->ui.snapshot_dir[0] ? a->ui.snapshot_dir : ".";
+    char base[96], paths[3][1024], err[512];
+    snapshot_base(dir, base, sizeof base);
+    int rc = snap ? export_snapshot_files(snap, dir, base, paths, err, sizeof err) : -1;
+    json_decref(snap);
+    if (rc != 0) {
+        ui_message(&a->ui, ROLE_BAD, "snapshot failed: %s", snap ? err : "out of memory");
+        return -1;
+    }
+    ui_message(&a->ui, ROLE_GOOD, "snapshot: %s  %s  %s", paths[0], paths[1], paths[2]);
+    return 0;
+}
+
+int profile_save_current(struct app *a, const char *name)
+{
+    const live_setting *s = &a->view->status.setting;
+    hst_settings settings;
+    settings_defaults(&settings);
+    snprintf(settings.model, sizeof settings.model, "%s", s->model);
+    settings.seed = a->seed;
+    settings.threads = s->threads;
+    snprintf(settings.affinity, sizeof settings.affinity, "%s", s->affinity);
+    snprintf(settings.kernel, sizeof settings.kernel, "%s", s->kernel);
+    snprintf(settings.precision, sizeof settings.precision, "%s", s->precision);
+    snprintf(settings.prompt, sizeof settings.prompt, "%s", a->prompt);
+    char path[PROFILE_PATH_MAX], err[512];
+    if (profile_save(&settings, name, path, sizeof path, err, sizeof err) != 0) {
+        ui_message(&a->ui, ROLE_BAD, "profile not saved: %s", err);
+        return -1;
+    }
+    ui_message(&a->ui, ROLE_GOOD, "profile saved: %s (start with: hstprof dashboard -p %s)", path, name);
+    return 0;
+}
