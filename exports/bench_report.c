@@ -204,32 +204,17 @@ static void csv_value(FILE *f, const json_t *run, const json_t *report, const ch
     ex_csv_json_value(f, v);
 }
 
-static void render_csv(FILE *f, const json_t *report)
+static void render_markdown(FILE *f, const json_t *report)
 {
-    ex_csv_runs(f, report, csv_columns, sizeof csv_columns / sizeof csv_columns[0], csv_value);
+    md_header(f, report);
+    md_overall(f, report);
+    md_details_by_seq(f, report);
+    md_insights(f, report);
+    md_model_details(f, report);
 }
 
 char *export_bench_render(const json_t *report, export_format fmt)
 {
-    if (fmt == EXPORT_JSON)
-        return export_json_render(report);
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return NULL;
-    if (fmt == EXPORT_CSV) {
-        render_csv(f, report);
-    } else {
-        md_header(f, report);
-        md_overall(f, report);
-        md_details_by_seq(f, report);
-        md_insights(f, report);
-        md_model_details(f, report);
-    }
-    if (fclose(f) != 0) {
-        free(buf);
-        return NULL;
-    }
-    return buf;
+    return ex_render_report(report, fmt, render_markdown, csv_columns, sizeof csv_columns / sizeof csv_columns[0],
+                            csv_value);
 }

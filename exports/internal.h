@@ -50,6 +50,10 @@ void ex_csv_json_value(FILE *f, const json_t *v);
  * cell written by cell(f, run, report, column); CRLF line ends (RFC 4180). */
 typedef void (*ex_csv_cell_fn)(FILE *f, const json_t *run, const json_t *report, const char *column);
 void ex_csv_runs(FILE *f, const json_t *report, const char *const *columns, size_t n_columns, ex_csv_cell_fn cell);
+/* A report rendered in fmt: JSON as is, CSV through ex_csv_runs, Markdown by md.
+ * Returns a malloc'd string, NULL when out of memory. */
+char *ex_render_report(const json_t *report, export_format fmt, void (*md)(FILE *f, const json_t *report),
+                       const char *const *columns, size_t n_columns, ex_csv_cell_fn cell);
 
 /* One file of an atomic write: staged (written beside path), then committed (renamed). */
 typedef struct {

@@ -163,3 +163,24 @@ void ex_csv_runs(FILE *f, const json_t *report, const char *const *columns, size
         fputs("\r\n", f);
     }
 }
+
+char *ex_render_report(const json_t *report, export_format fmt, void (*md)(FILE *f, const json_t *report),
+                       const char *const *columns, size_t n_columns, ex_csv_cell_fn cell)
+{
+    if (fmt == EXPORT_JSON)
+        return export_json_render(report);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f)
+        return NULL;
+    if (fmt == EXPORT_CSV)
+        ex_csv_runs(f, report, columns, n_columns, cell);
+    else
+        md(f, report);
+    if (fclose(f) != 0) {
+        free(buf);
+        return NULL;
+    }
+    return buf;
+}
