@@ -337,12 +337,15 @@ int probes_cmd_run(int argc, char **argv)
     req.trace = f->trace_path[0] != '\0';
     req.precision = f->precision[0] ? f->precision : NULL;
     run_result res;
+    probes_interrupt_install();
     rc = runner_prepare(&req, &res);
     if (rc == 0 && build_prompt(f, res.config.vocab_size, ids, &req.n_prompt) != 0)
         rc = 2;
     req.prompt = ids;
     if (rc == 0)
         rc = runner_generate(&req, &res);
+    if (rc == 0 && probes_interrupted()) /* before any export: none is written */
+        rc = probes_interrupt_exit_status("hstprof run");
     if (rc == 0 && f->dump_logits[0] && write_logits(f->dump_logits, &res) != 0)
         rc = 1;
     if (rc == 0 && write_exports(f, &res) != 0)

@@ -380,6 +380,13 @@ probes_roofline probes_roofline_point(const probes_ceilings *c, int threads, dou
 int probes_cmd_events(int argc, char **argv);
 int probes_cmd_topo(int argc, char **argv);
 int probes_cmd_ceilings(int argc, char **argv);
+/* SIGINT/SIGTERM/SIGHUP for the headless commands: the handler records the
+ * signal; probes_interrupted() returns it (0: none) for checks at token and
+ * run boundaries; probes_interrupt_exit_status() prints one line and returns
+ * 128 + signal. */
+void probes_interrupt_install(void);
+int probes_interrupted(void);
+int probes_interrupt_exit_status(const char *command);
 int probes_cmd_run(int argc, char **argv);
 int probes_cmd_bench(int argc, char **argv);
 int probes_cmd_layerbench(int argc, char **argv);

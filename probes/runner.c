@@ -211,6 +211,11 @@ static int decode_loop(const run_request *req, run_result *res, hst_sampler *smp
     const int V = res->config.vocab_size;
     uint64_t last_progress = 0, last_memory_sample = hst_now_ns();
     for (int i = 1; i < req->n_tokens; i++) {
+        if (probes_interrupted()) {
+            if (req->progress)
+                fputc('\n', stderr);
+            return probes_interrupt_exit_status("hstprof run");
+        }
         uint64_t t0 = hst_now_ns();
         if (hst_forward(res->session, &res->generated[i - 1], 1, logits, 0, &err) != 0) {
             fprintf(stderr, "hstprof run: %s\n", err.msg);
@@ -345,6 +350,8 @@ int runner_generate(const run_request *req, run_result *res)
     /* The window's peak when sampled; the process's high-water mark otherwise. */
     res->peak_rss_bytes = res->have_memory && res->memory.rss_peak_bytes.valid ? res->memory.rss_peak_bytes.value
                                                                                  : peak_rss_bytes();
+    if (probes_interrupted())
+        return probes_interrupt_exit_status("hstprof run");
     if (hst_quality_hash(res->session, &res->quality_hash, res->quality_tokens, &err) != 0) {
         fprintf(stderr, "hstprof run: %s\n", err.msg);
         return 1;

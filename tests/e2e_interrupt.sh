@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# SIGINT, SIGTERM and SIGHUP during `hstprof bench -o FILE`: the command stops
+# at the next run boundary, exits 128 + signal with one line on stderr, and
+# leaves neither the report nor a temporary file behind. Run by run_all.sh with
+# HSTPROF set; prints one line per check; exit status 0 = all passed.
+set -u
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+failed=0
+check() { # name, condition-as-exit-status
+    if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; failed=1; fi
+}
+
+interrupt_bench() { # signal name, expected status
+    local sig=$1 want=$2 out="$dir/bench-$1.md"
+    # Long enough to still be running when the signal arrives (seconds, not ms).
+    "$bin" bench --seq 512 --warmup 0 --runs 100000 --threads 1 -o "$out" 2>"$dir/err-$sig" &
+    local pid=$!
+    # Wait until the engine is measuring: its first run needs the model built.
+    for _ in $(seq 100); do
+        [ "$(awk '{print $14}' /proc/$pid/stat 2>/dev/null || echo 0)" -gt 20 ] && break
+        sleep 0.05
+    done
+    kill -s "$sig" "$pid"
+    wait "$pid"
+    local status=$?
+    check "bench: $sig exits $want (got $status)" $([ "$status" -eq "$want" ]; echo $?)
+    check "bench: $sig prints one line naming it" \
+        $([ "$(wc -l <"$dir/err-$sig")" -eq 1 ] && grep -q "interrupted by SIG$sig" "$dir/err-$sig"; echo $?)
+    check "bench: $sig leaves no report" $([ ! -e "$out" ]; echo $?)
+    check "bench: $sig leaves no temporary file" $([ -z "$(ls "$dir" | grep '\.tmp\.')" ]; echo $?)
+}
+
+# The release binary, then the ASan+UBSan one when run_all.sh provides it.
+for bin in "${HSTPROF:-./hstprof}" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
+    echo "-- $bin"
+    interrupt_bench INT 130
+    interrupt_bench TERM 143
+    interrupt_bench HUP 129
+    # A report that was finished is whole: a short bench completes normally.
+    rm -f "$dir/done.md"
+    "$bin" bench --seq 16 --warmup 0 --runs 2 -o "$dir/done.md" 2>/dev/null
+    check "a finished bench report is complete" $(grep -q '## Model Details' "$dir/done.md"; echo $?)
+done
+exit $failed
