@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,89 +19,37 @@
 
 static char tmpdir[256];
 
-typedef struct {
-    int status;
-    char *out, *err;
-} result;
+typedef cli_result result;
 
-static const char *binary(void)
-{
-    const char *b = getenv("HSTPROF");
-    return b && *b ? b : "./hstprof";
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
-/* Runs "$HSTPROF args" through sh, capturing stdout, stderr and the status. */
+static result run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static result run(const char *fmt, ...)
 {
-    char args[4096], cmd[8192], out[512], err[512];
+    char args[4096];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(out, sizeof out, "%s/stdout", tmpdir);
-    snprintf(err, sizeof err, "%s/stderr", tmpdir);
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s </dev/null", binary(), args, out, err);
-    int st = system(cmd);
-    result r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), slurp(out), slurp(err)};
-    return r;
-}
-
-static void done(result *r)
-{
-    free(r->out);
-    free(r->err);
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
+    return harness_run(tmpdir, "%s", args);
 }
 
 static void expect_usage_error(const char *args, const char *needle)
 {
     result r = run("%s", args);
-    if (r.status != 2 || count_lines(r.err) != 1 || !strstr(r.err, needle))
+    if (r.status != 2 || harness_count_lines(r.err) != 1 || !strstr(r.err, needle))
         fail_msg("'%s': status %d, stderr '%s' (want 2 and one line with '%s')", args, r.status, r.err, needle);
-    done(&r);
-}
-
-static int file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
+    harness_done(&r);
 }
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/hstprof-cli-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return harness_make_tmpdir(tmpdir, sizeof tmpdir, "cli");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return harness_remove_tmpdir(tmpdir);
 }
 
 /* ---- usage errors: exit 2, one line naming the problem ----------------------- */
@@ -167,13 +117,13 @@ static void test_run_json_carries_probes(void **state)
     json_t *roof = json_object_get(json_object_get(o, "roofline"), "decode");
     assert_true(json_real_value(json_object_get(roof, "achieved_bytes_per_s")) > 0);
     json_decref(o);
-    done(&r);
+    harness_done(&r);
     r = run("run -n 10 --no-probes --format json");
     assert_int_equal(r.status, 0);
     o = json_loads(r.out, 0, NULL);
     assert_true(json_is_null(json_object_get(o, "memory")));
     json_decref(o);
-    done(&r);
+    harness_done(&r);
 }
 
 static void test_help_on_every_command(void **state)
@@ -185,7 +135,7 @@ static void test_help_on_every_command(void **state)
         result r = run("%s", cmds[i]);
         if (r.status != 0 || !strstr(r.out, "usage"))
             fail_msg("'%s': status %d, stdout '%.80s'", cmds[i], r.status, r.out);
-        done(&r);
+        harness_done(&r);
     }
 }
 
@@ -211,7 +161,7 @@ static void test_run_json_summary_is_consistent(void **state)
     assert_true(json_real_value(json_object_get(o, "prefill_tok_per_s")) > 0);
     assert_int_equal(strlen(json_string_value(json_object_get(o, "quality_hash"))), 16);
     json_decref(o);
-    done(&r);
+    harness_done(&r);
 }
 
 static void test_run_text_summary_has_every_figure(void **state)
@@ -223,7 +173,7 @@ static void test_run_text_summary_has_every_figure(void **state)
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
         if (!strstr(r.out, want[i]))
             fail_msg("summary lacks '%s':\n%s", want[i], r.out);
-    done(&r);
+    harness_done(&r);
 }
 
 static void test_print_tokens_identical_across_threads(void **state)
@@ -233,16 +183,16 @@ static void test_print_tokens_identical_across_threads(void **state)
     result b = run("run -n 24 --threads 2 --print-tokens -q --temperature 0.8 --top-k 20 --seed 5");
     result c = run("run -n 24 --threads 3 --print-tokens -q --temperature 0.8 --top-k 20 --seed 5");
     assert_int_equal(a.status, 0);
-    assert_int_equal(count_lines(a.out), 1);
+    assert_int_equal(harness_count_lines(a.out), 1);
     int commas = 0;
     for (const char *p = a.out; *p; p++)
         commas += *p == ',';
     assert_int_equal(commas, 23);
     assert_string_equal(a.out, b.out);
     assert_string_equal(a.out, c.out);
-    done(&a);
-    done(&b);
-    done(&c);
+    harness_done(&a);
+    harness_done(&b);
+    harness_done(&c);
 }
 
 static void test_prefill_only_with_n_0(void **state)
@@ -255,7 +205,7 @@ static void test_prefill_only_with_n_0(void **state)
     assert_int_equal(json_integer_value(json_object_get(o, "prompt_tokens")), 4);
     assert_int_equal(json_array_size(json_object_get(o, "generated")), 0);
     json_decref(o);
-    done(&r);
+    harness_done(&r);
 }
 
 static void test_dump_logits_shape_and_failure(void **state)
@@ -268,12 +218,12 @@ static void test_dump_logits_shape_and_failure(void **state)
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_size, 3 * 5000 * 4);
-    done(&r);
+    harness_done(&r);
     r = run("run -n 1 --dump-logits %s/missing/dir/x.f32", tmpdir);
     assert_int_equal(r.status, 1);
-    assert_int_equal(count_lines(r.err), 1);
+    assert_int_equal(harness_count_lines(r.err), 1);
     assert_non_null(strstr(r.err, "cannot write"));
-    done(&r);
+    harness_done(&r);
 }
 
 /* ---- model init / info ----------------------------------------------------------- */
@@ -285,20 +235,20 @@ static void test_model_init_info_and_run_from_file(void **state)
     snprintf(path, sizeof path, "%s/v61.safetensors", tmpdir);
     result r = run("model init --preset hst-v6.1 --seed 3 -o %s", path);
     assert_int_equal(r.status, 0);
-    done(&r);
+    harness_done(&r);
     r = run("model info %s", path);
     assert_int_equal(r.status, 0);
     assert_non_null(strstr(r.out, "hst-v6.1"));
     assert_non_null(strstr(r.out, "16,886,166"));
     assert_non_null(strstr(r.out, "3,357,889"));
     assert_non_null(strstr(r.out, "speculative_verifier.proj.weight"));
-    done(&r);
+    harness_done(&r);
     result a = run("run --model %s -n 12 -q --print-tokens", path);
     result b = run("run --model hst-v6.1 --seed 3 -n 12 -q --print-tokens");
     assert_int_equal(a.status, 0);
     assert_string_equal(a.out, b.out); /* the file holds exactly the preset's weights */
-    done(&a);
-    done(&b);
+    harness_done(&a);
+    harness_done(&b);
 }
 
 static void test_bad_model_files_exit_1_without_output(void **state)
@@ -311,20 +261,20 @@ static void test_bad_model_files_exit_1_without_output(void **state)
     fclose(f);
     result r = run("run --model %s", path);
     assert_int_equal(r.status, 1);
-    assert_int_equal(count_lines(r.err), 1);
+    assert_int_equal(harness_count_lines(r.err), 1);
     assert_non_null(strstr(r.err, "truncated"));
-    done(&r);
+    harness_done(&r);
     r = run("model info %s/nope.safetensors", tmpdir);
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "unknown model"));
-    done(&r);
+    harness_done(&r);
     r = run("model init --preset hst-v4 -o %s/missing/x.safetensors", tmpdir);
     assert_int_equal(r.status, 1);
-    assert_int_equal(count_lines(r.err), 1);
-    done(&r);
+    assert_int_equal(harness_count_lines(r.err), 1);
+    harness_done(&r);
     char missing[512];
     snprintf(missing, sizeof missing, "%s/missing", tmpdir);
-    assert_false(file_exists(missing));
+    assert_false(harness_file_exists(missing));
 }
 
 /* ---- bench ---------------------------------------------------------------------------- */
@@ -349,7 +299,7 @@ static void test_bench_json_counts_every_cell(void **state)
         assert_int_equal(json_array_size(json_object_get(cell, "samples_ms")), 3);
     }
     json_decref(o);
-    done(&r);
+    harness_done(&r);
 }
 
 static void test_bench_csv_and_markdown_shapes(void **state)
@@ -360,9 +310,9 @@ static void test_bench_csv_and_markdown_shapes(void **state)
     result r = run("bench --seq 16,24 --warmup 0 --runs 2 --format csv -o %s", path);
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, ""); /* the report went to the file */
-    done(&r);
-    char *csv = slurp(path);
-    assert_int_equal(count_lines(csv), 3);
+    harness_done(&r);
+    char *csv = harness_slurp(path);
+    assert_int_equal(harness_count_lines(csv), 3);
     assert_non_null(strstr(csv, "model,seq_len,threads"));
     free(csv);
     r = run("bench --seq 16 --warmup 0 --runs 2");
@@ -372,7 +322,7 @@ static void test_bench_csv_and_markdown_shapes(void **state)
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
         if (!strstr(r.out, sections[i]))
             fail_msg("bench report lacks '%s'", sections[i]);
-    done(&r);
+    harness_done(&r);
 }
 
 int main(void)

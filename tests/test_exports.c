@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include "exports/exports.h"
 
 #include <dirent.h>
@@ -54,20 +56,6 @@ static void spit(const char *path, const char *text)
     assert_non_null(f);
     fputs(text, f);
     fclose(f);
-}
-
-static int exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-static int count_lines(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += *s == '\n';
-    return n;
 }
 
 static int count_occurrences(const char *hay, const char *needle)
@@ -580,7 +568,7 @@ static void test_log_rejects_bad_titles(void **state)
 
 static void expect_one_line_error(const char *err, const char *path)
 {
-    assert_int_equal(count_lines(err), 0);
+    assert_int_equal(harness_count_lines(err), 0);
     assert_non_null(strstr(err, path));
     assert_non_null(strstr(err, "cannot write"));
 }
@@ -606,7 +594,7 @@ static void test_atomic_write_failures_leave_nothing(void **state)
         snprintf(path, sizeof path, "%s/notes.md", dir);
         assert_int_equal(export_write_atomic(path, "x", 1, err, sizeof err), -1);
         expect_one_line_error(err, path);
-        assert_false(exists(path));
+        assert_false(harness_file_exists(path));
         assert_int_equal(temp_files_in(dir), 0);
         chmod(dir, 0755);
     }
@@ -637,8 +625,8 @@ static void test_snapshot_files_all_or_nothing(void **state)
     expect_one_line_error(err, blocker);
     snprintf(md, sizeof md, "%s/s2.md", dir);
     snprintf(csv, sizeof csv, "%s/s2.csv", dir);
-    assert_false(exists(md));
-    assert_false(exists(csv));
+    assert_false(harness_file_exists(md));
+    assert_false(harness_file_exists(csv));
     assert_int_equal(temp_files_in(dir), 0);
     /* A missing directory: one line, and the snapshot is untouched for a retry. */
     json_t *copy = json_deep_copy(run);
@@ -685,31 +673,16 @@ static void test_system_info_has_every_field_or_a_reason(void **state)
 
 /* ---- through the binary ------------------------------------------------------------------------------ */
 
-static const char *binary(void)
+/* "$HSTPROF <args>", captured. */
+static cli_result run_cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static cli_result run_cli(const char *fmt, ...)
 {
-    const char *b = getenv("HSTPROF");
-    return b && *b ? b : "./hstprof";
-}
-
-typedef struct {
-    int status;
-    char *err;
-} result;
-
-static result run_cli(const char *fmt, ...)
-{
-    char args[2048], cmd[4096], err[512];
+    char args[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(err, sizeof err, "%s/stderr", tmpdir);
-    snprintf(cmd, sizeof cmd, "%s %s >/dev/null 2>%s </dev/null", binary(), args, err);
-    int st = system(cmd);
-    result r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), slurp(err)};
-    if (!r.err)
-        r.err = strdup("");
-    return r;
+    return harness_run(tmpdir, "%s", args);
 }
 
 static void test_cli_run_exports_every_format(void **state)
@@ -719,10 +692,10 @@ static void test_cli_run_exports_every_format(void **state)
     for (int i = 0; i < 3; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/notes.%s", tmpdir, ext[i]);
-        result r = run_cli("run -n 6 -t 1 --prompt-tokens 1,2,3 -q --export %s", path);
+        cli_result r = run_cli("run -n 6 -t 1 --prompt-tokens 1,2,3 -q --export %s", path);
         if (r.status != 0)
             fail_msg("run --export %s: status %d, stderr '%s'", path, r.status, r.err);
-        free(r.err);
+        harness_done(&r);
         char *text = slurp(path);
         assert_non_null(text);
         if (i == 0) {
@@ -746,9 +719,9 @@ static void test_cli_run_exports_every_format(void **state)
     }
     char path[512];
     snprintf(path, sizeof path, "%s/notes.txt", tmpdir);
-    result r = run_cli("run -n 2 -q --export %s --export-format json", path);
+    cli_result r = run_cli("run -n 2 -q --export %s --export-format json", path);
     assert_int_equal(r.status, 0);
-    free(r.err);
+    harness_done(&r);
     char *text = slurp(path);
     json_t *o = text ? json_loads(text, 0, NULL) : NULL;
     assert_non_null(o);
@@ -764,11 +737,11 @@ static void test_cli_run_log_and_trace(void **state)
     snprintf(trace, sizeof trace, "%s/trace.csv", tmpdir);
     unlink(log);
     for (int i = 0; i < 2; i++) {
-        result r = run_cli("run -n 5 -t 1 -q --log %s --title 'Same title' --change 'pass %d' --trace %s", log, i,
+        cli_result r = run_cli("run -n 5 -t 1 -q --log %s --title 'Same title' --change 'pass %d' --trace %s", log, i,
                            trace);
         if (r.status != 0)
             fail_msg("run --log: status %d, stderr '%s'", r.status, r.err);
-        free(r.err);
+        harness_done(&r);
     }
     char *text = slurp(log);
     assert_non_null(text);
@@ -798,40 +771,35 @@ static void test_cli_export_failures_exit_1_with_one_line(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char args[600];
         snprintf(args, sizeof args, cases[i], tmpdir);
-        result r = run_cli("run -n 2 -q %s", args);
-        if (r.status != 1 || count_lines(r.err) != 1 || !strstr(r.err, "cannot write"))
+        cli_result r = run_cli("run -n 2 -q %s", args);
+        if (r.status != 1 || harness_count_lines(r.err) != 1 || !strstr(r.err, "cannot write"))
             fail_msg("'%s': status %d, stderr '%s' (want 1 and one line)", args, r.status, r.err);
-        free(r.err);
+        harness_done(&r);
     }
     char missing[512];
     snprintf(missing, sizeof missing, "%s/missing", tmpdir);
-    assert_false(exists(missing));
+    assert_false(harness_file_exists(missing));
     /* Usage errors: 2 and one line. */
     const char *usage[] = {"--export notes.txt", "--export-format xml --export a.md", "--log B.md",
                            "--title t", "--log B.md --title \"$(printf 'a\\nb')\""};
     for (size_t i = 0; i < sizeof usage / sizeof usage[0]; i++) {
-        result r = run_cli("run -n 2 -q %s", usage[i]);
-        if (r.status != 2 || count_lines(r.err) != 1)
+        cli_result r = run_cli("run -n 2 -q %s", usage[i]);
+        if (r.status != 2 || harness_count_lines(r.err) != 1)
             fail_msg("'%s': status %d, stderr '%s' (want 2 and one line)", usage[i], r.status, r.err);
-        free(r.err);
+        harness_done(&r);
     }
 }
 
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/hstprof-exports-XXXXXX");
-    if (!mkdtemp(tmpdir))
-        return -1;
-    return 0;
+    return harness_make_tmpdir(tmpdir, sizeof tmpdir, "exports");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return harness_remove_tmpdir(tmpdir);
 }
 
 int main(void)

@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include "engine/hst.h"
 #include "exports/exports.h"
 
@@ -230,47 +232,10 @@ static void test_block_rejects_bad_shapes(void **state)
 
 static char tmpdir[256];
 
-static const char *binary(void)
+/* "$HSTPROF layerbench <args>", captured. */
+static cli_result run(const char *args)
 {
-    const char *b = getenv("HSTPROF");
-    return b && *b ? b : "./hstprof";
-}
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    size_t got = fread(s, 1, (size_t)n, f);
-    s[got] = '\0';
-    fclose(f);
-    return s;
-}
-
-typedef struct {
-    int status;
-    char *out, *err;
-} result;
-
-static result run(const char *args)
-{
-    char cmd[2048], out[512], err[512];
-    snprintf(out, sizeof out, "%s/stdout", tmpdir);
-    snprintf(err, sizeof err, "%s/stderr", tmpdir);
-    snprintf(cmd, sizeof cmd, "%s layerbench %s >%s 2>%s </dev/null", binary(), args, out, err);
-    int st = system(cmd);
-    result r = {WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), slurp(out), slurp(err)};
-    return r;
-}
-
-static void done(result *r)
-{
-    free(r->out);
-    free(r->err);
+    return harness_run(tmpdir, "layerbench %s", args);
 }
 
 static int count_char(const char *s, char c)
@@ -286,7 +251,7 @@ static int count_char(const char *s, char c)
 static void test_cli_json_variants_agree(void **state)
 {
     (void)state;
-    result r = run(SMALL " --threads 2 --format json");
+    cli_result r = run(SMALL " --threads 2 --format json");
     if (r.status != 0)
         fail_msg("status %d: %s", r.status, r.err);
     json_t *o = json_loads(r.out, 0, NULL);
@@ -317,13 +282,13 @@ static void test_cli_json_variants_agree(void **state)
     assert_int_equal(json_integer_value(json_object_get(settings, "threads")), 2);
     assert_non_null(json_string_value(json_object_get(o, "memory_method")));
     json_decref(o);
-    done(&r);
+    harness_done(&r);
 }
 
 static void test_cli_markdown_keeps_the_seed_shape_and_csv_has_a_row_per_variant(void **state)
 {
     (void)state;
-    result md = run(SMALL);
+    cli_result md = run(SMALL);
     assert_int_equal(md.status, 0);
     const char *needles[] = {"| Item          | Value |", "| Batchsize     | 1 |", "| dim per head  | 8 |",
                              "| num_heads     | 4 |", "| embedding dim | 32 |", "## latency",
@@ -332,13 +297,13 @@ static void test_cli_markdown_keeps_the_seed_shape_and_csv_has_a_row_per_variant
     for (size_t i = 0; i < sizeof needles / sizeof needles[0]; i++)
         if (!strstr(md.out, needles[i]))
             fail_msg("markdown lacks '%s':\n%s", needles[i], md.out);
-    done(&md);
-    result csv = run(SMALL " --format csv");
+    harness_done(&md);
+    cli_result csv = run(SMALL " --format csv");
     assert_int_equal(csv.status, 0);
     assert_int_equal(count_char(csv.out, '\n'), 5); /* header + 2 lengths x 2 variants */
     assert_true(strncmp(csv.out, "seq_len,variant,latency_ms_median,", 34) == 0);
     assert_non_null(strstr(csv.out, "100,optimized,"));
-    done(&csv);
+    harness_done(&csv);
 }
 
 static void test_cli_output_file_and_usage_errors(void **state)
@@ -347,20 +312,20 @@ static void test_cli_output_file_and_usage_errors(void **state)
     char path[512], args[1024];
     snprintf(path, sizeof path, "%s/layer.md", tmpdir);
     snprintf(args, sizeof args, "--seq 16 --d-model 16 --heads 2 --runs 1 --warmup 0 -o %s", path);
-    result r = run(args);
+    cli_result r = run(args);
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, "");
-    char *text = slurp(path);
+    char *text = harness_slurp(path);
     assert_non_null(strstr(text, "## PEAK memory"));
     free(text);
-    done(&r);
+    harness_done(&r);
     const char *bad[] = {"--d-model 30 --heads 4", "--seq 0", "--seq 12a", "--format xml", "--runs 0", "--heads 0",
                          "--kernel sse9", "--bogus"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        result e = run(bad[i]);
+        cli_result e = run(bad[i]);
         if (e.status != 2 || count_char(e.err, '\n') != 1)
             fail_msg("'%s': status %d, stderr '%s' (want 2 and one line)", bad[i], e.status, e.err);
-        done(&e);
+        harness_done(&e);
     }
 }
 
@@ -393,16 +358,13 @@ static void test_render_labels_and_speedup(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/hstprof-layerbench-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return harness_make_tmpdir(tmpdir, sizeof tmpdir, "layerbench");
 }
 
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf %s", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return harness_remove_tmpdir(tmpdir);
 }
 
 int main(void)

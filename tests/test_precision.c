@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include "engine/internal.h"
 
 #include <jansson.h>
@@ -327,19 +329,13 @@ static void test_precision_names(void **state)
 
 /* ---- the command line ------------------------------------------------------------------- */
 
-static const char *binary(void)
-{
-    const char *b = getenv("HSTPROF");
-    return b && *b ? b : "./hstprof";
-}
-
 /* stdout of "$HSTPROF args" (malloc'd), its stderr's line count and the status. */
 static char *run_cli(const char *args, int *status, int *stderr_lines)
 {
     char cmd[1024], err_path[] = "/tmp/hstprof-precision-XXXXXX";
     int fd = mkstemp(err_path);
     assert_true(fd >= 0);
-    snprintf(cmd, sizeof cmd, "%s %s 2>%s </dev/null", binary(), args, err_path);
+    snprintf(cmd, sizeof cmd, "%s %s 2>%s </dev/null", harness_binary(), args, err_path);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     size_t cap = 1 << 16, len = 0;

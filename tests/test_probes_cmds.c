@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include "probes/probes.h"
 
 #include <stdio.h>
@@ -23,12 +25,6 @@ typedef struct {
     char out[65536], err[4096];
 } result;
 
-static const char *binary(void)
-{
-    const char *b = getenv("HSTPROF");
-    return b && *b ? b : "./hstprof";
-}
-
 static void slurp(const char *path, char *buf, size_t len)
 {
     FILE *f = fopen(path, "r");
@@ -43,7 +39,7 @@ static void run_argv(result *r, const char *const *args)
 {
     char *argv[16];
     int n = 0;
-    argv[n++] = (char *)binary();
+    argv[n++] = (char *)harness_binary();
     for (int i = 0; args[i] && n < 15; i++)
         argv[n++] = (char *)args[i];
     argv[n] = NULL;

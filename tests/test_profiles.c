@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include "profiles/profiles.h"
 
 #include <jansson.h>
@@ -386,41 +388,18 @@ static void test_render_lists_every_key(void **state)
 
 /* ---- through the binary ------------------------------------------------------------------ */
 
-static const char *binary(void)
+/* "$HSTPROF <args>", captured; the result lives until the next call. */
+static cli_result *run_cli(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static cli_result *run_cli(const char *fmt, ...)
 {
-    const char *b = getenv("HSTPROF");
-    return b && *b ? b : "./hstprof";
-}
-
-typedef struct {
-    int status;
-    char out[65536], err[4096];
-} result;
-
-static void read_into(const char *path, char *buf, size_t size)
-{
-    FILE *f = fopen(path, "r");
-    size_t n = f ? fread(buf, 1, size - 1, f) : 0;
-    buf[n] = '\0';
-    if (f)
-        fclose(f);
-}
-
-static result *run_cli(const char *fmt, ...)
-{
-    static result r;
-    char args[2048], cmd[4096], out[512], err[512];
+    static cli_result r;
+    char args[2048];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(out, sizeof out, "%s/stdout", tmpdir);
-    snprintf(err, sizeof err, "%s/stderr", tmpdir);
-    snprintf(cmd, sizeof cmd, "%s %s >%s 2>%s </dev/null", binary(), args, out, err);
-    int st = system(cmd);
-    r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-    read_into(out, r.out, sizeof r.out);
-    read_into(err, r.err, sizeof r.err);
+    harness_done(&r);
+    r = harness_run(tmpdir, "%s", args);
     return &r;
 }
 
@@ -430,7 +409,7 @@ static void test_cli_profile_then_flags(void **state)
     char path[512];
     snprintf(path, sizeof path, "%s/cli.ini", tmpdir);
     write_file(path, "# for the CLI test\ntokens = 7\nthreads = 1\nseed = 5\nprompt = \"Hi\"\n");
-    result *r = run_cli("run -p %s --format json", path);
+    cli_result *r = run_cli("run -p %s --format json", path);
     if (r->status != 0)
         fail_msg("status %d: %s", r->status, r->err);
     json_t *o = json_loads(r->out, 0, NULL);
@@ -469,7 +448,7 @@ static void test_cli_bench_takes_a_profile(void **state)
     char path[512];
     snprintf(path, sizeof path, "%s/bench.ini", tmpdir);
     write_file(path, "models = hst-v4,hst-v3\nseq = 8,16\nwarmup = 0\nruns = 2\nthreads = 1\n");
-    result *r = run_cli("bench -p %s --seq 8 --format json", path);
+    cli_result *r = run_cli("bench -p %s --seq 8 --format json", path);
     if (r->status != 0)
         fail_msg("status %d: %s", r->status, r->err);
     json_t *o = json_loads(r->out, 0, NULL);
@@ -491,7 +470,7 @@ static void test_cli_profiles_lists_shipped_and_user(void **state)
     mkdir(dir, 0755);
     snprintf(path, sizeof path, "%s/single-thread.ini", dir);
     write_file(path, "# my own single thread\nthreads = 1\n");
-    result *r = run_cli("profiles --bogus");
+    cli_result *r = run_cli("profiles --bogus");
     assert_int_equal(r->status, 2);
     r = run_cli("profiles"); /* XDG_CONFIG_HOME is unset here: the user's own directory */
     assert_int_equal(r->status, 0);
