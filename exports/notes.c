@@ -215,6 +215,30 @@ static void latency(FILE *f, const json_t *snap)
     fprintf(f, "\n");
 }
 
+/* Only for `run --duration`: how the long run held up. */
+static void soak(FILE *f, const json_t *snap)
+{
+    if (!json_is_object(json_object_get(snap, "soak")))
+        return;
+    fprintf(f, "## Soak Run\n\n");
+    fprintf(f, "_`run --duration`: the context restarts from the prompt whenever it is full (a cycle); latency "
+               "percentiles come from a log-bucketed histogram (within 0.5%%), so memory does not grow with the "
+               "run._\n\n");
+    bullet_pair(f, "Elapsed / requested", snap, "soak.elapsed_s", "soak.duration_s", 1, "%.1f s");
+    bullet(f, "Cycles", snap, "soak.cycles", 1, "%.0f");
+    bullet(f, "Prompt re-prefills (not in decode)", snap, "soak.restart_prefill_ms", 1, "%.1f ms");
+    const json_t *same = ex_path(snap, "soak.cycles_identical");
+    if (json_is_boolean(same))
+        fprintf(f, "- Greedy cycles repeat the first: **%s**\n", json_is_true(same) ? "yes" : "NO");
+    bullet(f, "Warm-up (excluded from the growth)", snap, "soak.warmup_s", 1, "%.1f s");
+    bullet(f, "RSS after warm-up", snap, "soak.rss_after_warmup_bytes", 1e-6, "%.3f MB");
+    bullet(f, "RSS growth after warm-up (highest - first)", snap, "soak.rss_growth_after_warmup_bytes", 1e-3,
+           "%.0f KB");
+    bullet(f, "RSS at the end", snap, "soak.rss_end_bytes", 1e-6, "%.3f MB");
+    bullet(f, "Statistics kept (bytes, whatever the length)", snap, "soak.statistics_bytes", 1, "%.0f");
+    fprintf(f, "\n");
+}
+
 static void roofline_bullets(FILE *f, const json_t *snap, const char *phase)
 {
     char path[96], label[96];
@@ -537,6 +561,7 @@ char *export_notes_render(const json_t *snapshot)
     header(t.f, snapshot, rows, n);
     summary(t.f, rows, n);
     latency(t.f, snapshot);
+    soak(t.f, snapshot);
     spatial(t.f, snapshot);
     counters(t.f, snapshot);
     parameters(t.f, snapshot);

@@ -36,7 +36,8 @@ typedef struct {
     int strict_weights;
     int progress;
     int quiet;
-    int seen_prompt, seen_prompt_tokens, seen_temperature, seen_top_k;
+    int seen_prompt, seen_prompt_tokens, seen_temperature, seen_top_k, seen_tokens;
+    double duration_s; /* issue 7: soak run */
     /* issue 5: profiles and exports */
     char profile[1024], profile_name[64], precision[16];
     char export_path[1024], export_format_name[16], log_path[1024], title[256], change[1024], trace_path[1024];
@@ -161,7 +162,8 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         {"profile", 'p', OPT_STRING, f->profile, sizeof f->profile, 0, 0, "NAME|FILE", "apply a profile first; flags override it ('hstprof profiles' lists them)", NULL},
         {"prompt", 0, OPT_STRING, f->prompt, sizeof f->prompt, 0, 0, "TEXT", "prompt text; its UTF-8 bytes are the ids 0..255", &f->seen_prompt},
         {"prompt-tokens", 0, OPT_STRING, f->prompt_tokens, sizeof f->prompt_tokens, 0, 0, "1,2,3", "prompt as token ids", &f->seen_prompt_tokens},
-        {"tokens", 'n', OPT_INT, &f->n_tokens, 0, 0, 1 << 20, "N", "tokens to generate (default 128; 0 only prefills)", NULL},
+        {"tokens", 'n', OPT_INT, &f->n_tokens, 0, 0, 1 << 20, "N", "tokens to generate (default 128; 0 only prefills; with --duration 0 = no cap)", &f->seen_tokens},
+        {"duration", 0, OPT_FLOAT, &f->duration_s, 0, 0.001, 604800, "SECONDS", "soak run: generate for this long, restarting from the prompt whenever the context is full; statistics stay in bounded memory", NULL},
         {"greedy", 0, OPT_FLAG, &f->greedy, 0, 0, 0, NULL, "arg-max decoding (the default)", NULL},
         {"temperature", 0, OPT_FLOAT, &f->temperature, 0, 1e-6, 1e6, "T", "sample at temperature T", &f->seen_temperature},
         {"top-k", 0, OPT_INT, &f->top_k, 0, 1, 1 << 30, "K", "sample among the K most likely tokens", &f->seen_top_k},
@@ -210,6 +212,12 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         fprintf(stderr, "hstprof run: --top-k needs --temperature\n");
         return ARGS_ERROR;
     }
+    if (f->duration_s > 0 && f->trace_path[0]) {
+        fprintf(stderr, "hstprof run: --trace keeps a row per token in memory; it cannot be combined with --duration\n");
+        return ARGS_ERROR;
+    }
+    if (f->duration_s > 0 && !f->seen_tokens) /* a profile's or the default count would cut the soak short */
+        f->n_tokens = 0;
     if (strcmp(f->format, "text") != 0 && strcmp(f->format, "json") != 0) {
         fprintf(stderr, "hstprof run: --format must be text or json, got '%s'\n", f->format);
         return ARGS_ERROR;
@@ -256,6 +264,23 @@ static int build_prompt(const run_flags *f, int vocab, int *ids, int *n)
     return 0;
 }
 
+static void print_soak_summary(const run_result *r)
+{
+    const run_soak *k = &r->soak;
+    printf("soak        %.1f s of %.1f s, %llu cycles (the context restarts from the prompt when full; "
+           "re-prefills %.1f ms, not in decode)\n", r->wall_ms / 1e3, k->duration_s, (unsigned long long)k->cycles,
+           k->restart_prefill_ms);
+    if (k->rss_after_warmup_bytes > 0)
+        printf("            RSS after warm-up (%.0f s) %.1f MB, highest after %.1f MB (+%.0f KB), at the end %.1f MB\n",
+               k->warmup_s, k->rss_after_warmup_bytes / 1e6, k->rss_max_after_warmup_bytes / 1e6,
+               (k->rss_max_after_warmup_bytes - k->rss_after_warmup_bytes) / 1e3, k->rss_end_bytes / 1e6);
+    if (k->cycles_identical >= 0 && k->cycles_compared > 0)
+        printf("            greedy cycles %s the first (%llu compared)\n",
+               k->cycles_identical ? "all repeat" : "DIFFER from", (unsigned long long)k->cycles_compared);
+    printf("            statistics %zu bytes, whatever the length (latency percentiles from a histogram, within 0.5%%)\n",
+           sizeof *k);
+}
+
 static void print_text_summary(const run_flags *f, const run_result *r)
 {
     const hst_config *c = &r->config;
@@ -266,11 +291,14 @@ static void print_text_summary(const run_flags *f, const run_result *r)
     printf("prefill     %d tokens in %.3f ms = %.1f tok/s (%.2f GFLOP/s)\n", r->prompt_len, r->prefill_ms,
            r->prefill_tok_per_s, r->prefill_gflops_per_s);
     if (r->decode_steps > 0)
-        printf("decode      %d tokens in %.3f ms = %.1f tok/s (%.2f GFLOP/s)\n", r->decode_steps, r->decode_ms,
-               r->decode_tok_per_s, r->decode_gflops_per_s);
+        printf("decode      %lld tokens in %.3f ms = %.1f tok/s (%.2f GFLOP/s)\n", (long long)r->decode_steps,
+               r->decode_ms, r->decode_tok_per_s, r->decode_gflops_per_s);
     else
-        printf("decode      n/a (%s)\n", f->n_tokens == 0 ? "-n 0: prefill only" : "one token comes from the prefill");
-    if (f->n_tokens > 0)
+        printf("decode      n/a (%s)\n", f->n_tokens == 0 && !r->soak.active ? "-n 0: prefill only"
+                                                                              : "one token comes from the prefill");
+    if (r->soak.active)
+        print_soak_summary(r);
+    if (r->tokens_total > 0)
         printf("ttft        %.3f ms (prefill + first sample)\n", r->ttft_ms);
     if (r->latency.n > 0)
         printf("latency     p50 %.3f ms, p95 %.3f ms, p99 %.3f ms per token (min %.3f, max %.3f, %zu samples)\n",
@@ -336,6 +364,7 @@ int probes_cmd_run(int argc, char **argv)
     req.strict_weights = f->strict_weights;
     req.trace = f->trace_path[0] != '\0';
     req.precision = f->precision[0] ? f->precision : NULL;
+    req.duration_s = f->duration_s;
     run_result res;
     probes_interrupt_install();
     rc = runner_prepare(&req, &res);

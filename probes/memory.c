@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -57,20 +58,53 @@ static int read_statm(uint64_t *vms_bytes, uint64_t *rss_bytes, char *why, size_
     return 0;
 }
 
+/* A small /proc file into buf (NUL-terminated): open, read, close, no
+ * allocation, so a soak run's sampling leaves the heap alone. Length, or -1. */
+static ssize_t read_proc_file(const char *path, char *buf, size_t size)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    size_t used = 0;
+    ssize_t got = 0;
+    while (used < size - 1 && (got = read(fd, buf + used, size - 1 - used)) > 0)
+        used += (size_t)got;
+    int saved = errno;
+    close(fd);
+    errno = saved;
+    if (got < 0)
+        return -1;
+    buf[used] = '\0';
+    return (ssize_t)used;
+}
+
+/* The number after "\n<key>" (or at the very start), or -1 when absent. */
+static int proc_field(const char *text, const char *key, unsigned long long *value)
+{
+    size_t klen = strlen(key);
+    for (const char *line = text; line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        if (strncmp(line, key, klen) != 0)
+            continue;
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(line + klen, &end, 10);
+        if (end == line + klen || errno != 0)
+            return -1;
+        *value = v;
+        return 0;
+    }
+    return -1;
+}
+
 static int read_pss(uint64_t *pss_bytes, char *why, size_t len)
 {
-    FILE *f = fopen("/proc/self/smaps_rollup", "r");
-    if (!f) {
+    char text[4096];
+    if (read_proc_file("/proc/self/smaps_rollup", text, sizeof text) < 0) {
         probes_set_why(why, len, "no /proc/self/smaps_rollup (%s; needs Linux 4.14 or later)", strerror(errno));
         return -1;
     }
-    char line[256];
     unsigned long long kib = 0;
-    int found = 0;
-    while (!found && fgets(line, sizeof line, f))
-        found = sscanf(line, "Pss: %llu kB", &kib) == 1;
-    fclose(f);
-    if (!found) {
+    if (proc_field(text, "Pss:", &kib) != 0) {
         probes_set_why(why, len, "no Pss line in /proc/self/smaps_rollup");
         return -1;
     }
@@ -80,25 +114,18 @@ static int read_pss(uint64_t *pss_bytes, char *why, size_t len)
 
 static int read_swap_pages(uint64_t *in, uint64_t *out, char *why, size_t len)
 {
-    FILE *f = fopen("/proc/vmstat", "r");
-    if (!f) {
+    char text[16384]; /* /proc/vmstat is ~5 KB on current kernels */
+    if (read_proc_file("/proc/vmstat", text, sizeof text) < 0) {
         probes_set_why(why, len, "cannot read /proc/vmstat: %s", strerror(errno));
         return -1;
     }
-    char line[256];
-    unsigned long long v;
-    int have = 0;
-    while (fgets(line, sizeof line, f)) {
-        if (sscanf(line, "pswpin %llu", &v) == 1)
-            *in = v, have |= 1;
-        else if (sscanf(line, "pswpout %llu", &v) == 1)
-            *out = v, have |= 2;
-    }
-    fclose(f);
-    if (have != 3) {
+    unsigned long long pin, pout;
+    if (proc_field(text, "pswpin ", &pin) != 0 || proc_field(text, "pswpout ", &pout) != 0) {
         probes_set_why(why, len, "no pswpin/pswpout in /proc/vmstat");
         return -1;
     }
+    *in = pin;
+    *out = pout;
     return 0;
 }
 

@@ -408,6 +408,20 @@ double stats_percentile_sorted(const double *sorted, size_t n, double q);
  * Returns 0, or -1 when n == 0 or out of memory (summary zeroed). */
 int stats_summarize(const double *values, size_t n, sample_summary *out);
 
+/* ---- latency histogram ------------------------------------------------------------------
+ * Log-bucketed (each bucket 1% wide, 100 ns .. 1000 s): O(1) per token, so
+ * percentiles cover every token of a segment however long it runs; a
+ * percentile is exact to within 1%. */
+#define LIVE_HIST_BUCKETS 2400
+typedef struct {
+    uint64_t n;
+    double min_ns, max_ns, sum_ns;
+    uint32_t counts[LIVE_HIST_BUCKETS];
+} live_histogram;
+
+void live_hist_add(live_histogram *h, double ns);
+double live_hist_percentile(const live_histogram *h, double q); /* q in [0,100]; NAN when empty */
+
 /* ==== the measured run loop (run, bench) ==== */
 /* runner.h — the measured generation loop (to be folded into probes/probes.h). */
 
@@ -431,7 +445,39 @@ typedef struct {
     /* issue 5 (exports) */
     int trace;             /* 1: record a per-token trace (section timers on) */
     const char *precision; /* as the profile or flag named it; NULL: "f32" */
+    /* issue 7: a soak run. duration_s > 0: generate until that much time has
+     * passed (n_tokens > 0 still caps the tokens). Whenever the context is
+     * full the session restarts from the prompt (a new "cycle"), so a run can
+     * last hours on a 512-position model; the prompt re-prefills are timed
+     * apart from the decode steps. Memory stays bounded: latencies go to a
+     * log-bucketed histogram, only the last cycle's tokens are kept, and no
+     * trace is allowed. */
+    double duration_s;
 } run_request;
+
+/* ---- issue 7: what a soak run (--duration) keeps, in bounded memory ---------- */
+#define RUN_RSS_POINTS 120 /* RSS timeline; halved (every other point dropped) when full */
+typedef struct {
+    int active;
+    double duration_s;             /* requested */
+    uint64_t cycles;               /* prompt prefills: 1 + restarts */
+    double restart_prefill_ms;     /* the restarts' prefills (not in decode_ms) */
+    int cycles_identical;          /* greedy: every full cycle produced the first cycle's tokens */
+    uint64_t cycles_compared;
+    live_histogram latency_ns;     /* every decode step */
+    double latency_m2;             /* Welford, for the standard deviation */
+    double latency_mean_ns;
+    int rss_points;
+    double rss_interval_s;         /* spacing of the timeline's points now */
+    double rss_t_s[RUN_RSS_POINTS];
+    double rss_bytes[RUN_RSS_POINTS];
+    double warmup_s;               /* RSS before this is warm-up (10% of the run, at most 60 s) */
+    double rss_after_warmup_bytes; /* first sample at or after warmup_s; 0 until then */
+    double rss_max_after_warmup_bytes;
+    double rss_end_bytes;
+    int *first_cycle;              /* [max_seq_len]: the first cycle's tokens, to compare */
+    int first_cycle_len;
+} run_soak;
 
 /* ---- issue 5: the per-token trace (probes/runner_report.c) --------------------
  * Sized before the loop (one prefill row + one row per decode step); nothing
@@ -459,13 +505,17 @@ typedef struct {
     int prompt_len;
     int kept_all_logits;
     double prefill_ms, prefill_tok_per_s, prefill_gflops_per_s;
-    int decode_steps;
+    int64_t decode_steps;
     double decode_ms, decode_tok_per_s, decode_gflops_per_s;
+    double decode_flops, decode_bytes; /* spec 11, summed over the decode steps */
     double ttft_ms;
-    double *latencies_ms; /* [decode_steps] */
+    double *latencies_ms; /* [decode_steps]; NULL in a soak run (soak.latency_ns instead) */
     sample_summary latency;
-    int *generated;
+    int *generated;       /* a soak run: the last cycle's tokens only */
     int n_generated;
+    int64_t tokens_total; /* every generated token (soak runs: all cycles) */
+    uint64_t wall_start_ns; /* CLOCK_MONOTONIC when the prefill started */
+    run_soak soak;
     float *prefill_logits; /* [prompt_len, vocab] when kept */
     double peak_rss_bytes, kv_cache_bytes;
     /* probes */
@@ -740,20 +790,6 @@ typedef struct {
 
 /* Copies segment id's description; 0, or -1 when unknown or forgotten. */
 int live_get_segment(live_engine *e, uint32_t id, live_segment_info *out);
-
-/* ---- latency histogram ------------------------------------------------------------------
- * Log-bucketed (each bucket 1% wide, 100 ns .. 1000 s): O(1) per token, so
- * percentiles cover every token of a segment however long it runs; a
- * percentile is exact to within 1%. */
-#define LIVE_HIST_BUCKETS 2400
-typedef struct {
-    uint64_t n;
-    double min_ns, max_ns, sum_ns;
-    uint32_t counts[LIVE_HIST_BUCKETS];
-} live_histogram;
-
-void live_hist_add(live_histogram *h, double ns);
-double live_hist_percentile(const live_histogram *h, double q); /* q in [0,100]; NAN when empty */
 
 /* ---- A/B statistics (ab.c) ---------------------------------------------------------------- */
 

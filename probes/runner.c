@@ -2,6 +2,7 @@
  * Nothing here allocates per token: buffers are sized before the loop. */
 #include "probes/probes.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -164,21 +165,38 @@ static double peak_rss_bytes(void)
     return kb * 1024.0;
 }
 
-static void show_progress(const run_request *req, const run_result *res, int done, uint64_t *last_ns, int final)
+static int soak_run(const run_request *req)
+{
+    return req->duration_s > 0;
+}
+
+static void show_progress(const run_request *req, const run_result *res, uint64_t *last_ns, int final)
 {
     uint64_t now = hst_now_ns();
     if (!req->progress || (!final && now - *last_ns < 100000000ull))
         return;
     *last_ns = now;
-    double rate = res->decode_ms > 0 ? done / (res->decode_ms / 1e3) : 0;
-    fprintf(stderr, "\r\033[K[%s] generated %d/%d tokens, %.0f tok/s decode, ttft %.2f ms%s", res->model_name,
-            done + 1, req->n_tokens, rate, res->ttft_ms, final ? "\n" : "");
+    double rate = res->decode_ms > 0 ? (double)res->decode_steps / (res->decode_ms / 1e3) : 0;
+    if (soak_run(req))
+        fprintf(stderr, "\r\033[K[%s] generated %lld tokens in %llu cycles, %.0f tok/s decode, %.0f of %.0f s%s",
+                res->model_name, (long long)res->tokens_total, (unsigned long long)res->soak.cycles, rate,
+                (double)(now - res->wall_start_ns) / 1e9, req->duration_s, final ? "\n" : "");
+    else
+        fprintf(stderr, "\r\033[K[%s] generated %lld/%d tokens, %.0f tok/s decode, ttft %.2f ms%s", res->model_name,
+                (long long)res->tokens_total, req->n_tokens, rate, res->ttft_ms, final ? "\n" : "");
     fflush(stderr);
 }
 
 static int check_lengths(const run_request *req, const run_result *res)
 {
     const hst_config *c = &res->config;
+    if (soak_run(req)) { /* the context restarts when full: the prompt only needs room for one step */
+        if (req->n_prompt < c->max_seq_len)
+            return 0;
+        fprintf(stderr, "hstprof run: --duration: the prompt (%d tokens) leaves no room to generate; %s has "
+                        "max_seq_len %d\n", req->n_prompt, res->model_name, c->max_seq_len);
+        return 2;
+    }
     /* The last generated token is not fed back, so n tokens need n - 1 positions. */
     long need = (long)req->n_prompt + (req->n_tokens > 0 ? req->n_tokens - 1 : 0);
     if (need > c->max_seq_len) {
@@ -189,55 +207,201 @@ static int check_lengths(const run_request *req, const run_result *res)
     return 0;
 }
 
+/* A soak run keeps one cycle of tokens (twice: the first, to compare) and
+ * a histogram; a counted run keeps every token and latency. */
 static int allocate_buffers(const run_request *req, run_result *res, float **logits)
 {
     const int V = res->config.vocab_size;
     size_t rows = req->keep_prefill_logits ? (size_t)req->n_prompt : 1;
     *logits = malloc((size_t)V * sizeof **logits);
     res->prefill_logits = malloc(rows * V * sizeof(float));
-    res->generated = malloc(((size_t)req->n_tokens + 1) * sizeof(int));
-    res->latencies_ms = malloc(((size_t)req->n_tokens + 1) * sizeof(double));
-    if (!*logits || !res->prefill_logits || !res->generated || !res->latencies_ms) {
+    int ok = *logits && res->prefill_logits;
+    if (soak_run(req)) {
+        size_t cycle = (size_t)res->config.max_seq_len + 1;
+        res->generated = malloc(cycle * sizeof(int));
+        res->soak.first_cycle = malloc(cycle * sizeof(int));
+        ok = ok && res->generated && res->soak.first_cycle;
+    } else {
+        res->generated = malloc(((size_t)req->n_tokens + 1) * sizeof(int));
+        res->latencies_ms = malloc(((size_t)req->n_tokens + 1) * sizeof(double));
+        ok = ok && res->generated && res->latencies_ms;
+    }
+    if (!ok) {
         fprintf(stderr, "hstprof run: out of memory for %d tokens\n", req->n_tokens);
         return 1;
     }
     return 0;
 }
 
+/* ---- issue 7: soak runs (--duration) -------------------------------------------- */
+
+static void soak_begin(const run_request *req, run_result *res)
+{
+    run_soak *k = &res->soak;
+    k->active = 1;
+    k->duration_s = req->duration_s;
+    k->cycles = 1;
+    k->cycles_identical = req->temperature > 0 ? -1 : 1; /* sampled cycles differ by design */
+    k->rss_interval_s = req->duration_s / (RUN_RSS_POINTS - 20); /* headroom: halving is for overruns */
+    k->warmup_s = req->duration_s * 0.1 < 60 ? req->duration_s * 0.1 : 60;
+}
+
+/* The timeline keeps at most RUN_RSS_POINTS points: when full, every other
+ * point goes and the spacing doubles, so an hour costs what a minute does. */
+static void soak_sample_rss(run_soak *k, double t_s, double rss, int final)
+{
+    if (!final && k->rss_points > 0 && t_s < k->rss_t_s[k->rss_points - 1] + k->rss_interval_s)
+        return;
+    if (k->rss_points == RUN_RSS_POINTS) {
+        for (int i = 0; i < RUN_RSS_POINTS / 2; i++) {
+            k->rss_t_s[i] = k->rss_t_s[2 * i];
+            k->rss_bytes[i] = k->rss_bytes[2 * i];
+        }
+        k->rss_points = RUN_RSS_POINTS / 2;
+        k->rss_interval_s *= 2;
+    }
+    k->rss_t_s[k->rss_points] = t_s;
+    k->rss_bytes[k->rss_points++] = rss;
+    k->rss_end_bytes = rss;
+    if (t_s >= k->warmup_s && k->rss_after_warmup_bytes == 0)
+        k->rss_after_warmup_bytes = rss;
+    if (k->rss_after_warmup_bytes > 0 && rss > k->rss_max_after_warmup_bytes)
+        k->rss_max_after_warmup_bytes = rss;
+}
+
+static void soak_rss(run_result *res, probes_memory_window *w, int final)
+{
+    probes_memory_sample(w);
+    if (w->rss_ok)
+        soak_sample_rss(&res->soak, (double)(hst_now_ns() - res->wall_start_ns) / 1e9, (double)w->rss_bytes, final);
+}
+
+/* Greedy cycles all start from the same prompt, so each must repeat the first. */
+static void soak_compare_cycle(run_result *res)
+{
+    run_soak *k = &res->soak;
+    if (k->cycles_identical < 0)
+        return;
+    if (k->cycles == 1) {
+        memcpy(k->first_cycle, res->generated, (size_t)res->n_generated * sizeof(int));
+        k->first_cycle_len = res->n_generated;
+        return;
+    }
+    k->cycles_compared++;
+    if (k->first_cycle_len != res->n_generated ||
+        memcmp(k->first_cycle, res->generated, (size_t)res->n_generated * sizeof(int)) != 0)
+        k->cycles_identical = 0;
+}
+
+/* The context is full: start again from the prompt (timed apart from decode). */
+static int soak_restart(const run_request *req, run_result *res, hst_sampler *smp, float *logits, hst_error *err)
+{
+    soak_compare_cycle(res);
+    hst_session_reset(res->session);
+    uint64_t t0 = hst_now_ns();
+    if (hst_forward(res->session, req->prompt, req->n_prompt, logits, 0, err) != 0)
+        return -1;
+    res->generated[0] = hst_sample(smp, logits, res->config.vocab_size);
+    res->soak.restart_prefill_ms += (double)(hst_now_ns() - t0) / 1e6;
+    res->n_generated = 1;
+    res->tokens_total++;
+    res->soak.cycles++;
+    return 0;
+}
+
+static void record_latency(run_result *res, uint64_t ns)
+{
+    double ms = (double)ns / 1e6;
+    if (res->soak.active) {
+        run_soak *k = &res->soak;
+        live_hist_add(&k->latency_ns, (double)ns);
+        double delta = (double)ns - k->latency_mean_ns; /* Welford: no per-token storage */
+        k->latency_mean_ns += delta / (double)k->latency_ns.n;
+        k->latency_m2 += delta * ((double)ns - k->latency_mean_ns);
+    } else {
+        res->latencies_ms[res->decode_steps] = ms;
+    }
+    res->decode_steps++;
+    res->decode_ms += ms;
+}
+
+static int more_tokens(const run_request *req, const run_result *res, uint64_t now_ns)
+{
+    if (req->n_tokens > 0 && res->tokens_total >= req->n_tokens)
+        return 0;
+    return !soak_run(req) || (double)(now_ns - res->wall_start_ns) / 1e9 < req->duration_s;
+}
+
+/* Feeds the last token at the next position and samples the one after it. */
+static int decode_step(run_result *res, hst_sampler *smp, float *logits, hst_error *err)
+{
+    const hst_config *c = &res->config;
+    int pos = hst_session_pos(res->session), i = res->n_generated;
+    uint64_t t0 = hst_now_ns();
+    if (hst_forward(res->session, &res->generated[i - 1], 1, logits, 0, err) != 0)
+        return -1;
+    res->generated[i] = hst_sample(smp, logits, c->vocab_size);
+    record_latency(res, hst_now_ns() - t0);
+    res->decode_flops += hst_flops_decode(c, pos);
+    res->decode_bytes += hst_bytes_decode(c, pos);
+    res->n_generated = i + 1;
+    res->tokens_total++;
+    if (res->trace.enabled)
+        runner_trace_decode(res, i, t0);
+    return 0;
+}
+
 static int decode_loop(const run_request *req, run_result *res, hst_sampler *smp, float *logits,
-                       probes_memory_window *mw)
+                       probes_memory_window *mw, probes_memory_window *soak_mw)
 {
     hst_error err = {{0}};
-    const int V = res->config.vocab_size;
     uint64_t last_progress = 0, last_memory_sample = hst_now_ns();
-    for (int i = 1; i < req->n_tokens; i++) {
+    if (res->n_generated == 0) /* -n 0: prefill only */
+        return 0;
+    for (uint64_t now = hst_now_ns(); more_tokens(req, res, now); now = hst_now_ns()) {
         if (probes_interrupted()) {
             if (req->progress)
                 fputc('\n', stderr);
             return probes_interrupt_exit_status("hstprof run");
         }
-        uint64_t t0 = hst_now_ns();
-        if (hst_forward(res->session, &res->generated[i - 1], 1, logits, 0, &err) != 0) {
+        int full = hst_session_pos(res->session) >= res->config.max_seq_len;
+        if (full && !res->soak.active) { /* check_lengths rules this out; never restart a counted run */
+            fprintf(stderr, "hstprof run: the context is full (max_seq_len %d)\n", res->config.max_seq_len);
+            return 1;
+        }
+        if ((full ? soak_restart(req, res, smp, logits, &err) : decode_step(res, smp, logits, &err)) != 0) {
             fprintf(stderr, "hstprof run: %s\n", err.msg);
             return 1;
         }
-        res->generated[i] = hst_sample(smp, logits, V);
-        double ms = (double)(hst_now_ns() - t0) / 1e6;
-        res->latencies_ms[res->decode_steps++] = ms;
-        res->decode_ms += ms;
-        res->n_generated = i + 1;
-        if (res->trace.enabled)
-            runner_trace_decode(res, i, t0);
         /* A /proc read costs tens of µs here: sample by time, not per token. */
-        if (mw && hst_now_ns() - last_memory_sample >= MEMORY_SAMPLE_NS) {
+        if (mw && now - last_memory_sample >= MEMORY_SAMPLE_NS) {
             probes_memory_sample(mw);
-            last_memory_sample = hst_now_ns();
+            last_memory_sample = now;
         }
-        show_progress(req, res, i, &last_progress, 0);
+        if (soak_mw)
+            soak_rss(res, soak_mw, 0);
+        show_progress(req, res, &last_progress, 0);
     }
-    if (req->n_tokens > 1)
-        show_progress(req, res, req->n_tokens - 1, &last_progress, 1);
+    if (soak_mw)
+        soak_rss(res, soak_mw, 1);
+    if (res->decode_steps > 0)
+        show_progress(req, res, &last_progress, 1);
     return 0;
+}
+
+/* The histogram's view of the latencies, in the exact summary's units (ms). */
+static void soak_latency_summary(const run_soak *k, sample_summary *out)
+{
+    const live_histogram *h = &k->latency_ns;
+    memset(out, 0, sizeof *out);
+    out->n = (size_t)h->n;
+    out->min = h->min_ns / 1e6;
+    out->max = h->max_ns / 1e6;
+    out->mean = h->sum_ns / (double)h->n / 1e6;
+    out->stddev = h->n > 1 ? sqrt(k->latency_m2 / (double)(h->n - 1)) / 1e6 : 0;
+    out->p50 = out->median = live_hist_percentile(h, 50) / 1e6;
+    out->p95 = live_hist_percentile(h, 95) / 1e6;
+    out->p99 = live_hist_percentile(h, 99) / 1e6;
 }
 
 static void finish_figures(run_result *res)
@@ -250,22 +414,12 @@ static void finish_figures(run_result *res)
         prefill_flops -= 2.0 * c->d_model * c->vocab_size * (res->prompt_len - 1);
     res->prefill_gflops_per_s = prefill_flops / (res->prefill_ms / 1e3) / 1e9;
     if (res->decode_steps > 0) {
-        double flops = 0;
-        for (int t = res->prompt_len; t < res->prompt_len + res->decode_steps; t++)
-            flops += hst_flops_decode(c, t);
-        res->decode_tok_per_s = res->decode_steps / (res->decode_ms / 1e3);
-        res->decode_gflops_per_s = flops / (res->decode_ms / 1e3) / 1e9;
-        stats_summarize(res->latencies_ms, (size_t)res->decode_steps, &res->latency);
-    }
-}
-
-/* Bytes read and FLOPs done by the decode steps (spec 11). */
-static void decode_work(const run_result *res, double *bytes, double *flops)
-{
-    *bytes = *flops = 0;
-    for (int t = res->prompt_len; t < res->prompt_len + res->decode_steps; t++) {
-        *bytes += hst_bytes_decode(&res->config, t);
-        *flops += hst_flops_decode(&res->config, t);
+        res->decode_tok_per_s = (double)res->decode_steps / (res->decode_ms / 1e3);
+        res->decode_gflops_per_s = res->decode_flops / (res->decode_ms / 1e3) / 1e9;
+        if (res->soak.active)
+            soak_latency_summary(&res->soak, &res->latency);
+        else
+            stats_summarize(res->latencies_ms, (size_t)res->decode_steps, &res->latency);
     }
 }
 
@@ -283,9 +437,8 @@ static void finish_probes(run_result *res, const probes_counter_snapshot *snap, 
     double prefill_flops = res->prefill_gflops_per_s * 1e9 * res->prefill_ms / 1e3;
     res->prefill_roofline = probes_roofline_point(c, res->threads, hst_bytes_prefill(&res->config, res->prompt_len),
                                                   prefill_flops, (uint64_t)(res->prefill_ms * 1e6));
-    double bytes, flops;
-    decode_work(res, &bytes, &flops);
-    res->decode_roofline = probes_roofline_point(c, res->threads, bytes, flops, (uint64_t)(res->decode_ms * 1e6));
+    res->decode_roofline = probes_roofline_point(c, res->threads, res->decode_bytes, res->decode_flops,
+                                                 (uint64_t)(res->decode_ms * 1e6));
 }
 
 static int prefill_and_first_token(const run_request *req, run_result *res, hst_sampler *smp)
@@ -300,9 +453,10 @@ static int prefill_and_first_token(const run_request *req, run_result *res, hst_
     }
     res->prefill_ms = (double)(hst_now_ns() - t0) / 1e6;
     const float *last = res->prefill_logits + (req->keep_prefill_logits ? (size_t)(req->n_prompt - 1) * V : 0);
-    if (req->n_tokens > 0) {
+    if (req->n_tokens > 0 || soak_run(req)) {
         res->generated[0] = hst_sample(smp, last, V);
         res->n_generated = 1;
+        res->tokens_total = 1;
         res->ttft_ms = (double)(hst_now_ns() - t0) / 1e6;
     }
     return 0;
@@ -327,18 +481,23 @@ int runner_generate(const run_request *req, run_result *res)
     res->kept_all_logits = req->keep_prefill_logits;
     probes_counter_snapshot snap[3];
     probes_memory_window mw_storage = {0}, *mw = req->no_probes ? NULL : &mw_storage;
+    probes_memory_window soak_storage = {0}, *soak_mw = soak_run(req) ? &soak_storage : NULL;
     if (mw)
         probes_memory_begin(mw);
+    if (soak_mw) {
+        soak_begin(req, res);
+        probes_memory_begin(soak_mw);
+    }
     if (res->have_counters)
         probes_counters_read(res->counters, &snap[0]);
-    uint64_t wall_start_ns = res->trace.start_ns = hst_now_ns();
+    uint64_t wall_start_ns = res->wall_start_ns = res->trace.start_ns = hst_now_ns();
     rc = prefill_and_first_token(req, res, &smp);
     if (rc == 0 && res->have_counters)
         probes_counters_read(res->counters, &snap[1]);
     if (rc == 0 && res->trace.enabled)
         runner_trace_prefill(res, &snap[0], &snap[1]);
     if (rc == 0)
-        rc = decode_loop(req, res, &smp, logits, mw);
+        rc = decode_loop(req, res, &smp, logits, mw, soak_mw);
     res->wall_ms = (double)(hst_now_ns() - wall_start_ns) / 1e6;
     if (rc == 0 && res->have_counters)
         probes_counters_read(res->counters, &snap[2]);
@@ -368,6 +527,7 @@ void runner_release(run_result *res)
     probes_topo_free(res->topo);
     hst_model_free(res->model);
     free(res->latencies_ms);
+    free(res->soak.first_cycle);
     free(res->generated);
     free(res->prefill_logits);
     runner_trace_free(&res->trace);

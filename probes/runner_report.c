@@ -60,13 +60,56 @@ static json_t *quality_tokens_json(const run_result *r)
     return a;
 }
 
+/* The soak run's own figures: cycles, the RSS timeline and what its
+ * statistics cost, which does not grow with the run's length. */
+static json_t *soak_json(const run_result *r)
+{
+    const run_soak *k = &r->soak;
+    json_t *timeline = json_array();
+    for (int i = 0; i < k->rss_points; i++)
+        json_array_append_new(timeline, json_pack("[f, I]", k->rss_t_s[i], (json_int_t)k->rss_bytes[i]));
+    json_t *o = json_pack("{s:f, s:f, s:I, s:f, s:I, s:f}", "duration_s", k->duration_s, "elapsed_s",
+                          r->wall_ms / 1e3, "cycles", (json_int_t)k->cycles, "restart_prefill_ms",
+                          k->restart_prefill_ms, "statistics_bytes", (json_int_t)sizeof *k, "warmup_s", k->warmup_s);
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "generated_is_last_cycle", json_true());
+    if (k->cycles_identical < 0) {
+        json_object_set_new(o, "cycles_identical", json_null());
+        json_object_set_new(o, "cycles_identical_why_not", json_string("sampled decoding: cycles differ by design"));
+    } else if (k->cycles_compared == 0) {
+        json_object_set_new(o, "cycles_identical", json_null());
+        json_object_set_new(o, "cycles_identical_why_not", json_string("fewer than two full cycles"));
+    } else {
+        json_object_set_new(o, "cycles_identical", json_boolean(k->cycles_identical));
+    }
+    json_object_set_new(o, "cycles_compared", json_integer((json_int_t)k->cycles_compared));
+    if (k->rss_after_warmup_bytes > 0) {
+        json_object_set_new(o, "rss_after_warmup_bytes", json_integer((json_int_t)k->rss_after_warmup_bytes));
+        json_object_set_new(o, "rss_max_after_warmup_bytes", json_integer((json_int_t)k->rss_max_after_warmup_bytes));
+        json_object_set_new(o, "rss_growth_after_warmup_bytes",
+                            json_integer((json_int_t)(k->rss_max_after_warmup_bytes - k->rss_after_warmup_bytes)));
+    } else {
+        set_unmeasured(o, "rss_growth_after_warmup_bytes", "the run ended before its warm-up did");
+    }
+    json_object_set_new(o, "rss_end_bytes", json_integer((json_int_t)k->rss_end_bytes));
+    json_object_set_new(o, "rss_timeline", timeline);
+    return o;
+}
+
 void runner_add_report_fields(json_t *o, const run_result *r)
 {
     if (!o)
         return;
+    json_t *lat = json_object_get(o, "latency");
+    if (lat)
+        json_object_set_new(lat, "method", json_string(r->soak.active ? "log-bucketed histogram over every decode "
+                                                                        "step, within 0.5%" : "exact"));
+    if (r->soak.active)
+        json_object_set_new(o, "soak", soak_json(r));
     json_object_set_new(o, "load_ms", json_real(r->load_ms));
     json_object_set_new(o, "wall_ms", json_real(r->wall_ms));
-    json_object_set_new(o, "tokens_generated", json_integer(r->n_generated));
+    json_object_set_new(o, "tokens_generated", json_integer(r->tokens_total));
     json_object_set_new(o, "tokens_requested", json_integer(r->tokens_requested));
     json_object_set_new(o, "weight_bytes", json_integer((json_int_t)r->counts.weight_bytes));
     json_object_set_new(o, "seed", json_integer((json_int_t)r->seed));
@@ -76,10 +119,8 @@ void runner_add_report_fields(json_t *o, const run_result *r)
     json_object_set_new(o, "top_k", json_integer(r->top_k));
     json_object_set_new(o, "events_requested", json_string(r->events_requested));
     if (r->decode_steps > 0) {
-        double bytes = 0; /* spec 11: what each decode step reads */
-        for (int t = r->prompt_len; t < r->prompt_len + r->decode_steps; t++)
-            bytes += hst_bytes_decode(&r->config, t);
-        json_object_set_new(o, "decode_bytes_per_token", json_real(bytes / r->decode_steps));
+        /* spec 11: what each decode step reads, summed in the run loop */
+        json_object_set_new(o, "decode_bytes_per_token", json_real(r->decode_bytes / (double)r->decode_steps));
     } else {
         set_unmeasured(o, "decode_bytes_per_token", "no decode step in this run");
     }
