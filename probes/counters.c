@@ -282,13 +282,15 @@ static int assign_backends(const probes_counters *c, const parsed_list *pl, back
     return 0;
 }
 
-static void build_summary(probes_counters *c, const char *note)
+/* Rebuilt whenever a group changes (opened, lost, stalled), so that it is
+ * always the current state. */
+static void build_summary(probes_counters *c)
 {
-    size_t used = (size_t)snprintf(c->summary, sizeof c->summary, "%s", note);
+    size_t used = (size_t)snprintf(c->summary, sizeof c->summary, "%s", c->summary_note);
     for (int g = 0; g < c->n_groups && used + 1 < sizeof c->summary; g++) {
         const probes_group *grp = &c->groups[g];
         int counting = 0;
-        const char *first_why = NULL;
+        const char *first_why = grp->lost ? grp->lost_why : NULL;
         for (int i = grp->first; i < grp->first + grp->n; i++) {
             counting += c->events[i].countable;
             if (!c->events[i].countable && !first_why)
@@ -297,6 +299,8 @@ static void build_summary(probes_counters *c, const char *note)
         used += (size_t)snprintf(c->summary + used, sizeof c->summary - used, "%sgroup %d (%s): %d of %d counting%s%s%s",
                                  g ? "; " : "", g, grp->backend->name, counting, grp->n,
                                  first_why ? " (" : "", first_why ? first_why : "", first_why ? ")" : "");
+        if (grp->stall_note[0] && !grp->lost && used + 1 < sizeof c->summary)
+            used += (size_t)snprintf(c->summary + used, sizeof c->summary - used, ", but %s", grp->stall_note);
     }
 }
 
@@ -307,6 +311,7 @@ static int open_groups(probes_counters *c, char *err, size_t err_len)
             return -1;
     for (int g = 0; g < c->n_groups; g++)
         c->groups[g].backend->start(c, &c->groups[g]);
+    c->opened_ns = probes_now_ns();
     return 0;
 }
 
@@ -348,23 +353,22 @@ probes_counters *probes_counters_open(const probes_counter_opts *opts, const int
         probes_set_why(err, err_len, "counters: out of memory");
         return NULL;
     }
-    char list_buf[1024], note[PROBES_WHY_MAX + 64];
+    char list_buf[1024];
     parsed_list pl;
     const probes_backend *bk[PROBES_MAX_EVENTS];
     const char *list = NULL;
     if (copy_tids(c, tids, n_tids, err, err_len) != 0 || load_fake_if_any(c, opts, choice, err, err_len) != 0)
         goto fail;
-    note[0] = '\0';
     if (c->fake && !(opts && opts->events)) {
         probes_fake_script_events(c->fake, list_buf, sizeof list_buf);
         list = list_buf;
     } else {
-        list = choose_event_list(opts, &choice, list_buf, sizeof list_buf, note, sizeof note);
+        list = choose_event_list(opts, &choice, list_buf, sizeof list_buf, c->summary_note, sizeof c->summary_note);
     }
     if (parse_event_list(list, &pl, err, err_len) != 0 || assign_backends(c, &pl, choice, bk, err, err_len) != 0 ||
         build_groups(c, &pl, bk, err, err_len) != 0 || open_groups(c, err, err_len) != 0)
         goto fail;
-    build_summary(c, note);
+    build_summary(c);
     return c;
 fail:
     probes_counters_close(c);
@@ -414,29 +418,159 @@ void probes_counters_event(const probes_counters *c, int i, probes_event_info *o
 
 /* ---- reading ---------------------------------------------------------------------- */
 
+/* A long stretch without PMU time: at least this much enabled time per
+ * measured thread, in reads in a row, without running time. Ordinary
+ * multiplexing rotates groups every few ms, so only a counter that someone
+ * else holds (the NMI watchdog, another perf session, the VM host) stays
+ * out this long. */
+#define STALL_REPORT_NS 1000000000ull
+
+/* The first status of the group's countable events that loses the group:
+ * a failed read, end of file or a short record; 0 when none. */
+static int group_fault(const probes_counters *c, const probes_group *g, const int *status)
+{
+    for (int e = 0; e < g->n; e++)
+        if (c->events[g->first + e].countable && status[e] != PROBES_READ_OK && status[e] != PROBES_READ_SKIPPED)
+            return status[e];
+    return 0;
+}
+
+static void describe_fault(int fault, char *why, size_t len)
+{
+    if (fault == PROBES_READ_EOF)
+        probes_set_why(why, len, "read returned no data: the kernel put the group in error state (its PMU "
+                                 "counter was taken or went away)");
+    else if (fault == PROBES_READ_SHORT)
+        probes_set_why(why, len, "read returned less than one group record");
+    else
+        probes_set_why(why, len, "read failed: %s (%s)", strerror(fault),
+                       strerrorname_np(fault) ? strerrorname_np(fault) : "?");
+}
+
+/* A read of an open group failed: its events stop counting for the rest of
+ * the set's life, with the reason, and its fds are closed. Other groups
+ * (the software group, typically) go on. */
+static void lose_group(probes_counters *c, probes_group *g, int fault, uint64_t t_ns)
+{
+    char what[PROBES_WHY_MAX];
+    describe_fault(fault, what, sizeof what);
+    double at_s = (double)(t_ns - c->opened_ns) * 1e-9;
+    probes_set_why(g->lost_why, sizeof g->lost_why, "lost mid-run at %.1f s: %s%s%s", at_s, what,
+                   g->read_detail[0] ? " " : "", g->read_detail);
+    for (int e = g->first; e < g->first + g->n; e++)
+        if (c->events[e].countable) {
+            c->events[e].countable = 0;
+            probes_set_why(c->events[e].why_not, sizeof c->events[e].why_not, "%s", g->lost_why);
+        }
+    g->lost = 1;
+    g->backend->close(c, g);
+}
+
+static int stall_is_long(const probes_counters *c, const probes_group *g)
+{
+    return g->stall_enabled_ns >= STALL_REPORT_NS * (uint64_t)c->n_tids;
+}
+
+/* "no PMU time since 2.0 s (...)" while it lasts, "... from 2.0 s to 6.0 s"
+ * once the group runs again; end_ns 0 while it lasts. */
+static void write_stall_note(const probes_counters *c, probes_group *g, uint64_t end_ns)
+{
+    char span[64];
+    double from_s = (double)(g->stall_start_ns - c->opened_ns) * 1e-9;
+    if (end_ns)
+        snprintf(span, sizeof span, "from %.1f s to %.1f s", from_s, (double)(end_ns - c->opened_ns) * 1e-9);
+    else
+        snprintf(span, sizeof span, "since %.1f s", from_s);
+    probes_set_why(g->stall_note, sizeof g->stall_note,
+                   "no PMU time %s (%.1f s of counting per thread; its counters %s taken by another user: the "
+                   "NMI watchdog, another perf session or the VM host)",
+                   span, (double)g->stall_enabled_ns * 1e-9 / c->n_tids, end_ns ? "were" : "are");
+}
+
+/* Follows the group's stretch of reads in which a member's enabled time
+ * advanced while its running time did not (perf schedules a group as a
+ * unit, so its members stall together; the fake script may stall one);
+ * 1 when the group's note changed. */
+static int track_stall(probes_counters *c, probes_group *g, const probes_counter_snapshot *now)
+{
+    const probes_counter_snapshot *prev = &c->last;
+    uint64_t stalled_enabled = 0;
+    int ran = 0;
+    for (int i = g->first; i < g->first + g->n; i++) {
+        if (!c->have_last || !prev->ok[i] || !now->ok[i])
+            continue;
+        uint64_t d_enabled = now->enabled_ns[i] - prev->enabled_ns[i];
+        if (now->running_ns[i] != prev->running_ns[i])
+            ran = 1;
+        else if (d_enabled > stalled_enabled)
+            stalled_enabled = d_enabled;
+    }
+    if (stalled_enabled == 0) { /* ran: the stretch is over; idle: it goes on */
+        int report = ran && stall_is_long(c, g);
+        if (report)
+            write_stall_note(c, g, prev->t_ns);
+        if (ran)
+            g->stall_start_ns = g->stall_enabled_ns = 0;
+        return report;
+    }
+    if (g->stall_enabled_ns == 0)
+        g->stall_start_ns = prev->t_ns;
+    g->stall_enabled_ns += stalled_enabled;
+    if (!stall_is_long(c, g))
+        return 0;
+    write_stall_note(c, g, 0);
+    return 1;
+}
+
 void probes_counters_read(probes_counters *c, probes_counter_snapshot *snap)
 {
     memset(snap, 0, sizeof *snap);
     snap->t_ns = probes_now_ns();
     snap->n = c->n_events;
+    int changed = 0;
     for (int g = 0; g < c->n_groups; g++) {
         probes_group *grp = &c->groups[g];
-        grp->backend->read(c, grp, snap->ok + grp->first, snap->raw + grp->first, snap->enabled_ns + grp->first,
+        if (grp->lost)
+            continue; /* ok stays 0: no window reaches past the loss */
+        int status[PROBES_MAX_EVENTS];
+        for (int e = 0; e < grp->n; e++)
+            status[e] = PROBES_READ_SKIPPED;
+        grp->read_detail[0] = '\0';
+        grp->backend->read(c, grp, status, snap->raw + grp->first, snap->enabled_ns + grp->first,
                            snap->running_ns + grp->first);
+        int fault = group_fault(c, grp, status);
+        if (fault) {
+            lose_group(c, grp, fault, snap->t_ns);
+            memset(snap->raw + grp->first, 0, sizeof *snap->raw * (size_t)grp->n);
+            memset(snap->enabled_ns + grp->first, 0, sizeof *snap->enabled_ns * (size_t)grp->n);
+            memset(snap->running_ns + grp->first, 0, sizeof *snap->running_ns * (size_t)grp->n);
+            changed = 1;
+            continue;
+        }
+        for (int e = 0; e < grp->n; e++)
+            snap->ok[grp->first + e] = status[e] == PROBES_READ_OK && c->events[grp->first + e].countable;
+        changed |= track_stall(c, grp, snap);
     }
+    c->last = *snap;
+    c->have_last = 1;
+    if (changed)
+        build_summary(c);
 }
 
 /* One counter over a window: raw * enabled / running, as perf stat scales
- * (applied to the sums over threads, as perf stat aggregates). */
-static void scale_counter(const probes_event *e, const probes_counter_snapshot *b, const probes_counter_snapshot *en,
-                          int i, probes_counter_value *v)
+ * (applied to the sums over threads, as perf stat aggregates). An event
+ * lost mid-run still has the windows read before the loss; any window that
+ * reaches past it has an unread end, so it is invalid with the reason. */
+static void scale_counter(const probes_event *e, int lost, const probes_counter_snapshot *b,
+                          const probes_counter_snapshot *en, int i, probes_counter_value *v)
 {
-    if (!e->countable) {
+    int both_read = b->n > i && en->n > i && b->ok[i] && en->ok[i];
+    if (!e->countable && !(lost && both_read)) {
         v->value = probes_metric_invalid("%s", e->why_not);
         v->running_share = v->value;
         return;
     }
-    if (!b->ok[i] || !en->ok[i] || b->n <= i || en->n <= i) {
+    if (!both_read) {
         v->value = probes_metric_invalid("not counted: reading the counter failed");
         v->running_share = v->value;
         return;
@@ -592,7 +726,7 @@ void probes_counters_window(const probes_counters *c, const probes_counter_snaps
         snprintf(v->backend, sizeof v->backend, "%s", c->groups[e->group].backend->name);
         snprintf(v->note, sizeof v->note, "%s", e->note);
         v->group = e->group;
-        scale_counter(e, begin, end, i, v);
+        scale_counter(e, c->groups[e->group].lost, begin, end, i, v);
     }
     derive_all(c, out);
 }

@@ -52,6 +52,16 @@ typedef struct {
     int first, n; /* events[first .. first + n - 1] */
     int explicit_group; /* written with braces */
     void *state;  /* the backend's */
+    /* Set by the backend's read when it fails: where, e.g. "on thread 4321". */
+    char read_detail[PROBES_WHY_MAX / 2];
+    /* Lost mid-run (a read failed): closed, never read again, and why. */
+    int lost;
+    char lost_why[PROBES_WHY_MAX];
+    /* Reads in a row whose enabled time advanced but running time did not
+     * (its counters taken by another user): since when, and how much
+     * enabled time; the last such stretch long enough to report. */
+    uint64_t stall_start_ns, stall_enabled_ns;
+    char stall_note[PROBES_WHY_MAX];
 } probes_group;
 
 typedef struct probes_fake_script probes_fake_script;
@@ -64,7 +74,21 @@ struct probes_counters {
     int n_tids;
     int *tids; /* 0 = the calling thread */
     probes_fake_script *fake;
-    char summary[512];
+    uint64_t opened_ns;             /* when counting started, for "lost mid-run at 12.3 s" */
+    int have_last;                  /* last: the previous read, to see stalls */
+    probes_counter_snapshot last;
+    char summary_note[PROBES_WHY_MAX + 64]; /* e.g. why PAPI was not used; heads the summary */
+    char summary[1024];
+};
+
+/* What a backend's read gave for one event: PROBES_READ_OK, another of
+ * these, or a positive errno when read() failed with it. Any value but OK
+ * and SKIPPED loses the event's whole group (counters.c). */
+enum {
+    PROBES_READ_OK = 0,
+    PROBES_READ_SKIPPED = -1, /* not read: the event does not count, or was missing from the group read */
+    PROBES_READ_EOF = -2,     /* read() returned 0 bytes: the kernel put the group in error state */
+    PROBES_READ_SHORT = -3,   /* read() returned less than one group record */
 };
 
 /* A counter backend: a const table, one instance per kind (papi.c,
@@ -77,9 +101,14 @@ struct probes_backend {
     /* Resets and enables: counting starts. */
     void (*start)(probes_counters *set, probes_group *g);
     /* Cumulative counts since start of every event of the group, summed over
-     * threads; ok[i] = 0 when it could not be read. Indexes are group-local. */
-    void (*read)(probes_counters *set, probes_group *g, int *ok, uint64_t *raw, uint64_t *enabled_ns,
+     * threads; status[i] says whether event i was read (PROBES_READ_*, or
+     * the errno of a failed read(), with g->read_detail saying where).
+     * Indexes are group-local. Only maps the outcome: what a failure means
+     * (the group is lost) is decided in counters.c, for every backend. */
+    void (*read)(probes_counters *set, probes_group *g, int *status, uint64_t *raw, uint64_t *enabled_ns,
                  uint64_t *running_ns);
+    /* Releases the group (its fds); g->state NULL afterwards. Also called
+     * for a group lost mid-run, and again at close (then a no-op). */
     void (*close)(probes_counters *set, probes_group *g);
     /* 0 when the backend can count on this machine; else 1 and why. */
     int (*describe_unavailable)(char *why, size_t len);

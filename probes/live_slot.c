@@ -388,9 +388,12 @@ void live_slot_publish_counters(live_engine *e, live_slot *s, int force)
     window_of(s->counters, &s->decode_sum, &w[1]);
     window_of(s->counters, s->recent_sum.n ? &s->recent_sum : &s->decode_sum, &w[2]);
     memset(&s->recent_sum, 0, sizeof s->recent_sum);
+    /* A group lost since the last publish (a failed read) shows in the summary. */
+    snprintf(s->counters_summary, sizeof s->counters_summary, "%s", probes_counters_summary(s->counters));
     pthread_mutex_lock(&e->lock);
     live_segment_info *info = &e->segments[s->segment % LIVE_MAX_SEGMENTS];
     if (info->id == s->segment) {
+        snprintf(info->counters_summary, sizeof info->counters_summary, "%s", s->counters_summary);
         info->counters_prefill = w[0];
         info->counters_decode = w[1];
         info->counters_recent = w[2];

@@ -179,14 +179,17 @@ void probes_reason_for_errno(int err, int is_hardware, int user_only_tried, cons
     case EPERM:
         reason_permission(f, user_only_tried, why, len);
         return;
-    case EMFILE:
-    case ENFILE: {
+    case EMFILE: {
         struct rlimit rl;
         long lim = getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (long)rl.rlim_cur : -1;
-        probes_set_why(why, len, "too many open files: one counter per event per thread exceeds the limit "
-                                 "(ulimit -n is %ld); count fewer events or threads", lim);
+        probes_set_why(why, len, "too many open files (EMFILE): one counter per event per thread exceeds the "
+                                 "limit (ulimit -n is %ld); raise ulimit -n, or count fewer events or threads", lim);
         return;
     }
+    case ENFILE:
+        probes_set_why(why, len, "too many open files in the system (ENFILE): the kernel's file table is full "
+                                 "(sysctl fs.file-max); count fewer events or threads");
+        return;
     case EINVAL:
         probes_set_why(why, len, "the kernel rejected the event's attributes (EINVAL)%s",
                        is_hardware ? ": a modifier this PMU lacks, or a group too big for its counters" : "");

@@ -5,6 +5,7 @@
  * here, so an event's running time equals its enabled time. */
 #include "probes/internal.h"
 
+#include <errno.h>
 #include <papi.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -236,23 +237,31 @@ static void papi_start(probes_counters *set, probes_group *g)
     pg->start_ns = probes_now_ns();
 }
 
-static void papi_read(probes_counters *set, probes_group *g, int *ok, uint64_t *raw, uint64_t *enabled_ns,
+/* A failed PAPI_read is reported as the errno behind it (PAPI_ESYS) or
+ * EIO, with PAPI's own words and the thread in g->read_detail. */
+static void papi_read(probes_counters *set, probes_group *g, int *status, uint64_t *raw, uint64_t *enabled_ns,
                       uint64_t *running_ns)
 {
     const papi_group *pg = g->state;
-    int all_read = pg != NULL;
-    uint64_t elapsed = pg ? probes_now_ns() - pg->start_ns : 0;
-    for (int t = 0; pg && t < pg->n_tids; t++) {
-        if (pg->n_added == 0 || PAPI_read(pg->eventset[t], pg->values) != PAPI_OK) {
-            all_read = 0;
-            continue;
+    if (!pg || pg->n_added == 0)
+        return; /* nothing counts: every status stays PROBES_READ_SKIPPED */
+    uint64_t elapsed = probes_now_ns() - pg->start_ns;
+    for (int t = 0; t < pg->n_tids; t++) {
+        int rc = PAPI_read(pg->eventset[t], pg->values);
+        if (rc != PAPI_OK) {
+            int err = rc == PAPI_ESYS && errno ? errno : EIO;
+            for (int e = 0; e < g->n; e++)
+                status[e] = err;
+            probes_set_why(g->read_detail, sizeof g->read_detail, "(PAPI: %s) on thread %d", PAPI_strerror(rc),
+                           set->tids[t]);
+            return;
         }
         for (int e = 0; e < g->n; e++)
             if (pg->slot[e] >= 0)
                 raw[e] += (uint64_t)pg->values[pg->slot[e]], enabled_ns[e] += elapsed, running_ns[e] += elapsed;
     }
     for (int e = 0; e < g->n; e++)
-        ok[e] = all_read && set->events[g->first + e].countable;
+        status[e] = pg->slot[e] >= 0 && set->events[g->first + e].countable ? PROBES_READ_OK : PROBES_READ_SKIPPED;
 }
 
 const probes_backend probes_backend_papi = {

@@ -304,16 +304,25 @@ static void perf_start(probes_counters *set, probes_group *g)
     }
 }
 
-/* Adds one thread's group read to the sums; 0 ok, -1 read failed. */
+/* Adds one thread's group read to the sums: PROBES_READ_OK, EOF (the
+ * kernel puts a group it can no longer count in error state, and read()
+ * then returns 0 bytes), SHORT, or the errno of a failed read(). */
 static int read_thread(const perf_group *pg, int t, uint64_t *raw, uint64_t *enabled, uint64_t *running, int *seen)
 {
     size_t want = sizeof *pg->buf * (size_t)(3 + 2 * pg->n);
-    ssize_t got = read(pg->leader[t], pg->buf, want);
+    ssize_t got;
+    do
+        got = read(pg->leader[t], pg->buf, want);
+    while (got < 0 && errno == EINTR);
+    if (got < 0)
+        return errno ? errno : EIO;
+    if (got == 0)
+        return PROBES_READ_EOF;
     if (got < (ssize_t)(3 * sizeof *pg->buf))
-        return -1;
+        return PROBES_READ_SHORT;
     uint64_t nr = pg->buf[0];
-    if ((size_t)got < sizeof *pg->buf * (3 + 2 * nr))
-        return -1;
+    if (nr > (uint64_t)pg->n || (size_t)got < sizeof *pg->buf * (3 + 2 * nr))
+        return PROBES_READ_SHORT;
     for (uint64_t k = 0; k < nr; k++) {
         uint64_t value = pg->buf[3 + 2 * k], id = pg->buf[4 + 2 * k];
         for (int e = 0; e < pg->n; e++) {
@@ -325,20 +334,30 @@ static int read_thread(const perf_group *pg, int t, uint64_t *raw, uint64_t *ena
             seen[e] = 1;
         }
     }
-    return 0;
+    return PROBES_READ_OK;
 }
 
-static void perf_read(probes_counters *set, probes_group *g, int *ok, uint64_t *raw, uint64_t *enabled_ns,
+/* One read() per thread; the first failure is every event's status (the
+ * sums over threads would be partial), and says on which thread. */
+static void perf_read(probes_counters *set, probes_group *g, int *status, uint64_t *raw, uint64_t *enabled_ns,
                       uint64_t *running_ns)
 {
     const perf_group *pg = g->state;
-    int all_read = 1;
     int seen[PROBES_MAX_EVENTS] = {0};
-    for (int t = 0; t < pg->n_tids; t++)
-        if (pg->leader[t] >= 0 && read_thread(pg, t, raw, enabled_ns, running_ns, seen) != 0)
-            all_read = 0;
+    for (int t = 0; pg && t < pg->n_tids; t++) {
+        if (pg->leader[t] < 0)
+            continue;
+        int rc = read_thread(pg, t, raw, enabled_ns, running_ns, seen);
+        if (rc != PROBES_READ_OK) {
+            for (int e = 0; e < g->n; e++)
+                status[e] = rc;
+            if (set->tids[t] != 0)
+                probes_set_why(g->read_detail, sizeof g->read_detail, "on thread %d", set->tids[t]);
+            return;
+        }
+    }
     for (int e = 0; e < g->n; e++)
-        ok[e] = all_read && seen[e] && set->events[g->first + e].countable;
+        status[e] = seen[e] && set->events[g->first + e].countable ? PROBES_READ_OK : PROBES_READ_SKIPPED;
 }
 
 /* ---- availability ------------------------------------------------------------------- */

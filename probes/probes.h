@@ -92,6 +92,29 @@ probes_metric probes_metric_invalid(const char *fmt, ...) __attribute__((format(
  * Scaling, as perf stat does, over the window and summed over threads:
  *   value = raw * time_enabled / time_running; running_share = running / enabled.
  *   time_running == 0 -> invalid, "not counted: multiplexed out".
+ *
+ * Faults mid-run (issue 7) never stop the caller, and are decided here for
+ * every backend alike (a backend only reports how each read went):
+ *   - a read that fails (EIO, ENODEV when the PMU or CPU goes away, ...),
+ *     returns 0 bytes (the kernel put the group in error state) or less
+ *     than a record loses the event's whole group: its fds are closed at
+ *     once, it is never read again, and its events become uncountable,
+ *     "lost mid-run at 12.3 s: read failed: No such device (ENODEV) on
+ *     thread 4321" (seconds since the set was opened). The other groups
+ *     (the software group, typically) go on counting. Windows read before
+ *     the loss keep their values; any window that reaches past it is
+ *     invalid with that reason, never a delta of garbage.
+ *   - a counter taken by another user (NMI watchdog, another perf session,
+ *     the VM host) keeps its enabled time but gets no running time: each
+ *     such window is "not counted: multiplexed out", and once a stretch
+ *     reaches 1 s of enabled time per measured thread the summary says
+ *     "..., but no PMU time since 2.0 s (...)", then "from 2.0 s to 6.0 s"
+ *     when the group runs again.
+ *   - opening (or reopening, e.g. the dashboard on a thread change, beside
+ *     the set still open) at the fd limit: the events that did not open are
+ *     invalid, "too many open files (EMFILE): ... raise ulimit -n, ...".
+ *   probes_counters_summary(), probes_counters_any_counting() and
+ *   probes_counters_event() always tell the current state.
  * Derived metrics use only counters of one group and one window; otherwise
  * they are invalid with the reason:
  *   ipc                  instructions / cycles
@@ -118,6 +141,20 @@ probes_metric probes_metric_invalid(const char *fmt, ...) __attribute__((format(
  *   error <event> <ERRNO>
  *        opening the event fails with that errno (ENOENT, ENODEV, EOPNOTSUPP,
  *        EACCES, EPERM, EMFILE, EINVAL, EBUSY), reported as perf_event would.
+ * Faults mid-run, by read index: the N-th read of the set, counting from 0
+ * (read 0 is the one that starts counting; `hstprof run` reads at 0, after
+ * the prefill at 1 and after decoding at 2, or once per token with --trace;
+ * the dashboard reads before and after every token):
+ *   fail <event> <read_index> <ERRNO>
+ *        that read fails with errno ERRNO (any name the C library knows:
+ *        ENODEV, EIO, EBADF, ...): the event's group is lost (above).
+ *   eof <event> <read_index>
+ *        that read returns 0 bytes (a group in error state): lost likewise.
+ *   stolen <event> <from_read> <to_read>
+ *        from that read to that one (inclusive) the event's count and running
+ *        time stand still while its enabled time advances by its steps.
+ * Numbers are decimal, non-negative, without sign; a malformed line is
+ * refused with one line naming it: "<file>:<line>: <what is wrong>".
  * With events == NULL the script's events are the set, in order of first
  * appearance; named events missing from the script are invalid ("not in
  * the fake script").
@@ -148,7 +185,9 @@ void probes_counters_close(probes_counters *c);
 
 /* One line: what counts and what does not, per group, e.g. "group 0
  * (perf_event): 0 of 5 counting (hardware counters unavailable: no PMU in
- * this virtual machine); group 1 (software): 4 of 4 counting". */
+ * this virtual machine); group 1 (software): 4 of 4 counting". As of the
+ * last read: a group lost or starved mid-run says so (see Faults above);
+ * only probes_counters_read changes it, so read it on the reading thread. */
 const char *probes_counters_summary(const probes_counters *c);
 /* 1 when at least one event can count. */
 int probes_counters_any_counting(const probes_counters *c);
@@ -523,7 +562,7 @@ typedef struct {
     probes_affinity *affinity;
     probes_counters *counters;
     char affinity_policy[32];
-    char counters_summary[256];
+    char counters_summary[512];
     int have_counters;
     probes_counter_window prefill_counters, decode_counters;
     int have_memory;

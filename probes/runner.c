@@ -428,6 +428,8 @@ static void finish_probes(run_result *res, const probes_counter_snapshot *snap, 
     if (res->have_counters) {
         probes_counters_window(res->counters, &snap[0], &snap[1], &res->prefill_counters);
         probes_counters_window(res->counters, &snap[1], &snap[2], &res->decode_counters);
+        /* As it is now: a group lost mid-run says so (issue 7). */
+        snprintf(res->counters_summary, sizeof res->counters_summary, "%s", probes_counters_summary(res->counters));
     }
     if (mw) {
         probes_memory_end(mw, res->kv_cache_bytes, &res->memory);

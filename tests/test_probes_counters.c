@@ -2,7 +2,10 @@
  * derived metrics only within one group and one window, backend selection
  * and its fallbacks, the reasons given when counting is impossible (errno
  * injected through the fake script or the perf_event_open seam), the
- * EACCES -> user-space-only retry, and software events counting for real. */
+ * EACCES -> user-space-only retry, software events counting for real, and
+ * faults mid-run: a failed read, a read of 0 bytes or a stolen counter
+ * (through fake-script directives and, for real, through the perf_event
+ * path), and a reopen at the fd limit (EMFILE). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,10 +15,12 @@
 #include "probes/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -708,6 +713,331 @@ static void test_perf_stat_style_text(void **state)
     probes_counters_close(c);
 }
 
+/* ---- faults mid-run (issue 7) ----------------------------------------------------------------
+ * A counter set that opened fine and then fails: a read error, a read of 0
+ * bytes, or its counters taken by another user. The group is lost with the
+ * reason, its fds closed; the other groups go on; windows that reach past
+ * the loss are invalid, never a garbage delta. */
+
+static const char *const split_groups_script = "group cycles,instructions\n"
+                                               "cycles 1000 100 100\n"
+                                               "instructions 3000 100 100\n"
+                                               "group task-clock\n"
+                                               "task-clock 50 100 100\n";
+
+static probes_counters *open_fake_with(const char *faults)
+{
+    char script[1024];
+    snprintf(script, sizeof script, "%s%s", split_groups_script, faults);
+    return open_fake(script, NULL);
+}
+
+static void read_n(probes_counters *c, probes_counter_snapshot *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        probes_counters_read(c, &s[i]);
+}
+
+static void assert_summary_contains(const probes_counters *c, const char *text)
+{
+    if (!strstr(probes_counters_summary(c), text))
+        fail_msg("expected '%s' in the summary: %s", text, probes_counters_summary(c));
+}
+
+static void test_failed_read_loses_the_group_with_the_reason(void **state)
+{
+    (void)state;
+    probes_counters *c = open_fake_with("fail instructions 2 ENODEV\n");
+    probes_counter_snapshot s[4];
+    read_n(c, s, 4);
+    probes_counter_window w;
+    /* before the loss: whole, as read */
+    probes_counters_window(c, &s[0], &s[1], &w);
+    assert_true(counter(&w, "cycles")->value.value == 1000.0);
+    assert_true(metric(&w, "ipc")->valid);
+    /* the window that ends at the failed read, and every one after it */
+    for (int k = 1; k <= 2; k++) {
+        probes_counters_window(c, &s[k], &s[k + 1], &w);
+        assert_why_contains(&counter(&w, "cycles")->value, "lost mid-run at ");
+        assert_why_contains(&counter(&w, "instructions")->value, "read failed: No such device (ENODEV)");
+        assert_why_contains(metric(&w, "ipc"), "lost mid-run");
+        assert_true(counter(&w, "task-clock")->value.valid);
+        assert_true(counter(&w, "task-clock")->value.value == 50.0);
+    }
+    /* spanning it */
+    probes_counters_window(c, &s[0], &s[3], &w);
+    assert_why_contains(&counter(&w, "cycles")->value, "lost mid-run");
+    assert_true(counter(&w, "task-clock")->value.value == 150.0);
+    probes_event_info info;
+    probes_counters_event(c, 0, &info);
+    assert_why_contains(&info.countable, "lost mid-run at ");
+    assert_summary_contains(c, "group 0 (fake): 0 of 2 counting (lost mid-run at ");
+    assert_summary_contains(c, "read failed: No such device (ENODEV)); group 1 (fake): 1 of 1 counting");
+    assert_true(probes_counters_any_counting(c));
+    /* closed at once, and never read again */
+    assert_true(c->groups[0].lost);
+    assert_null(c->groups[0].state);
+    assert_false(s[3].ok[0] || s[3].ok[1]);
+    probes_counters_close(c);
+}
+
+static void test_failed_read_before_any_window_is_invalid_from_the_start(void **state)
+{
+    (void)state;
+    probes_counters *c = open_fake_with("fail cycles 1 EIO\n");
+    probes_counter_snapshot s[3];
+    read_n(c, s, 3);
+    probes_counter_window w;
+    probes_counters_window(c, &s[0], &s[1], &w);
+    assert_why_contains(&counter(&w, "cycles")->value, "read failed: Input/output error (EIO)");
+    assert_true(counter(&w, "task-clock")->value.valid);
+    probes_counters_close(c);
+}
+
+static void test_read_of_zero_bytes_loses_the_group(void **state)
+{
+    (void)state;
+    probes_counters *c = open_fake_with("eof cycles 2\n");
+    probes_counter_snapshot s[3];
+    read_n(c, s, 3);
+    probes_counter_window w;
+    probes_counters_window(c, &s[0], &s[1], &w);
+    assert_true(counter(&w, "cycles")->value.valid);
+    probes_counters_window(c, &s[1], &s[2], &w);
+    assert_why_contains(&counter(&w, "cycles")->value, "read returned no data: the kernel put the group in error state");
+    assert_why_contains(&counter(&w, "instructions")->value, "lost mid-run");
+    assert_true(counter(&w, "task-clock")->value.valid);
+    assert_summary_contains(c, "0 of 2 counting (lost mid-run");
+    probes_counters_close(c);
+}
+
+static void test_every_group_can_be_lost_and_nothing_counts(void **state)
+{
+    (void)state;
+    probes_counters *c = open_fake_with("fail cycles 1 ENODEV\nfail task-clock 3 EIO\n");
+    probes_counter_snapshot s[5];
+    read_n(c, s, 5);
+    assert_false(probes_counters_any_counting(c));
+    assert_summary_contains(c, "group 0 (fake): 0 of 2 counting (lost mid-run");
+    assert_summary_contains(c, "group 1 (fake): 0 of 1 counting (lost mid-run");
+    probes_counter_window w;
+    probes_counters_window(c, &s[1], &s[2], &w);
+    assert_true(counter(&w, "task-clock")->value.valid); /* before its own loss */
+    probes_counters_window(c, &s[3], &s[4], &w);
+    assert_why_contains(&counter(&w, "task-clock")->value, "Input/output error (EIO)");
+    probes_counters_close(c);
+}
+
+/* 0.6 s of enabled time per read: three stolen reads make a long stretch. */
+static const char *const stolen_script = "cycles 1000 600000000 600000000\n"
+                                         "task-clock 50 600000000 600000000\n"
+                                         "group cycles\n"
+                                         "group task-clock\n";
+
+static void test_stolen_counter_is_multiplexed_out_per_window(void **state)
+{
+    (void)state;
+    char script[512];
+    snprintf(script, sizeof script, "%sstolen cycles 2 4\n", stolen_script);
+    probes_counters *c = open_fake(script, NULL);
+    probes_counter_snapshot s[7];
+    read_n(c, s, 3);
+    probes_counter_window w;
+    probes_counters_window(c, &s[1], &s[2], &w);
+    const probes_counter_value *v = counter(&w, "cycles");
+    assert_why_contains(&v->value, "not counted: multiplexed out");
+    assert_int_equal(v->raw, 0);
+    assert_int_equal(v->time_enabled_ns, 600000000);
+    assert_true(counter(&w, "task-clock")->value.valid);
+    /* 0.6 s: ordinary multiplexing could do that; not summarised yet */
+    assert_null(strstr(probes_counters_summary(c), "no PMU time"));
+    read_n(c, s + 3, 1);
+    /* 1.2 s without PMU time: summarised, the events still listed as counting */
+    assert_summary_contains(c, "group 0 (fake): 1 of 1 counting, but no PMU time since ");
+    assert_summary_contains(c, "its counters are taken by another user");
+    read_n(c, s + 4, 3);
+    /* read 5 ran again: the stretch (reads 2..4, 1.8 s) is over, and said so */
+    assert_summary_contains(c, "no PMU time from ");
+    assert_summary_contains(c, "(1.8 s of counting per thread; its counters were taken by another user");
+    probes_counters_window(c, &s[5], &s[6], &w);
+    assert_true(counter(&w, "cycles")->value.value == 1000.0);
+    /* a window that spans the stretch is scaled, as perf stat would */
+    probes_counters_window(c, &s[0], &s[6], &w);
+    assert_true(counter(&w, "cycles")->value.valid);
+    assert_true(counter(&w, "cycles")->running_share.value == 0.5);
+    probes_counters_close(c);
+}
+
+static void test_short_stolen_stretch_is_not_summarised(void **state)
+{
+    (void)state;
+    char script[512];
+    snprintf(script, sizeof script, "%sstolen cycles 2 2\nstolen cycles 4 4\n", stolen_script);
+    probes_counters *c = open_fake(script, NULL);
+    probes_counter_snapshot s[6];
+    read_n(c, s, 6);
+    assert_null(strstr(probes_counters_summary(c), "no PMU time"));
+    probes_counters_close(c);
+}
+
+/* perf_event for real: software events whose leader fd is replaced under
+ * the set by something read() fails on, as when the kernel drops the PMU. */
+static int recorded_fds[8], n_recorded;
+
+static int seam_record(struct perf_event_attr *attr, pid_t pid, int cpu, int group_fd, unsigned long flags)
+{
+    int fd = real_open(attr, pid, cpu, group_fd, flags);
+    if (fd >= 0 && n_recorded < 8)
+        recorded_fds[n_recorded++] = fd;
+    return fd;
+}
+
+static int fd_is_open(int fd)
+{
+    return fcntl(fd, F_GETFD) != -1;
+}
+
+static probes_counters *open_recorded_two_groups(void)
+{
+    n_recorded = 0;
+    probes_test_set_perf_open(seam_record);
+    int tid = (int)syscall(SYS_gettid);
+    char err[PROBES_WHY_MAX] = "";
+    probes_counter_opts opts = {.events = "{task-clock,page-faults},{context-switches}", .backend = "software"};
+    probes_counters *c = probes_counters_open(&opts, &tid, 1, err, sizeof err);
+    if (!c)
+        fail_msg("open failed: %s", err);
+    assert_int_equal(n_recorded, 3);
+    return c;
+}
+
+static void perf_group_lost_when_leader_reads(const char *replacement, int flags, const char *reason)
+{
+    probes_counters *c = open_recorded_two_groups();
+    probes_counter_snapshot a, b, d;
+    probes_counters_read(c, &a);
+    busy_ms(5);
+    int fd = open(replacement, flags);
+    assert_true(fd >= 0);
+    assert_true(dup2(fd, recorded_fds[0]) == recorded_fds[0]);
+    close(fd);
+    probes_counters_read(c, &b);
+    /* the lost group's fds are closed at once; the other group's are not */
+    assert_false(fd_is_open(recorded_fds[0]));
+    assert_false(fd_is_open(recorded_fds[1]));
+    assert_true(fd_is_open(recorded_fds[2]));
+    busy_ms(5);
+    probes_counters_read(c, &d);
+    probes_counter_window w;
+    probes_counters_window(c, &a, &b, &w);
+    assert_why_contains(&counter(&w, "task-clock")->value, reason);
+    assert_why_contains(&counter(&w, "page-faults")->value, "lost mid-run at ");
+    assert_true(counter(&w, "context-switches")->value.valid);
+    probes_counters_window(c, &b, &d, &w);
+    assert_why_contains(&counter(&w, "task-clock")->value, reason);
+    assert_true(counter(&w, "context-switches")->value.valid);
+    assert_summary_contains(c, "group 0 (software): 0 of 2 counting (lost mid-run");
+    assert_summary_contains(c, "group 1 (software): 1 of 1 counting");
+    probes_counters_close(c);
+    assert_false(fd_is_open(recorded_fds[2]));
+}
+
+static void test_perf_read_of_zero_bytes_loses_the_group(void **state)
+{
+    (void)state;
+    probes_test_set_machine_facts(NULL);
+    perf_group_lost_when_leader_reads("/dev/null", O_RDONLY, "read returned no data");
+}
+
+static void test_perf_read_error_loses_the_group_naming_the_thread(void **state)
+{
+    (void)state;
+    probes_test_set_machine_facts(NULL);
+    char reason[128];
+    snprintf(reason, sizeof reason, "read failed: Is a directory (EISDIR) on thread %d", (int)syscall(SYS_gettid));
+    perf_group_lost_when_leader_reads("/", O_RDONLY | O_DIRECTORY, reason);
+}
+
+/* A reopen (the dashboard reopens on a thread or model change, beside the
+ * set still open) that meets the fd limit: the new set opens with every
+ * event invalid and the reason; the old one still counts. */
+static void test_reopen_at_the_fd_limit_says_emfile(void **state)
+{
+    (void)state;
+    probes_test_set_machine_facts(NULL);
+    probes_counters *old = open_real(NULL, "software");
+    struct rlimit saved, tight;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &saved), 0);
+    int lowest_free = open("/dev/null", O_RDONLY);
+    assert_true(lowest_free >= 0);
+    close(lowest_free);
+    tight = saved;
+    tight.rlim_cur = (rlim_t)lowest_free; /* no new fd at all */
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &tight), 0);
+    char err[PROBES_WHY_MAX] = "";
+    probes_counter_opts opts = {.events = NULL, .backend = "software"};
+    probes_counters *fresh = probes_counters_open(&opts, NULL, 0, err, sizeof err);
+    assert_int_equal(setrlimit(RLIMIT_NOFILE, &saved), 0);
+    assert_non_null(fresh);
+    assert_false(probes_counters_any_counting(fresh));
+    probes_event_info info;
+    probes_counters_event(fresh, 0, &info);
+    assert_why_contains(&info.countable, "too many open files (EMFILE)");
+    assert_why_contains(&info.countable, "raise ulimit -n");
+    assert_summary_contains(fresh, "0 of 4 counting (too many open files (EMFILE)");
+    probes_counter_window w;
+    first_window(fresh, &w);
+    assert_why_contains(&counter(&w, "task-clock")->value, "EMFILE");
+    first_window(old, &w);
+    assert_true(counter(&w, "task-clock")->value.valid);
+    probes_counters_close(fresh);
+    probes_counters_close(old);
+}
+
+static void expect_script_error(const char *text, const char *expected)
+{
+    write_script(text);
+    char err[PROBES_WHY_MAX] = "";
+    assert_null(probes_fake_script_load(script_path, err, sizeof err));
+    char where[300];
+    snprintf(where, sizeof where, "%s:%s", script_path, expected);
+    if (!strstr(err, where))
+        fail_msg("expected '%s' in: %s", where, err);
+    assert_null(strchr(err, '\n'));
+}
+
+static void test_malformed_script_lines_name_file_and_line(void **state)
+{
+    (void)state;
+    /* blank and comment lines count: the bad line is line 4 */
+    expect_script_error("cycles 1 2 2\n\n# comment\ncycles 1 x 3\n", "4: time_enabled_ns 'x' is not a non-negative whole number");
+    expect_script_error("cycles -1 2 2\n", "1: raw count '-1' is not a non-negative whole number");
+    expect_script_error("cycles 1 2 2junk\n", "1: time_running_ns '2junk' is not");
+    expect_script_error("cycles 99999999999999999999999 2 2\n", "1: raw count '99999999999999999999999' is too large");
+    expect_script_error("cycles 1 2\n", "1: expected '<event> <raw> <time_enabled_ns> <time_running_ns>'");
+    expect_script_error("cycles 1 2 2\nfail cycles 2 EWHATEVER\n", "2: unknown errno name 'EWHATEVER'");
+    expect_script_error("cycles 1 2 2\nfail cycles two EIO\n", "2: read index 'two' is not");
+    expect_script_error("cycles 1 2 2\nfail cycles 2\n", "2: expected 'fail <event> <read_index> <ERRNO>'");
+    expect_script_error("cycles 1 2 2\neof cycles\n", "2: expected 'eof <event> <read_index>'");
+    expect_script_error("cycles 1 2 2\nstolen cycles 5 2\n", "2: stolen: last read 2 comes before first read 5");
+    expect_script_error("cycles 1 2 2\nstolen cycles 5\n", "2: expected 'stolen <event> <from_read> <to_read>'");
+    expect_script_error("error cycles\n", "1: expected 'error <event> <ERRNO>'");
+    expect_script_error("group\n", "1: expected 'group <event>,<event>,...'");
+    expect_script_error("a 1 2 3 4 5 6\n", "1: too many words");
+}
+
+static void test_fault_directives_parse_any_errno_name(void **state)
+{
+    (void)state;
+    char err[PROBES_WHY_MAX] = "";
+    probes_fake_script *s = probes_fake_script_parse("cycles 1 2 2\nfail cycles 3 ENXIO\nfail cycles 9 EBADF\n"
+                                                     "eof cycles 4\nstolen cycles 5 7\n\terror  cycles   EBUSY \n",
+                                                     err, sizeof err);
+    if (!s)
+        fail_msg("%s", err);
+    probes_fake_script_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -739,6 +1069,17 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_counts_are_summed_over_threads, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check_event_reports_per_backend, setup, teardown),
         cmocka_unit_test_setup_teardown(test_perf_stat_style_text, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_read_loses_the_group_with_the_reason, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_failed_read_before_any_window_is_invalid_from_the_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_read_of_zero_bytes_loses_the_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_group_can_be_lost_and_nothing_counts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stolen_counter_is_multiplexed_out_per_window, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_short_stolen_stretch_is_not_summarised, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_perf_read_of_zero_bytes_loses_the_group, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_perf_read_error_loses_the_group_naming_the_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reopen_at_the_fd_limit_says_emfile, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_script_lines_name_file_and_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fault_directives_parse_any_errno_name, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

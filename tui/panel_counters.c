@@ -1,6 +1,7 @@
 /* panel_counters.c — hardware counters of the shown segment (IPC, L1/L2/LLC
  * misses, ratios, running share when multiplexed) or, when the machine
- * cannot count them, the reason and the software events instead. Numbers
+ * cannot count them or they were lost mid-run (a failed read), the reason
+ * and the software events instead. Numbers
  * are scaled as perf stat scales them (probes/). */
 #include "tui/internal.h"
 
@@ -96,7 +97,10 @@ static void counters_draw(const struct draw_ctx *c, struct rect r)
         y += derived_rows(c, (struct rect){y, r.x, end - y, r.w}, y, w);
     else if (y < end) {
         const char *reason = first_hardware_reason(w);
-        snprintf(why, sizeof why, "%s%s", strstr(reason, "unavailable") ? "" : "unavailable: ", reason);
+        /* "lost mid-run at 12.3 s: ..." once a read failed; else why it never counted. */
+        const char *prefix = strncmp(reason, "lost ", 5) == 0 ? "hardware counters "
+                             : strstr(reason, "unavailable") ? "" : "unavailable: ";
+        snprintf(why, sizeof why, "%s%s", prefix, reason);
         y += draw_wrapped(c, (struct rect){y, r.x, end - y > 2 ? 2 : end - y, r.w}, ROLE_WARN, why);
     }
     if (!hardware && y < end)
