@@ -46,6 +46,11 @@ static int model_init(int argc, char **argv)
                 preset);
         return 2;
     }
+    char why[2400];
+    if (args_check_output_path("--output", out, why, sizeof why) != 0) { /* issue 7: before the weights are built */
+        fprintf(stderr, "hstprof model init: %s\n", why);
+        return 2;
+    }
     hst_error err = {{0}};
     hst_model *m = hst_model_random(&cfg, seed, &err);
     if (!m || hst_model_save(m, out, &err) != 0) {

@@ -4,8 +4,10 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct probes_affinity {
     const probes_topo *topo; /* borrowed: must outlive the affinity */
@@ -287,4 +289,122 @@ probes_metric probes_affinity_binding(const probes_affinity *a, int thread_index
     if (a->topo->synthetic)
         return probes_metric_invalid("cannot bind to PU %d of a synthetic topology", pu);
     return probes_metric_invalid("binding to PU %d failed: %s", pu, strerror(-status));
+}
+
+/* ---- the PU budget (issue 7) ------------------------------------------------------ */
+
+probes_pu_budget probes_pu_budget_get(void)
+{
+    probes_pu_budget b;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    b.machine = online > 0 ? (int)online : 1;
+    b.allowed = b.machine;
+    /* A set sized for the CPUs the kernel may number, not just those online:
+     * sched_getaffinity fails with EINVAL when the set is smaller than its mask. */
+    long configured = sysconf(_SC_NPROCESSORS_CONF);
+    int n_cpus = configured > 1024 ? (int)configured : 1024;
+    cpu_set_t *set = CPU_ALLOC(n_cpus);
+    size_t size = CPU_ALLOC_SIZE(n_cpus);
+    if (set && sched_getaffinity(0, size, set) == 0) {
+        int n = CPU_COUNT_S(size, set);
+        if (n > 0)
+            b.allowed = n;
+    }
+    if (set)
+        CPU_FREE(set);
+    if (b.allowed > b.machine)
+        b.machine = b.allowed;
+    return b;
+}
+
+int probes_threads_fit(int n_threads, probes_pu_budget b, char *why, size_t why_len)
+{
+    if (n_threads <= b.allowed)
+        return 1;
+    if (b.allowed >= b.machine)
+        probes_set_why(why, why_len, "this machine has %d PU%s", b.machine, b.machine == 1 ? "" : "s");
+    else
+        probes_set_why(why, why_len, "only %d of this machine's %d PUs %s allowed to this process (taskset or a cgroup)",
+                       b.allowed, b.machine, b.allowed == 1 ? "is" : "are");
+    return 0;
+}
+
+/* How many distinct PUs the plan for spec gives n_threads threads (n_threads
+ * when it binds none); -1 with why for a spec this machine cannot take. A
+ * machine whose topology cannot be read is not the user's mistake: the run
+ * reports that itself, so this check lets it through. */
+static int planned_distinct_pus(const char *spec, const char *what, int n_threads, char *why, size_t why_len)
+{
+    if (strcmp(spec, "none") == 0)
+        return n_threads;
+    char err[256];
+    probes_topo *topo = probes_topo_load(err, sizeof err);
+    if (!topo)
+        return n_threads;
+    probes_affinity *a = probes_affinity_create(topo, spec, n_threads, err, sizeof err);
+    int distinct = -1;
+    if (a) {
+        distinct = 0;
+        for (int i = 0; i < n_threads; i++) {
+            int seen_before = 0;
+            for (int j = 0; j < i && !seen_before; j++)
+                seen_before = a->pu[j] == a->pu[i];
+            distinct += !seen_before;
+        }
+    } else {
+        const char *problem = strncmp(err, "affinity: ", 10) == 0 ? err + 10 : err;
+        probes_set_why(why, why_len, "%s: %s", what, problem);
+    }
+    probes_affinity_free(a);
+    probes_topo_free(topo);
+    return distinct;
+}
+
+/* The message quotes argv and profile paths, which may hold control characters. */
+static int placement_error(char *why)
+{
+    for (unsigned char *p = (unsigned char *)why; p && *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return -1;
+}
+
+int probes_check_placement(const probes_placement *p, int *shared, char *why, size_t why_len)
+{
+    char affinity_what[300];
+    if (shared)
+        *shared = 0;
+    if (p->threads < 1 || p->threads > PROBES_MAX_THREADS) {
+        probes_set_why(why, why_len, "%s: expected 1 to %d threads", p->threads_what, PROBES_MAX_THREADS);
+        return placement_error(why);
+    }
+    if (!p->affinity || !*p->affinity) {
+        probes_set_why(why, why_len, "%s is empty: expected none, compact, scatter or a PU list like 0,2,4-7",
+                       p->affinity_what ? p->affinity_what : "--affinity");
+        return placement_error(why);
+    }
+    if (p->affinity_what)
+        snprintf(affinity_what, sizeof affinity_what, "%s", p->affinity_what);
+    else
+        snprintf(affinity_what, sizeof affinity_what, "--affinity %s", p->affinity);
+    int distinct = planned_distinct_pus(p->affinity, affinity_what, p->threads, why, why_len);
+    if (distinct < 0)
+        return placement_error(why);
+    char reason[400];
+    int fits = probes_threads_fit(p->threads, probes_pu_budget_get(), reason, sizeof reason);
+    if (fits && distinct < p->threads) {
+        probes_set_why(reason, sizeof reason, "%s places them on %d PU%s", affinity_what, distinct,
+                       distinct == 1 ? "" : "s");
+        fits = 0;
+    }
+    if (fits)
+        return 0;
+    if (p->oversubscribe) {
+        if (shared)
+            *shared = 1;
+        return 0;
+    }
+    probes_set_why(why, why_len, "%s: %s, so threads would share PUs and timings would not scale; add --oversubscribe "
+                                 "to run anyway", p->threads_what, reason);
+    return placement_error(why);
 }

@@ -35,7 +35,37 @@ typedef struct {
     char profile[1024], profile_name[64]; /* issue 5: -p NAME|FILE */
     char precision[16];                   /* issue 6: f32|bf16|int8 */
     hst_precision weight_precision;
+    int oversubscribe, seen_threads, seen_affinity, shared_pus; /* issue 7: threads above the PUs */
+    char threads_from[1100], affinity_from[1100]; /* the profile lines that set them, "" none */
 } bench_flags;
+
+/* Issue 7: every thread count against the PUs, the affinity against this
+ * machine and -o against the file system, before any model is built. */
+static int check_placement_and_output(bench_flags *f)
+{
+    char what[1200], affinity_what[1400], why[2400];
+    int rc = 0;
+    snprintf(affinity_what, sizeof affinity_what, "%s: affinity = %s", f->affinity_from, f->affinity);
+    for (int i = 0; rc == 0 && i < f->n_threads; i++) {
+        int n = f->thread_counts[i], shared = 0;
+        if (f->threads_from[0] && !f->seen_threads)
+            snprintf(what, sizeof what, "%s: threads = %d", f->threads_from, n);
+        else if (f->seen_threads)
+            snprintf(what, sizeof what, "--threads %d", n);
+        else
+            snprintf(what, sizeof what, "%d threads (every PU, the default)", n);
+        const probes_placement placement = {n, what, f->affinity,
+                                            f->affinity_from[0] && !f->seen_affinity ? affinity_what : NULL,
+                                            f->oversubscribe};
+        rc = probes_check_placement(&placement, &shared, why, sizeof why);
+        f->shared_pus |= shared;
+    }
+    if (rc == 0 && f->output[0])
+        rc = args_check_output_path("--output", f->output, why, sizeof why);
+    if (rc != 0)
+        fprintf(stderr, "hstprof bench: %s\n", why);
+    return rc;
+}
 
 static int parse_lists(bench_flags *f)
 {
@@ -50,6 +80,8 @@ static int parse_lists(bench_flags *f)
         fprintf(stderr, "hstprof bench: --threads: %s\n", err);
         return -1;
     }
+    if (check_placement_and_output(f) != 0)
+        return -1;
     if (strcmp(f->models, "all") == 0) {
         f->n_models = 0;
         for (int i = 0; i < hst_preset_count() && i < MAX_LIST; i++)
@@ -87,10 +119,13 @@ static int apply_profile(const opt_table *t, int argc, char **argv, bench_flags 
     f->warmup = s.warmup;
     f->runs = s.runs;
     f->seed = s.seed;
-    if (s.threads > 0) /* 0: every PU, the default already */
+    if (s.threads > 0) { /* 0: every PU, the default already */
         snprintf(f->threads, sizeof f->threads, "%d", s.threads);
+        snprintf(f->threads_from, sizeof f->threads_from, "%s", s.threads_from);
+    }
     snprintf(f->kernel, sizeof f->kernel, "%s", s.kernel);
     snprintf(f->affinity, sizeof f->affinity, "%s", s.affinity);
+    snprintf(f->affinity_from, sizeof f->affinity_from, "%s", s.affinity_from);
     snprintf(f->events, sizeof f->events, "%s", s.events);
     snprintf(f->precision, sizeof f->precision, "%s", s.precision);
     return 0;
@@ -103,12 +138,13 @@ static int parse_flags(int argc, char **argv, bench_flags *f)
         {"seq", 0, OPT_STRING, f->seq, sizeof f->seq, 0, 0, "128,256,512", "sequence lengths (default 128,256,512)", NULL},
         {"warmup", 0, OPT_INT, &f->warmup, 0, 0, 1000, "N", "untimed runs per cell (default 2)", NULL},
         {"runs", 0, OPT_INT, &f->runs, 0, 1, 100000, "N", "timed runs per cell (default 5)", NULL},
-        {"threads", 't', OPT_STRING, f->threads, sizeof f->threads, 0, 0, "LIST", "thread counts (default: every PU)", NULL},
+        {"threads", 't', OPT_STRING, f->threads, sizeof f->threads, 0, 0, "LIST", "thread counts (default: every PU)", &f->seen_threads},
+        {"oversubscribe", 0, OPT_FLAG, &f->oversubscribe, 0, 0, 0, NULL, "allow more threads than PUs (they share PUs; timings do not scale)", NULL},
         {"format", 0, OPT_STRING, f->format, sizeof f->format, 0, 0, "md|csv|json", "report format (default md)", NULL},
         {"output", 'o', OPT_STRING, f->output, sizeof f->output, 0, 0, "FILE", "write the report to FILE (atomically) instead of stdout", NULL},
         {"kernel", 0, OPT_STRING, f->kernel, sizeof f->kernel, 0, 0, "auto|avx512|avx2|portable", "matmul kernel (default auto)", NULL},
         {"seed", 0, OPT_U64, &f->seed, 0, 0, 0, "N", "seed of the random weights (default 0)", NULL},
-        {"affinity", 0, OPT_STRING, f->affinity, sizeof f->affinity, 0, 0, "none|compact|scatter|LIST", "place the engine's threads (default none)", NULL},
+        {"affinity", 0, OPT_STRING, f->affinity, sizeof f->affinity, 0, 0, "none|compact|scatter|LIST", "place the engine's threads (default none)", &f->seen_affinity},
         {"events", 'e', OPT_STRING, f->events, sizeof f->events, 0, 0, "LIST|none", "counter events per cell (default set when empty)", NULL},
         {"no-probes", 0, OPT_FLAG, &f->no_probes, 0, 0, 0, NULL, "no counters and no memory sampling", NULL},
         {"profile", 'p', OPT_STRING, f->profile, sizeof f->profile, 0, 0, "NAME|FILE", "apply a profile first; flags override it ('hstprof profiles' lists them)", NULL},
@@ -116,7 +152,7 @@ static int parse_flags(int argc, char **argv, bench_flags *f)
     };
     const opt_table t = {
         "hstprof bench",
-        "hstprof bench [-p PROFILE] [--models LIST|all] [--seq 128,256,512] [--warmup 2] [--runs 5] [--threads LIST] "
+        "hstprof bench [-p PROFILE] [--models LIST|all] [--seq 128,256,512] [--warmup 2] [--runs 5] [--threads LIST [--oversubscribe]] "
         "[--format md|csv|json] [-o FILE]",
         "Measures prefill throughput (tokens/s = seq_len / forward time, batch 1, logits for every row) for\n"
         "every model x sequence length x thread count, with min, median, mean, max and stddev over the runs.",
@@ -260,14 +296,33 @@ static json_t *model_json(const bench_model *bm)
                      "source", hst_model_source(bm->model));
 }
 
-static int check_seqs(const bench_flags *f, const bench_model *bm)
+/* Issue 7: every model's max_seq_len against --seq before the first cell
+ * runs, so a length the last model cannot take fails at once, not after the
+ * others were measured. A preset's comes from its configuration; a file is
+ * loaded once here, which also reports a file that does not load up front.
+ * 0 ok, 2 a length too long, 1 a model that does not open. */
+static int check_models(const bench_flags *f)
 {
-    int lmax = hst_model_config(bm->model)->max_seq_len;
-    for (int i = 0; i < f->n_seqs; i++)
-        if (f->seqs[i] > lmax) {
-            fprintf(stderr, "hstprof bench: --seq %d exceeds max_seq_len %d of %s\n", f->seqs[i], lmax, bm->name);
-            return -1;
+    for (int m = 0; m < f->n_models; m++) {
+        const char *name = f->model_names[m];
+        hst_config cfg;
+        if (hst_preset_config(name, &cfg) != 0) {
+            hst_error err = {{0}};
+            hst_model *model = hst_model_open(name, f->seed, &err);
+            if (!model) {
+                fprintf(stderr, "hstprof bench: %s\n", err.msg);
+                return 1;
+            }
+            cfg = *hst_model_config(model);
+            hst_model_free(model);
         }
+        for (int i = 0; i < f->n_seqs; i++)
+            if (f->seqs[i] > cfg.max_seq_len) {
+                fprintf(stderr, "hstprof bench: --seq %d exceeds max_seq_len %d of %s\n", f->seqs[i], cfg.max_seq_len,
+                        name);
+                return 2;
+            }
+    }
     return 0;
 }
 
@@ -281,8 +336,6 @@ static int open_bench_model(const char *name, const bench_flags *f, bench_model 
         fprintf(stderr, "hstprof bench: %s\n", err.msg);
         return 1;
     }
-    if (check_seqs(f, bm) != 0)
-        return 2;
     if (hst_model_set_precision(bm->model, f->weight_precision, &err) != 0) {
         fprintf(stderr, "hstprof bench: %s\n", err.msg);
         return 1;
@@ -391,7 +444,8 @@ static json_t *report_header(const bench_flags *f, const char *kernel)
     if (cpu)
         fclose(cpu);
     char desc[256];
-    snprintf(desc, sizeof desc, "%s, %ld PUs", machine, sysconf(_SC_NPROCESSORS_ONLN));
+    snprintf(desc, sizeof desc, "%s, %ld PUs%s", machine, sysconf(_SC_NPROCESSORS_ONLN),
+             f->shared_pus ? " (oversubscribed: threads share PUs, --oversubscribe)" : "");
     json_t *seq = json_array(), *thr = json_array();
     for (int i = 0; i < f->n_seqs; i++)
         json_array_append_new(seq, json_integer(f->seqs[i]));
@@ -430,7 +484,8 @@ int probes_cmd_bench(int argc, char **argv)
         return 1;
     snprintf(f->models, sizeof f->models, "%s", HST_DEFAULT_PRESET);
     snprintf(f->seq, sizeof f->seq, "128,256,512");
-    snprintf(f->threads, sizeof f->threads, "%ld", sysconf(_SC_NPROCESSORS_ONLN));
+    snprintf(f->threads, sizeof f->threads, "%d", probes_pu_budget_get().allowed); /* every PU this process may use */
+    snprintf(f->affinity, sizeof f->affinity, "none"); /* so that an empty --affinity is seen */
     snprintf(f->format, sizeof f->format, "md");
     snprintf(f->kernel, sizeof f->kernel, "auto");
     f->warmup = 2;
@@ -442,6 +497,10 @@ int probes_cmd_bench(int argc, char **argv)
     if (rc != ARGS_OK) {
         free(f);
         return rc == ARGS_HELP ? 0 : 2;
+    }
+    if ((rc = check_models(f)) != 0) {
+        free(f);
+        return rc;
     }
     probes_interrupt_install();
     json_t *report = report_header(f, hst_kernel_name(hst_kernel_current()));

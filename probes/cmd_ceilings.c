@@ -68,6 +68,13 @@ static int parse_args(int argc, char **argv, int *cached, int *threads)
         if (rc > 0) {
             if (probes_cmd_parse_int("ceilings", "--threads", value, 1, PROBES_MAX_THREADS, threads) != 0)
                 return -1;
+            /* A ceiling is one thread per PU: shared PUs would sum CPU-time rates past the machine's peak. */
+            char why[PROBES_WHY_MAX];
+            if (!probes_threads_fit(*threads, probes_pu_budget_get(), why, sizeof why)) {
+                fprintf(stderr, "hstprof ceilings: --threads %d: %s; ceilings are measured with one thread per PU\n",
+                        *threads, why);
+                return -1;
+            }
         } else if (strcmp(argv[i], "--cached") == 0) {
             *cached = 1;
         } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {

@@ -46,6 +46,7 @@ typedef struct {
     char format[16];
     char output[1024];
     export_format fmt;
+    int oversubscribe, shared_pus; /* issue 7: threads above the PUs */
 } layerbench_flags;
 
 static int check_flags(layerbench_flags *f)
@@ -65,6 +66,15 @@ static int check_flags(layerbench_flags *f)
         fprintf(stderr, "hstprof layerbench: --format must be md, csv or json, got '%s'\n", f->format);
         return ARGS_ERROR;
     }
+    /* Issue 7: before minutes of timing, not after. */
+    char what[32], why[2400];
+    snprintf(what, sizeof what, "--threads %d", f->threads);
+    const probes_placement placement = {f->threads, what, "none", NULL, f->oversubscribe};
+    if (probes_check_placement(&placement, &f->shared_pus, why, sizeof why) != 0 ||
+        (f->output[0] && args_check_output_path("--output", f->output, why, sizeof why) != 0)) {
+        fprintf(stderr, "hstprof layerbench: %s\n", why);
+        return ARGS_ERROR;
+    }
     return ARGS_OK;
 }
 
@@ -75,6 +85,7 @@ static int parse_flags(int argc, char **argv, layerbench_flags *f)
         {"d-model", 0, OPT_INT, &f->d_model, 0, 4, 4096, "D", "model width (default 128, as hst-v4)", NULL},
         {"heads", 0, OPT_INT, &f->n_heads, 0, 1, 256, "N", "attention heads (default 4, as hst-v4)", NULL},
         {"threads", 't', OPT_INT, &f->threads, 0, 1, 1024, "N", "threads of the optimized variant (default 1: the baseline is single-threaded)", NULL},
+        {"oversubscribe", 0, OPT_FLAG, &f->oversubscribe, 0, 0, 0, NULL, "allow more threads than PUs (they share PUs; timings do not scale)", NULL},
         {"runs", 0, OPT_INT, &f->runs, 0, 1, 1000, "N", "timed runs per variant and length; the median is reported (default 3)", NULL},
         {"warmup", 0, OPT_INT, &f->warmup, 0, 0, 100, "N", "untimed runs per variant and length (default 1)", NULL},
         {"seed", 0, OPT_U64, &f->seed, 0, 0, 0, "N", "seed of the random weights and input (default 0)", NULL},
@@ -576,7 +587,7 @@ static int bench_all_lengths(const layerbench_flags *f, const block_weights *w, 
 
 /* ---- the report ------------------------------------------------------------------------ */
 
-static void cpu_description(char *buf, size_t size)
+static void cpu_description(char *buf, size_t size, int shared_pus)
 {
     char line[256], model[160] = "unknown CPU";
     FILE *cpu = fopen("/proc/cpuinfo", "r");
@@ -588,15 +599,16 @@ static void cpu_description(char *buf, size_t size)
         }
     if (cpu)
         fclose(cpu);
-    snprintf(buf, size, "%s, %ld PUs", model, sysconf(_SC_NPROCESSORS_ONLN));
+    snprintf(buf, size, "%s, %ld PUs%s", model, sysconf(_SC_NPROCESSORS_ONLN),
+             shared_pus ? " (oversubscribed: threads share PUs, --oversubscribe)" : "");
 }
 
 static json_t *report_header(const layerbench_flags *f, const char *kernel)
 {
-    char date[64], machine[200];
+    char date[64], machine[256];
     time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
-    cpu_description(machine, sizeof machine);
+    cpu_description(machine, sizeof machine, f->shared_pus);
     json_t *seq = json_array();
     for (int i = 0; i < f->n_seqs; i++)
         json_array_append_new(seq, json_integer(f->seqs[i]));

@@ -36,8 +36,11 @@ typedef struct {
     int strict_weights;
     int progress;
     int quiet;
+    int oversubscribe, seen_threads, seen_affinity, shared_pus; /* issue 7: threads above the PUs */
+    char threads_from[1100], affinity_from[1100]; /* the profile lines that set them, "" none */
     int seen_prompt, seen_prompt_tokens, seen_temperature, seen_top_k, seen_tokens;
     double duration_s; /* issue 7: soak run */
+    int seen_export, seen_log, seen_trace, seen_dump_logits; /* an empty FILE is an error, not "none" */
     /* issue 5: profiles and exports */
     char profile[1024], profile_name[64], precision[16];
     char export_path[1024], export_format_name[16], log_path[1024], title[256], change[1024], trace_path[1024];
@@ -57,9 +60,12 @@ static int apply_profile(const opt_table *t, int argc, char **argv, run_flags *f
     snprintf(f->profile_name, sizeof f->profile_name, "%s", s.name);
     snprintf(f->model, sizeof f->model, "%s", s.model);
     f->seed = s.seed;
-    if (s.threads > 0) /* 0: every PU, the default already */
+    if (s.threads > 0) { /* 0: every PU, the default already */
         f->threads = s.threads;
+        snprintf(f->threads_from, sizeof f->threads_from, "%s", s.threads_from);
+    }
     snprintf(f->affinity, sizeof f->affinity, "%s", s.affinity);
+    snprintf(f->affinity_from, sizeof f->affinity_from, "%s", s.affinity_from);
     snprintf(f->events, sizeof f->events, "%s", s.events);
     snprintf(f->prompt, sizeof f->prompt, "%s", s.prompt);
     f->n_tokens = s.n_tokens;
@@ -97,11 +103,40 @@ static int check_export_flags(run_flags *f)
         fprintf(stderr, "hstprof run: --log needs --title (entries with the same title are grouped)\n");
         return -1;
     }
-    if (!f->log_path[0] && (f->title[0] || f->change[0])) {
+    if (!f->log_path[0] && !f->seen_log && (f->title[0] || f->change[0])) {
         fprintf(stderr, "hstprof run: --%s needs --log FILE\n", f->title[0] ? "title" : "change");
         return -1;
     }
     return check_one_line("--title", f->title) || check_one_line("--change", f->change) ? -1 : 0;
+}
+
+/* Issue 7: placement and output files are checked before the model loads,
+ * so that a mistake costs milliseconds, not a whole run. */
+static int check_placement_and_outputs(run_flags *f)
+{
+    char what[1200], affinity_what[1400], why[2400];
+    if (f->threads_from[0] && !f->seen_threads)
+        snprintf(what, sizeof what, "%s: threads = %d", f->threads_from, f->threads);
+    else if (f->seen_threads)
+        snprintf(what, sizeof what, "--threads %d", f->threads);
+    else
+        snprintf(what, sizeof what, "%d threads (every PU, the default)", f->threads);
+    snprintf(affinity_what, sizeof affinity_what, "%s: affinity = %s", f->affinity_from, f->affinity);
+    const probes_placement placement = {f->threads, what, f->affinity,
+                                        f->affinity_from[0] && !f->seen_affinity ? affinity_what : NULL,
+                                        f->oversubscribe};
+    int rc = probes_check_placement(&placement, &f->shared_pus, why, sizeof why);
+    const struct {
+        const char *flag, *path;
+        int seen;
+    } outputs[] = {{"--export", f->export_path, f->seen_export}, {"--log", f->log_path, f->seen_log},
+                   {"--trace", f->trace_path, f->seen_trace}, {"--dump-logits", f->dump_logits, f->seen_dump_logits}};
+    for (size_t i = 0; rc == 0 && i < sizeof outputs / sizeof outputs[0]; i++)
+        if (outputs[i].seen || outputs[i].path[0])
+            rc = args_check_output_path(outputs[i].flag, outputs[i].path, why, sizeof why);
+    if (rc != 0)
+        fprintf(stderr, "hstprof run: %s\n", why);
+    return rc;
 }
 
 /* The run as one JSON object: every export renders from it. */
@@ -110,6 +145,8 @@ static json_t *run_snapshot(const run_flags *f, const run_result *r)
     json_t *o = runner_result_json(r);
     if (o)
         json_object_set_new(o, "profile", json_string(f->profile_name));
+    if (o) /* issue 7: --oversubscribe let threads share PUs */
+        json_object_set_new(o, "oversubscribed", json_boolean(f->shared_pus));
     return o;
 }
 
@@ -158,7 +195,8 @@ static int parse_flags(int argc, char **argv, run_flags *f)
     const opt_spec opts[] = {
         {"model", 'm', OPT_STRING, f->model, sizeof f->model, 0, 0, "PRESET|FILE", "model preset or safetensors file (default hst-v4)", NULL},
         {"seed", 0, OPT_U64, &f->seed, 0, 0, 0, "N", "seed of the random weights and of sampling (default 0)", NULL},
-        {"threads", 't', OPT_INT, &f->threads, 0, 1, 1024, "N", "engine threads (default: every PU)", NULL},
+        {"threads", 't', OPT_INT, &f->threads, 0, 1, 1024, "N", "engine threads (default: every PU)", &f->seen_threads},
+        {"oversubscribe", 0, OPT_FLAG, &f->oversubscribe, 0, 0, 0, NULL, "allow more threads than PUs (they share PUs; timings do not scale)", NULL},
         {"profile", 'p', OPT_STRING, f->profile, sizeof f->profile, 0, 0, "NAME|FILE", "apply a profile first; flags override it ('hstprof profiles' lists them)", NULL},
         {"prompt", 0, OPT_STRING, f->prompt, sizeof f->prompt, 0, 0, "TEXT", "prompt text; its UTF-8 bytes are the ids 0..255", &f->seen_prompt},
         {"prompt-tokens", 0, OPT_STRING, f->prompt_tokens, sizeof f->prompt_tokens, 0, 0, "1,2,3", "prompt as token ids", &f->seen_prompt_tokens},
@@ -168,22 +206,22 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         {"temperature", 0, OPT_FLOAT, &f->temperature, 0, 1e-6, 1e6, "T", "sample at temperature T", &f->seen_temperature},
         {"top-k", 0, OPT_INT, &f->top_k, 0, 1, 1 << 30, "K", "sample among the K most likely tokens", &f->seen_top_k},
         {"print-tokens", 0, OPT_FLAG, &f->print_tokens, 0, 0, 0, NULL, "print the generated ids on one line, comma-separated", NULL},
-        {"dump-logits", 0, OPT_STRING, f->dump_logits, sizeof f->dump_logits, 0, 0, "FILE", "write prefill logits as raw little-endian float32 [prompt_len, vocab]", NULL},
+        {"dump-logits", 0, OPT_STRING, f->dump_logits, sizeof f->dump_logits, 0, 0, "FILE", "write prefill logits as raw little-endian float32 [prompt_len, vocab]", &f->seen_dump_logits},
         {"format", 0, OPT_STRING, f->format, sizeof f->format, 0, 0, "text|json", "summary format (default text)", NULL},
         {"kernel", 0, OPT_STRING, f->kernel, sizeof f->kernel, 0, 0, "auto|avx512|avx2|portable", "matmul kernel (default auto)", NULL},
         {"precision", 0, OPT_STRING, f->precision, sizeof f->precision, 0, 0, "f32|bf16|int8", "storage of the weights every token reads; math stays f32 (default f32)", NULL},
-        {"affinity", 0, OPT_STRING, f->affinity, sizeof f->affinity, 0, 0, "none|compact|scatter|LIST", "place the engine's threads (default none)", NULL},
+        {"affinity", 0, OPT_STRING, f->affinity, sizeof f->affinity, 0, 0, "none|compact|scatter|LIST", "place the engine's threads (default none)", &f->seen_affinity},
         {"events", 'e', OPT_STRING, f->events, sizeof f->events, 0, 0, "LIST|none", "counter events, e.g. cycles,instructions,task-clock (default set when empty)", NULL},
         {"no-probes", 0, OPT_FLAG, &f->no_probes, 0, 0, 0, NULL, "no counters and no memory sampling (overhead baseline)", NULL},
         {"strict-weights", 0, OPT_FLAG, &f->strict_weights, 0, 0, 0, NULL, "reject a model file holding NaN or Inf weights (exit 1) instead of warning", NULL},
         {"progress", 0, OPT_FLAG, &f->progress, 0, 0, 0, NULL, "live one-line progress on stderr", NULL},
         {"quiet", 'q', OPT_FLAG, &f->quiet, 0, 0, 0, NULL, "no summary (with --print-tokens: the ids only)", NULL},
-        {"export", 0, OPT_STRING, f->export_path, sizeof f->export_path, 0, 0, "FILE", "write the run as performance notes (.md), one CSV row (.csv) or JSON (.json)", NULL},
+        {"export", 0, OPT_STRING, f->export_path, sizeof f->export_path, 0, 0, "FILE", "write the run as performance notes (.md), one CSV row (.csv) or JSON (.json)", &f->seen_export},
         {"export-format", 0, OPT_STRING, f->export_format_name, sizeof f->export_format_name, 0, 0, "md|csv|json", "format of --export (default: from its extension)", NULL},
-        {"log", 0, OPT_STRING, f->log_path, sizeof f->log_path, 0, 0, "FILE", "append a dated entry to a benchmark log (e.g. BENCHMARKS.md); needs --title", NULL},
+        {"log", 0, OPT_STRING, f->log_path, sizeof f->log_path, 0, 0, "FILE", "append a dated entry to a benchmark log (e.g. BENCHMARKS.md); needs --title", &f->seen_log},
         {"title", 0, OPT_STRING, f->title, sizeof f->title, 0, 0, "TEXT", "--log: heading the entry goes under (same title: before and after together)", NULL},
         {"change", 0, OPT_STRING, f->change, sizeof f->change, 0, 0, "TEXT", "--log: what changed since the last entry", NULL},
-        {"trace", 0, OPT_STRING, f->trace_path, sizeof f->trace_path, 0, 0, "FILE.csv", "per-token CSV: time, latency, section timings, counter deltas", NULL},
+        {"trace", 0, OPT_STRING, f->trace_path, sizeof f->trace_path, 0, 0, "FILE.csv", "per-token CSV: time, latency, section timings, counter deltas", &f->seen_trace},
     };
     const opt_table t = {
         "hstprof run",
@@ -198,7 +236,7 @@ static int parse_flags(int argc, char **argv, run_flags *f)
     int rc = args_parse(&t, argc, argv, 1, NULL, NULL);
     if (rc != ARGS_OK)
         return rc;
-    if (check_export_flags(f) != 0)
+    if (check_export_flags(f) != 0 || check_placement_and_outputs(f) != 0)
         return ARGS_ERROR;
     if (f->seen_prompt && f->seen_prompt_tokens) {
         fprintf(stderr, "hstprof run: give --prompt or --prompt-tokens, not both\n");
@@ -288,6 +326,9 @@ static void print_text_summary(const run_flags *f, const run_result *r)
            r->counts.params_total / 1e6, r->counts.params_next_token / 1e6, r->source);
     printf("engine      %d thread%s, kernel %s, precision %s, max_seq_len %d, vocab %d\n", r->threads,
            r->threads == 1 ? "" : "s", r->kernel, r->precision, c->max_seq_len, c->vocab_size);
+    if (f->shared_pus)
+        printf("            oversubscribed (--oversubscribe): the %d threads share PUs; timings do not show scaling\n",
+               r->threads);
     printf("prefill     %d tokens in %.3f ms = %.1f tok/s (%.2f GFLOP/s)\n", r->prompt_len, r->prefill_ms,
            r->prefill_tok_per_s, r->prefill_gflops_per_s);
     if (r->decode_steps > 0)
@@ -340,7 +381,8 @@ int probes_cmd_run(int argc, char **argv)
     snprintf(f->model, sizeof f->model, "%s", HST_DEFAULT_PRESET);
     snprintf(f->format, sizeof f->format, "text");
     snprintf(f->kernel, sizeof f->kernel, "auto");
-    f->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    f->threads = probes_pu_budget_get().allowed; /* every PU this process may use */
+    snprintf(f->affinity, sizeof f->affinity, "none"); /* so that an empty --affinity is seen */
     f->n_tokens = 128;
     int rc = parse_flags(argc, argv, f);
     if (rc != ARGS_OK) {

@@ -306,6 +306,41 @@ void probes_affinity_bind_thread(int thread_index, void *user);
 /* Whether thread i's binding succeeded (value 1), or why not. */
 probes_metric probes_affinity_binding(const probes_affinity *a, int thread_index);
 
+/* ---- the PU budget: more threads than PUs is a bad setting (issue 7) -------
+ * Threads that share a PU take turns: their timings say nothing about how
+ * the engine scales. run, bench, layerbench and the dashboard refuse it
+ * unless --oversubscribe is given. The budget is the PUs this process may
+ * run on (sched_getaffinity: taskset or a cgroup cpuset can make it smaller
+ * than the machine), not the machine's PU count. */
+typedef struct {
+    int allowed; /* PUs in this process's allowed CPU set */
+    int machine; /* PUs online in the machine */
+} probes_pu_budget;
+
+/* The budget of the calling process (at least 1 PU each). */
+probes_pu_budget probes_pu_budget_get(void);
+/* 1 when n_threads threads each get a PU of their own within the budget;
+ * else 0 and why says how many PUs there are, e.g. "this machine has 2 PUs"
+ * or "only 1 of this machine's 2 PUs is allowed to this process". */
+int probes_threads_fit(int n_threads, probes_pu_budget b, char *why, size_t why_len);
+/* Every placement check a command can make before it loads a model:
+ * threads within 1..PROBES_MAX_THREADS, affinity a policy or a PU list
+ * whose PUs exist on this machine (the empty string is refused), and,
+ * unless oversubscribe, no two threads sharing a PU (more threads than the
+ * budget, or than the distinct PUs of an affinity list). */
+typedef struct {
+    int threads;
+    const char *threads_what;  /* how the user set it: "--threads 3", "x.ini:4: threads = 8" */
+    const char *affinity;      /* none|compact|scatter|LIST */
+    const char *affinity_what; /* "x.ini:5: affinity = 0,7"; NULL: "--affinity <affinity>" */
+    int oversubscribe;         /* --oversubscribe: threads may share PUs */
+} probes_placement;
+/* 0 ok; -1 with one line in why (no command prefix), e.g. "--threads 3:
+ * this machine has 2 PUs, so threads would share PUs and timings would not
+ * scale; add --oversubscribe to run anyway". *shared (may be NULL) is set
+ * to 1 when oversubscribe let threads share PUs. */
+int probes_check_placement(const probes_placement *p, int *shared, char *why, size_t why_len);
+
 /* ---- memory ------------------------------------------------------------------
  * RSS and VMS from /proc/self/statm at begin, end and every sample (about
  * 1 µs: one pread); faults from getrusage (the whole process). PSS

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
 
 /* Every error is one line (README): the values quoted come from argv and may
  * hold a newline or other control characters (found by tests/fuzz/fuzz_args),
@@ -310,6 +313,56 @@ int args_parse_int_list(const char *s, int *out, int max_out, long min, long max
             return n;
         p = end + 1;
     }
+}
+
+/* The directory part of path ("." for a bare name, "/" for "/x"). */
+static void directory_of(const char *path, char *dir, size_t size)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, size, ".");
+    else if (slash == path)
+        snprintf(dir, size, "/");
+    else
+        snprintf(dir, size, "%.*s", (int)(slash - path), path);
+}
+
+/* The path comes from argv and may hold control characters: one line stays one. */
+static int output_path_error(char *err, size_t err_size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int output_path_error(char *err, size_t err_size, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_size, fmt, ap);
+    va_end(ap);
+    for (unsigned char *p = (unsigned char *)err; err_size > 0 && *p; p++)
+        if (*p < 0x20 || *p == 0x7f)
+            *p = '?';
+    return -1;
+}
+
+int args_check_output_path(const char *flag, const char *path, char *err, size_t err_size)
+{
+    struct stat st;
+    char dir[4096];
+    if (!*path)
+        return output_path_error(err, err_size, "%s: the file name is empty", flag);
+    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+        return output_path_error(err, err_size, "%s %s: is a directory; name a file", flag, path);
+    directory_of(path, dir, sizeof dir);
+    if (stat(dir, &st) != 0 && errno == ENOENT)
+        return output_path_error(err, err_size, "%s %s: directory %s does not exist", flag, path, dir);
+    if (stat(dir, &st) != 0)
+        return output_path_error(err, err_size, "%s %s: directory %s: %s", flag, path, dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return output_path_error(err, err_size, "%s %s: %s is not a directory", flag, path, dir);
+    struct statvfs fs;
+    if (statvfs(dir, &fs) == 0 && (fs.f_flag & ST_RDONLY))
+        return output_path_error(err, err_size, "%s %s: directory %s is on a read-only file system", flag, path, dir);
+    if (access(dir, W_OK | X_OK) != 0)
+        return output_path_error(err, err_size, "%s %s: cannot write in directory %s: %s", flag, path, dir,
+                                 strerror(errno));
+    return 0;
 }
 
 void settings_defaults(hst_settings *s)

@@ -386,6 +386,13 @@ static void one_line_error(char *err, size_t err_size, const char *file, int lin
             *p = '?';
 }
 
+/* "<file>:<line>" of a key the file set; untouched when it did not. */
+static void note_origin(char *buf, size_t size, const char *file, int lineno)
+{
+    if (lineno > 0)
+        snprintf(buf, size, "%.1000s:%d", file, lineno);
+}
+
 int profile_parse(const char *text, size_t len, const char *file, hst_settings *s, char *err, size_t err_size)
 {
     parse_state st = {.file = file, .next = *s};
@@ -417,6 +424,10 @@ int profile_parse(const char *text, size_t len, const char *file, hst_settings *
     }
     if (rc == 0)
         rc = check_combinations(&st, &lineno, why, sizeof why);
+    if (rc == 0) {
+        note_origin(st.next.threads_from, sizeof st.next.threads_from, file, st.line_of[find_key("threads")]);
+        note_origin(st.next.affinity_from, sizeof st.next.affinity_from, file, st.line_of[find_key("affinity")]);
+    }
     if (rc == 0)
         *s = st.next;
     else

@@ -12,7 +12,7 @@ typedef struct {
     char name[64];          /* profile name, "" when none was used */
     char model[1024];       /* preset or safetensors file */
     uint64_t seed;
-    int threads;            /* 0: every PU */
+    int threads;            /* 0: every PU this process may use */
     char affinity[256];     /* none|compact|scatter|LIST ("0,2-3") */
     char events[1024];      /* counter events, "" = the default set */
     char prompt[4096];      /* text prompt ("" = the default prompt) */
@@ -24,6 +24,9 @@ typedef struct {
     char models[2048];      /* bench: models, comma-separated, or all */
     char seq[256];          /* bench: sequence lengths "128,256,512" */
     int warmup, runs;       /* bench: untimed and timed runs per cell */
+    /* Where a profile set threads and affinity, "<file>:<line>" ("" when no
+     * profile did), so that a value this machine cannot take names its line. */
+    char threads_from[1100], affinity_from[1100];
 } hst_settings;
 
 /* The built-in defaults: hst-v4, seed 0, every PU, no affinity, 128 greedy tokens. */
@@ -80,6 +83,15 @@ int args_split_list(char *buf, char **out, int max_out);
  * load the profile -p names, then let the flags override it. */
 const char *args_find_value(const opt_table *t, int argc, char **argv, int first, const char *name);
 
+/* Whether the file an output flag names can be written, checked before the
+ * work that produces it (a typo in -o fails in milliseconds, not after the
+ * run): the name is not empty and not a directory, and its directory exists,
+ * is a directory, and is writable (access(2) W_OK, which also reports a
+ * read-only file system, even to root). The atomic write at the end still
+ * reports a directory that disappears meanwhile. 0 ok; -1 with one line in
+ * err, e.g. "--export /x/y.md: directory /x does not exist". */
+int args_check_output_path(const char *flag, const char *path, char *err, size_t err_size);
+
 /* Levenshtein distance of two short names (<= 63 bytes; longer: 64), for
  * "did you mean" suggestions everywhere. */
 size_t args_edit_distance(const char *a, const char *b);
@@ -98,7 +110,12 @@ size_t args_edit_distance(const char *a, const char *b);
  * prompt, tokens (n_tokens), temperature, top_k, precision, kernel, models,
  * seq, warmup, runs. Values follow the rules of the matching flags (the
  * profile also accepts threads = 0 "every PU", temperature = 0 "greedy",
- * top_k = 0 "whole vocabulary", prompt = "" "the default prompt").
+ * top_k = 0 "whole vocabulary", prompt = "" "the default prompt"). "Every PU"
+ * means every PU this process may run on (its allowed CPU set: taskset or a
+ * cgroup can make it smaller than the machine). A threads value above that,
+ * or an affinity list with fewer PUs than threads, is refused when the
+ * profile is used, naming "<file>:<line>", unless the command line has
+ * --oversubscribe (issue 7); whether the PUs exist is checked then too.
  * '#' or ';' start a comment at the beginning of a line, or after white space
  * in an unquoted value. There are no sections. A key given twice is an error.
  *

@@ -79,7 +79,7 @@ start() {
     local name=$1 limit=$2 bin=$3
     rm -f "$WORK/$name.exit"
     "${TMUX_CMD[@]}" new-session -d -s "$name" -x 140 -y 45 -c "$WORK" \
-        "sh -c '(ulimit -n $limit && exec \"$bin\" dashboard --threads 1); echo EXIT=\$? > \"$WORK/$name.exit\"; sleep 120'"
+        "sh -c '(ulimit -n $limit && exec \"$bin\" dashboard --threads 1 --oversubscribe); echo EXIT=\$? > \"$WORK/$name.exit\"; sleep 120'"
 }
 
 exit_status() {

@@ -124,7 +124,7 @@ check_restored() {
 }
 
 # ---- the main session: xterm-256color --------------------------------------------
-start main TERM=xterm-256color -- dashboard --threads 1
+start main TERM=xterm-256color -- dashboard --threads 1 --oversubscribe
 check_titles main "xterm-256color"
 if wait_for main "threads 1/" 10; then pass "header shows threads 1"; else fail "header does not show threads 1"; fi
 "${TMUX_CMD[@]}" send-keys -t main +

@@ -59,7 +59,7 @@ done
 # memory still reachable at exit is not. No suppressions are needed.
 if command -v valgrind >/dev/null 2>&1; then
     memcheck=(valgrind --quiet --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite)
-    run_suite "valgrind run -n 16 --threads 2" "${memcheck[@]}" "$release_bin" run -n 16 --threads 2 --prompt-tokens 1,2,3
+    run_suite "valgrind run -n 16 --threads 2 --oversubscribe" "${memcheck[@]}" "$release_bin" run -n 16 --threads 2 --oversubscribe --prompt-tokens 1,2,3
     run_suite "valgrind model info tiny-v4" "${memcheck[@]}" "$release_bin" model info tests/golden/tiny-v4.safetensors
 fi
 

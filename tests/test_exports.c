@@ -763,7 +763,9 @@ static void test_cli_run_log_and_trace(void **state)
     free(text);
 }
 
-static void test_cli_export_failures_exit_1_with_one_line(void **state)
+/* An export into a directory that does not exist is a bad setting: found
+ * before the run (issue 7), exit 2, one line, nothing written. */
+static void test_cli_export_failures_exit_2_with_one_line(void **state)
 {
     (void)state;
     const char *cases[] = {"--export %s/missing/notes.md", "--log %s/missing/B.md --title t",
@@ -772,8 +774,8 @@ static void test_cli_export_failures_exit_1_with_one_line(void **state)
         char args[600];
         snprintf(args, sizeof args, cases[i], tmpdir);
         cli_result r = run_cli("run -n 2 -q %s", args);
-        if (r.status != 1 || harness_count_lines(r.err) != 1 || !strstr(r.err, "cannot write"))
-            fail_msg("'%s': status %d, stderr '%s' (want 1 and one line)", args, r.status, r.err);
+        if (r.status != 2 || harness_count_lines(r.err) != 1 || !strstr(r.err, "does not exist"))
+            fail_msg("'%s': status %d, stderr '%s' (want 2 and one line)", args, r.status, r.err);
         harness_done(&r);
     }
     char missing[512];
@@ -821,7 +823,7 @@ int main(void)
         cmocka_unit_test(test_system_info_has_every_field_or_a_reason),
         cmocka_unit_test(test_cli_run_exports_every_format),
         cmocka_unit_test(test_cli_run_log_and_trace),
-        cmocka_unit_test(test_cli_export_failures_exit_1_with_one_line),
+        cmocka_unit_test(test_cli_export_failures_exit_2_with_one_line),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

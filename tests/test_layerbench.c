@@ -251,7 +251,7 @@ static int count_char(const char *s, char c)
 static void test_cli_json_variants_agree(void **state)
 {
     (void)state;
-    cli_result r = run(SMALL " --threads 2 --format json");
+    cli_result r = run(SMALL " --threads 2 --oversubscribe --format json");
     if (r.status != 0)
         fail_msg("status %d: %s", r.status, r.err);
     json_t *o = json_loads(r.out, 0, NULL);

@@ -377,7 +377,7 @@ static void test_cli_precision_flag(void **state)
         if (status != 2 || lines != 1)
             fail_msg("'%s': status %d with %d stderr lines (want 2 and one line)", bad[i], status, lines);
     }
-    char *text = run_cli("run -n 4 --threads 2 --no-probes --precision int8", &status, &lines);
+    char *text = run_cli("run -n 4 --threads 2 --oversubscribe --no-probes --precision int8", &status, &lines);
     assert_int_equal(status, 0);
     assert_non_null(strstr(text, "precision int8"));
     free(text);

@@ -12,7 +12,7 @@ static const char *const help_lines[] = {
     "F1 ?     this help",
     "q F10    quit (Ctrl-C too)",
     "space    pause / resume generation",
-    "+ -      one thread more / fewer (at the next token)",
+    "+ -      one thread more / fewer, up to the PUs (at the next token)",
     "a        affinity: none -> compact -> scatter",
     "m        choose a model preset or a safetensors file",
     "r        reset statistics (starts a new segment)",
@@ -48,9 +48,17 @@ void dialogs_build_ab_choices(struct ui_state *ui, const live_status *st)
     const live_setting base = st->setting;
     live_setting a = base, b = base;
     ui->n_ab = 0;
+    /* 1 thread against every PU; on a 1-PU machine 2 threads would share it,
+     * offered only with --oversubscribe (issue 7). */
+    probes_pu_budget budget = ui->budget;
+    if (budget.allowed < 1) /* not set: the engine's topology */
+        budget.allowed = budget.machine = st->pu_count > 0 ? st->pu_count : 1;
+    char why[160] = "", why_not[sizeof ui->ab[0].why_not];
     a.threads = 1;
-    b.threads = st->pu_count > 1 ? st->pu_count : 2;
-    add_choice(ui, &a, &b, NULL);
+    b.threads = budget.allowed > 1 ? budget.allowed : 2;
+    int fits = ui->oversubscribe || probes_threads_fit(b.threads, budget, why, sizeof why);
+    snprintf(why_not, sizeof why_not, "%.100s; start with --oversubscribe", why);
+    add_choice(ui, &a, &b, fits ? NULL : why_not);
     a = base, b = base;
     snprintf(a.affinity, sizeof a.affinity, "compact");
     snprintf(b.affinity, sizeof b.affinity, "scatter");

@@ -152,7 +152,7 @@ enum dialog { DIALOG_NONE, DIALOG_HELP, DIALOG_MODEL, DIALOG_AB, DIALOG_PROFILE 
 struct ab_choice {
     char label[160];
     int available;
-    char why_not[96];
+    char why_not[160];
     live_setting a, b;
 };
 
@@ -168,6 +168,8 @@ struct ui_state {
     int text_as_ids;             /* 't' */
     int shown_side;
     int max_threads;             /* + stops here */
+    probes_pu_budget budget;     /* PUs this process may use (issue 7) */
+    int oversubscribe;           /* --oversubscribe: threads may share PUs */
     int threads_target;          /* last requested thread count, 0 when it landed */
     char snapshot_dir[1024];
 };

@@ -36,7 +36,12 @@ static int change_threads(struct app *a, int delta)
     if (want < 1)
         return REDRAW_NONE;
     if (want > a->ui.max_threads) {
-        ui_message(&a->ui, ROLE_WARN, "at most %d threads here (2 per PU)", a->ui.max_threads);
+        char why[160];
+        if (a->ui.oversubscribe || probes_threads_fit(want, a->ui.budget, why, sizeof why))
+            ui_message(&a->ui, ROLE_WARN, "at most %d threads here (2 per PU with --oversubscribe)", a->ui.max_threads);
+        else /* issue 7: threads sharing PUs measure the sharing, not the engine */
+            ui_message(&a->ui, ROLE_WARN, "%d threads: %s; start with --oversubscribe to let threads share PUs", want,
+                       why);
         return REDRAW_ALL;
     }
     a->ui.threads_target = want;

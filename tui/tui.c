@@ -7,6 +7,8 @@
 #include "profiles/profiles.h"
 #include "tui/internal.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <limits.h>
 #include <locale.h>
 #include <signal.h>
@@ -35,7 +37,7 @@ typedef struct {
     char profile[PROFILE_PATH_MAX];
     double screen_dump;
     char size[32];
-    int no_counters, no_ceilings;
+    int no_counters, no_ceilings, oversubscribe;
     int seen_model, seen_seed, seen_threads, seen_affinity, seen_kernel, seen_precision, seen_prompt, seen_events,
         seen_profile, seen_dump, seen_size;
 } dashboard_flags;
@@ -44,7 +46,8 @@ static int parse_flags(int argc, char **argv, dashboard_flags *f)
 {
     const opt_spec opts[] = {
         {"model", 'm', OPT_STRING, f->model, sizeof f->model, 0, 0, "PRESET|FILE", "model preset or safetensors file (default hst-v4)", &f->seen_model},
-        {"threads", 't', OPT_INT, &f->threads, 0, 0, PROBES_MAX_THREADS, "N", "engine threads (default: every PU; 0 = every PU)", &f->seen_threads},
+        {"threads", 't', OPT_INT, &f->threads, 0, 1, PROBES_MAX_THREADS, "N", "engine threads (default: every PU)", &f->seen_threads},
+        {"oversubscribe", 0, OPT_FLAG, &f->oversubscribe, 0, 0, 0, NULL, "allow more threads than PUs, at start-up and with + (they share PUs)", NULL},
         {"affinity", 0, OPT_STRING, f->affinity, sizeof f->affinity, 0, 0, "POLICY", "none, compact, scatter or a PU list like 0,2-3 (default none)", &f->seen_affinity},
         {"seed", 0, OPT_U64, &f->seed, 0, 0, 0, "N", "seed of a preset's random weights (default 0)", &f->seen_seed},
         {"kernel", 0, OPT_STRING, f->kernel, sizeof f->kernel, 0, 0, "auto|avx512|avx2|portable", "matmul kernel (default auto)", &f->seen_kernel},
@@ -59,7 +62,7 @@ static int parse_flags(int argc, char **argv, dashboard_flags *f)
     };
     const opt_table t = {
         "hstprof dashboard",
-        "hstprof [dashboard] [--model PRESET|FILE] [--threads N] [--affinity POLICY] [--seed N] [-p PROFILE] "
+        "hstprof [dashboard] [--model PRESET|FILE] [--threads N [--oversubscribe]] [--affinity POLICY] [--seed N] [-p PROFILE] "
         "[--screen-dump SECONDS [--size COLSxROWS]]",
         "The live dashboard: generates continuously on the model and shows throughput, per-token latency, per-layer\n"
         "timers, counters, bandwidth and compute against this machine's ceilings, memory and thread placement.\n"
@@ -81,10 +84,14 @@ static int build_settings(const dashboard_flags *f, hst_settings *s)
         snprintf(s->model, sizeof s->model, "%s", f->model);
     if (f->seen_seed)
         s->seed = f->seed;
-    if (f->seen_threads)
+    if (f->seen_threads) {
         s->threads = f->threads;
-    if (f->seen_affinity)
+        s->threads_from[0] = '\0';
+    }
+    if (f->seen_affinity) {
         snprintf(s->affinity, sizeof s->affinity, "%s", f->affinity);
+        s->affinity_from[0] = '\0';
+    }
     if (f->seen_kernel)
         snprintf(s->kernel, sizeof s->kernel, "%s", f->kernel);
     if (f->seen_precision)
@@ -93,8 +100,10 @@ static int build_settings(const dashboard_flags *f, hst_settings *s)
         snprintf(s->prompt, sizeof s->prompt, "%s", f->prompt);
     if (f->seen_events)
         snprintf(s->events, sizeof s->events, "%s", f->events);
-    if (s->threads <= 0)
-        s->threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
+    if (s->threads <= 0) { /* a profile's 0: every PU this process may use */
+        s->threads = probes_pu_budget_get().allowed;
+        s->threads_from[0] = '\0';
+    }
     return 0;
 }
 
@@ -106,16 +115,90 @@ static int one_of(const char *s, const char *const *names)
     return 0;
 }
 
-/* Obvious mistakes fail before the screen changes, with the usual one line. */
-static int check_settings(const hst_settings *s)
+/* --size: "COLSxROWS", each 1..1000. strtol on each number with every
+ * character checked: no sign, no space, nothing after the rows. */
+static int parse_size(const char *text, int *cols, int *rows)
+{
+    long v[2];
+    const char *p = text;
+    for (int i = 0; i < 2; i++) {
+        char *end = NULL;
+        if (!isdigit((unsigned char)*p))
+            return -1;
+        errno = 0;
+        v[i] = strtol(p, &end, 10);
+        if (errno != 0 || v[i] < 1 || v[i] > 1000)
+            return -1;
+        p = end;
+        if (i == 0 && *p != 'x' && *p != 'X')
+            return -1;
+        if (i == 0)
+            p++;
+    }
+    if (*p != '\0')
+        return -1;
+    *cols = (int)v[0];
+    *rows = (int)v[1];
+    return 0;
+}
+
+/* A model file is loaded once here: one that does not load fails before the
+ * terminal changes (exit 1, as `hstprof run` does), not inside the dashboard. */
+static int check_model(const hst_settings *s)
 {
     hst_config cfg;
-    if (hst_preset_config(s->model, &cfg) != 0 && access(s->model, R_OK) != 0) {
+    if (hst_preset_config(s->model, &cfg) == 0)
+        return 0;
+    if (access(s->model, F_OK) != 0) {
         fprintf(stderr, "hstprof dashboard: %s: unknown model: not a preset and no such file (presets: ", s->model);
         for (int i = 0; i < hst_preset_count(); i++)
             fprintf(stderr, "%s%s", i ? ", " : "", hst_preset_name(i));
         fprintf(stderr, ")\n");
+        return 2;
+    }
+    hst_error err = {{0}};
+    hst_model *m = hst_model_open(s->model, s->seed, &err);
+    if (!m) {
+        fprintf(stderr, "hstprof dashboard: %s\n", err.msg);
+        return 1;
+    }
+    hst_model_free(m);
+    return 0;
+}
+
+/* Issue 7: the thread count against the PUs and the affinity against this machine. */
+static int check_placement(const hst_settings *s, const dashboard_flags *f)
+{
+    char what[1200], affinity_what[1400], why[2400];
+    snprintf(affinity_what, sizeof affinity_what, "%s: affinity = %s", s->affinity_from, s->affinity);
+    if (s->threads_from[0])
+        snprintf(what, sizeof what, "%s: threads = %d", s->threads_from, s->threads);
+    else if (f->seen_threads)
+        snprintf(what, sizeof what, "--threads %d", s->threads);
+    else
+        snprintf(what, sizeof what, "%d threads (every PU, the default)", s->threads);
+    const probes_placement placement = {s->threads, what, s->affinity, s->affinity_from[0] ? affinity_what : NULL,
+                                        f->oversubscribe};
+    if (probes_check_placement(&placement, NULL, why, sizeof why) != 0) {
+        fprintf(stderr, "hstprof dashboard: %s\n", why);
         return -1;
+    }
+    return 0;
+}
+
+/* Obvious mistakes fail before the screen changes, with the usual one line:
+ * 0 ok, 2 a bad setting, 1 a model file that does not load. */
+static int check_settings(const hst_settings *s, const dashboard_flags *f)
+{
+    int cols, rows;
+    if (f->seen_size && !f->seen_dump) {
+        fprintf(stderr, "hstprof dashboard: --size applies to --screen-dump only (the terminal sets the size)\n");
+        return 2;
+    }
+    if (f->seen_size && parse_size(f->size, &cols, &rows) != 0) {
+        fprintf(stderr, "hstprof dashboard: --size must be COLSxROWS like 120x40 (each 1 to 1000), got '%s'\n",
+                f->size);
+        return 2;
     }
     const char *k = s->kernel;
     if (!one_of(k, (const char *const[]){"auto", "portable", "avx2", "avx512", NULL})) {
@@ -127,12 +210,9 @@ static int check_settings(const hst_settings *s)
         fprintf(stderr, "hstprof dashboard: --precision must be f32, bf16 or int8, got '%s'\n", s->precision);
         return -1;
     }
-    const char *a = s->affinity;
-    if (!one_of(a, (const char *const[]){"none", "compact", "scatter", NULL}) && !(a[0] >= '0' && a[0] <= '9')) {
-        fprintf(stderr, "hstprof dashboard: --affinity must be none, compact, scatter or a PU list, got '%s'\n", a);
-        return -1;
-    }
-    return 0;
+    if (check_placement(s, f) != 0)
+        return 2;
+    return check_model(s);
 }
 
 /* ---- engine and probes threads ---------------------------------------------------------- */
@@ -234,12 +314,8 @@ static int dump_size(const dashboard_flags *f, int *cols, int *rows)
     struct winsize ws;
     *cols = DUMP_COLS, *rows = DUMP_ROWS;
     if (f->seen_size) {
-        char x;
-        if (sscanf(f->size, "%d%c%d", cols, &x, rows) != 3 || (x != 'x' && x != 'X') || *cols < 1 || *rows < 1 ||
-            *cols > 1000 || *rows > 1000) {
-            fprintf(stderr, "hstprof dashboard: --size must be COLSxROWS like 120x40, got '%s'\n", f->size);
+        if (parse_size(f->size, cols, rows) != 0) /* checked at start-up already */
             return -1;
-        }
     } else if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0 && ws.ws_row > 0) {
         *cols = ws.ws_col, *rows = ws.ws_row;
     }
@@ -321,6 +397,19 @@ static int screen_dump(struct app *a, const dashboard_flags *f)
 
 /* ---- entry ---------------------------------------------------------------------------------------- */
 
+/* How far + goes: the PUs this process may use, or with --oversubscribe two
+ * threads per PU (at least the count it started with). */
+static void set_thread_limit(struct ui_state *ui, int start_threads, int oversubscribe)
+{
+    ui->budget = probes_pu_budget_get();
+    ui->oversubscribe = oversubscribe;
+    ui->max_threads = ui->budget.allowed;
+    if (oversubscribe) {
+        int limit = 2 * ui->budget.allowed > start_threads ? 2 * ui->budget.allowed : start_threads;
+        ui->max_threads = limit < PROBES_MAX_THREADS ? limit : PROBES_MAX_THREADS;
+    }
+}
+
 static void release(dashboard_flags *f, struct app *a, live_view *view, hst_settings *s)
 {
     free(f);
@@ -337,14 +426,17 @@ int tui_main(int argc, char **argv)
     live_view *view = calloc(1, sizeof *view);
     hst_settings *s = calloc(1, sizeof *s);
     int rc = f && a && view && s ? parse_flags(argc, argv, f) : ARGS_ERROR;
-    if (rc == ARGS_OK)
-        rc = build_settings(f, s) == 0 && check_settings(s) == 0 ? ARGS_OK : ARGS_ERROR;
+    int check = 0;
+    if (rc == ARGS_OK && build_settings(f, s) != 0)
+        rc = ARGS_ERROR;
+    if (rc == ARGS_OK && (check = check_settings(s, f)) != 0)
+        rc = ARGS_ERROR;
     if (rc != ARGS_OK) {
         release(f, a, view, s);
-        return rc == ARGS_HELP ? 0 : 2;
+        return rc == ARGS_HELP ? 0 : check == 1 ? 1 : 2;
     }
     a->view = view;
-    a->ui.max_threads = 2 * (int)sysconf(_SC_NPROCESSORS_ONLN);
+    set_thread_limit(&a->ui, s->threads, f->oversubscribe);
     if (start_threads(a, s, f) != 0)
         rc = 1;
     else if (f->seen_dump)
