@@ -5,6 +5,7 @@
 #include "profiles/profiles.h"
 #include "tui/tui.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -49,6 +50,10 @@ static int cmd_default(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    /* A file-size limit (ulimit -f) reached while writing an export or a model
+     * would kill us with SIGXFSZ; ignored, write() fails with EFBIG instead and
+     * that is reported like a full disk, with nothing half-written. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2)
         return cmd_default(argc, argv);
     const char *name = argv[1];

@@ -1,5 +1,6 @@
 /* cmd_model.c — `hstprof model init` and `hstprof model info`. */
 #include "engine/internal.h"
+#include "probes/probes.h"
 #include "profiles/profiles.h"
 
 #include <stdio.h>
@@ -51,9 +52,19 @@ static int model_init(int argc, char **argv)
         fprintf(stderr, "hstprof model init: %s\n", why);
         return 2;
     }
+    /* Ctrl-C, SIGTERM or SIGHUP stop the save between tensors: out stays as
+     * it was and no temporary is left; exit 128 + signal like run and bench. */
+    probes_interrupt_install();
     hst_error err = {{0}};
     hst_model *m = hst_model_random(&cfg, seed, &err);
-    if (!m || hst_model_save(m, out, &err) != 0) {
+    rc = m ? 0 : -1;
+    if (rc == 0 && !probes_interrupted())
+        rc = hst_model_save_interruptible(m, out, probes_interrupted, &err);
+    if (probes_interrupted()) {
+        hst_model_free(m);
+        return probes_interrupt_exit_status("hstprof model init");
+    }
+    if (rc != 0) {
         fprintf(stderr, "hstprof model init: %s\n", err.msg);
         hst_model_free(m);
         return 1;

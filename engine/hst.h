@@ -88,8 +88,16 @@ typedef struct {
     int reject_nonfinite_weights;
 } hst_load_opts;
 hst_model *hst_model_load_opts(const char *path, const hst_load_opts *opts, hst_error *err);
-/* Write spec 9.5 layout atomically (temp file + rename). 0 ok, -1 error. */
+/* Write spec 9.5 layout atomically: to an anonymous file (O_TMPFILE) in the
+ * target's directory, fsynced, then named path (a named temporary + rename
+ * where the filesystem has no O_TMPFILE). path is absent, as it was, or
+ * complete, and nothing else is left, whatever fails. 0 ok, -1 error
+ * ("<path>: cannot write: <reason>"). */
 int hst_model_save(const hst_model *m, const char *path, hst_error *err);
+/* hst_model_save asking interrupted() before each tensor and before naming
+ * the file: when it answers non-zero, nothing is written, path stays as it
+ * was, and the error is "<path>: not written: interrupted". */
+int hst_model_save_interruptible(const hst_model *m, const char *path, int (*interrupted)(void), hst_error *err);
 void hst_model_free(hst_model *m);
 /* A preset name (random init from seed) or a safetensors path. Unknown names
  * fail with "<name>: unknown model: not a preset (hst-v3, ...) and no such file". */

@@ -1003,7 +1003,9 @@ static int write_spine(int fd, const hst_model *m, int i)
     return write_all(fd, spine, (size_t)n * sizeof spine[0]);
 }
 
-static int write_contents(int fd, const hst_model *m)
+/* interrupted (may be NULL) is asked before each tensor; when it answers
+ * non-zero, writing stops with errno EINTR. */
+static int write_contents(int fd, const hst_model *m, int (*interrupted)(void))
 {
     size_t header_len = 0;
     unsigned char *header = header_bytes(m, &header_len);
@@ -1014,6 +1016,10 @@ static int write_contents(int fd, const hst_model *m)
     int rc = write_all(fd, header, header_len);
     free(header);
     for (int i = 0; i < m->n_specs && rc == 0; i++) {
+        if (interrupted && interrupted()) {
+            errno = EINTR;
+            return -1;
+        }
         if (!saved(m, i))
             continue;
         if (m->specs[i].flags & HST_T_BUFFER)
@@ -1024,23 +1030,35 @@ static int write_contents(int fd, const hst_model *m)
     return rc;
 }
 
-/* The rename is only durable once the directory entry is on disk; a failure
+/* The directory holding path, malloc'd ("." for a bare name). */
+static char *directory_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    return slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+}
+
+/* The new name is only durable once the directory is on disk; a failure
  * here loses nothing already visible, so it is not an error. */
 static void sync_parent_dir(const char *path)
 {
-    char *dir = strdup(path);
-    if (!dir)
-        return;
-    char *slash = strrchr(dir, '/');
-    const char *name = slash ? (slash == dir ? "/" : dir) : ".";
-    if (slash && slash != dir)
-        *slash = '\0';
-    int fd = open(name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char *dir = directory_of(path);
+    int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
     if (fd >= 0) {
         fsync(fd);
         close(fd);
     }
     free(dir);
+}
+
+static int save_failed_interrupted(const char *path, hst_error *err)
+{
+    char shown[SHOWN_PATH_BYTES + 4];
+    hst_set_error(err, "%s: not written: interrupted", shorten_path(path, shown));
+    if (err)
+        keep_one_line(err->msg);
+    return -1;
 }
 
 static int save_failed(const char *path, hst_error *err, int errnum)
@@ -1052,38 +1070,158 @@ static int save_failed(const char *path, hst_error *err, int errnum)
     return -1;
 }
 
-/* Written to "<path>.tmp.XXXXXX" in the same directory, synced, then renamed
- * over path: readers see the old file or the whole new one (spec 9.5). */
-int hst_model_save(const hst_model *m, const char *path, hst_error *err)
+/* Links the anonymous file fd to name; /proc/self/fd names it without privilege. */
+static int link_anonymous(int fd, const char *name)
+{
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW);
+}
+
+static int named_temporaries_only;
+
+void hst_test_named_save_temporaries(int on)
+{
+    named_temporaries_only = on;
+}
+
+/* An anonymous file in path's directory, or -1 with errno. */
+static int open_anonymous(const char *path)
+{
+    char *dir = directory_of(path);
+    if (!dir) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+    int e = errno;
+    free(dir);
+    errno = e;
+    return fd;
+}
+
+/* A new "<path>.tmp.XXXXXX" (*tmp, malloc'd), or -1 with errno. */
+static int open_named(const char *path, char **tmp)
 {
     size_t len = strlen(path);
-    char *tmp = malloc(len + sizeof ".tmp.XXXXXX");
-    if (!tmp)
-        return save_failed(path, err, ENOMEM);
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    int fd = mkstemp(tmp);
+    *tmp = malloc(len + sizeof ".tmp.XXXXXX");
+    if (!*tmp) {
+        errno = ENOMEM;
+        return -1;
+    }
+    memcpy(*tmp, path, len);
+    memcpy(*tmp + len, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
+    int fd = mkstemp(*tmp);
     if (fd < 0) {
         int e = errno;
-        free(tmp);
-        return save_failed(path, err, e);
+        free(*tmp);
+        *tmp = NULL;
+        errno = e;
     }
-    int rc = fchmod(fd, 0644); /* mkstemp makes 0600; a model file is meant to be shared */
-    rc = rc || write_contents(fd, m) || fsync(fd);
-    int e = errno;
-    if (close(fd) != 0 && rc == 0) {
-        rc = -1;
-        e = errno;
+    return fd;
+}
+
+/* Where the model is written before it has its name: an anonymous file
+ * (O_TMPFILE; *tmp stays NULL) when the filesystem has them and /proc can
+ * name it later, else a named temporary (*tmp). fd, or -1 with errno. */
+static int open_staging(const char *path, char **tmp)
+{
+    *tmp = NULL;
+    if (!named_temporaries_only && access("/proc/self/fd", X_OK) == 0) {
+        int fd = open_anonymous(path);
+        /* EOPNOTSUPP: not on this filesystem; EISDIR, EINVAL: a kernel without O_TMPFILE. */
+        if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+            return fd;
+    }
+    return open_named(path, tmp);
+}
+
+/* Gives the anonymous file fd the name path: in one step when path is new,
+ * else under a temporary name renamed over path. 0, or -1 with errno. */
+static int name_anonymous(int fd, const char *path)
+{
+    if (link_anonymous(fd, path) == 0)
+        return 0;
+    if (errno != EEXIST)
+        return -1;
+    size_t size = strlen(path) + 40;
+    char *tmp = malloc(size);
+    if (!tmp) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int rc = -1;
+    for (unsigned n = 0; n < 100 && rc != 0; n++) {
+        snprintf(tmp, size, "%s.tmp.%ld.%u", path, (long)getpid(), n);
+        rc = link_anonymous(fd, tmp);
+        if (rc != 0 && errno != EEXIST)
+            break;
     }
     if (rc == 0 && rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        errno = e;
+        rc = -1;
+    }
+    free(tmp);
+    return rc;
+}
+
+/* write() stops short at a file-size limit and fails at the next call, with
+ * EFBIG (SIGXFSZ ignored) or ENOSPC; a filesystem may report the full disk
+ * only at fsync or close. Every one of these fails the save. */
+static int write_synced(int fd, const hst_model *m, int (*interrupted)(void))
+{
+    if (fchmod(fd, 0644) != 0) /* mkstemp makes 0600; a model file is meant to be shared */
+        return -1;
+    if (write_contents(fd, m, interrupted) != 0)
+        return -1;
+    int rc;
+    do
+        rc = fsync(fd);
+    while (rc != 0 && errno == EINTR);
+    if (rc == 0 && interrupted && interrupted()) {
+        errno = EINTR;
+        rc = -1;
+    }
+    return rc;
+}
+
+/* Written and fsynced before it has a name, then named path in one step (or
+ * renamed over it): readers see the old file or the whole new one (spec 9.5),
+ * and a failure, an interruption or a kill part way leaves nothing behind
+ * (a named temporary only where the filesystem has no O_TMPFILE). */
+int hst_model_save_interruptible(const hst_model *m, const char *path, int (*interrupted)(void), hst_error *err)
+{
+    char *tmp;
+    int fd = open_staging(path, &tmp);
+    if (fd < 0)
+        return save_failed(path, err, errno);
+    int rc = write_synced(fd, m, interrupted);
+    int e = errno;
+    if (rc == 0 && !tmp) {
+        rc = name_anonymous(fd, path);
+        e = errno;
+    }
+    if (close(fd) != 0 && rc == 0 && tmp) { /* named: its close may report the full disk */
         rc = -1;
         e = errno;
     }
-    if (rc != 0)
+    if (rc == 0 && tmp && rename(tmp, path) != 0) {
+        rc = -1;
+        e = errno;
+    }
+    if (rc != 0 && tmp)
         unlink(tmp);
     free(tmp);
     if (rc != 0)
-        return save_failed(path, err, e);
+        return e == EINTR && interrupted && interrupted() ? save_failed_interrupted(path, err)
+                                                          : save_failed(path, err, e);
     sync_parent_dir(path);
     return 0;
+}
+
+int hst_model_save(const hst_model *m, const char *path, hst_error *err)
+{
+    return hst_model_save_interruptible(m, path, NULL, err);
 }

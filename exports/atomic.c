@@ -1,8 +1,21 @@
-/* atomic.c — every export goes through here: temp file beside the target,
- * write, fsync, rename. A reader never sees half a report. */
+/* atomic.c — every export goes through here. A reader finds a target absent,
+ * as it was, or complete: a full disk, a signal or a crash never leaves half a
+ * file or a stray temporary behind, and never touches what was there before.
+ *
+ * The data go first to an anonymous file in the target's directory
+ * (O_TMPFILE), written and fsynced before it has any name, so dying before
+ * then (even by SIGKILL) leaves nothing. A new target is then linked into
+ * place in one step; an existing one is swapped with the new file (renameat2
+ * RENAME_EXCHANGE) rather than replaced, so that when one of several files
+ * written together fails, the earlier ones are swapped back. A filesystem
+ * without anonymous files gets a named temporary "<path>.tmp.<pid>.<n>"
+ * instead, and one without RENAME_EXCHANGE a plain rename (which cannot be
+ * undone). */
 #include "exports/internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,13 +35,63 @@ int export_format_from_name(const char *name, export_format *out)
     return 0;
 }
 
+/* One file of an atomic write: staged (written and fsynced, not
+ * yet visible), then committed (in place of its target), then finished. */
+typedef enum { EX_STAGED, EX_CREATED, EX_SWAPPED, EX_REPLACED, EX_DONE } ex_stage_state;
+typedef struct {
+    const char *path;
+    int fd;               /* the file being written; once written, kept open
+                           * only while anonymous (linkat names it by it), else -1 */
+    char *tmp;            /* its temporary name, NULL while anonymous; once
+                           * swapped in, the name of the old content */
+    ex_stage_state state; /* EX_CREATED: path is new; EX_SWAPPED: the old content
+                           * is at tmp; EX_REPLACED: plain rename, no way back */
+} ex_staged;
+
+/* ---- faults on demand, for the tests -------------------------------------------------- */
+
+static int fault_errno[EX_FAULT_N];
+static int fault_skip[EX_FAULT_N];
+static size_t short_write_max;
+
+void ex_test_inject_fault(ex_fault op, int skip, int errnum)
+{
+    fault_skip[op] = skip;
+    fault_errno[op] = errnum;
+}
+
+void ex_test_short_writes(size_t max_bytes)
+{
+    short_write_max = max_bytes;
+}
+
+/* 1, with errno set, when a test asked op to fail from now on. */
+static int injected(ex_fault op)
+{
+    if (!fault_errno[op])
+        return 0;
+    if (fault_skip[op] > 0) {
+        fault_skip[op]--;
+        return 0;
+    }
+    errno = fault_errno[op];
+    return 1;
+}
+
+/* ---- writing the data ------------------------------------------------------------------- */
+
+/* write() may write less than asked (a file-size limit or a full disk reached
+ * part way, a signal): carry on from there until all is written or it fails. */
 static int write_all(int fd, const char *data, size_t len)
 {
     while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
+        size_t chunk = short_write_max && len > short_write_max ? short_write_max : len;
+        ssize_t n = injected(EX_FAULT_WRITE) ? -1 : write(fd, data, chunk);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            if (n == 0)
+                errno = EIO; /* no progress and no reason: do not spin */
             return -1;
         }
         data += n;
@@ -37,92 +100,282 @@ static int write_all(int fd, const char *data, size_t len)
     return 0;
 }
 
-/* Writes, fsyncs and chmods the temporary file; errno is kept on failure. */
-static int fill_temp(int fd, const char *tmp, const char *data, size_t len)
+/* Some filesystems report a full disk only here (delayed allocation, NFS). */
+static int sync_file(int fd)
 {
-    int rc = write_all(fd, data, len);
-    if (rc == 0)
+    if (injected(EX_FAULT_FSYNC))
+        return -1;
+    int rc;
+    do
         rc = fsync(fd);
-    int saved = errno;
-    if (close(fd) != 0 && rc == 0) {
-        rc = -1;
-        saved = errno;
-    }
-    /* mkstemp creates 0600; a report is an ordinary file. */
-    if (rc == 0) {
-        mode_t mask = umask(0);
-        umask(mask);
-        if (chmod(tmp, 0666 & ~mask) != 0) {
-            rc = -1;
-            saved = errno;
-        }
-    }
-    errno = saved;
+    while (rc != 0 && errno == EINTR);
     return rc;
 }
 
-int ex_stage(ex_staged *s, const char *path, const char *data, size_t len, char *err, size_t err_size)
+/* The descriptor is gone either way (Linux closes it even on error). */
+static int close_file(int fd)
 {
-    size_t plen = strlen(path);
-    s->path = path;
-    s->tmp = malloc(plen + 16);
-    if (!s->tmp) {
-        snprintf(err, err_size, "%s: cannot write: out of memory", path);
+    if (injected(EX_FAULT_CLOSE)) {
+        int e = errno;
+        close(fd);
+        errno = e;
         return -1;
     }
-    memcpy(s->tmp, path, plen);
-    memcpy(s->tmp + plen, ".tmp.XXXXXX", 12);
-    int fd = mkstemp(s->tmp);
-    if (fd < 0 || fill_temp(fd, s->tmp, data, len) != 0) {
-        int saved = errno;
-        if (fd >= 0)
-            unlink(s->tmp);
-        free(s->tmp);
-        s->tmp = NULL;
-        snprintf(err, err_size, "%s: cannot write: %s", path, strerror(saved));
+    return close(fd);
+}
+
+/* ---- names ------------------------------------------------------------------------------ */
+
+static atomic_uint temp_serial;
+
+/* "<path>.tmp.<pid>.<n>", malloc'd. */
+static char *temp_name(const char *path)
+{
+    size_t size = strlen(path) + 40;
+    char *name = malloc(size);
+    if (name)
+        snprintf(name, size, "%s.tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&temp_serial, 1u));
+    return name;
+}
+
+/* Links the anonymous file fd to name (which must not exist). linkat needs
+ * the file by path; /proc/self/fd gives it one without any privilege. */
+static int link_anonymous(int fd, const char *name)
+{
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    return linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW);
+}
+
+/* Gives s a fresh temporary name beside its target: a new empty file opened in
+ * s->fd (create), or the anonymous s->fd linked there. 0, or -1 with errno. */
+static int take_temp_name(ex_staged *s, int create)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        char *name = temp_name(s->path);
+        if (!name) {
+            errno = ENOMEM;
+            return -1;
+        }
+        int rc;
+        if (create) {
+            /* 0666 less the umask, like any new file (mkstemp would make 0600). */
+            s->fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+            rc = s->fd >= 0 ? 0 : -1;
+        } else {
+            rc = link_anonymous(s->fd, name);
+        }
+        if (rc == 0) {
+            s->tmp = name;
+            return 0;
+        }
+        int e = errno;
+        free(name);
+        errno = e;
+        if (e != EEXIST) /* EEXIST: a leftover of an earlier process with our pid */
+            return -1;
+    }
+    return -1;
+}
+
+/* ---- staging ---------------------------------------------------------------------------- */
+
+/* The directory holding path, malloc'd ("." for a bare name). */
+static char *directory_of(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        return strdup(".");
+    return slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+}
+
+/* An anonymous file in path's directory, or -1 with errno. */
+static int open_anonymous(const char *path)
+{
+    if (injected(EX_FAULT_NO_TMPFILE))
+        return -1;
+    char *dir = directory_of(path);
+    if (!dir) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0666); /* the umask applies */
+    int e = errno;
+    free(dir);
+    errno = e;
+    return fd;
+}
+
+/* Opens where the data go: an anonymous file when the filesystem has them
+ * (EOPNOTSUPP: not this one; EISDIR/EINVAL: a kernel without O_TMPFILE) and
+ * /proc can name it later, else a named temporary. */
+static int open_staging(ex_staged *s)
+{
+    if (access("/proc/self/fd", X_OK) == 0) {
+        s->fd = open_anonymous(s->path);
+        if (s->fd >= 0)
+            return 0;
+        if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
+            return -1;
+    }
+    return take_temp_name(s, 1);
+}
+
+/* Closes and forgets the staged file; a named temporary not yet committed is removed. */
+static void discard(ex_staged *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    if (s->tmp && s->state == EX_STAGED)
+        unlink(s->tmp);
+    free(s->tmp);
+    *s = (ex_staged){.fd = -1};
+}
+
+/* Writes data to an anonymous file (or a temporary) beside path and fsyncs
+ * it. 0, or -1 with err ("<path>: cannot write: <reason>") and nothing left. */
+static int stage(ex_staged *s, const char *path, const char *data, size_t len, char *err, size_t err_size)
+{
+    *s = (ex_staged){.path = path, .fd = -1, .state = EX_STAGED};
+    int rc = open_staging(s);
+    if (rc == 0)
+        rc = write_all(s->fd, data, len);
+    if (rc == 0)
+        rc = sync_file(s->fd);
+    if (rc == 0 && s->tmp) { /* named: close now, so that its error counts */
+        rc = close_file(s->fd);
+        s->fd = -1;
+    }
+    if (rc != 0) {
+        int e = errno;
+        discard(s);
+        snprintf(err, err_size, "%s: cannot write: %s", path, strerror(e));
         return -1;
     }
     return 0;
 }
 
-int ex_commit(ex_staged *s, char *err, size_t err_size)
+/* ---- committing ------------------------------------------------------------------------- */
+
+/* The anonymous file, once it has a name, needs no descriptor: its data were
+ * fsynced, so closing cannot lose them. */
+static void close_anonymous(ex_staged *s)
 {
-    int rc = rename(s->tmp, s->path);
-    if (rc != 0) {
-        snprintf(err, err_size, "%s: cannot write: %s", s->path, strerror(errno));
-        unlink(s->tmp);
-    }
-    free(s->tmp);
-    s->tmp = NULL;
-    return rc;
+    if (s->fd >= 0)
+        close(s->fd);
+    s->fd = -1;
 }
 
-void ex_discard(ex_staged *s)
+/* The target does not exist: the data get its name in one step. */
+static int place_new(ex_staged *s)
 {
-    if (s->tmp)
-        unlink(s->tmp);
+    int rc;
+    if (!s->tmp) {
+        rc = link_anonymous(s->fd, s->path);
+    } else {
+        rc = renameat2(AT_FDCWD, s->tmp, AT_FDCWD, s->path, RENAME_NOREPLACE);
+        if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) /* no RENAME_NOREPLACE: the lstat before was the check */
+            rc = rename(s->tmp, s->path);
+    }
+    if (rc != 0)
+        return -1;
+    close_anonymous(s);
     free(s->tmp);
     s->tmp = NULL;
+    s->state = EX_CREATED;
+    return 0;
 }
+
+/* The target exists: swap the new file in, keeping the old one under the
+ * temporary name until every file is in place. */
+static int swap_in(ex_staged *s)
+{
+    if (!s->tmp && take_temp_name(s, 0) != 0)
+        return -1;
+    close_anonymous(s);
+    if (renameat2(AT_FDCWD, s->tmp, AT_FDCWD, s->path, RENAME_EXCHANGE) == 0) {
+        s->state = EX_SWAPPED;
+        return 0;
+    }
+    if ((errno != EINVAL && errno != ENOSYS) || rename(s->tmp, s->path) != 0)
+        return -1;
+    free(s->tmp);
+    s->tmp = NULL;
+    s->state = EX_REPLACED;
+    return 0;
+}
+
+static int commit(ex_staged *s)
+{
+    if (injected(EX_FAULT_COMMIT))
+        return -1;
+    struct stat st;
+    if (lstat(s->path, &st) != 0) {
+        if (errno != ENOENT)
+            return -1;
+        if (place_new(s) == 0)
+            return 0;
+        if (errno != EEXIST) /* EEXIST: it appeared meanwhile; replace it like any other */
+            return -1;
+    } else if (S_ISDIR(st.st_mode)) {
+        errno = EISDIR; /* RENAME_EXCHANGE would happily swap a directory away */
+        return -1;
+    }
+    return swap_in(s);
+}
+
+/* Undoes a commit after a later file failed. A plain rename cannot be undone. */
+static void roll_back(ex_staged *s)
+{
+    if (s->state == EX_CREATED)
+        unlink(s->path);
+    /* Swapped back, the temporary holds the new data and goes; if the swap
+     * back failed it holds the old data, which are the user's and stay. */
+    if (s->state == EX_SWAPPED && renameat2(AT_FDCWD, s->tmp, AT_FDCWD, s->path, RENAME_EXCHANGE) == 0)
+        unlink(s->tmp);
+    s->state = EX_DONE;
+    discard(s);
+}
+
+/* The rename is only durable once the directory is on disk; failing that
+ * loses nothing already visible, so it is not an error. */
+static void sync_directory_of(const char *path)
+{
+    char *dir = directory_of(path);
+    int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (fd >= 0) {
+        fsync(fd);
+        close(fd);
+    }
+    free(dir);
+}
+
+/* Every file is in place: the old contents swapped out go. */
+static void finish(ex_staged *s)
+{
+    if (s->state == EX_SWAPPED)
+        unlink(s->tmp);
+    sync_directory_of(s->path);
+    s->state = EX_DONE;
+    discard(s);
+}
+
+/* ---- the interface ---------------------------------------------------------------------- */
 
 int export_write_atomic(const char *path, const char *data, size_t len, char *err, size_t err_size)
 {
-    ex_staged s = {0};
-    if (ex_stage(&s, path, data, len, err, err_size) != 0)
-        return -1;
-    return ex_commit(&s, err, err_size);
+    return export_write_atomic_files(1, &path, &data, &len, err, err_size);
 }
 
 int export_write_atomic_files(int n, const char *const *paths, const char *const *data, const size_t *lens, char *err,
                               size_t err_size)
 {
-    ex_staged staged[EXPORT_MAX_FILES] = {{0}};
+    ex_staged staged[EXPORT_MAX_FILES];
     if (n > EXPORT_MAX_FILES) {
         snprintf(err, err_size, "cannot write more than %d files at once", EXPORT_MAX_FILES);
         return -1;
     }
-    /* A directory in the way is the one rename failure staging cannot
-     * foresee; check for it before anything is written. */
+    /* A directory in the way fails the commit; say so before writing anything. */
     for (int i = 0; i < n; i++) {
         struct stat st;
         if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -130,25 +383,30 @@ int export_write_atomic_files(int n, const char *const *paths, const char *const
             return -1;
         }
     }
-    /* Stage everything first: a full disk or a bad directory leaves every
-     * target as it was, so the files never disagree with each other. */
+    /* Stage everything first: a full disk is found here, before any target changes. */
     int i = 0;
     for (; i < n; i++)
-        if (ex_stage(&staged[i], paths[i], data[i], lens[i], err, err_size) != 0)
+        if (stage(&staged[i], paths[i], data[i], lens[i], err, err_size) != 0)
             break;
     if (i < n) {
-        for (int j = 0; j < i; j++)
-            ex_discard(&staged[j]);
+        while (i-- > 0)
+            discard(&staged[i]);
         return -1;
     }
-    int rc = 0;
-    for (i = 0; i < n; i++) {
-        if (rc == 0)
-            rc = ex_commit(&staged[i], err, err_size);
-        else
-            ex_discard(&staged[i]);
+    for (i = 0; i < n; i++)
+        if (commit(&staged[i]) != 0)
+            break;
+    if (i < n) {
+        snprintf(err, err_size, "%s: cannot write: %s", paths[i], strerror(errno));
+        for (int j = i; j < n; j++)
+            discard(&staged[j]);
+        while (i-- > 0) /* newest first: the same path twice unwinds in order */
+            roll_back(&staged[i]);
+        return -1;
     }
-    return rc;
+    for (i = 0; i < n; i++)
+        finish(&staged[i]);
+    return 0;
 }
 
 void export_csv_field(char *out, size_t out_size, const char *field)

@@ -11,9 +11,13 @@ typedef enum { EXPORT_MD, EXPORT_CSV, EXPORT_JSON } export_format;
 /* "md", "csv", "json" -> format; -1 when unknown. */
 int export_format_from_name(const char *name, export_format *out);
 
-/* Writes data to path through a temporary file in the same directory and a
- * rename, so path is either absent, its old content, or complete. On error
- * returns -1 with one line in err ("<path>: cannot write: <reason>"). */
+/* Writes data to path atomically: to an anonymous file in path's directory
+ * (O_TMPFILE; a named "<path>.tmp.*" where the filesystem has none), fsynced,
+ * then put in place. path is absent, its old content (byte for byte), or
+ * complete, and no temporary is left, whatever fails: a full disk or a
+ * file-size limit (at write, fsync or close), a signal, a kill. On error
+ * returns -1 with one line in err ("<path>: cannot write: <reason>", e.g.
+ * "No space left on device", "File too large"). */
 int export_write_atomic(const char *path, const char *data, size_t len, char *err, size_t err_size);
 
 /* Bench report (`hstprof bench`), the shape of the published benchmark:
@@ -61,9 +65,11 @@ void export_csv_field(char *out, size_t out_size, const char *field);
 
 #define EXPORT_MAX_FILES 8
 
-/* Writes n files together: all are staged beside their targets first, then
- * renamed, so a failure (no space, no permission, no directory) changes none
- * of them. 0, or -1 with one line in err. */
+/* Writes n files together, all or nothing: all are staged first (a full disk,
+ * no permission, no directory fail here, before any target changes), then
+ * put in place one by one; an existing target is swapped with its new
+ * content (RENAME_EXCHANGE), so when a later one fails, the earlier ones are
+ * swapped back and new ones removed. 0, or -1 with one line in err. */
 int export_write_atomic_files(int n, const char *const *paths, const char *const *data, const size_t *lens, char *err,
                               size_t err_size);
 

@@ -55,18 +55,21 @@ void ex_csv_runs(FILE *f, const json_t *report, const char *const *columns, size
 char *ex_render_report(const json_t *report, export_format fmt, void (*md)(FILE *f, const json_t *report),
                        const char *const *columns, size_t n_columns, ex_csv_cell_fn cell);
 
-/* One file of an atomic write: staged (written beside path), then committed (renamed). */
-typedef struct {
-    char *tmp;        /* the temporary file beside path, NULL before staging */
-    const char *path;
-} ex_staged;
-
-/* Writes data to a temporary file beside path and fsyncs it. 0, or -1 with
- * err ("<path>: cannot write: <reason>") and nothing left behind. */
-int ex_stage(ex_staged *s, const char *path, const char *data, size_t len, char *err, size_t err_size);
-/* Renames the staged file over path. 0, or -1 with err (temp removed). */
-int ex_commit(ex_staged *s, char *err, size_t err_size);
-/* Removes a staged, uncommitted file. */
-void ex_discard(ex_staged *s);
+/* Tests only: the system calls atomic.c makes, failing on demand, for the
+ * errors a test cannot cause for real (fsync and close failing, a commit
+ * failing after others succeeded, a filesystem without O_TMPFILE). */
+typedef enum {
+    EX_FAULT_WRITE,      /* write() */
+    EX_FAULT_FSYNC,      /* fsync() of the file */
+    EX_FAULT_CLOSE,      /* close() of a named temporary */
+    EX_FAULT_COMMIT,     /* putting a staged file in place of its target */
+    EX_FAULT_NO_TMPFILE, /* open(O_TMPFILE) (errnum EOPNOTSUPP: use a named temporary) */
+    EX_FAULT_N
+} ex_fault;
+/* op succeeds skip more times, then fails with errnum every time until
+ * called again with errnum 0. */
+void ex_test_inject_fault(ex_fault op, int skip, int errnum);
+/* Each write() writes at most max_bytes (0: no limit), as when interrupted. */
+void ex_test_short_writes(size_t max_bytes);
 
 #endif

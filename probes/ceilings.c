@@ -1,6 +1,7 @@
 /* ceilings.c — this machine's bandwidth and compute limits per thread count,
  * their cache file, and the roofline position of a measured run. */
 #include "engine/hst.h"
+#include "exports/exports.h"
 #include "probes/internal.h"
 
 #include <errno.h>
@@ -441,29 +442,28 @@ static int mkdir_parents(const char *path, char *err, size_t err_len)
     return 0;
 }
 
+/* Written atomically like every export: a full disk or a signal leaves the
+ * cache as it was (runs read it while `hstprof ceilings` may be writing it). */
 int probes_ceilings_save(const char *path, const probes_ceilings *c, char *err, size_t err_len)
 {
     if (mkdir_parents(path, err, err_len) != 0)
         return -1;
-    char tmp[1100];
-    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
-    FILE *f = fopen(tmp, "w");
-    if (!f) {
-        probes_set_why(err, err_len, "%s: cannot write: %s", tmp, strerror(errno));
-        return -1;
-    }
     json_t *root = ceilings_to_json(c);
-    int rc = json_dumpf(root, f, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
+    char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(root);
-    rc |= fputc('\n', f) == EOF;
-    rc |= fflush(f) != 0 || fsync(fileno(f)) != 0;
-    rc |= fclose(f) != 0;
-    if (rc != 0 || rename(tmp, path) != 0) {
-        probes_set_why(err, err_len, "%s: cannot write the ceilings cache: %s", path, strerror(errno));
-        unlink(tmp);
+    char *line = text ? realloc(text, strlen(text) + 2) : NULL;
+    if (!line) {
+        free(text);
+        probes_set_why(err, err_len, "%s: cannot write the ceilings cache: out of memory", path);
         return -1;
     }
-    return 0;
+    strcat(line, "\n");
+    char why[1400]; /* the path (up to 1 KiB) and the reason */
+    int rc = export_write_atomic(path, line, strlen(line), why, sizeof why);
+    free(line);
+    if (rc != 0)
+        probes_set_why(err, err_len, "%s", why);
+    return rc;
 }
 
 static probes_metric json_get_metric(const json_t *row, const char *name)

@@ -3,7 +3,7 @@
  * workers included); the command checks at token and run boundaries, drops
  * what it had not written yet and exits 128 + signal. An export already being
  * written completes first, so a finished export is whole and an unfinished one
- * absent. */
+ * absent. A SIGHUP ignored at start (nohup) stays ignored. */
 #include "probes/probes.h"
 
 #include <signal.h>
@@ -23,9 +23,13 @@ void probes_interrupt_install(void)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = record_signal;
     sigemptyset(&sa.sa_mask);
-    const int signals[] = {SIGINT, SIGTERM, SIGHUP};
-    for (size_t i = 0; i < sizeof signals / sizeof signals[0]; i++)
-        sigaction(signals[i], &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* Under nohup SIGHUP starts ignored: a soak run must outlive its terminal. */
+    struct sigaction old;
+    if (sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+        return;
+    sigaction(SIGHUP, &sa, NULL);
 }
 
 int probes_interrupted(void)

@@ -37,6 +37,17 @@ for bin in "${HSTPROF:-./hstprof}" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     interrupt_bench INT 130
     interrupt_bench TERM 143
     interrupt_bench HUP 129
+    # Under nohup (SIGHUP ignored at start) a hangup does not stop a soak run; SIGTERM still does.
+    (trap '' HUP; exec "$bin" run --duration 60 --threads 1 -q) 2>"$dir/err-nohup" &
+    pid=$!
+    sleep 1
+    kill -s HUP "$pid"
+    sleep 0.5
+    check "run: SIGHUP ignored under nohup" $(kill -0 "$pid" 2>/dev/null; echo $?)
+    kill -s TERM "$pid"
+    wait "$pid"
+    status=$?
+    check "run: then SIGTERM exits 143 (got $status)" $([ "$status" -eq 143 ]; echo $?)
     # A report that was finished is whole: a short bench completes normally.
     rm -f "$dir/done.md"
     "$bin" bench --seq 16 --warmup 0 --runs 2 -o "$dir/done.md" 2>/dev/null
