@@ -4,6 +4,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,47 @@ struct probes_affinity {
     int wrapped;
     hwloc_bitmap_t saved_caller; /* thread 0's binding before we bound it */
 };
+
+/* ---- the CPUs this process may use ------------------------------------------------ */
+
+/* Captured once, on the first call: every command asks (its argument
+ * checks) before any thread is bound, and a thread bound since then (the
+ * run's calling thread is pool thread 0) must not shrink what the process
+ * was given by taskset or a cgroup. */
+#define ALLOWED_MAX_CPUS 4096
+static cpu_set_t *allowed_set;
+static size_t allowed_size;
+static int allowed_count; /* 0: unknown (no restriction applied) */
+static pthread_once_t allowed_once = PTHREAD_ONCE_INIT;
+
+static void capture_allowed(void)
+{
+    /* Sized for the CPUs the kernel may number, not just those online:
+     * sched_getaffinity fails with EINVAL when the set is smaller than its mask. */
+    long configured = sysconf(_SC_NPROCESSORS_CONF);
+    int n_cpus = configured > 1024 ? (int)configured : 1024;
+    if (n_cpus > ALLOWED_MAX_CPUS)
+        n_cpus = ALLOWED_MAX_CPUS;
+    allowed_set = CPU_ALLOC(n_cpus);
+    allowed_size = CPU_ALLOC_SIZE(n_cpus);
+    if (allowed_set && sched_getaffinity(0, allowed_size, allowed_set) == 0)
+        allowed_count = CPU_COUNT_S(allowed_size, allowed_set);
+}
+
+/* Whether the process may run on PU os_index (1 when unknown). */
+static int cpu_allowed(int os_index)
+{
+    pthread_once(&allowed_once, capture_allowed);
+    if (allowed_count <= 0 || os_index < 0 || (size_t)os_index >= allowed_size * 8)
+        return allowed_count <= 0;
+    return CPU_ISSET_S((size_t)os_index, allowed_size, allowed_set) != 0;
+}
+
+static int allowed_cpu_count(void)
+{
+    pthread_once(&allowed_once, capture_allowed);
+    return allowed_count;
+}
 
 /* ---- orderings ----------------------------------------------------------------- */
 
@@ -87,10 +129,17 @@ static int ordered_pus(const probes_topo *topo, int scatter, int *order, char *e
     for (int i = 0; i < n; i++)
         places[i] = place_of(topo->topo, hwloc_get_obj_by_type(topo->topo, HWLOC_OBJ_PU, (unsigned)i));
     qsort(places, (size_t)n, sizeof *places, scatter ? compare_scatter : compare_compact);
+    /* Under taskset or a cgroup the policies place threads only on the PUs
+     * the process was given (a synthetic topology describes another machine). */
+    int kept = 0;
     for (int i = 0; i < n; i++)
-        order[i] = places[i].os_index;
+        if (topo->synthetic || cpu_allowed(places[i].os_index))
+            order[kept++] = places[i].os_index;
+    if (kept == 0) /* the mask names no PU of the topology: ignore it rather than place nothing */
+        for (int i = 0; i < n; i++)
+            order[kept++] = places[i].os_index;
     free(places);
-    return n;
+    return kept;
 }
 
 /* ---- PU lists ------------------------------------------------------------------- */
@@ -298,20 +347,7 @@ probes_pu_budget probes_pu_budget_get(void)
     probes_pu_budget b;
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     b.machine = online > 0 ? (int)online : 1;
-    b.allowed = b.machine;
-    /* A set sized for the CPUs the kernel may number, not just those online:
-     * sched_getaffinity fails with EINVAL when the set is smaller than its mask. */
-    long configured = sysconf(_SC_NPROCESSORS_CONF);
-    int n_cpus = configured > 1024 ? (int)configured : 1024;
-    cpu_set_t *set = CPU_ALLOC(n_cpus);
-    size_t size = CPU_ALLOC_SIZE(n_cpus);
-    if (set && sched_getaffinity(0, size, set) == 0) {
-        int n = CPU_COUNT_S(size, set);
-        if (n > 0)
-            b.allowed = n;
-    }
-    if (set)
-        CPU_FREE(set);
+    b.allowed = allowed_cpu_count() > 0 ? allowed_cpu_count() : b.machine;
     if (b.allowed > b.machine)
         b.machine = b.allowed;
     return b;

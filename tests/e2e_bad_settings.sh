@@ -100,6 +100,15 @@ matrix() {
         if command -v taskset >/dev/null 2>&1; then
             LAUNCH="taskset -c 0" expect 2 "only 1 of this machine's [0-9]+ PUs is allowed to this process" \
                 run --threads 2 -n 2
+            # compact and scatter place threads only on the PUs taskset gave the process
+            for policy in compact scatter; do
+                taskset -c 1 "$bin" run --threads 1 --affinity "$policy" -n 2 >"$work/stdout" 2>"$work/err"
+                if grep -q "^affinity    $policy: thread 0 -> PU 1\$" "$work/stdout"; then
+                    pass "taskset -c 1 $(basename "$bin") run --affinity $policy binds to PU 1"
+                else
+                    fail "taskset -c 1 run --affinity $policy: $(grep '^affinity' "$work/stdout") $(head -c 200 "$work/err")"
+                fi
+            done
         fi
     fi
     # -- affinity
