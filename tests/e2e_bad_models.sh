@@ -12,15 +12,9 @@
 # HSTPROF_ASAN name the binaries (default ./hstprof, build-asan/hstprof; a
 # missing ASan binary is skipped). One line per check; exit 0 when all passed.
 set -u
+. "$(dirname "$0")/lib/e2e.sh"
 cd "$(dirname "$0")/.."
 SEEDS=tests/fuzz/corpus/safetensors
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-failures=0
-checks=0
-
-pass() { checks=$((checks + 1)); echo "ok    $*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL  $*"; }
 
 # run BIN ARGS...: status, stdout and stderr into $status, $WORK/out, $WORK/err.
 run() {
@@ -170,5 +164,4 @@ if [ -x "${HSTPROF_ASAN:-build-asan/hstprof}" ]; then
 else
     echo "skip  asan: no ${HSTPROF_ASAN:-build-asan/hstprof}"
 fi
-echo "$checks checks, $failures failed"
-[ "$failures" -eq 0 ]
+e2e_finish

@@ -8,26 +8,19 @@
 # sanitizer report, and no file left behind. Run by run_all.sh with HSTPROF
 # (and HSTPROF_ASAN) set; one "ok"/"FAIL" line per check; exit 0 = all passed.
 set -u
-work=$(mktemp -d)
-ro="$work/ro"
-mounted=0
-cleanup() {
-    [ "$mounted" -eq 1 ] && umount "$ro" 2>/dev/null
-    rm -rf "$work"
-}
-trap cleanup EXIT
-failed=0
-pass() { echo "ok   $1"; }
-fail() { echo "FAIL $1"; failed=1; }
+. "$(dirname "$0")/lib/e2e.sh"
+ro="$WORK/ro"
+mounted=0 # 1: a read-only tmpfs on $ro (unmounted on exit), 2: $ro is chmod 555
+e2e_at_exit '[ "$mounted" -eq 1 ] && umount "$ro" 2>/dev/null'
 
 allowed=$(nproc)             # the PUs this process may use (its affinity)
 over=$((allowed + 1))        # one thread too many
 bad_pu=999                   # no machine here has it
-out="$work/out"              # bad settings aimed here must leave it empty
-mkdir -p "$out" "$work/adir.ini"
+out="$WORK/out"              # bad settings aimed here must leave it empty
+mkdir -p "$out" "$WORK/adir.ini"
 
 # Profiles, one per problem.
-p="$work/p"
+p="$WORK/p"
 mkdir -p "$p"
 printf 'threads = %d\n' "$over" >"$p/over.ini"
 printf 'thread = 2\n' >"$p/badkey.ini"
@@ -39,7 +32,7 @@ printf 'threads = 1\x00\x01\x02\xff\n' >"$p/binary.ini"
 head -c 1100000 /dev/zero | tr '\0' 'a' | sed 's/^/prompt = /' >"$p/huge.ini"
 { printf 'prompt = '; head -c 600000 /dev/zero | tr '\0' 'a'; echo; } >"$p/hugeline.ini"
 mkfifo "$p/fifo.ini"
-printf 'not a model' >"$work/garbage.safetensors"
+printf 'not a model' >"$WORK/garbage.safetensors"
 
 # Read-only directory: root writes through permission bits, so a read-only
 # mount when root; chmod 555 otherwise.
@@ -56,9 +49,9 @@ fi
 expect() {
     local want=$1 pattern=$2
     shift 2
-    local err="$work/err" status
+    local err="$WORK/err" status
     # shellcheck disable=SC2086 # LAUNCH is words on purpose
-    timeout 60 ${LAUNCH:-} "$bin" "$@" >"$work/stdout" 2>"$err" </dev/null
+    timeout 60 ${LAUNCH:-} "$bin" "$@" >"$WORK/stdout" 2>"$err" </dev/null
     status=$?
     local name="${LAUNCH:+$LAUNCH }$(basename "$bin") $*"
     name=${name:0:110}
@@ -102,11 +95,11 @@ matrix() {
                 run --threads 2 -n 2
             # compact and scatter place threads only on the PUs taskset gave the process
             for policy in compact scatter; do
-                taskset -c 1 "$bin" run --threads 1 --affinity "$policy" -n 2 >"$work/stdout" 2>"$work/err"
-                if grep -q "^affinity    $policy: thread 0 -> PU 1\$" "$work/stdout"; then
+                taskset -c 1 "$bin" run --threads 1 --affinity "$policy" -n 2 >"$WORK/stdout" 2>"$WORK/err"
+                if grep -q "^affinity    $policy: thread 0 -> PU 1\$" "$WORK/stdout"; then
                     pass "taskset -c 1 $(basename "$bin") run --affinity $policy binds to PU 1"
                 else
-                    fail "taskset -c 1 run --affinity $policy: $(grep '^affinity' "$work/stdout") $(head -c 200 "$work/err")"
+                    fail "taskset -c 1 run --affinity $policy: $(grep '^affinity' "$WORK/stdout") $(head -c 200 "$WORK/err")"
                 fi
             done
         fi
@@ -136,7 +129,7 @@ matrix() {
     expect 2 "empty list" run --prompt-tokens '' -n 2
     # -- unreadable and malformed profiles
     expect 2 "nonexistent.ini: cannot read profile: No such file" run -p /root/nonexistent.ini -n 2
-    expect 2 "adir.ini: cannot read profile: not a regular file" run -p "$work/adir.ini" -n 2
+    expect 2 "adir.ini: cannot read profile: not a regular file" run -p "$WORK/adir.ini" -n 2
     expect 2 "fifo.ini: cannot read profile: not a regular file" run -p "$p/fifo.ini" -n 2
     expect 2 "badkey.ini:1: unknown key 'thread' \(did you mean 'threads'\?\)" run -p "$p/badkey.ini" -n 2
     expect 2 "badval.ini:1: threads expects a whole number" run -p "$p/badval.ini" -n 2
@@ -146,7 +139,7 @@ matrix() {
     expect 2 "huge.ini: larger than" run -p "$p/huge.ini" -n 2
     expect 2 "hugeline.ini:1: prompt is too long" run -p "$p/hugeline.ini" -n 2
     expect 2 "badkey.ini:1: unknown key" bench -p "$p/badkey.ini"
-    expect 2 "adir.ini: cannot read profile" dashboard -p "$work/adir.ini" --screen-dump 1
+    expect 2 "adir.ini: cannot read profile" dashboard -p "$WORK/adir.ini" --screen-dump 1
     # -- output files: a missing directory, a file as directory, a directory as file
     expect 2 "--export /nonexistent/dir/x.md: directory /nonexistent/dir does not exist" \
         run --export /nonexistent/dir/x.md -n 2
@@ -176,34 +169,34 @@ matrix() {
     fi
     # -- the dashboard's other start-up settings
     expect 2 "unknown model" dashboard --model no-such-model --screen-dump 1
-    expect 1 "garbage.safetensors: " dashboard --model "$work/garbage.safetensors" --screen-dump 1
+    expect 1 "garbage.safetensors: " dashboard --model "$WORK/garbage.safetensors" --screen-dump 1
     expect 2 "--size must be COLSxROWS" dashboard --size 10x10junk --screen-dump 1
     expect 2 "--size must be COLSxROWS" dashboard --size ' 10x10' --screen-dump 1
     expect 2 "--size must be COLSxROWS" dashboard --size 0x10 --screen-dump 1
     expect 2 "--size must be COLSxROWS" dashboard --size 10x --screen-dump 1
     expect 2 "--size applies to --screen-dump only" dashboard --size 100x30
     # -- a bench whose second model does not open fails before the first is measured
-    expect 1 "nope.safetensors: unknown model" bench --models "hst-v4,$work/nope.safetensors" --seq 8 --runs 100000
+    expect 1 "nope.safetensors: unknown model" bench --models "hst-v4,$WORK/nope.safetensors" --seq 8 --runs 100000
 }
 
 # The flag that allows oversubscription, and the reports that then say so.
 allowed_cases() {
-    if "$bin" run --threads "$over" --oversubscribe -n 2 >"$work/stdout" 2>"$work/err" &&
-        grep -q "oversubscribed (--oversubscribe)" "$work/stdout"; then
+    if "$bin" run --threads "$over" --oversubscribe -n 2 >"$WORK/stdout" 2>"$WORK/err" &&
+        grep -q "oversubscribed (--oversubscribe)" "$WORK/stdout"; then
         pass "$(basename "$bin") run --threads $over --oversubscribe runs and says the threads share PUs"
     else
-        fail "$(basename "$bin") run --threads $over --oversubscribe: $(head -c 300 "$work/err")"
+        fail "$(basename "$bin") run --threads $over --oversubscribe: $(head -c 300 "$WORK/err")"
     fi
-    if "$bin" bench --threads "$over" --oversubscribe --seq 8 --runs 1 --warmup 0 >"$work/stdout" 2>"$work/err" &&
-        grep -q "oversubscribed: threads share PUs" "$work/stdout"; then
+    if "$bin" bench --threads "$over" --oversubscribe --seq 8 --runs 1 --warmup 0 >"$WORK/stdout" 2>"$WORK/err" &&
+        grep -q "oversubscribed: threads share PUs" "$WORK/stdout"; then
         pass "$(basename "$bin") bench --oversubscribe: the report says the threads share PUs"
     else
-        fail "$(basename "$bin") bench --oversubscribe: $(head -c 300 "$work/err")"
+        fail "$(basename "$bin") bench --oversubscribe: $(head -c 300 "$WORK/err")"
     fi
-    if "$bin" run -p "$p/over.ini" --oversubscribe -n 2 -q 2>"$work/err"; then
+    if "$bin" run -p "$p/over.ini" --oversubscribe -n 2 -q 2>"$WORK/err"; then
         pass "$(basename "$bin") a profile's threads above the PUs run with --oversubscribe"
     else
-        fail "$(basename "$bin") run -p over.ini --oversubscribe: $(head -c 300 "$work/err")"
+        fail "$(basename "$bin") run -p over.ini --oversubscribe: $(head -c 300 "$WORK/err")"
     fi
 }
 
@@ -213,20 +206,20 @@ terminal_cases() {
     command -v script >/dev/null 2>&1 || { echo "skip terminal cases: no script(1)"; return; }
     local args
     for args in "--threads $over" "--affinity 0,$bad_pu --threads 1" "-p $p/badkey.ini"; do
-        TERM=xterm-256color script -qec "$bin $args" /dev/null >"$work/tty" 2>&1 </dev/null
+        TERM=xterm-256color script -qec "$bin $args" /dev/null >"$WORK/tty" 2>&1 </dev/null
         local status=$?
-        if [ "$status" -eq 2 ] && ! grep -q $'\e' "$work/tty" && [ "$(grep -c . "$work/tty")" -eq 1 ]; then
+        if [ "$status" -eq 2 ] && ! grep -q $'\e' "$WORK/tty" && [ "$(grep -c . "$WORK/tty")" -eq 1 ]; then
             pass "$(basename "$bin") $args on a terminal: exit 2, one line, terminal untouched"
         else
-            fail "$(basename "$bin") $args on a terminal: exit $status, $(od -c "$work/tty" | head -n 3)"
+            fail "$(basename "$bin") $args on a terminal: exit $status, $(od -c "$WORK/tty" | head -n 3)"
         fi
     done
     # Too small a terminal is drawn as a request to enlarge it, not garbled.
-    if "$bin" dashboard --threads 1 --screen-dump 0.3 --size 30x8 >"$work/small" 2>"$work/err" &&
-        grep -q "needs at least" "$work/small"; then
+    if "$bin" dashboard --threads 1 --screen-dump 0.3 --size 30x8 >"$WORK/small" 2>"$WORK/err" &&
+        grep -q "needs at least" "$WORK/small"; then
         pass "$(basename "$bin") a 30x8 screen asks for a larger terminal"
     else
-        fail "$(basename "$bin") 30x8 screen: $(head -c 300 "$work/small" "$work/err")"
+        fail "$(basename "$bin") 30x8 screen: $(head -c 300 "$WORK/small" "$WORK/err")"
     fi
 }
 
@@ -238,4 +231,4 @@ for bin in "${HSTPROF:-./hstprof}" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
 done
 leftovers=$(ls -A "$out"; [ -e /nonexistent ] && echo /nonexistent)
 if [ -z "$leftovers" ]; then pass "no bad setting left a file behind"; else fail "files left behind: $leftovers"; fi
-exit $failed
+e2e_finish

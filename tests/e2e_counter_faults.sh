@@ -8,27 +8,8 @@
 # and at the fd limit: tests/test_counter_faults.c.) One line per check;
 # exit 0 when every check passed. HSTPROF and HSTPROF_ASAN name the binaries.
 set -u
-unset TMUX # a private server even when run from inside tmux
-SOCKET="hstprof-faults-$$"
-WORK=$(mktemp -d)
-TMUX_CMD=(tmux -L "$SOCKET" -f /dev/null)
-failed=0
-
-cleanup() {
-    "${TMUX_CMD[@]}" kill-server >/dev/null 2>&1
-    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$SOCKET"
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-check() { # name, condition-as-exit-status
-    if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; failed=1; fi
-}
-
-if ! command -v tmux >/dev/null 2>&1; then
-    echo "FAIL tmux is not installed (make deps-test installs it)"
-    exit 1
-fi
+. "$(dirname "$0")/lib/e2e.sh"
+. "$(dirname "$0")/lib/tmux.sh"
 
 # with_fd_limit LIMIT CMD...: CMD with only fds 0-2 open and RLIMIT_NOFILE at LIMIT.
 with_fd_limit() {
@@ -57,38 +38,14 @@ lowest_limit() {
     echo 0
 }
 
-screen_of() { "${TMUX_CMD[@]}" capture-pane -p -t "$1" 2>/dev/null; }
-
-# wait_for NAME PATTERN [SECONDS]: polls the pane until grep -E finds PATTERN.
-wait_for() {
-    local name=$1 pattern=$2 limit=${3:-20}
-    local deadline=$((SECONDS + limit))
-    while [ $SECONDS -lt $deadline ]; do
-        screen_of "$name" | grep -Eq -- "$pattern" && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
 # The decode tokens of the shown segment, from the Throughput panel's title.
 tokens_of() { screen_of "$1" | sed -n 's/.* \([0-9][0-9]*\) decode tokens .*/\1/p' | head -n 1; }
 
-# start NAME LIMIT BIN: the dashboard on 1 thread in a 140x45 session with
+# start NAME LIMIT BIN: the dashboard on 1 thread (in a 140x45 session) with
 # that fd limit; the exit status goes to $WORK/NAME.exit.
 start() {
     local name=$1 limit=$2 bin=$3
-    rm -f "$WORK/$name.exit"
-    "${TMUX_CMD[@]}" new-session -d -s "$name" -x 140 -y 45 -c "$WORK" \
-        "sh -c '(ulimit -n $limit && exec \"$bin\" dashboard --threads 1 --oversubscribe); echo EXIT=\$? > \"$WORK/$name.exit\"; sleep 120'"
-}
-
-exit_status() {
-    local deadline=$((SECONDS + 15))
-    while [ $SECONDS -lt $deadline ]; do
-        [ -e "$WORK/$1.exit" ] && { sed -n 's/^EXIT=//p' "$WORK/$1.exit"; return; }
-        sleep 0.2
-    done
-    echo none
+    tmux_start "$name" -- "(ulimit -n $limit && exec \"$bin\" dashboard --threads 1 --oversubscribe)"
 }
 
 n=0
@@ -126,4 +83,4 @@ for bin in "${HSTPROF:-./hstprof}" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     status=$(exit_status "$name")
     check "q exits 0 (got $status)" $([ "$status" = 0 ]; echo $?)
 done
-exit $failed
+e2e_finish

@@ -9,76 +9,22 @@
 # HSTPROF names the binary (default ./hstprof). Everything waits by polling
 # with a time limit, never with a long fixed sleep.
 set -u
-unset TMUX # a private server even when run from inside tmux
+. "$(dirname "$0")/lib/e2e.sh"
+. "$(dirname "$0")/lib/tmux.sh"
 HSTPROF=$(realpath "${HSTPROF:-./hstprof}")
-SOCKET="hstprof-test-$$"
-WORK=$(mktemp -d)
-TMUX_CMD=(tmux -L "$SOCKET" -f /dev/null)
-failures=0
-checks=0
 
-cleanup() {
-    "${TMUX_CMD[@]}" kill-server >/dev/null 2>&1
-    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$SOCKET" # the server leaves its socket behind
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-pass() { checks=$((checks + 1)); echo "ok    $*"; }
-fail() { checks=$((checks + 1)); failures=$((failures + 1)); echo "FAIL  $*"; }
-
-if ! command -v tmux >/dev/null 2>&1; then
-    echo "FAIL  tmux is not installed (make deps-test installs it)"
-    exit 1
-fi
-
-# start NAME ENV... -- ARGS...: runs hstprof in a new 140x45 session; the
-# wrapper records the exit status and then shows a marker line, so that a
+# start NAME ENV... -- ARGS...: runs hstprof ARGS in a new 140x45 session;
+# the wrapper records the exit status and then shows a marker line, so that a
 # restored terminal is visible in the pane. The wrapper survives Ctrl-C
 # (trap : INT is reset to the default in hstprof by exec) to report it.
 start() {
     local name=$1; shift
-    local envs=()
+    local envs=() args="" a
     while [ "$1" != "--" ]; do envs+=("$1"); shift; done
     shift
-    local args=""
-    for a in "$@"; do args="$args '$a'"; done
-    rm -f "$WORK/$name.exit"
-    "${TMUX_CMD[@]}" new-session -d -s "$name" -x 140 -y 45 -c "$WORK" \
-        "env ${envs[*]} sh -c 'trap : INT; \"$HSTPROF\" $args; echo EXIT=\$? > \"$WORK/$name.exit\"; echo SHELL-IS-BACK; sleep 120'"
+    for a in "$@"; do args="$args \"$a\""; done
+    tmux_start "$name" "${envs[@]}" -- "trap : INT; \"$HSTPROF\"$args"
 }
-
-screen_of() { "${TMUX_CMD[@]}" capture-pane -p -t "$1" 2>/dev/null; }
-
-# wait_for NAME PATTERN [SECONDS]: polls the pane until grep -E finds PATTERN.
-wait_for() {
-    local name=$1 pattern=$2 limit=${3:-20}
-    local deadline=$((SECONDS + limit))
-    while [ $SECONDS -lt $deadline ]; do
-        screen_of "$name" | grep -Eq -- "$pattern" && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
-wait_for_file() {
-    local pattern=$1 limit=${2:-10}
-    local deadline=$((SECONDS + limit))
-    while [ $SECONDS -lt $deadline ]; do
-        compgen -G "$pattern" >/dev/null && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
-# The pane's exit record, once the program has ended.
-exit_status() {
-    local name=$1
-    wait_for_file "$WORK/$name.exit" 15 || { echo "none"; return; }
-    sed -n 's/^EXIT=//p' "$WORK/$name.exit"
-}
-
-alternate_on() { "${TMUX_CMD[@]}" display-message -p -t "$1" '#{alternate_on}'; }
 
 descendants() {
     local p
@@ -116,7 +62,7 @@ check_restored() {
     local name=$1 label=$2 expected=$3 status
     status=$(exit_status "$name")
     if [ "$status" = "$expected" ]; then pass "$label: exit status $status"; else fail "$label: exit status $status, expected $expected"; fi
-    if wait_for "$name" "SHELL-IS-BACK" 5 && [ "$(alternate_on "$name")" = "0" ]; then
+    if terminal_restored "$name"; then
         pass "$label: terminal restored (alternate screen off, shell output visible)"
     else
         fail "$label: terminal not restored (alternate_on=$(alternate_on "$name"))"
@@ -210,23 +156,18 @@ wait_for ctrlc "Throughput" 20 || true
 "${TMUX_CMD[@]}" send-keys -t ctrlc C-c
 check_restored ctrlc "Ctrl-C" 130
 
-start sigterm TERM=xterm-256color -- dashboard --threads 1
-wait_for sigterm "Throughput" 20 || true
-pid=$(hstprof_pid sigterm)
-if [ -n "$pid" ]; then kill -TERM "$pid"; fi
-check_restored sigterm "SIGTERM" 143
-
-start sighup TERM=xterm-256color -- dashboard --threads 1
-wait_for sighup "Throughput" 20 || true
-pid=$(hstprof_pid sighup)
-if [ -n "$pid" ]; then kill -HUP "$pid"; fi
-check_restored sighup "SIGHUP" 129
-
-start crash TERM=xterm-256color -- dashboard --threads 1
-wait_for crash "Throughput" 20 || true
-pid=$(hstprof_pid crash)
-if [ -n "$pid" ]; then kill -SEGV "$pid"; fi
-check_restored crash "SIGSEGV (a crash)" 139
+# signalled NAME SIGNAL LABEL EXPECTED_EXIT: the running dashboard's process gets SIGNAL.
+signalled() {
+    local name=$1 sig=$2 pid
+    start "$name" TERM=xterm-256color -- dashboard --threads 1
+    wait_for "$name" "Throughput" 20 || true
+    pid=$(hstprof_pid "$name")
+    if [ -n "$pid" ]; then kill -"$sig" "$pid"; fi
+    check_restored "$name" "$3" "$4"
+}
+signalled sigterm TERM "SIGTERM" 143
+signalled sighup HUP "SIGHUP" 129
+signalled crash SEGV "SIGSEGV (a crash)" 139
 
 # ---- --screen-dump -------------------------------------------------------------------------
 dump="$WORK/dump.txt"
@@ -238,5 +179,4 @@ for t in "${TITLES[@]}"; do grep -qF -- "$t" "$dump" || missing="$missing [$t]";
 if [ -z "$missing" ]; then pass "--screen-dump shows every panel title"; else fail "--screen-dump lacks:$missing"; fi
 if grep -q $'\e' "$dump"; then fail "--screen-dump output has escape sequences"; else pass "--screen-dump output is plain text"; fi
 
-echo "$((checks - failures)) of $checks checks passed"
-[ "$failures" -eq 0 ]
+e2e_finish

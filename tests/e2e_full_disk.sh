@@ -11,17 +11,8 @@
 # ("No space left on device"). Through both binaries (HSTPROF, HSTPROF_ASAN).
 # One line per check; exit status 0 = all passed.
 set -u
-dir=$(mktemp -d)
-mnt=""
-cleanup() {
-    if [ -n "$mnt" ]; then umount "$mnt" 2>/dev/null; fi
-    rm -rf "$dir"
-}
-trap cleanup EXIT
-failed=0
-check() { # name, condition-as-exit-status
-    if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; failed=1; fi
-}
+. "$(dirname "$0")/lib/e2e.sh"
+. "$(dirname "$0")/lib/full_disk.sh"
 
 # refused LABEL LIMIT CAUSE TARGETS COMMAND...: runs COMMAND under
 # `ulimit -f LIMIT` (KiB, or unlimited) and checks what a failed export must
@@ -30,19 +21,19 @@ check() { # name, condition-as-exit-status
 refused() {
     local label=$1 limit=$2 cause=$3 targets=$4
     shift 4
-    local t list saved="$dir/saved"
+    local t list saved="$WORK/saved"
     IFS=, read -ra list <<<"$targets"
     rm -rf "$saved" && mkdir "$saved"
     for t in "${list[@]}"; do
         if [ -e "$t" ]; then cp -p "$t" "$saved/$(basename "$t")"; fi
     done
-    (ulimit -f "$limit" && exec "$@" 2>&1 >/dev/null) | cat >"$dir/err"
+    (ulimit -f "$limit" && exec "$@" 2>&1 >/dev/null) | cat >"$WORK/err"
     local status=${PIPESTATUS[0]}
     check "$label: exits 1 (got $status)" $([ "$status" -eq 1 ]; echo $?)
     local named=1
-    for t in "${list[@]}"; do grep -qF "$t: cannot write: $cause" "$dir/err" && named=0; done
-    check "$label: one line naming the file and '$cause' ($(head -c 200 "$dir/err"))" \
-        $([ "$(wc -l <"$dir/err")" -eq 1 ] && [ $named -eq 0 ]; echo $?)
+    for t in "${list[@]}"; do grep -qF "$t: cannot write: $cause" "$WORK/err" && named=0; done
+    check "$label: one line naming the file and '$cause' ($(head -c 200 "$WORK/err"))" \
+        $([ "$(wc -l <"$WORK/err")" -eq 1 ] && [ $named -eq 0 ]; echo $?)
     local same=0
     for t in "${list[@]}"; do
         if [ -e "$saved/$(basename "$t")" ]; then
@@ -57,8 +48,8 @@ refused() {
 
 # The ceilings cache, measured once: its file name is this machine's key.
 HSTPROF=${HSTPROF:-./hstprof}
-XDG_CACHE_HOME="$dir/cache-seed" "$HSTPROF" ceilings --threads 1 >/dev/null 2>&1
-cache_name=$(cd "$dir/cache-seed/hstprof" 2>/dev/null && ls ceilings-*.json | head -n 1)
+XDG_CACHE_HOME="$WORK/cache-seed" "$HSTPROF" ceilings --threads 1 >/dev/null 2>&1
+cache_name=$(cd "$WORK/cache-seed/hstprof" 2>/dev/null && ls ceilings-*.json | head -n 1)
 check "the ceilings cache is measured to start from ($cache_name)" $([ -n "$cache_name" ]; echo $?)
 
 # earlier_files DIR: the files a user had before the disk filled up: a real
@@ -66,7 +57,7 @@ check "the ceilings cache is measured to start from ($cache_name)" $([ -n "$cach
 earlier_files() {
     local w=$1
     mkdir -p "$w/cache"
-    cp -r "$dir/cache-seed/hstprof" "$w/cache/"
+    cp -r "$WORK/cache-seed/hstprof" "$w/cache/"
     XDG_CACHE_HOME="$w/cache" "$bin" run -n 4 --threads 1 --export "$w/run.md" --log "$w/BENCHMARKS.md" \
         --title earlier --trace "$w/trace.csv" >/dev/null 2>&1
     for f in run.csv run.json logits.bin bench.md layerbench.md model.safetensors; do
@@ -102,39 +93,23 @@ every_writer() {
     unset XDG_CACHE_HOME
 }
 
-# fill DIR [LEAVE_BYTES]: fills the filesystem of DIR, leaving LEAVE_BYTES free.
-fill() {
-    dd if=/dev/zero of="$1/filler" bs=64k 2>/dev/null
-    if [ -n "${2:-}" ]; then truncate -s "-$2" "$1/filler"; fi
-}
-
 can_mount=""
-if [ "$(id -u)" -ne 0 ]; then
-    echo "skip the full tmpfs: not root (mounting one needs root); the file-size limit still runs"
-else
-    mkdir -p "$dir/probe-mount"
-    if mount -t tmpfs -o size=256k tmpfs "$dir/probe-mount" 2>"$dir/mount-err"; then
-        umount "$dir/probe-mount"
-        can_mount=1
-    else
-        echo "skip the full tmpfs: mount failed: $(head -n 1 "$dir/mount-err")"
-    fi
-fi
+tmpfs_usable && can_mount=1
 
 n=0
 for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     echo "-- $bin: a file-size limit (ulimit -f)"
     n=$((n + 1))
-    work="$dir/limit-$n"
+    work="$WORK/limit-$n"
     mkdir -p "$work"
     earlier_files "$work"
     every_writer 1 "File too large"
 
     [ -n "$can_mount" ] || continue
     echo "-- $bin: a full tmpfs"
-    work="$dir/tmpfs-$n"
+    work="$WORK/tmpfs-$n"
     mkdir -p "$work"
-    mount -t tmpfs -o size=256k tmpfs "$work" && mnt=$work
+    tmpfs_mount "$work"
     earlier_files "$work"
     # Two pages free: the report (6 KiB) fits, the log after it does not, so
     # the report, written first, must not have replaced run.md either.
@@ -142,7 +117,7 @@ for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     refused "tmpfs, one page short: run --export --log" unlimited "No space left on device" \
         "$work/run.md,$work/BENCHMARKS.md" "$bin" run -n 4 --threads 1 --export "$work/run.md" \
         --log "$work/BENCHMARKS.md" --title later
-    check "tmpfs: the report fitted, the log did not" $(grep -q "BENCHMARKS.md: cannot write" "$dir/err"; echo $?)
+    check "tmpfs: the report fitted, the log did not" $(grep -q "BENCHMARKS.md: cannot write" "$WORK/err"; echo $?)
     fill "$work"
     check "tmpfs: the filesystem is full" $([ "$(df --output=avail "$work" | tail -n 1)" -eq 0 ]; echo $?)
     every_writer unlimited "No space left on device"
@@ -152,6 +127,6 @@ for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
         --log "$work/BENCHMARKS.md" --title later >/dev/null 2>&1
     check "tmpfs: with room again the log gets its second entry" \
         $([ "$(grep -c '^### ' "$work/BENCHMARKS.md")" -eq 2 ]; echo $?)
-    umount "$work" && mnt=""
+    tmpfs_unmount "$work"
 done
-exit $failed
+e2e_finish

@@ -4,17 +4,12 @@
 # leaves neither the report nor a temporary file behind. Run by run_all.sh with
 # HSTPROF set; prints one line per check; exit status 0 = all passed.
 set -u
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-failed=0
-check() { # name, condition-as-exit-status
-    if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; failed=1; fi
-}
+. "$(dirname "$0")/lib/e2e.sh"
 
 interrupt_bench() { # signal name, expected status
-    local sig=$1 want=$2 out="$dir/bench-$1.md"
+    local sig=$1 want=$2 out="$WORK/bench-$1.md"
     # Long enough to still be running when the signal arrives (seconds, not ms).
-    "$bin" bench --seq 512 --warmup 0 --runs 100000 --threads 1 -o "$out" 2>"$dir/err-$sig" &
+    "$bin" bench --seq 512 --warmup 0 --runs 100000 --threads 1 -o "$out" 2>"$WORK/err-$sig" &
     local pid=$!
     # Wait until the engine is measuring: its first run needs the model built.
     for _ in $(seq 100); do
@@ -26,9 +21,9 @@ interrupt_bench() { # signal name, expected status
     local status=$?
     check "bench: $sig exits $want (got $status)" $([ "$status" -eq "$want" ]; echo $?)
     check "bench: $sig prints one line naming it" \
-        $([ "$(wc -l <"$dir/err-$sig")" -eq 1 ] && grep -q "interrupted by SIG$sig" "$dir/err-$sig"; echo $?)
+        $([ "$(wc -l <"$WORK/err-$sig")" -eq 1 ] && grep -q "interrupted by SIG$sig" "$WORK/err-$sig"; echo $?)
     check "bench: $sig leaves no report" $([ ! -e "$out" ]; echo $?)
-    check "bench: $sig leaves no temporary file" $([ -z "$(ls "$dir" | grep '\.tmp\.')" ]; echo $?)
+    check "bench: $sig leaves no temporary file" $([ -z "$(ls "$WORK" | grep '\.tmp\.')" ]; echo $?)
 }
 
 # The release binary, then the ASan+UBSan one when run_all.sh provides it.
@@ -38,7 +33,7 @@ for bin in "${HSTPROF:-./hstprof}" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     interrupt_bench TERM 143
     interrupt_bench HUP 129
     # Under nohup (SIGHUP ignored at start) a hangup does not stop a soak run; SIGTERM still does.
-    (trap '' HUP; exec "$bin" run --duration 60 --threads 1 -q) 2>"$dir/err-nohup" &
+    (trap '' HUP; exec "$bin" run --duration 60 --threads 1 -q) 2>"$WORK/err-nohup" &
     pid=$!
     sleep 1
     kill -s HUP "$pid"
@@ -49,8 +44,8 @@ for bin in "${HSTPROF:-./hstprof}" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     status=$?
     check "run: then SIGTERM exits 143 (got $status)" $([ "$status" -eq 143 ]; echo $?)
     # A report that was finished is whole: a short bench completes normally.
-    rm -f "$dir/done.md"
-    "$bin" bench --seq 16 --warmup 0 --runs 2 -o "$dir/done.md" 2>/dev/null
-    check "a finished bench report is complete" $(grep -q '## Model Details' "$dir/done.md"; echo $?)
+    rm -f "$WORK/done.md"
+    "$bin" bench --seq 16 --warmup 0 --runs 2 -o "$WORK/done.md" 2>/dev/null
+    check "a finished bench report is complete" $(grep -q '## Model Details' "$WORK/done.md"; echo $?)
 done
-exit $failed
+e2e_finish

@@ -9,20 +9,15 @@
 # at different moments of the write. Run by run_all.sh with HSTPROF (and
 # HSTPROF_ASAN); one line per check; exit status 0 = all passed.
 set -u
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
-failed=0
-check() { # name, condition-as-exit-status
-    if [ "$2" -eq 0 ]; then echo "ok   $1"; else echo "FAIL $1"; failed=1; fi
-}
+. "$(dirname "$0")/lib/e2e.sh"
 
 HSTPROF=${HSTPROF:-./hstprof}
-work="$dir/work"
+work="$WORK/work"
 mkdir -p "$work"
-"$HSTPROF" model init --preset hst-v3 -o "$dir/old.safetensors" >/dev/null
-"$HSTPROF" model init --preset hst-v6.1 -o "$dir/new.safetensors" >/dev/null
+"$HSTPROF" model init --preset hst-v3 -o "$WORK/old.safetensors" >/dev/null
+"$HSTPROF" model init --preset hst-v6.1 -o "$WORK/new.safetensors" >/dev/null
 check "the earlier model and the complete new one are made" \
-    $([ -s "$dir/old.safetensors" ] && [ -s "$dir/new.safetensors" ]; echo $?)
+    $([ -s "$WORK/old.safetensors" ] && [ -s "$WORK/new.safetensors" ]; echo $?)
 target="$work/model.safetensors"
 
 # Polls (bounded) until the process holds a file open in $work: it is writing.
@@ -39,8 +34,8 @@ wait_until_writing() {
 # stopped the write (the expected status and FILE as it was).
 interrupt() {
     local sig=$1 want=$2 delay=$3 label="$1 after ${3}s"
-    cp "$dir/old.safetensors" "$target"
-    "$bin" model init --preset hst-v6.1 -o "$target" >/dev/null 2>"$dir/err" &
+    cp "$WORK/old.safetensors" "$target"
+    "$bin" model init --preset hst-v6.1 -o "$target" >/dev/null 2>"$WORK/err" &
     local pid=$!
     local writing=no
     wait_until_writing "$pid" && writing=yes
@@ -52,13 +47,13 @@ interrupt() {
     check "$label: exits $want (or 0, finished first) (got $status, caught writing: $writing)" \
         $([ "$status" -eq "$want" ] || [ "$status" -eq 0 ]; echo $?)
     if [ "$sig" != KILL ] && [ "$status" -eq "$want" ]; then
-        check "$label: one line: interrupted by SIG$sig ($(head -c 160 "$dir/err"))" \
-            $([ "$(wc -l <"$dir/err")" -eq 1 ] && grep -q "^hstprof model init: interrupted by SIG$sig" "$dir/err"; echo $?)
+        check "$label: one line: interrupted by SIG$sig ($(head -c 160 "$WORK/err"))" \
+            $([ "$(wc -l <"$WORK/err")" -eq 1 ] && grep -q "^hstprof model init: interrupted by SIG$sig" "$WORK/err"; echo $?)
     fi
     local state=partial
-    if cmp -s "$target" "$dir/old.safetensors"; then
+    if cmp -s "$target" "$WORK/old.safetensors"; then
         state=earlier
-    elif cmp -s "$target" "$dir/new.safetensors"; then
+    elif cmp -s "$target" "$WORK/new.safetensors"; then
         state=complete
     fi
     check "$label: FILE is the earlier one or the complete new one (it is: $state)" \
@@ -79,4 +74,4 @@ for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
         check "SIG$sig stopped at least one write part way, leaving FILE as it was" $([ $mid_write -eq 1 ]; echo $?)
     done
 done
-exit $failed
+e2e_finish
