@@ -545,7 +545,8 @@ typedef struct {
     double rss_interval_s;         /* spacing of the timeline's points now */
     double rss_t_s[RUN_RSS_POINTS];
     double rss_bytes[RUN_RSS_POINTS];
-    double warmup_s;               /* RSS before this is warm-up (10% of the run, at most 60 s) */
+    double warmup_s;               /* RSS before this is warm-up: the first cycle and at least 10% of
+                                    * the run (at most 60 s); once over, when it ended */
     double rss_after_warmup_bytes; /* first sample at or after warmup_s; 0 until then */
     double rss_max_after_warmup_bytes;
     double rss_end_bytes;

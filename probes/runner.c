@@ -263,8 +263,11 @@ static void soak_sample_rss(run_soak *k, double t_s, double rss, int final)
     k->rss_t_s[k->rss_points] = t_s;
     k->rss_bytes[k->rss_points++] = rss;
     k->rss_end_bytes = rss;
-    if (t_s >= k->warmup_s && k->rss_after_warmup_bytes == 0)
+    /* The first cycle touches every KV-cache position: RSS may grow until it ends. */
+    if (k->rss_after_warmup_bytes == 0 && t_s >= k->warmup_s && k->cycles >= 2) {
         k->rss_after_warmup_bytes = rss;
+        k->warmup_s = t_s;
+    }
     if (k->rss_after_warmup_bytes > 0 && rss > k->rss_max_after_warmup_bytes)
         k->rss_max_after_warmup_bytes = rss;
 }

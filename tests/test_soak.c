@@ -134,7 +134,7 @@ static void test_soak_notes(void **state)
     (void)state;
     char path[512];
     snprintf(path, sizeof path, "%s/soak.md", tmpdir);
-    cli_result r = harness_run(tmpdir, "run --threads 1 --duration 1 -q --export %s", path);
+    cli_result r = harness_run(tmpdir, "run --threads 1 --duration 4 -q --export %s", path);
     assert_int_equal(r.status, 0);
     harness_done(&r);
     char *md = harness_slurp(path);
