@@ -22,7 +22,7 @@ static const command commands[] = {
     {"run", probes_cmd_run, "prefill a prompt and generate tokens; print rates, latency, memory, quality hash"},
     {"bench", probes_cmd_bench, "prefill throughput per model x seq x threads (md, csv or json report)"},
     {"layerbench", probes_cmd_layerbench, "one PreBlock: eager baseline vs the engine's fused path, latency and peak memory"},
-    {"model", hst_cmd_model, "write a preset's random weights (init) or describe a model file (info)"},
+    {"model", probes_cmd_model, "write a preset's random weights (init) or describe a model file (info)"},
     {"events", probes_cmd_events, "what each counter backend can count on this machine, and why not"},
     {"topo", probes_cmd_topo, "packages, NUMA nodes, caches, cores and PUs (hwloc)"},
     {"ceilings", probes_cmd_ceilings, "measure this machine's bandwidth and FMA/matmul ceilings"},

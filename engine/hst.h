@@ -88,16 +88,13 @@ typedef struct {
     int reject_nonfinite_weights;
 } hst_load_opts;
 hst_model *hst_model_load_opts(const char *path, const hst_load_opts *opts, hst_error *err);
-/* Write spec 9.5 layout atomically: to an anonymous file (O_TMPFILE) in the
- * target's directory, fsynced, then named path (a named temporary + rename
- * where the filesystem has no O_TMPFILE). path is absent, as it was, or
- * complete, and nothing else is left, whatever fails. 0 ok, -1 error
- * ("<path>: cannot write: <reason>"). */
-int hst_model_save(const hst_model *m, const char *path, hst_error *err);
-/* hst_model_save asking interrupted() before each tensor and before naming
- * the file: when it answers non-zero, nothing is written, path stays as it
- * was, and the error is "<path>: not written: interrupted". */
-int hst_model_save_interruptible(const hst_model *m, const char *path, int (*interrupted)(void), hst_error *err);
+/* Writes m in the spec 9.5 layout (header, then the tensors) to fd, from
+ * where fd is. interrupted (may be NULL) is asked before each tensor: when
+ * it answers non-zero, writing stops with errno EINTR and err "not written:
+ * interrupted". A failed write keeps its errno and err says "cannot write:
+ * <reason>". 0 ok, -1 error. The bytes only: exports/ (export_model_save)
+ * makes them a file atomically. */
+int hst_model_write(const hst_model *m, int fd, int (*interrupted)(void), hst_error *err);
 void hst_model_free(hst_model *m);
 /* A preset name (random init from seed) or a safetensors path. Unknown names
  * fail with "<name>: unknown model: not a preset (hst-v3, ...) and no such file". */
@@ -288,9 +285,6 @@ double hst_rng_uniform(uint64_t state[4]);            /* [0, 1) */
 /* GFLOP/s of the engine's own matmul kernel on an [M,K]x[K,N] product run on
  * pool, best of reps repetitions (for `hstprof ceilings`). <= 0 on error. */
 double hst_matmul_gflops(hst_pool *pool, int M, int N, int K, int reps);
-
-/* `hstprof model init|info` (argv[0] = "model"); returns the exit status. */
-int hst_cmd_model(int argc, char **argv);
 
 /* Monotonic nanoseconds (CLOCK_MONOTONIC). */
 uint64_t hst_now_ns(void);

@@ -151,8 +151,4 @@ void hst_gelu_inplace(float *y, int n);
 float hst_sigmoid(float x);
 float hst_softplus(float x);
 
-/* Tests only (safetensors.c): 1 makes hst_model_save write through a named
- * temporary, as on a filesystem without O_TMPFILE; 0 restores the default. */
-void hst_test_named_save_temporaries(int on);
-
 #endif

@@ -1,4 +1,6 @@
-/* safetensors.c — load and save models as safetensors files (spec 9).
+/* safetensors.c — load models from safetensors files and write them in that
+ * format (spec 9); the writing is the bytes only: exports/model_file.c puts
+ * them in a file atomically.
  *
  * Loading maps the file (a checkpoint larger than memory still loads: only
  * the header is parsed in place and each tensor is streamed once from the
@@ -992,236 +994,53 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-static int write_spine(int fd, const hst_model *m, int i)
+/* The spine buffer i holds (spec 9.5): the table the model was built with,
+ * in spine[16]. Its length, or -1 with err when it disagrees with the
+ * tensor table: such a file must never be written. */
+static int spine_of(const hst_model *m, int i, int64_t spine[16], hst_error *err)
 {
-    int64_t spine[16];
     int n = hst_spine(m->cfg.max_seq_len, spine);
-    if ((uint64_t)n != m->specs[i].numel) { /* the table and the spine disagree: never write it */
-        errno = EINVAL;
-        return -1;
-    }
-    return write_all(fd, spine, (size_t)n * sizeof spine[0]);
+    if ((uint64_t)n == m->specs[i].numel)
+        return n;
+    hst_set_error(err, "cannot write: %s holds %llu entries, the spine has %d", m->specs[i].name,
+                  (unsigned long long)m->specs[i].numel, n);
+    errno = EINVAL;
+    return -1;
 }
 
-/* interrupted (may be NULL) is asked before each tensor; when it answers
- * non-zero, writing stops with errno EINTR. */
-static int write_contents(int fd, const hst_model *m, int (*interrupted)(void))
+/* Only the format: where the bytes go, and how they become a file
+ * atomically, is the caller's (exports/model_file.c). The header, then each
+ * saved tensor in canonical order; interrupted is asked before each tensor. */
+int hst_model_write(const hst_model *m, int fd, int (*interrupted)(void), hst_error *err)
 {
     size_t header_len = 0;
     unsigned char *header = header_bytes(m, &header_len);
-    if (!header) {
+    int rc = header ? write_all(fd, header, header_len) : -1;
+    if (!header)
         errno = ENOMEM;
-        return -1;
-    }
-    int rc = write_all(fd, header, header_len);
     free(header);
     for (int i = 0; i < m->n_specs && rc == 0; i++) {
         if (interrupted && interrupted()) {
+            hst_set_error(err, "not written: interrupted");
             errno = EINTR;
             return -1;
         }
         if (!saved(m, i))
             continue;
-        if (m->specs[i].flags & HST_T_BUFFER)
-            rc = write_spine(fd, m, i);
-        else
+        if (m->specs[i].flags & HST_T_BUFFER) {
+            int64_t spine[16];
+            int n = spine_of(m, i, spine, err);
+            if (n < 0)
+                return -1;
+            rc = write_all(fd, spine, (size_t)n * sizeof spine[0]);
+        } else {
             rc = write_all(fd, m->data[i], (size_t)saved_bytes(m, i));
+        }
     }
-    return rc;
-}
-
-/* The directory holding path, malloc'd ("." for a bare name). */
-static char *directory_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return strdup(".");
-    return slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
-}
-
-/* The new name is only durable once the directory is on disk; a failure
- * here loses nothing already visible, so it is not an error. */
-static void sync_parent_dir(const char *path)
-{
-    char *dir = directory_of(path);
-    int fd = dir ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-    if (fd >= 0) {
-        fsync(fd);
-        close(fd);
-    }
-    free(dir);
-}
-
-static int save_failed_interrupted(const char *path, hst_error *err)
-{
-    char shown[SHOWN_PATH_BYTES + 4];
-    hst_set_error(err, "%s: not written: interrupted", shorten_path(path, shown));
-    if (err)
-        keep_one_line(err->msg);
-    return -1;
-}
-
-static int save_failed(const char *path, hst_error *err, int errnum)
-{
-    char shown[SHOWN_PATH_BYTES + 4];
-    hst_set_error(err, "%s: cannot write: %s", shorten_path(path, shown), strerror(errnum));
-    if (err)
-        keep_one_line(err->msg);
-    return -1;
-}
-
-/* Links the anonymous file fd to name; /proc/self/fd names it without privilege. */
-static int link_anonymous(int fd, const char *name)
-{
-    char proc[64];
-    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
-    return linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW);
-}
-
-static int named_temporaries_only;
-
-void hst_test_named_save_temporaries(int on)
-{
-    named_temporaries_only = on;
-}
-
-/* An anonymous file in path's directory, or -1 with errno. */
-static int open_anonymous(const char *path)
-{
-    char *dir = directory_of(path);
-    if (!dir) {
-        errno = ENOMEM;
-        return -1;
-    }
-    int fd = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
-    int e = errno;
-    free(dir);
-    errno = e;
-    return fd;
-}
-
-/* A new "<path>.tmp.XXXXXX" (*tmp, malloc'd), or -1 with errno. */
-static int open_named(const char *path, char **tmp)
-{
-    size_t len = strlen(path);
-    *tmp = malloc(len + sizeof ".tmp.XXXXXX");
-    if (!*tmp) {
-        errno = ENOMEM;
-        return -1;
-    }
-    memcpy(*tmp, path, len);
-    memcpy(*tmp + len, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
-    int fd = mkstemp(*tmp);
-    if (fd < 0) {
+    if (rc != 0) {
         int e = errno;
-        free(*tmp);
-        *tmp = NULL;
-        errno = e;
-    }
-    return fd;
-}
-
-/* Where the model is written before it has its name: an anonymous file
- * (O_TMPFILE; *tmp stays NULL) when the filesystem has them and /proc can
- * name it later, else a named temporary (*tmp). fd, or -1 with errno. */
-static int open_staging(const char *path, char **tmp)
-{
-    *tmp = NULL;
-    if (!named_temporaries_only && access("/proc/self/fd", X_OK) == 0) {
-        int fd = open_anonymous(path);
-        /* EOPNOTSUPP: not on this filesystem; EISDIR, EINVAL: a kernel without O_TMPFILE. */
-        if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
-            return fd;
-    }
-    return open_named(path, tmp);
-}
-
-/* Gives the anonymous file fd the name path: in one step when path is new,
- * else under a temporary name renamed over path. 0, or -1 with errno. */
-static int name_anonymous(int fd, const char *path)
-{
-    if (link_anonymous(fd, path) == 0)
-        return 0;
-    if (errno != EEXIST)
-        return -1;
-    size_t size = strlen(path) + 40;
-    char *tmp = malloc(size);
-    if (!tmp) {
-        errno = ENOMEM;
-        return -1;
-    }
-    int rc = -1;
-    for (unsigned n = 0; n < 100 && rc != 0; n++) {
-        snprintf(tmp, size, "%s.tmp.%ld.%u", path, (long)getpid(), n);
-        rc = link_anonymous(fd, tmp);
-        if (rc != 0 && errno != EEXIST)
-            break;
-    }
-    if (rc == 0 && rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        errno = e;
-        rc = -1;
-    }
-    free(tmp);
-    return rc;
-}
-
-/* write() stops short at a file-size limit and fails at the next call, with
- * EFBIG (SIGXFSZ ignored) or ENOSPC; a filesystem may report the full disk
- * only at fsync or close. Every one of these fails the save. */
-static int write_synced(int fd, const hst_model *m, int (*interrupted)(void))
-{
-    if (fchmod(fd, 0644) != 0) /* mkstemp makes 0600; a model file is meant to be shared */
-        return -1;
-    if (write_contents(fd, m, interrupted) != 0)
-        return -1;
-    int rc;
-    do
-        rc = fsync(fd);
-    while (rc != 0 && errno == EINTR);
-    if (rc == 0 && interrupted && interrupted()) {
-        errno = EINTR;
-        rc = -1;
+        hst_set_error(err, "cannot write: %s", strerror(e));
+        errno = e; /* for callers that report the cause themselves */
     }
     return rc;
-}
-
-/* Written and fsynced before it has a name, then named path in one step (or
- * renamed over it): readers see the old file or the whole new one (spec 9.5),
- * and a failure, an interruption or a kill part way leaves nothing behind
- * (a named temporary only where the filesystem has no O_TMPFILE). */
-int hst_model_save_interruptible(const hst_model *m, const char *path, int (*interrupted)(void), hst_error *err)
-{
-    char *tmp;
-    int fd = open_staging(path, &tmp);
-    if (fd < 0)
-        return save_failed(path, err, errno);
-    int rc = write_synced(fd, m, interrupted);
-    int e = errno;
-    if (rc == 0 && !tmp) {
-        rc = name_anonymous(fd, path);
-        e = errno;
-    }
-    if (close(fd) != 0 && rc == 0 && tmp) { /* named: its close may report the full disk */
-        rc = -1;
-        e = errno;
-    }
-    if (rc == 0 && tmp && rename(tmp, path) != 0) {
-        rc = -1;
-        e = errno;
-    }
-    if (rc != 0 && tmp)
-        unlink(tmp);
-    free(tmp);
-    if (rc != 0)
-        return e == EINTR && interrupted && interrupted() ? save_failed_interrupted(path, err)
-                                                          : save_failed(path, err, e);
-    sync_parent_dir(path);
-    return 0;
-}
-
-int hst_model_save(const hst_model *m, const char *path, hst_error *err)
-{
-    return hst_model_save_interruptible(m, path, NULL, err);
 }

@@ -10,7 +10,11 @@
  * written together fails, the earlier ones are swapped back. A filesystem
  * without anonymous files gets a named temporary "<path>.tmp.<pid>.<n>"
  * instead, and one without RENAME_EXCHANGE a plain rename (which cannot be
- * undone). */
+ * undone).
+ *
+ * What goes into a file is written by a producer, given the staged file's
+ * descriptor: a buffer for the reports, the safetensors writer of the engine
+ * for a model (model_file.c). */
 #include "exports/internal.h"
 
 #include <errno.h>
@@ -232,27 +236,47 @@ static void discard(ex_staged *s)
     *s = (ex_staged){.fd = -1};
 }
 
-/* Writes data to an anonymous file (or a temporary) beside path and fsyncs
- * it. 0, or -1 with err ("<path>: cannot write: <reason>") and nothing left. */
-static int stage(ex_staged *s, const char *path, const char *data, size_t len, char *err, size_t err_size)
+/* What one file will hold: produce(fd, ctx) writes it. */
+typedef struct {
+    export_producer produce;
+    void *ctx;
+} ex_source;
+
+/* Has src write to an anonymous file (or a temporary) beside path and
+ * fsyncs it; interrupted (may be NULL) is asked last, with the data on disk
+ * and path not yet touched. 0, or -1 with errno and nothing left. */
+static int stage(ex_staged *s, const char *path, const ex_source *src, int (*interrupted)(void))
 {
     *s = (ex_staged){.path = path, .fd = -1, .state = EX_STAGED};
     int rc = open_staging(s);
     if (rc == 0)
-        rc = write_all(s->fd, data, len);
+        rc = src->produce(s->fd, src->ctx);
     if (rc == 0)
         rc = sync_file(s->fd);
     if (rc == 0 && s->tmp) { /* named: close now, so that its error counts */
         rc = close_file(s->fd);
         s->fd = -1;
     }
+    if (rc == 0 && interrupted && interrupted()) {
+        errno = EINTR;
+        rc = -1;
+    }
     if (rc != 0) {
         int e = errno;
         discard(s);
-        snprintf(err, err_size, "%s: cannot write: %s", path, strerror(e));
-        return -1;
+        errno = e;
     }
-    return 0;
+    return rc;
+}
+
+/* The one line for path failing with errnum: an interruption (EINTR while
+ * interrupted() says so) is not an error of the file. */
+static void say_failed(const char *path, int errnum, int (*interrupted)(void), char *err, size_t err_size)
+{
+    if (errnum == EINTR && interrupted && interrupted())
+        snprintf(err, err_size, "%s: not written: interrupted", path);
+    else
+        snprintf(err, err_size, "%s: cannot write: %s", path, strerror(errnum));
 }
 
 /* ---- committing ------------------------------------------------------------------------- */
@@ -360,35 +384,28 @@ static void finish(ex_staged *s)
     discard(s);
 }
 
-/* ---- the interface ---------------------------------------------------------------------- */
+/* ---- writing files together ------------------------------------------------------------ */
 
-int export_write_atomic(const char *path, const char *data, size_t len, char *err, size_t err_size)
-{
-    return export_write_atomic_files(1, &path, &data, &len, err, err_size);
-}
-
-int export_write_atomic_files(int n, const char *const *paths, const char *const *data, const size_t *lens, char *err,
-                              size_t err_size)
+/* n files, all or nothing (export_write_atomic_files); n <= EXPORT_MAX_FILES. */
+static int write_files(int n, const char *const *paths, const ex_source *sources, int (*interrupted)(void), char *err,
+                       size_t err_size)
 {
     ex_staged staged[EXPORT_MAX_FILES];
-    if (n > EXPORT_MAX_FILES) {
-        snprintf(err, err_size, "cannot write more than %d files at once", EXPORT_MAX_FILES);
-        return -1;
-    }
     /* A directory in the way fails the commit; say so before writing anything. */
     for (int i = 0; i < n; i++) {
         struct stat st;
         if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-            snprintf(err, err_size, "%s: cannot write: %s", paths[i], strerror(EISDIR));
+            say_failed(paths[i], EISDIR, NULL, err, err_size);
             return -1;
         }
     }
     /* Stage everything first: a full disk is found here, before any target changes. */
     int i = 0;
     for (; i < n; i++)
-        if (stage(&staged[i], paths[i], data[i], lens[i], err, err_size) != 0)
+        if (stage(&staged[i], paths[i], &sources[i], interrupted) != 0)
             break;
     if (i < n) {
+        say_failed(paths[i], errno, interrupted, err, err_size);
         while (i-- > 0)
             discard(&staged[i]);
         return -1;
@@ -397,7 +414,7 @@ int export_write_atomic_files(int n, const char *const *paths, const char *const
         if (commit(&staged[i]) != 0)
             break;
     if (i < n) {
-        snprintf(err, err_size, "%s: cannot write: %s", paths[i], strerror(errno));
+        say_failed(paths[i], errno, NULL, err, err_size);
         for (int j = i; j < n; j++)
             discard(&staged[j]);
         while (i-- > 0) /* newest first: the same path twice unwinds in order */
@@ -407,6 +424,47 @@ int export_write_atomic_files(int n, const char *const *paths, const char *const
     for (i = 0; i < n; i++)
         finish(&staged[i]);
     return 0;
+}
+
+/* ---- the interface ---------------------------------------------------------------------- */
+
+typedef struct {
+    const char *data;
+    size_t len;
+} ex_buffer;
+
+static int write_buffer(int fd, void *ctx)
+{
+    const ex_buffer *b = ctx;
+    return write_all(fd, b->data, b->len);
+}
+
+int export_write_atomic(const char *path, const char *data, size_t len, char *err, size_t err_size)
+{
+    return export_write_atomic_files(1, &path, &data, &len, err, err_size);
+}
+
+int export_write_atomic_files(int n, const char *const *paths, const char *const *data, const size_t *lens, char *err,
+                              size_t err_size)
+{
+    if (n > EXPORT_MAX_FILES) {
+        snprintf(err, err_size, "cannot write more than %d files at once", EXPORT_MAX_FILES);
+        return -1;
+    }
+    ex_buffer buffers[EXPORT_MAX_FILES];
+    ex_source sources[EXPORT_MAX_FILES];
+    for (int i = 0; i < n; i++) {
+        buffers[i] = (ex_buffer){data[i], lens[i]};
+        sources[i] = (ex_source){write_buffer, &buffers[i]};
+    }
+    return write_files(n, paths, sources, NULL, err, err_size);
+}
+
+int export_write_atomic_with(const char *path, export_producer produce, void *ctx, int (*interrupted)(void),
+                             char *err, size_t err_size)
+{
+    const ex_source source = {produce, ctx};
+    return write_files(1, &path, &source, interrupted, err, err_size);
 }
 
 void export_csv_field(char *out, size_t out_size, const char *field)

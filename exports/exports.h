@@ -3,6 +3,8 @@
 #ifndef HSTPROF_EXPORTS_H
 #define HSTPROF_EXPORTS_H
 
+#include "engine/hst.h"
+
 #include <jansson.h>
 #include <stddef.h>
 
@@ -19,6 +21,29 @@ int export_format_from_name(const char *name, export_format *out);
  * returns -1 with one line in err ("<path>: cannot write: <reason>", e.g.
  * "No space left on device", "File too large"). */
 int export_write_atomic(const char *path, const char *data, size_t len, char *err, size_t err_size);
+
+/* Writes the whole content of a file to fd (a new, empty file opened for
+ * writing). 0, or -1 with errno: the cause of the failure (ENOSPC, EFBIG, ...,
+ * EINTR when it stopped because it was interrupted). */
+typedef int (*export_producer)(int fd, void *ctx);
+
+/* export_write_atomic for content too large to hold in memory: produce(fd,
+ * ctx) writes it straight into the staged file, with the same guarantees and
+ * errors. interrupted (may be NULL) is asked once more when the content is on
+ * disk, before path changes; when it answers non-zero (or produce stopped
+ * with EINTR while it does), path is left as it was, nothing else is left,
+ * and err is "<path>: not written: interrupted". */
+int export_write_atomic_with(const char *path, export_producer produce, void *ctx, int (*interrupted)(void),
+                             char *err, size_t err_size);
+
+/* A model as a safetensors file (spec 9.5, engine's hst_model_write), written
+ * atomically by export_write_atomic_with: path is absent, as it was, or
+ * complete, and no temporary is left, whatever fails, even a kill part way.
+ * interrupted (may be NULL; e.g. probes_interrupted) is asked before each
+ * tensor and before path changes: when it answers non-zero, the error is
+ * "<path>: not written: interrupted". A new file is 0666 less the umask, like
+ * every export. 0, or -1 with one line in err ("<path>: cannot write: <reason>"). */
+int export_model_save(const hst_model *m, const char *path, int (*interrupted)(void), char *err, size_t err_size);
 
 /* Bench report (`hstprof bench`), the shape of the published benchmark:
  * Overall Summary, Detailed Results by Sequence Length, Performance Insights,

@@ -464,6 +464,8 @@ int probes_interrupt_exit_status(const char *command);
 int probes_cmd_run(int argc, char **argv);
 int probes_cmd_bench(int argc, char **argv);
 int probes_cmd_layerbench(int argc, char **argv);
+/* `hstprof model init|info` (argv[0] = "model"); returns the exit status. */
+int probes_cmd_model(int argc, char **argv);
 
 /* ==== statistics over samples ==== */
 /* stats.h — statistics over samples (to be folded into probes/probes.h). */

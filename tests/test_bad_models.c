@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "engine/internal.h"
+#include "exports/exports.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,8 +81,9 @@ static void save_nonfinite_model(const char *path)
     m->data[emb][3] = NAN;
     m->data[head][0] = INFINITY;
     m->data[head][m->specs[head].numel - 1] = -INFINITY;
-    if (hst_model_save(m, path, &err) != 0)
-        fail_msg("save: %s", err.msg);
+    char why[600];
+    if (export_model_save(m, path, NULL, why, sizeof why) != 0)
+        fail_msg("save: %s", why);
     hst_model_free(m);
 }
 

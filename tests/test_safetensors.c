@@ -4,9 +4,11 @@
  * with jansson and re-padding it, so each test changes exactly one thing and
  * asserts the exact class word of spec 9.4. */
 #include "engine/internal.h"
+#include "exports/exports.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <setjmp.h>
@@ -38,9 +40,9 @@ static void tmp_path(char *buf, size_t size, const char *name)
 
 static void save_or_die(const hst_model *m, const char *path)
 {
-    hst_error err = {{0}};
-    if (hst_model_save(m, path, &err) != 0)
-        fail_msg("save %s: %s", path, err.msg);
+    char err[600];
+    if (export_model_save(m, path, NULL, err, sizeof err) != 0)
+        fail_msg("save %s: %s", path, err);
 }
 
 static hst_model *random_or_die(const hst_config *cfg, uint64_t seed)
@@ -70,9 +72,10 @@ static int group_setup(void **state)
     tmp_path(base_v4, sizeof base_v4, "base_v4.safetensors");
     tmp_path(bad_path, sizeof bad_path, "bad.safetensors");
     hst_error err = {{0}};
+    char why[600];
     hst_model *m = hst_model_random(&cfg_v4, 7, &err);
-    if (!m || hst_model_save(m, base_v4, &err) != 0) {
-        fprintf(stderr, "setup: %s\n", err.msg);
+    if (!m || export_model_save(m, base_v4, NULL, why, sizeof why) != 0) {
+        fprintf(stderr, "setup: %s\n", m ? why : err.msg);
         hst_model_free(m);
         return -1;
     }
@@ -1352,11 +1355,11 @@ static void test_save_into_missing_directory_fails_cleanly(void **state)
     tmp_path(path, sizeof path, "no-such-dir/model.safetensors");
     int before = count_dir_entries(tmp_dir, "");
     hst_model *m = random_or_die(&cfg_v4, 1);
-    hst_error err = {{0}};
-    assert_int_equal(hst_model_save(m, path, &err), -1);
+    char err[600];
+    assert_int_equal(export_model_save(m, path, NULL, err, sizeof err), -1);
     char want[300];
     snprintf(want, sizeof want, "%s: cannot write: %s", path, strerror(ENOENT));
-    assert_string_equal(err.msg, want);
+    assert_string_equal(err, want);
     assert_int_equal(access(path, F_OK), -1);
     assert_int_equal(count_dir_entries(tmp_dir, ""), before);
     hst_model_free(m);
@@ -1379,7 +1382,9 @@ static void test_save_replaces_existing_file_atomically(void **state)
     save_or_die(m, path);
     assert_int_equal(stat(path, &after), 0);
     assert_true(before.st_ino != after.st_ino); /* renamed over, not rewritten in place */
-    assert_int_equal(after.st_mode & 0777, 0644);
+    mode_t mask = umask(0);
+    umask(mask);
+    assert_int_equal(after.st_mode & 0777, 0666 & ~mask); /* like any new file */
     assert_int_equal(count_dir_entries(dir, ""), 1); /* no temporary left behind */
     hst_model *b = load_or_die(path);
     assert_same_tensors(m, b);
@@ -1398,12 +1403,12 @@ static void test_failed_rename_leaves_nothing_behind(void **state)
     snprintf(target, sizeof target, "%s/target", dir);
     assert_int_equal(mkdir(target, 0755), 0);
     hst_model *m = random_or_die(&cfg_v4, 5);
-    hst_error err = {{0}};
-    assert_int_equal(hst_model_save(m, target, &err), -1);
+    char err[600];
+    assert_int_equal(export_model_save(m, target, NULL, err, sizeof err), -1);
     char prefix[260];
     snprintf(prefix, sizeof prefix, "%s: cannot write: ", target);
-    assert_int_equal(strncmp(err.msg, prefix, strlen(prefix)), 0);
-    assert_null(strchr(err.msg, '\n'));
+    assert_int_equal(strncmp(err, prefix, strlen(prefix)), 0);
+    assert_null(strchr(err, '\n'));
     assert_int_equal(count_dir_entries(dir, ""), 1);
     struct stat st;
     assert_int_equal(stat(target, &st), 0);
@@ -1452,6 +1457,61 @@ static void test_save_always_writes_spine_buffers(void **state)
     st_free(&f);
     m = load_or_die(path);
     assert_int_equal(hst_model_counts(m).n_tensors, hst_model_tensor_count(m));
+    hst_model_free(m);
+}
+
+/* hst_model_write is the format alone: the bytes it writes to any descriptor
+ * are the file export_model_save makes. */
+static void test_model_write_to_a_descriptor_is_the_file(void **state)
+{
+    (void)state;
+    char path[160], saved_path[160];
+    tmp_path(path, sizeof path, "by-fd.safetensors");
+    tmp_path(saved_path, sizeof saved_path, "by-path.safetensors");
+    hst_model *m = random_or_die(&cfg_v4, 11);
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    hst_error err = {{0}};
+    assert_int_equal(hst_model_write(m, fileno(f), NULL, &err), 0);
+    assert_int_equal(fclose(f), 0);
+    save_or_die(m, saved_path);
+    hst_model_free(m);
+    size_t saved_len = 0, written_len = 0;
+    unsigned char *saved = read_whole(saved_path, &saved_len), *written = read_whole(path, &written_len);
+    assert_int_equal(written_len, saved_len);
+    assert_memory_equal(written, saved, saved_len);
+    free(saved);
+    free(written);
+}
+
+static int asked_at_most_once(void)
+{
+    static int asked;
+    return asked++ > 0;
+}
+
+/* A failed write names its cause and keeps errno; an interruption is EINTR. */
+static void test_model_write_failures_name_the_cause(void **state)
+{
+    (void)state;
+    hst_model *m = load_or_die(base_v4);
+    int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
+    assert_true(full >= 0);
+    hst_error err = {{0}};
+    errno = 0;
+    assert_int_equal(hst_model_write(m, full, NULL, &err), -1);
+    assert_int_equal(errno, ENOSPC);
+    char want[200];
+    snprintf(want, sizeof want, "cannot write: %s", strerror(ENOSPC));
+    assert_string_equal(err.msg, want);
+    close(full);
+    int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    assert_true(null >= 0);
+    errno = 0;
+    assert_int_equal(hst_model_write(m, null, asked_at_most_once, &err), -1);
+    assert_int_equal(errno, EINTR);
+    assert_string_equal(err.msg, "not written: interrupted");
+    close(null);
     hst_model_free(m);
 }
 
@@ -1529,6 +1589,8 @@ int main(void)
         cmocka_unit_test(test_failed_rename_leaves_nothing_behind),
         cmocka_unit_test(test_resave_of_loaded_file_is_identical_data),
         cmocka_unit_test(test_save_always_writes_spine_buffers),
+        cmocka_unit_test(test_model_write_to_a_descriptor_is_the_file),
+        cmocka_unit_test(test_model_write_failures_name_the_cause),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

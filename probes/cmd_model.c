@@ -1,5 +1,8 @@
-/* cmd_model.c — `hstprof model init` and `hstprof model info`. */
-#include "engine/internal.h"
+/* cmd_model.c — `hstprof model init` and `hstprof model info`. Here, not in
+ * engine/: init writes the file through exports/ (export_model_save), and
+ * the engine, the lowest layer, includes nothing above it. */
+#include "engine/hst.h"
+#include "exports/exports.h"
 #include "probes/probes.h"
 #include "profiles/profiles.h"
 
@@ -57,15 +60,16 @@ static int model_init(int argc, char **argv)
     probes_interrupt_install();
     hst_error err = {{0}};
     hst_model *m = hst_model_random(&cfg, seed, &err);
-    rc = m ? 0 : -1;
-    if (rc == 0 && !probes_interrupted())
-        rc = hst_model_save_interruptible(m, out, probes_interrupted, &err);
+    if (m && !probes_interrupted())
+        rc = export_model_save(m, out, probes_interrupted, why, sizeof why);
+    else
+        rc = -1;
     if (probes_interrupted()) {
         hst_model_free(m);
         return probes_interrupt_exit_status("hstprof model init");
     }
     if (rc != 0) {
-        fprintf(stderr, "hstprof model init: %s\n", err.msg);
+        fprintf(stderr, "hstprof model init: %s\n", m ? why : err.msg);
         hst_model_free(m);
         return 1;
     }
@@ -164,7 +168,7 @@ static int model_info(int argc, char **argv)
     return 0;
 }
 
-int hst_cmd_model(int argc, char **argv)
+int probes_cmd_model(int argc, char **argv)
 {
     const char *usage = "usage: hstprof model init --preset P [--seed N] -o FILE.safetensors\n"
                         "       hstprof model info FILE\n";
