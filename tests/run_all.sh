@@ -27,6 +27,15 @@ run_suite() {
     local ok bad
     ok=$(sed -n 's/.*\[  PASSED  \] \([0-9]*\) test(s)\..*/\1/p' "$log" | tail -n 1)
     bad=$(sed -n 's/.*\[  FAILED  \] \([0-9]*\) test(s), listed below:.*/\1/p' "$log" | tail -n 1)
+    # The end-to-end scripts close with "N checks, M failed" (tests/lib/e2e.sh).
+    if [ -z "$ok" ] && [ -z "$bad" ]; then
+        local checks
+        checks=$(sed -n 's/^\([0-9]*\) checks, \([0-9]*\) failed$/\1 \2/p' "$log" | tail -n 1)
+        if [ -n "$checks" ]; then
+            bad=${checks#* }
+            ok=$((${checks% *} - bad))
+        fi
+    fi
     ok=${ok:-0}
     bad=${bad:-0}
     if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then bad=1; fi
