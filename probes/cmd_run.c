@@ -226,7 +226,7 @@ static int parse_flags(int argc, char **argv, run_flags *f)
     const opt_table t = {
         "hstprof run",
         "hstprof run [-p PROFILE] [--model PRESET|FILE] [--seed N] [--threads N] [--prompt TEXT | --prompt-tokens 1,2,3] "
-        "[-n N] [--greedy | --temperature T --top-k K] [--print-tokens] [--dump-logits FILE] [--export FILE] "
+        "[-n N | --duration SECONDS] [--greedy | --temperature T --top-k K] [--print-tokens] [--dump-logits FILE] [--export FILE] "
         "[--log FILE --title T --change TEXT] [--trace FILE.csv]",
         "Prefills the prompt, then generates N tokens one at a time through the KV cache, and prints prefill and\n"
         "decode tokens/s, time to first token, per-token latency percentiles, peak RSS and the quality hash.",
