@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include "engine/internal.h"
 #include "exports/exports.h"
 
@@ -54,16 +56,13 @@ static void tmp_path(char *buf, size_t size, const char *name)
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/hst_test_bad_XXXXXX");
-    return mkdtemp(tmp_dir) ? 0 : -1;
+    return harness_make_tmpdir(tmp_dir, sizeof tmp_dir, "bad-models");
 }
 
 static int group_teardown(void **state)
 {
     (void)state;
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return harness_remove_tmpdir(tmp_dir);
 }
 
 /* ---- NaN and Inf weights ------------------------------------------------------ */

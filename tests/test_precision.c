@@ -332,34 +332,14 @@ static void test_precision_names(void **state)
 /* stdout of "$HSTPROF args" (malloc'd), its stderr's line count and the status. */
 static char *run_cli(const char *args, int *status, int *stderr_lines)
 {
-    char cmd[1024], err_path[] = "/tmp/hstprof-precision-XXXXXX";
-    int fd = mkstemp(err_path);
-    assert_true(fd >= 0);
-    snprintf(cmd, sizeof cmd, "%s %s 2>%s </dev/null", harness_binary(), args, err_path);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    size_t cap = 1 << 16, len = 0;
-    char *out = malloc(cap);
-    size_t got;
-    while ((got = fread(out + len, 1, cap - 1 - len, p)) > 0) {
-        len += got;
-        if (len + 1 >= cap) {
-            char *bigger = realloc(out, cap *= 2);
-            assert_non_null(bigger);
-            out = bigger;
-        }
-    }
-    out[len] = '\0';
-    int st = pclose(p);
-    *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-    FILE *e = fdopen(fd, "r");
-    int c;
-    *stderr_lines = 0;
-    while (e && (c = fgetc(e)) != EOF)
-        *stderr_lines += c == '\n';
-    if (e)
-        fclose(e);
-    remove(err_path);
+    char dir[256];
+    assert_int_equal(harness_make_tmpdir(dir, sizeof dir, "precision"), 0);
+    cli_result r = harness_run(dir, "%s", args);
+    *status = r.status;
+    *stderr_lines = harness_count_lines(r.err);
+    char *out = r.out;
+    free(r.err);
+    harness_remove_tmpdir(dir);
     return out;
 }
 

@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 #include "probes/internal.h"
 
 #include <dirent.h>
@@ -20,8 +22,7 @@ static char tmpdir[256];
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/hstprof-test-ceilings-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
+    assert_int_equal(harness_make_tmpdir(tmpdir, sizeof tmpdir, "ceilings"), 0);
     setenv("XDG_CACHE_HOME", tmpdir, 1);
     return 0;
 }
@@ -29,9 +30,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(harness_remove_tmpdir(tmpdir), 0);
     return 0;
 }
 

@@ -82,8 +82,7 @@ static void assert_usage_error(const result *r, const char *want)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/hstprof-test-cmds-XXXXXX");
-    assert_non_null(mkdtemp(tmpdir));
+    assert_int_equal(harness_make_tmpdir(tmpdir, sizeof tmpdir, "cmds"), 0);
     setenv("XDG_CACHE_HOME", tmpdir, 1);
     unsetenv("HSTPROF_FAKE_COUNTERS");
     return 0;
@@ -92,9 +91,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    assert_int_equal(system(cmd), 0);
+    assert_int_equal(harness_remove_tmpdir(tmpdir), 0);
     unsetenv("HSTPROF_FAKE_COUNTERS");
     return 0;
 }

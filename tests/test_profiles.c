@@ -489,8 +489,7 @@ static void test_cli_profiles_lists_shipped_and_user(void **state)
 static int setup(void **state)
 {
     (void)state;
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/hstprof-profiles-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (harness_make_tmpdir(tmpdir, sizeof tmpdir, "profiles") != 0)
         return -1;
     /* The shipped profiles of this checkout, whichever binary runs the test. */
     if (!getcwd(shipped_dir, sizeof shipped_dir - 16))
@@ -503,9 +502,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    char cmd[512];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-    return system(cmd) == 0 ? 0 : -1;
+    return harness_remove_tmpdir(tmpdir);
 }
 
 int main(void)

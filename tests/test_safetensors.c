@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 
+#include "tests/harness.h"
+
 /* ---- fixtures --------------------------------------------------------------- */
 
 static const hst_config cfg_v4 = {HST_ARCH_V4, 40, 16, 2, 2, 64, 2};
@@ -66,8 +68,7 @@ static hst_model *load_or_die(const char *path)
 static int group_setup(void **state)
 {
     (void)state;
-    snprintf(tmp_dir, sizeof tmp_dir, "/tmp/hst_test_st_XXXXXX");
-    if (!mkdtemp(tmp_dir))
+    if (harness_make_tmpdir(tmp_dir, sizeof tmp_dir, "safetensors") != 0)
         return -1;
     tmp_path(base_v4, sizeof base_v4, "base_v4.safetensors");
     tmp_path(bad_path, sizeof bad_path, "bad.safetensors");
@@ -83,33 +84,10 @@ static int group_setup(void **state)
     return 0;
 }
 
-/* Removes everything the tests wrote, directories included. */
-static void remove_tree(const char *dir)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return;
-    const struct dirent *e;
-    char path[512];
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(path, &st) == 0 && S_ISDIR(st.st_mode))
-            remove_tree(path);
-        else
-            unlink(path);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 static int group_teardown(void **state)
 {
     (void)state;
-    remove_tree(tmp_dir);
-    return 0;
+    return harness_remove_tmpdir(tmp_dir);
 }
 
 static int count_dir_entries(const char *dir, const char *containing)
