@@ -8,25 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double num(const json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-static const char *str(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
 static const json_t *find_model(const json_t *report, const char *name)
 {
     size_t i;
     json_t *m;
     json_array_foreach(json_object_get(report, "models"), i, m)
     {
-        if (strcmp(str(m, "name"), name) == 0)
+        if (strcmp(ex_str(m, "name"), name) == 0)
             return m;
     }
     return NULL;
@@ -42,9 +30,9 @@ static void model_tps(const json_t *report, const char *model, int threads, doub
     *best = 0;
     json_array_foreach(json_object_get(report, "runs"), i, r)
     {
-        if (strcmp(str(r, "model"), model) != 0 || (int)num(r, "threads") != threads)
+        if (strcmp(ex_str(r, "model"), model) != 0 || (int)ex_num(r, "threads") != threads)
             continue;
-        double tps = num(r, "tps_median");
+        double tps = ex_num(r, "tps_median");
         sum += tps;
         n++;
         if (tps > *best)
@@ -56,7 +44,7 @@ static void model_tps(const json_t *report, const char *model, int threads, doub
 /* Weight precision of the run (issue 6); reports from before it are f32. */
 static const char *precision_of(const json_t *report)
 {
-    const char *p = str(report, "precision");
+    const char *p = ex_str(report, "precision");
     return *p ? p : "f32";
 }
 
@@ -66,8 +54,8 @@ static void md_header(FILE *f, const json_t *report)
     fprintf(f, "# HST Model TPS Benchmark Report\n\n");
     fprintf(f, "_%s, %s. Prefill throughput (tokens/s = seq_len / forward time), batch 1, "
                "logits for every row; %d warm-up and %d timed runs per cell; kernel %s; weights %s; %s._\n\n",
-            str(report, "tool"), str(report, "date"), (int)num(s, "warmup"), (int)num(s, "runs"),
-            str(report, "kernel"), precision_of(report), str(report, "machine"));
+            ex_str(report, "tool"), ex_str(report, "date"), (int)ex_num(s, "warmup"), (int)ex_num(s, "runs"),
+            ex_str(report, "kernel"), precision_of(report), ex_str(report, "machine"));
 }
 
 static void md_overall(FILE *f, const json_t *report)
@@ -82,9 +70,9 @@ static void md_overall(FILE *f, const json_t *report)
         json_array_foreach(json_object_get(json_object_get(report, "settings"), "threads"), j, t)
         {
             double avg, best;
-            model_tps(report, str(m, "name"), (int)json_integer_value(t), &avg, &best);
-            fprintf(f, "| %s | %s | %.2f | %.2f | %d | %.2f | %.2f |\n", str(m, "name"), str(m, "class"),
-                    num(m, "params_total") / 1e6, num(m, "params_next_token") / 1e6, (int)json_integer_value(t),
+            model_tps(report, ex_str(m, "name"), (int)json_integer_value(t), &avg, &best);
+            fprintf(f, "| %s | %s | %.2f | %.2f | %d | %.2f | %.2f |\n", ex_str(m, "name"), ex_str(m, "class"),
+                    ex_num(m, "params_total") / 1e6, ex_num(m, "params_next_token") / 1e6, (int)json_integer_value(t),
                     avg, best);
         }
     }
@@ -106,12 +94,12 @@ static void md_details_by_seq(FILE *f, const json_t *report)
                    "-------------|---------|\n");
         json_array_foreach(json_object_get(report, "runs"), j, r)
         {
-            if ((int)num(r, "seq_len") != S)
+            if ((int)ex_num(r, "seq_len") != S)
                 continue;
-            fprintf(f, "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.3f | %.2f |\n", str(r, "model"),
-                    (int)num(r, "threads"), num(r, "tps_median"), num(r, "time_ms_median"), num(r, "time_ms_min"),
-                    num(r, "time_ms_max"), num(r, "tps_mean"), num(r, "tps_stddev"), num(r, "flops_per_token") / 1e6,
-                    num(r, "gflops_per_s"));
+            fprintf(f, "| %s | %d | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f | %.3f | %.2f |\n", ex_str(r, "model"),
+                    (int)ex_num(r, "threads"), ex_num(r, "tps_median"), ex_num(r, "time_ms_median"), ex_num(r, "time_ms_min"),
+                    ex_num(r, "time_ms_max"), ex_num(r, "tps_mean"), ex_num(r, "tps_stddev"), ex_num(r, "flops_per_token") / 1e6,
+                    ex_num(r, "gflops_per_s"));
         }
         fprintf(f, "\n");
     }
@@ -125,22 +113,22 @@ static void md_insights(FILE *f, const json_t *report)
     json_t *m, *t;
     json_array_foreach(json_object_get(report, "models"), i, m)
     {
-        double params_m = num(m, "params_total") / 1e6;
+        double params_m = ex_num(m, "params_total") / 1e6;
         if (params_m > largest) {
             largest = params_m;
-            large_name = str(m, "name");
+            large_name = ex_str(m, "name");
         }
         json_array_foreach(json_object_get(json_object_get(report, "settings"), "threads"), j, t)
         {
             double avg, best;
-            model_tps(report, str(m, "name"), (int)json_integer_value(t), &avg, &best);
+            model_tps(report, ex_str(m, "name"), (int)json_integer_value(t), &avg, &best);
             if (avg > best_avg) {
                 best_avg = avg;
-                best_name = str(m, "name");
+                best_name = ex_str(m, "name");
             }
             if (params_m > 0 && avg / params_m > best_eff) {
                 best_eff = avg / params_m;
-                eff_name = str(m, "name");
+                eff_name = ex_str(m, "name");
             }
         }
     }
@@ -160,24 +148,24 @@ static void md_model_details(FILE *f, const json_t *report)
     json_t *m, *r;
     json_array_foreach(json_object_get(report, "models"), i, m)
     {
-        fprintf(f, "### %s\n\n", str(m, "name"));
-        fprintf(f, "- **Class**: %s\n", str(m, "class"));
+        fprintf(f, "### %s\n\n", ex_str(m, "name"));
+        fprintf(f, "- **Class**: %s\n", ex_str(m, "class"));
         fprintf(f, "- **Parameters**: %.2fM (next-token path reads %.2fM; %.0f total, %.0f next-token)\n",
-                num(m, "params_total") / 1e6, num(m, "params_next_token") / 1e6, num(m, "params_total"),
-                num(m, "params_next_token"));
-        fprintf(f, "- **Layers**: %d\n", (int)num(m, "n_layers"));
+                ex_num(m, "params_total") / 1e6, ex_num(m, "params_next_token") / 1e6, ex_num(m, "params_total"),
+                ex_num(m, "params_next_token"));
+        fprintf(f, "- **Layers**: %d\n", (int)ex_num(m, "n_layers"));
         fprintf(f, "- **Config**: arch=%s, d_model=%d, n_layers=%d, n_heads=%d, vocab_size=%d, max_seq_len=%d\n",
-                str(m, "arch"), (int)num(m, "d_model"), (int)num(m, "n_layers"), (int)num(m, "n_heads"),
-                (int)num(m, "vocab_size"), (int)num(m, "max_seq_len"));
-        fprintf(f, "- **Weights**: %s\n", str(m, "source"));
+                ex_str(m, "arch"), (int)ex_num(m, "d_model"), (int)ex_num(m, "n_layers"), (int)ex_num(m, "n_heads"),
+                (int)ex_num(m, "vocab_size"), (int)ex_num(m, "max_seq_len"));
+        fprintf(f, "- **Weights**: %s\n", ex_str(m, "source"));
         fprintf(f, "- **Performance**:\n");
         json_array_foreach(json_object_get(report, "runs"), j, r)
         {
-            if (strcmp(str(r, "model"), str(m, "name")) != 0)
+            if (strcmp(ex_str(r, "model"), ex_str(m, "name")) != 0)
                 continue;
             fprintf(f, "  - seq_len=%d, threads=%d: %.2f TPS, %.2fms, %.3f MFLOP/token, %.2f GFLOP/s\n",
-                    (int)num(r, "seq_len"), (int)num(r, "threads"), num(r, "tps_median"), num(r, "time_ms_median"),
-                    num(r, "flops_per_token") / 1e6, num(r, "gflops_per_s"));
+                    (int)ex_num(r, "seq_len"), (int)ex_num(r, "threads"), ex_num(r, "tps_median"), ex_num(r, "time_ms_median"),
+                    ex_num(r, "flops_per_token") / 1e6, ex_num(r, "gflops_per_s"));
         }
         fprintf(f, "\n");
     }
@@ -193,13 +181,13 @@ static void csv_value(FILE *f, const json_t *run, const json_t *report, const ch
 {
     char buf[512];
     if (strcmp(col, "kernel") == 0 || strcmp(col, "precision") == 0) {
-        export_csv_field(buf, sizeof buf, strcmp(col, "kernel") == 0 ? str(report, "kernel") : precision_of(report));
+        export_csv_field(buf, sizeof buf, strcmp(col, "kernel") == 0 ? ex_str(report, "kernel") : precision_of(report));
         fputs(buf, f);
         return;
     }
     const json_t *src = run;
     if (strncmp(col, "params_", 7) == 0)
-        src = find_model(report, str(run, "model"));
+        src = find_model(report, ex_str(run, "model"));
     json_t *v = src ? json_object_get(src, col) : NULL;
     ex_csv_json_value(f, v);
 }

@@ -20,6 +20,11 @@ int ex_number(const json_t *root, const char *dotted, double *value, char *why, 
 /* The string at a dotted path, or fallback. */
 const char *ex_string(const json_t *root, const char *dotted, const char *fallback);
 
+/* The number directly under key (not a path), NAN when absent: report tables. */
+double ex_num(const json_t *o, const char *key);
+/* The string directly under key, "" when absent. */
+const char *ex_str(const json_t *o, const char *key);
+
 /* Text built with stdio (open_memstream). */
 typedef struct {
     FILE *f;

@@ -10,18 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static double num(const json_t *o, const char *key)
-{
-    json_t *v = json_object_get(o, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-static const char *str(const json_t *o, const char *key)
-{
-    const char *s = json_string_value(json_object_get(o, key));
-    return s ? s : "";
-}
-
 /* The run of variant at seq_len S, NULL when absent. */
 static const json_t *find_run(const json_t *report, int S, const char *variant)
 {
@@ -29,7 +17,7 @@ static const json_t *find_run(const json_t *report, int S, const char *variant)
     json_t *r;
     json_array_foreach(json_object_get(report, "runs"), i, r)
     {
-        if ((int)num(r, "seq_len") == S && strcmp(str(r, "variant"), variant) == 0)
+        if ((int)ex_num(r, "seq_len") == S && strcmp(ex_str(r, "variant"), variant) == 0)
             return r;
     }
     return NULL;
@@ -48,19 +36,19 @@ static void md_hyper_params(FILE *f, const json_t *report)
 {
     const json_t *s = json_object_get(report, "settings");
     fprintf(f, "# Fused HST PreBlock benchmark\n\n");
-    fprintf(f, "_%s, %s, %s; engine kernel %s._\n\n", str(report, "tool"), str(report, "date"),
-            str(report, "machine"), str(report, "kernel"));
+    fprintf(f, "_%s, %s, %s; engine kernel %s._\n\n", ex_str(report, "tool"), ex_str(report, "date"),
+            ex_str(report, "machine"), ex_str(report, "kernel"));
     fprintf(f, "One HST PreBlock (spec 4.2: LN, QKV, causal attention, out-projection + residual, LN, FFN with "
                "ReLU + residual) per run. Other hyper-params are as followed:\n\n");
     fprintf(f, "| Item          | Value |\n| ------------- | ----- |\n");
-    fprintf(f, "| Batchsize     | %d |\n", (int)num(s, "batch"));
-    fprintf(f, "| dim per head  | %d |\n", (int)num(s, "head_dim"));
-    fprintf(f, "| num_heads     | %d |\n", (int)num(s, "n_heads"));
-    fprintf(f, "| embedding dim | %d |\n", (int)num(s, "d_model"));
-    fprintf(f, "| FFN dim       | %d |\n", (int)num(s, "ffn_dim"));
-    fprintf(f, "| threads       | %d (optimized; the baseline runs on one) |\n", (int)num(s, "threads"));
-    fprintf(f, "| runs          | median of %d, after %d warm-up, variants interleaved |\n\n", (int)num(s, "runs"),
-            (int)num(s, "warmup"));
+    fprintf(f, "| Batchsize     | %d |\n", (int)ex_num(s, "batch"));
+    fprintf(f, "| dim per head  | %d |\n", (int)ex_num(s, "head_dim"));
+    fprintf(f, "| num_heads     | %d |\n", (int)ex_num(s, "n_heads"));
+    fprintf(f, "| embedding dim | %d |\n", (int)ex_num(s, "d_model"));
+    fprintf(f, "| FFN dim       | %d |\n", (int)ex_num(s, "ffn_dim"));
+    fprintf(f, "| threads       | %d (optimized; the baseline runs on one) |\n", (int)ex_num(s, "threads"));
+    fprintf(f, "| runs          | median of %d, after %d warm-up, variants interleaved |\n\n", (int)ex_num(s, "runs"),
+            (int)ex_num(s, "warmup"));
 }
 
 static void md_latency(FILE *f, const json_t *report)
@@ -80,9 +68,9 @@ static void md_latency(FILE *f, const json_t *report)
             continue;
         char label[16];
         seq_label(label, sizeof label, S);
-        double tb = num(b, "latency_ms_median"), to = num(o, "latency_ms_median");
+        double tb = ex_num(b, "latency_ms_median"), to = ex_num(o, "latency_ms_median");
         fprintf(f, "| %s | %.2f | %.2f | %.1fx | %.2f | %.2f | %.1f |\n", label, tb, to, tb / to,
-                num(b, "compute_ms_median"), num(o, "compute_ms_median"), num(o, "gflops_per_s"));
+                ex_num(b, "compute_ms_median"), ex_num(o, "compute_ms_median"), ex_num(o, "gflops_per_s"));
     }
     fprintf(f, "\nMedian wall time of one forward of the block, from its first allocation to its last free "
                "(each run maps fresh memory, so the memory window sees it); the w/o alloc columns leave out "
@@ -105,11 +93,11 @@ static void md_memory(FILE *f, const json_t *report)
             continue;
         char label[16];
         seq_label(label, sizeof label, S);
-        fprintf(f, "| %s | %.1f | %.1f | %.1f | %.1f |\n", label, num(b, "peak_mb"), num(o, "peak_mb"),
-                num(b, "scores_mb"), num(o, "workspace_mb"));
+        fprintf(f, "| %s | %.1f | %.1f | %.1f | %.1f |\n", label, ex_num(b, "peak_mb"), ex_num(o, "peak_mb"),
+                ex_num(b, "scores_mb"), ex_num(o, "workspace_mb"));
     }
     fprintf(f, "\nMeasured: %s. The last two columns are what each design predicts for its largest "
-               "buffers.\n\n", str(report, "memory_method"));
+               "buffers.\n\n", ex_str(report, "memory_method"));
 }
 
 static void md_agreement(FILE *f, const json_t *report)
@@ -125,11 +113,11 @@ static void md_agreement(FILE *f, const json_t *report)
         char label[16];
         seq_label(label, sizeof label, S);
         if (o)
-            fprintf(f, "| %s | %.3g | %.3g |\n", label, num(o, "max_abs_diff"), num(o, "max_rel_diff"));
+            fprintf(f, "| %s | %.3g | %.3g |\n", label, ex_num(o, "max_abs_diff"), ex_num(o, "max_rel_diff"));
     }
     fprintf(f, "\nBoth variants compute the same block on the same input; the relative difference must stay "
                "below %g.\n\n- **Baseline**: %s.\n- **Optimized**: %s.\n",
-            num(report, "agreement_tolerance"), str(report, "baseline"), str(report, "optimized"));
+            ex_num(report, "agreement_tolerance"), ex_str(report, "baseline"), ex_str(report, "optimized"));
 }
 
 static const char *const csv_columns[] = {

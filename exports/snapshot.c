@@ -106,19 +106,14 @@ static void walk(const json_t *node, char *column, size_t len, size_t cap, leaf_
     }
 }
 
+/* The report tables' cell, plus booleans (a snapshot has flags); null
+ * stays empty, the reason is in the "<key>_why_not" column. */
 static void csv_scalar(FILE *f, const json_t *v)
 {
-    if (json_is_string(v))
-        ex_csv_text(f, json_string_value(v));
-    else if (json_is_integer(v))
-        fprintf(f, "%lld", (long long)json_integer_value(v));
-    else if (json_is_real(v))
-        ex_csv_number(f, json_real_value(v));
-    else if (json_is_true(v))
-        fputs("true", f);
-    else if (json_is_false(v))
-        fputs("false", f);
-    /* null: empty, the reason is in the "<key>_why_not" column */
+    if (json_is_boolean(v))
+        fputs(json_is_true(v) ? "true" : "false", f);
+    else
+        ex_csv_json_value(f, v);
 }
 
 typedef struct {

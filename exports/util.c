@@ -184,3 +184,15 @@ char *ex_render_report(const json_t *report, export_format fmt, void (*md)(FILE 
     }
     return buf;
 }
+
+double ex_num(const json_t *o, const char *key)
+{
+    const json_t *v = json_object_get(o, key);
+    return json_is_number(v) ? json_number_value(v) : NAN;
+}
+
+const char *ex_str(const json_t *o, const char *key)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : "";
+}
