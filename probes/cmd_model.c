@@ -122,8 +122,9 @@ static void print_info(const hst_model *m, const char *name)
     const int seqs[] = {128, 256, 512};
     for (int i = 0; i < 3; i++)
         if (seqs[i] <= c->max_seq_len)
-            printf(" %.3f M (S=%d)", hst_flops_prefill_per_token(c, seqs[i]) / 1e6, seqs[i]);
-    printf("; decode %.3f M at t=%d\n", hst_flops_decode(c, c->max_seq_len - 1) / 1e6, c->max_seq_len - 1);
+            printf(" %.3f M (S=%d)", hst_flops_prefill_per_token(c, HST_MODE_CAUSAL, seqs[i]) / 1e6, seqs[i]);
+    printf("; decode %.3f M at t=%d\n", hst_flops_decode(c, HST_MODE_CAUSAL, c->max_seq_len - 1) / 1e6,
+           c->max_seq_len - 1);
     printf("tensors       %d\n", k.n_tensors);
     for (int i = 0; i < hst_model_tensor_count(m); i++) {
         hst_tensor_info ti;
