@@ -50,6 +50,16 @@ int hst_spec_find(const hst_tensor_spec *specs, int n, const char *name); /* ind
 /* The name lists' group of a spec: "next_token", "horizon", "never_read", "buffer", "tied". */
 const char *hst_spec_group(const hst_tensor_spec *spec);
 
+/* Random init's stream (spec 8): xoshiro256** (hst_rng_*) for uniforms, and
+ * Box–Muller normals whose second value of each pair is kept for the next draw. */
+typedef struct {
+    uint64_t s[4];
+    int has_spare;
+    double spare;
+} hst_init_rng;
+
+double hst_init_rng_normal(hst_init_rng *r); /* N(0, 1) */
+
 /* ---- the spines (spec 2) ------------------------------------------------------- */
 
 typedef enum { HST_SPINE_3TERM, HST_SPINE_2TERM } hst_spine_kind;

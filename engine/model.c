@@ -368,28 +368,6 @@ void hst_resolve_pack_hot(hst_resolver *r, hst_packed *dst, const float *W, int 
 
 /* ---- random initialisation (spec 8) ---------------------------------------- */
 
-typedef struct {
-    uint64_t s[4];
-    int has_spare;
-    double spare;
-} init_rng;
-
-/* Box–Muller; the second value of each pair is kept for the next draw. */
-static double rng_normal(init_rng *r)
-{
-    if (r->has_spare) {
-        r->has_spare = 0;
-        return r->spare;
-    }
-    double u1 = hst_rng_uniform(r->s), u2 = hst_rng_uniform(r->s);
-    if (u1 < 1e-300)
-        u1 = 1e-300;
-    double radius = sqrt(-2.0 * log(u1)), angle = 2.0 * M_PI * u2;
-    r->spare = radius * sin(angle);
-    r->has_spare = 1;
-    return radius * cos(angle);
-}
-
 /* v8's positional table for random init (spec 12.E.2.1): pe[t][2i] =
  * RN32(sin(t·ω_i)), pe[t][2i+1] = RN32(cos(t·ω_i)), ω_i = 10000^(-2i/D),
  * all in double. A loaded file's table is used as stored, never this one. */
@@ -406,7 +384,7 @@ static void init_sinusoid(const hst_tensor_spec *t, float *dst)
     }
 }
 
-static void init_tensor(const hst_tensor_spec *t, float *dst, init_rng *r)
+static void init_tensor(const hst_tensor_spec *t, float *dst, hst_init_rng *r)
 {
     switch (t->init) {
     case HST_INIT_UNIFORM:
@@ -415,7 +393,7 @@ static void init_tensor(const hst_tensor_spec *t, float *dst, init_rng *r)
         break;
     case HST_INIT_NORMAL:
         for (uint64_t i = 0; i < t->numel; i++)
-            dst[i] = (float)(t->init_scale * rng_normal(r));
+            dst[i] = (float)(t->init_scale * hst_init_rng_normal(r));
         break;
     case HST_INIT_SINUSOID:
         init_sinusoid(t, dst);
@@ -441,7 +419,7 @@ hst_model *hst_model_random(const hst_config *cfg, uint64_t seed, hst_error *err
     hst_model *m = hst_model_new(cfg, err);
     if (!m)
         return NULL;
-    init_rng r = {0};
+    hst_init_rng r = {0};
     hst_rng_seed(r.s, seed);
     /* One stream, tensors drawn in canonical order: same weights for a given
      * preset and seed whatever else changes (spec 8). */

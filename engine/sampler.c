@@ -41,6 +41,21 @@ double hst_rng_uniform(uint64_t s[4])
     return (double)(hst_rng_next(s) >> 11) * 0x1.0p-53;
 }
 
+double hst_init_rng_normal(hst_init_rng *r)
+{
+    if (r->has_spare) {
+        r->has_spare = 0;
+        return r->spare;
+    }
+    double u1 = hst_rng_uniform(r->s), u2 = hst_rng_uniform(r->s);
+    if (u1 < 1e-300)
+        u1 = 1e-300;
+    double radius = sqrt(-2.0 * log(u1)), angle = 2.0 * M_PI * u2;
+    r->spare = radius * sin(angle);
+    r->has_spare = 1;
+    return radius * cos(angle);
+}
+
 void hst_sampler_init(hst_sampler *smp, float temperature, int top_k, uint64_t seed)
 {
     smp->temperature = temperature;
