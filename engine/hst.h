@@ -170,7 +170,8 @@ typedef struct {
 } hst_tensor_info;
 int hst_model_tensor_count(const hst_model *m);
 int hst_model_tensor(const hst_model *m, int i, hst_tensor_info *out);
-/* Raw f32 data of a tensor by name (tests, tools); NULL when absent or I64. */
+/* Raw f32 data of a tensor by name (tests, tools); NULL when absent or I64.
+ * A tied tensor (v8's lm_head.weight) gives its tie's data, in the file or not. */
 const float *hst_model_tensor_data(const hst_model *m, const char *name, uint64_t *numel);
 
 /* ---- kernels ------------------------------------------------------------ */

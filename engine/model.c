@@ -526,7 +526,7 @@ int hst_model_tensor(const hst_model *m, int idx, hst_tensor_info *out)
 const float *hst_model_tensor_data(const hst_model *m, const char *name, uint64_t *numel)
 {
     int i = hst_spec_find(m->specs, m->n_specs, name);
-    const float *data = i < 0 || !m->present[i] ? NULL : hst_model_data(m, i);
+    const float *data = i < 0 ? NULL : hst_model_data(m, i); /* a tie is its tensor, in the file or not */
     if (data && numel)
         *numel = m->specs[i].numel;
     return data;

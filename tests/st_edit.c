@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "tests/st_edit.h"
+#include "exports/exports.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,4 +283,41 @@ void st_assert_same_tensors(const hst_model *a, const hst_model *b)
                 fail_msg("tensor %s differs after the round trip", ta.name);
         }
     }
+}
+
+void st_save_or_die(const hst_model *m, const char *path)
+{
+    char err[600];
+    if (export_model_save(m, path, NULL, err, sizeof err) != 0)
+        fail_msg("save %s: %s", path, err);
+}
+
+hst_model *st_random_or_die(const hst_config *cfg, uint64_t seed)
+{
+    hst_error err = {{0}};
+    hst_model *m = hst_model_random(cfg, seed, &err);
+    if (!m)
+        fail_msg("random model: %s", err.msg);
+    return m;
+}
+
+hst_model *st_load_or_die(const char *path)
+{
+    hst_error err = {{0}};
+    hst_model *m = hst_model_load(path, &err);
+    if (!m)
+        fail_msg("load %s: %s", path, err.msg);
+    return m;
+}
+
+int st_save_random(const hst_config *cfg, uint64_t seed, const char *path)
+{
+    hst_error err = {{0}};
+    char why[600];
+    hst_model *m = hst_model_random(cfg, seed, &err);
+    int rc = m ? export_model_save(m, path, NULL, why, sizeof why) : -1;
+    if (rc != 0)
+        fprintf(stderr, "setup: %s\n", m ? why : err.msg);
+    hst_model_free(m);
+    return rc;
 }

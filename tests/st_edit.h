@@ -51,5 +51,12 @@ hst_model *st_load_silently(const char *path, hst_error *err, long *printed);
 void st_expect_load_error(const char *path, const char *cls, const char *detail);
 /* Every tensor of a and b bit-identical (f32 as held), the counts equal. */
 void st_assert_same_tensors(const hst_model *a, const hst_model *b);
+/* The model operations a test cannot go on without: fail the test with the engine's line. */
+void st_save_or_die(const hst_model *m, const char *path);
+hst_model *st_random_or_die(const hst_config *cfg, uint64_t seed);
+hst_model *st_load_or_die(const char *path);
+/* For group setups (no cmocka there): the seeded random model saved to path;
+ * 0, or -1 with the reason on stderr. */
+int st_save_random(const hst_config *cfg, uint64_t seed, const char *path);
 
 #endif

@@ -41,30 +41,8 @@ static void tmp_path(char *buf, size_t size, const char *name)
     snprintf(buf, size, "%s/%s", tmp_dir, name);
 }
 
-static void save_or_die(const hst_model *m, const char *path)
-{
-    char err[600];
-    if (export_model_save(m, path, NULL, err, sizeof err) != 0)
-        fail_msg("save %s: %s", path, err);
-}
 
-static hst_model *random_or_die(const hst_config *cfg, uint64_t seed)
-{
-    hst_error err = {{0}};
-    hst_model *m = hst_model_random(cfg, seed, &err);
-    if (!m)
-        fail_msg("random model: %s", err.msg);
-    return m;
-}
 
-static hst_model *load_or_die(const char *path)
-{
-    hst_error err = {{0}};
-    hst_model *m = hst_model_load(path, &err);
-    if (!m)
-        fail_msg("load %s: %s", path, err.msg);
-    return m;
-}
 
 static int group_setup(void **state)
 {
@@ -73,16 +51,7 @@ static int group_setup(void **state)
         return -1;
     tmp_path(base_v4, sizeof base_v4, "base_v4.safetensors");
     tmp_path(bad_path, sizeof bad_path, "bad.safetensors");
-    hst_error err = {{0}};
-    char why[600];
-    hst_model *m = hst_model_random(&cfg_v4, 7, &err);
-    if (!m || export_model_save(m, base_v4, NULL, why, sizeof why) != 0) {
-        fprintf(stderr, "setup: %s\n", m ? why : err.msg);
-        hst_model_free(m);
-        return -1;
-    }
-    hst_model_free(m);
-    return 0;
+    return st_save_random(&cfg_v4, 7, base_v4);
 }
 
 static int group_teardown(void **state)
@@ -130,9 +99,9 @@ static void check_round_trip(const hst_config *cfg, uint64_t seed, const char *f
 {
     char path[160];
     tmp_path(path, sizeof path, file);
-    hst_model *a = random_or_die(cfg, seed);
-    save_or_die(a, path);
-    hst_model *b = load_or_die(path);
+    hst_model *a = st_random_or_die(cfg, seed);
+    st_save_or_die(a, path);
+    hst_model *b = st_load_or_die(path);
     assert_same_config(hst_model_config(a), hst_model_config(b));
     st_assert_same_tensors(a, b);
     assert_string_equal(hst_model_preset(a), hst_model_preset(b));
@@ -169,9 +138,9 @@ static void test_round_trip_preset_keeps_name_and_counts(void **state)
     assert_int_equal(hst_preset_config("hst-v4", &c), 0);
     char path[160];
     tmp_path(path, sizeof path, "preset.safetensors");
-    hst_model *a = random_or_die(&c, 3);
-    save_or_die(a, path);
-    hst_model *b = load_or_die(path);
+    hst_model *a = st_random_or_die(&c, 3);
+    st_save_or_die(a, path);
+    hst_model *b = st_load_or_die(path);
     assert_string_equal(hst_model_preset(b), "hst-v4");
     assert_int_equal(hst_model_counts(b).params_total, 4038508); /* spec 3 */
     assert_int_equal(hst_model_counts(b).params_next_token, 2962369);
@@ -199,7 +168,7 @@ static void test_saved_layout_follows_spec(void **state)
 
     st_file f;
     read_base(&f);
-    hst_model *m = load_or_die(base_v4);
+    hst_model *m = st_load_or_die(base_v4);
     const char *key;
     json_t *entry;
     uint64_t expect_begin = 0;
@@ -259,8 +228,8 @@ static void test_optional_tensors_may_be_absent(void **state)
         st_remove_tensor(&f, optional[i]);
     st_write(bad_path, &f);
     st_free(&f);
-    hst_model *full = load_or_die(base_v4);
-    hst_model *m = load_or_die(bad_path);
+    hst_model *full = st_load_or_die(base_v4);
+    hst_model *m = st_load_or_die(bad_path);
     const int D = 16, V = 40, Hz = 2;
     uint64_t harmonic = (uint64_t)(Hz * D * D + Hz * D + V * D + D * D / 4 + D / 4 + Hz * D / 4 + Hz); /* spec 7 */
     assert_int_equal(hst_model_counts(m).n_tensors, hst_model_counts(full).n_tensors - 9);
@@ -283,7 +252,7 @@ static void test_unaligned_data_section_loads(void **state)
     unsigned char *raw = st_read_whole(bad_path, &len);
     assert_int_equal((8 + st_le64(raw)) % 2, 1);
     free(raw);
-    hst_model *a = load_or_die(base_v4), *b = load_or_die(bad_path);
+    hst_model *a = st_load_or_die(base_v4), *b = st_load_or_die(bad_path);
     st_assert_same_tensors(a, b);
     hst_model_free(a);
     hst_model_free(b);
@@ -299,7 +268,7 @@ static void test_metadata_preset_seed_and_extra_keys(void **state)
     st_set_metadata(&f, "format", "pt"); /* other writers' keys are ignored */
     st_write(bad_path, &f);
     st_free(&f);
-    hst_model *m = load_or_die(bad_path);
+    hst_model *m = st_load_or_die(bad_path);
     assert_int_equal(hst_model_seed(m), UINT64_MAX);
     assert_string_equal(hst_model_preset(m), "custom");
     assert_string_equal(hst_model_source(m), bad_path);
@@ -311,7 +280,7 @@ static void test_metadata_preset_seed_and_extra_keys(void **state)
     st_set_metadata(&f, "hst.source", NULL);
     st_write(bad_path, &f);
     st_free(&f);
-    m = load_or_die(bad_path);
+    m = st_load_or_die(bad_path);
     assert_int_equal(hst_model_seed(m), 0);
     assert_string_equal(hst_model_preset(m), "custom");
     hst_model_free(m);
@@ -324,15 +293,15 @@ static void test_preset_found_from_config_without_metadata_name(void **state)
     assert_int_equal(hst_preset_config("hst-v6", &c), 0);
     char path[160];
     tmp_path(path, sizeof path, "v6.safetensors");
-    hst_model *a = random_or_die(&c, 1);
-    save_or_die(a, path);
+    hst_model *a = st_random_or_die(&c, 1);
+    st_save_or_die(a, path);
     hst_model_free(a);
     st_file f;
     st_read(path, &f);
     st_set_metadata(&f, "hst.preset", NULL);
     st_write(path, &f);
     st_free(&f);
-    hst_model *m = load_or_die(path);
+    hst_model *m = st_load_or_die(path);
     assert_string_equal(hst_model_preset(m), "hst-v6");
     hst_model_free(m);
 }
@@ -447,8 +416,8 @@ static void check_widened_file(const char *const dtypes[2])
     read_base(&f);
     st_retype(&f, dtypes);
     st_write(bad_path, &f);
-    hst_model *m = load_or_die(bad_path);
-    hst_model *ref = load_or_die(base_v4);
+    hst_model *m = st_load_or_die(bad_path);
+    hst_model *ref = st_load_or_die(base_v4);
     assert_int_equal(hst_model_counts(m).n_tensors, hst_model_counts(ref).n_tensors);
     assert_int_equal(hst_model_counts(m).params_total, hst_model_counts(ref).params_total);
     for (int t = 0; t < hst_model_tensor_count(m); t++) {
@@ -1057,7 +1026,7 @@ static void test_save_into_missing_directory_fails_cleanly(void **state)
     char path[200];
     tmp_path(path, sizeof path, "no-such-dir/model.safetensors");
     int before = count_dir_entries(tmp_dir, "");
-    hst_model *m = random_or_die(&cfg_v4, 1);
+    hst_model *m = st_random_or_die(&cfg_v4, 1);
     char err[600];
     assert_int_equal(export_model_save(m, path, NULL, err, sizeof err), -1);
     char want[300];
@@ -1081,15 +1050,15 @@ static void test_save_replaces_existing_file_atomically(void **state)
     fclose(old);
     struct stat before, after;
     assert_int_equal(stat(path, &before), 0);
-    hst_model *m = random_or_die(&cfg_v4, 5);
-    save_or_die(m, path);
+    hst_model *m = st_random_or_die(&cfg_v4, 5);
+    st_save_or_die(m, path);
     assert_int_equal(stat(path, &after), 0);
     assert_true(before.st_ino != after.st_ino); /* renamed over, not rewritten in place */
     mode_t mask = umask(0);
     umask(mask);
     assert_int_equal(after.st_mode & 0777, 0666 & ~mask); /* like any new file */
     assert_int_equal(count_dir_entries(dir, ""), 1); /* no temporary left behind */
-    hst_model *b = load_or_die(path);
+    hst_model *b = st_load_or_die(path);
     st_assert_same_tensors(m, b);
     hst_model_free(m);
     hst_model_free(b);
@@ -1105,7 +1074,7 @@ static void test_failed_rename_leaves_nothing_behind(void **state)
     assert_int_equal(mkdir(dir, 0755), 0);
     snprintf(target, sizeof target, "%s/target", dir);
     assert_int_equal(mkdir(target, 0755), 0);
-    hst_model *m = random_or_die(&cfg_v4, 5);
+    hst_model *m = st_random_or_die(&cfg_v4, 5);
     char err[600];
     assert_int_equal(export_model_save(m, target, NULL, err, sizeof err), -1);
     char prefix[260];
@@ -1125,8 +1094,8 @@ static void test_resave_of_loaded_file_is_identical_data(void **state)
     (void)state;
     char path[160];
     tmp_path(path, sizeof path, "resave.safetensors");
-    hst_model *m = load_or_die(base_v4);
-    save_or_die(m, path);
+    hst_model *m = st_load_or_die(base_v4);
+    st_save_or_die(m, path);
     st_file a, b;
     st_read(base_v4, &a);
     st_read(path, &b);
@@ -1148,17 +1117,17 @@ static void test_save_always_writes_spine_buffers(void **state)
     st_remove_tensor(&f, "lattice_core.path_weighted.analyzer.spine");
     st_write(bad_path, &f);
     st_free(&f);
-    hst_model *m = load_or_die(bad_path);
+    hst_model *m = st_load_or_die(bad_path);
     char path[160];
     tmp_path(path, sizeof path, "spines.safetensors");
-    save_or_die(m, path);
+    st_save_or_die(m, path);
     hst_model_free(m);
     st_read(path, &f);
     const json_t *e = st_entry(&f, "lattice_core.path_weighted.analyzer.spine");
     assert_string_equal(json_string_value(json_object_get(e, "dtype")), "I64");
     assert_int_equal(json_integer_value(json_array_get(json_object_get(e, "shape"), 0)), 5);
     st_free(&f);
-    m = load_or_die(path);
+    m = st_load_or_die(path);
     assert_int_equal(hst_model_counts(m).n_tensors, hst_model_tensor_count(m));
     hst_model_free(m);
 }
@@ -1171,13 +1140,13 @@ static void test_model_write_to_a_descriptor_is_the_file(void **state)
     char path[160], saved_path[160];
     tmp_path(path, sizeof path, "by-fd.safetensors");
     tmp_path(saved_path, sizeof saved_path, "by-path.safetensors");
-    hst_model *m = random_or_die(&cfg_v4, 11);
+    hst_model *m = st_random_or_die(&cfg_v4, 11);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     hst_error err = {{0}};
     assert_int_equal(hst_model_write(m, fileno(f), NULL, &err), 0);
     assert_int_equal(fclose(f), 0);
-    save_or_die(m, saved_path);
+    st_save_or_die(m, saved_path);
     hst_model_free(m);
     size_t saved_len = 0, written_len = 0;
     unsigned char *saved = st_read_whole(saved_path, &saved_len), *written = st_read_whole(path, &written_len);
@@ -1197,7 +1166,7 @@ static int asked_at_most_once(void)
 static void test_model_write_failures_name_the_cause(void **state)
 {
     (void)state;
-    hst_model *m = load_or_die(base_v4);
+    hst_model *m = st_load_or_die(base_v4);
     int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
     assert_true(full >= 0);
     hst_error err = {{0}};

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "engine/internal.h"
+#include "tests/st_edit.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -363,18 +364,10 @@ static void test_custom_configs_follow_the_name_rules(void **state)
 
 /* ---- counts (12.C.1, 12.D.1, 12.E.1) ------------------------------------------------ */
 
-static hst_model *random_or_die(const hst_config *cfg, uint64_t seed)
-{
-    hst_error err = {{0}};
-    hst_model *m = hst_model_random(cfg, seed, &err);
-    if (!m)
-        fail_msg("%s", err.msg);
-    return m;
-}
 
 static void check_counts(const hst_config *c, uint64_t total, uint64_t next, int n_tensors)
 {
-    hst_model *m = random_or_die(c, 1);
+    hst_model *m = st_random_or_die(c, 1);
     hst_counts k = hst_model_counts(m);
     if (k.params_total != total || k.params_next_token != next)
         fail_msg("arch %s D %d L %d: counts %llu / %llu, the formulas give %llu / %llu", hst_arch_name(c->arch),
@@ -493,7 +486,7 @@ static void test_custom_counts_follow_the_formulas(void **state)
 
 static void check_init_replay(const hst_config *c, uint64_t seed)
 {
-    hst_model *m = random_or_die(c, seed);
+    hst_model *m = st_random_or_die(c, seed);
     hst_init_rng r = {{0}, 0, 0};
     hst_rng_seed(r.s, seed);
     for (int i = 0; i < m->n_specs; i++) {
@@ -539,7 +532,7 @@ static void test_v8_init_follows_the_list(void **state)
     (void)state;
     hst_config c;
     assert_int_equal(hst_preset_config("hst-v8", &c), 0);
-    hst_model *m = random_or_die(&c, 9);
+    hst_model *m = st_random_or_die(&c, 9);
     uint64_t n;
     const float *up = hst_model_tensor_data(m, "sparse_router.expert_up", &n);
     double bound = sqrt(6.0 / (65536 + 1024)); /* ±0.0094944 */
@@ -577,7 +570,7 @@ static void test_v70_and_v71_init_follow_the_lists(void **state)
     hst_config c;
     uint64_t n;
     assert_int_equal(hst_preset_config("hst-v7.0", &c), 0);
-    hst_model *m = random_or_die(&c, 2);
+    hst_model *m = st_random_or_die(&c, 2);
     const float *lw = hst_model_tensor_data(m, "lattice_core.analyzer.layer_weights", &n);
     assert_true(n == 10 && lw[0] == 1.0f && lw[9] == 1.0f);
     const float *in = hst_model_tensor_data(m, "lattice_core.layer_processors.9.self_attn.in_proj_weight", &n);
@@ -588,7 +581,7 @@ static void test_v70_and_v71_init_follow_the_lists(void **state)
     assert_true(max_abs(proj, n) <= 1 / sqrt(5000.0) && max_abs(proj, n) > 0.99 / sqrt(5000.0));
     hst_model_free(m);
     assert_int_equal(hst_preset_config("hst-v7.1", &c), 0);
-    m = random_or_die(&c, 2);
+    m = st_random_or_die(&c, 2);
     const float *ob = hst_model_tensor_data(m, "attention_layers.0.out_proj.bias", &n);
     assert_true(max_abs(ob, n) > 0 && max_abs(ob, n) <= 1 / sqrt(128.0)); /* a plain Linear: drawn */
     const float *mb = hst_model_tensor_data(m, "multi_res.processors.3.self_attn.out_proj.bias", &n);
@@ -676,7 +669,7 @@ static void test_forward_of_a_core_not_implemented_fails_with_one_line(void **st
         if (hst_arch_implemented(cases[i].custom.arch))
             continue; /* the core has landed: its own tests take over */
         hst_error err = {{0}};
-        hst_model *m = random_or_die(&cases[i].custom, 1);
+        hst_model *m = st_random_or_die(&cases[i].custom, 1);
         hst_session *s = hst_session_create(m, NULL, &err);
         assert_non_null(s);
         int ids[3] = {1, 2, 3};
