@@ -592,6 +592,88 @@ static void test_v70_and_v71_init_follow_the_lists(void **state)
     hst_model_free(m);
 }
 
+/* ---- figures (12.C.6, 12.C.8, 12.D.6, 12.D.8, 12.E.5, 12.E.7) --------------------------- */
+
+static void expect_figure(const char *what, int n, double got, double want)
+{
+    if (got != want)
+        fail_msg("%s at %d: %.1f, the spec's table says %.1f", what, n, got, want);
+}
+
+static void test_v70_flops_match_the_spec_table(void **state)
+{
+    (void)state;
+    hst_config c;
+    assert_int_equal(hst_preset_config("hst-v7.0", &c), 0);
+    const int S[3] = {128, 256, 512};
+    const double parity[3] = {17142312, 18059540, 19894410}, causal[3] = {16887296, 17477120, 18656768};
+    const double decode[3] = {17472512, 18652160, 21011456}, parity_decode[3] = {2031655936, 4296842240, 9531857920};
+    for (int i = 0; i < 3; i++) {
+        expect_figure("F_p", S[i], hst_flops_prefill_per_token(&c, HST_MODE_PARITY, S[i]), parity[i]);
+        expect_figure("F_c", S[i], hst_flops_prefill_per_token(&c, HST_MODE_CAUSAL, S[i]), causal[i]);
+        expect_figure("F_cd", S[i] - 1, hst_flops_decode(&c, HST_MODE_CAUSAL, S[i] - 1), decode[i]);
+        expect_figure("F_pd", S[i] - 1, hst_flops_decode(&c, HST_MODE_PARITY, S[i] - 1), parity_decode[i]);
+    }
+    /* 12.C.8: 8,188,426 floats of weights and 18,432 bytes of K/V per cached position. */
+    expect_figure("causal decode bytes", 0, hst_bytes_decode(&c, HST_MODE_CAUSAL, 0), 4.0 * 8188426 + 18432);
+    expect_figure("causal decode bytes", 99, hst_bytes_decode(&c, HST_MODE_CAUSAL, 99), 4.0 * 8188426 + 18432 * 100);
+}
+
+static void test_v71_flops_match_the_spec_table(void **state)
+{
+    (void)state;
+    hst_config c;
+    assert_int_equal(hst_preset_config("hst-v7.1", &c), 0);
+    const int S[3] = {128, 256, 512};
+    const double parity[3] = {5850648, 6118936, 6682136}, causal[3] = {6002656, 6227424, 6703584};
+    const double worst[3] = {8752640, 9268736, 10300928}, none[3] = {5152768, 5611520, 6529024};
+    const double mean[3] = {6197056, 6677312, 7637824}, parity_decode[3] = {748882944, 1566447616, 3421253632};
+    for (int i = 0; i < 3; i++) {
+        expect_figure("F_par", S[i], hst_flops_prefill_per_token(&c, HST_MODE_PARITY, S[i]), parity[i]);
+        expect_figure("F_c", S[i], hst_flops_prefill_per_token(&c, HST_MODE_CAUSAL, S[i]), causal[i]);
+        expect_figure("F_d", S[i] - 1, hst_flops_decode(&c, HST_MODE_CAUSAL, S[i] - 1), worst[i]);
+        expect_figure("F_d", S[i] - 2, hst_flops_decode(&c, HST_MODE_CAUSAL, S[i] - 2), none[i]);
+        double sum = 0;
+        for (int t = S[i] - 8; t < S[i]; t++)
+            sum += hst_flops_decode(&c, HST_MODE_CAUSAL, t);
+        expect_figure("mean F_d", S[i], sum / 8, mean[i]);
+        expect_figure("parity decode", S[i] - 1, hst_flops_decode(&c, HST_MODE_PARITY, S[i] - 1), parity_decode[i]);
+    }
+    /* Spine steps add 16D²(1 + n_t): compare with the step before (no pooled row completes at 11, 35, 103, 303). */
+    const int spine[4] = {12, 36, 104, 304};
+    const double extra[4] = {1048576, 1310720, 1572864, 1835008};
+    for (int i = 0; i < 4; i++) {
+        double step = hst_flops_decode(&c, HST_MODE_CAUSAL, spine[i]) - hst_flops_decode(&c, HST_MODE_CAUSAL, spine[i] - 2);
+        expect_figure("spine step", spine[i], step - 4.0 * 128 * 2 * (c.n_layers + 1), extra[i]); /* 2 more keys */
+    }
+    /* 12.D.8: 2,357,646 floats at a step without completions or spine update, 7,168 bytes of K/V per position. */
+    expect_figure("causal decode bytes", 126, hst_bytes_decode(&c, HST_MODE_CAUSAL, 126), 4.0 * 2357646 + 7168.0 * 127);
+}
+
+static void test_v8_flops_match_the_spec_table(void **state)
+{
+    (void)state;
+    hst_config c;
+    assert_int_equal(hst_preset_config("hst-v8", &c), 0);
+    const int S[3] = {128, 256, 512};
+    const double causal[3] = {6331104, 6756576, 7621344}, parity[3] = {6569216, 7234816, 8579840};
+    const double decode[3] = {7598848, 8508160, 10326784}, parity_decode[3] = {840859648, 1852112896, 4392878080};
+    for (int i = 0; i < 3; i++) {
+        expect_figure("F_c", S[i], hst_flops_prefill_per_token(&c, HST_MODE_CAUSAL, S[i]), causal[i]);
+        expect_figure("F_p", S[i], hst_flops_prefill_per_token(&c, HST_MODE_PARITY, S[i]), parity[i]);
+        expect_figure("F_d", S[i] - 1, hst_flops_decode(&c, HST_MODE_CAUSAL, S[i] - 1), decode[i]);
+        expect_figure("parity decode", S[i] - 1, hst_flops_decode(&c, HST_MODE_PARITY, S[i] - 1), parity_decode[i]);
+    }
+    expect_figure("F_d", 126, hst_flops_decode(&c, HST_MODE_CAUSAL, 126), 6355200);
+    double sum = 0;
+    for (int t = 120; t < 128; t++)
+        sum += hst_flops_decode(&c, HST_MODE_CAUSAL, t);
+    expect_figure("mean F_d", 128, sum / 8, 6703680);
+    /* 12.E.7: 2,638,089 floats of weights at a plain step, M (64 KiB), (4L + 2)·D floats of K/V per position. */
+    expect_figure("causal decode bytes", 126, hst_bytes_decode(&c, HST_MODE_CAUSAL, 126),
+                  4.0 * 2638089 + 65536 + 4.0 * 26 * 128 * 127);
+}
+
 /* ---- presets and cores not implemented yet -------------------------------------------- */
 
 static void test_chaos_is_an_alias_of_v70(void **state)
@@ -704,6 +786,9 @@ int main(void)
         cmocka_unit_test(test_random_init_draws_in_table_order),
         cmocka_unit_test(test_v8_init_follows_the_list),
         cmocka_unit_test(test_v70_and_v71_init_follow_the_lists),
+        cmocka_unit_test(test_v70_flops_match_the_spec_table),
+        cmocka_unit_test(test_v71_flops_match_the_spec_table),
+        cmocka_unit_test(test_v8_flops_match_the_spec_table),
         cmocka_unit_test(test_chaos_is_an_alias_of_v70),
         cmocka_unit_test(test_unknown_model_lists_every_preset),
         cmocka_unit_test(test_stage2_constraints),
