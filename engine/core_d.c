@@ -49,10 +49,12 @@ static double prefill_total(const hst_config *c, hst_mode mode, int S)
     const int parity = mode == HST_MODE_PARITY;
     double total = S * P + (parity ? 4 * D * S * (double)S : 2 * D * S * (S + 1.0));
     for (int i = 0; i < 3; i++) {
-        double n = S / resolutions[i]; /* n_r = ⌊S/r⌋ */
+        const int pooled = S / resolutions[i]; /* n_r = ⌊S/r⌋ */
+        const double n = pooled;
         total += n * P + (parity ? 4 * D * n * n : 2 * D * n * (n + 1));
     }
-    double routers = parity ? (double)((S + CORE_D_BLOCK - 1) / CORE_D_BLOCK) : S; /* per block, or per row */
+    const int blocks = (S + CORE_D_BLOCK - 1) / CORE_D_BLOCK;
+    const double routers = parity ? blocks : S; /* per block, or per row */
     total += S * mix_row(D) + L * (8 * D * D * S + 2 * D * S * (S + 1.0) + routers * block_router(D));
     return total + lattice_flops(c, S) + 2 * D * c->vocab_size * S;
 }
@@ -109,9 +111,9 @@ static double kv_bytes_per_position(const hst_config *c)
 static double bytes_prefill(const hst_config *c, hst_mode mode, int S)
 {
     (void)mode;
-    double pooled = 0;
+    int pooled = 0;
     for (int i = 0; i < 3; i++)
-        pooled += S / resolutions[i];
+        pooled += S / resolutions[i]; /* ⌊S/r⌋ pooled rows */
     return sizeof(float) * path_weight_floats(c) + kv_bytes_per_position(c) * S +
            2.0 * c->d_model * sizeof(float) * pooled;
 }
@@ -128,7 +130,8 @@ static double bytes_decode(const hst_config *c, hst_mode mode, int t)
     for (int i = 0; i < 3; i++)
         if ((t + 1) % resolutions[i] == 0) {
             floats += 4 * D * D + 2 * F * D + F + 9 * D;
-            kv += 2 * D * sizeof(float) * ((t + 1) / resolutions[i]);
+            const int pooled = (t + 1) / resolutions[i]; /* the pooled rows so far */
+            kv += 2 * D * sizeof(float) * pooled;
         }
     if (hst_lattice_spine_flops(HST_SPINE_3TERM, c->d_model, 1, t) > 0)
         floats += 16 * D * D + 19 * D; /* path_weight_net's two values are load-time constants */

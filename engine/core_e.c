@@ -47,7 +47,8 @@ static double prefill_extra(const hst_config *c, hst_mode mode, int S)
     else
         f = S * (2 * D * (S + 1) + 4 * L * D * (S + 1));
     for (int i = 0; i < 3; i++) {
-        double n = S / pool_factors[i]; /* n_f = ⌊S/f⌋; 0 when f > S */
+        const int pooled = S / pool_factors[i]; /* n_f = ⌊S/f⌋; 0 when f > S */
+        const double n = pooled;
         f += 24 * D * D * n + (mode == HST_MODE_PARITY ? 4 * D * n * n : 2 * D * n * (n + 1));
     }
     return f + hst_lattice_spine_flops(HST_SPINE_2TERM, c->d_model, S, 0);
@@ -93,9 +94,10 @@ static double bytes_prefill(const hst_config *c, hst_mode mode, int S)
 {
     (void)mode;
     const double D = c->d_model;
-    double floats = step_weight_floats(c) + 6 * 8 * D * D + 16 * D * D + 19 * D + D * D, pooled = 0;
+    double floats = step_weight_floats(c) + 6 * 8 * D * D + 16 * D * D + 19 * D + D * D;
+    int pooled = 0;
     for (int i = 0; i < 3; i++)
-        pooled += S / pool_factors[i];
+        pooled += S / pool_factors[i]; /* ⌊S/f⌋ pooled rows */
     return sizeof(float) * floats + kv_bytes_per_position(c) * S + 2 * D * sizeof(float) * pooled;
 }
 
@@ -109,8 +111,10 @@ static double bytes_decode(const hst_config *c, hst_mode mode, int t)
     const double D = c->d_model;
     double floats = step_weight_floats(c) + D * D, kv = kv_bytes_per_position(c) * (t + 1);
     for (int i = 0; i < 3; i++)
-        if ((t + 1) % pool_factors[i] == 0)
-            kv += 2 * D * sizeof(float) * ((t + 1) / pool_factors[i]);
+        if ((t + 1) % pool_factors[i] == 0) {
+            const int pooled = (t + 1) / pool_factors[i]; /* the pooled rows so far */
+            kv += 2 * D * sizeof(float) * pooled;
+        }
     if (hst_lattice_spine_flops(HST_SPINE_2TERM, c->d_model, 1, t) > 0)
         floats += 16 * D * D + 19 * D;
     return sizeof(float) * floats + kv;

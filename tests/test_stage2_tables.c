@@ -59,7 +59,7 @@ static tsv read_tsv(const char *file)
         if (line[0] == '#' || strncmp(line, "index\t", 6) == 0)
             continue;
         line[strcspn(line, "\n")] = '\0';
-        char *field[7];
+        const char *field[7] = {"", "", "", "", "", "", ""};
         int k = 0;
         for (char *tok = strtok(line, "\t"); tok && k < 7; tok = strtok(NULL, "\t"))
             field[k++] = tok;
