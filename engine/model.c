@@ -557,38 +557,28 @@ hst_counts hst_model_counts(const hst_model *m)
     return c;
 }
 
-
 /* ---- figures of the core (spec 11; 12.C.6, 12.C.8, 12.D.6, 12.D.8, 12.E.5, 12.E.7) ---- */
 
-typedef double (*figure_fn)(const hst_config *cfg, hst_mode mode, int n);
-
-static double figure(figure_fn fn, const hst_config *cfg, hst_mode mode, int n)
+/* The arch's core, or NULL for a value outside hst_arch (then every figure is NaN). */
+static const hst_core_ops *core_of(const hst_config *cfg)
 {
-    return fn ? fn(cfg, mode, n) : NAN;
+    return hst_core_ops_for(cfg->arch);
 }
+
+#define FIGURE(member, cfg, mode, n) \
+    (core_of(cfg) && core_of(cfg)->member ? core_of(cfg)->member(cfg, mode, n) : NAN)
 
 double hst_flops_prefill_per_token(const hst_config *cfg, hst_mode mode, int S)
 {
-    return figure(hst_core_ops_for(cfg->arch)->flops_prefill_per_token, cfg, mode, S);
+    return FIGURE(flops_prefill_per_token, cfg, mode, S);
 }
 
-double hst_flops_decode(const hst_config *cfg, hst_mode mode, int t)
-{
-    return figure(hst_core_ops_for(cfg->arch)->flops_decode, cfg, mode, t);
-}
-
-double hst_bytes_decode(const hst_config *cfg, hst_mode mode, int t)
-{
-    return figure(hst_core_ops_for(cfg->arch)->bytes_decode, cfg, mode, t);
-}
-
-double hst_bytes_prefill(const hst_config *cfg, hst_mode mode, int S)
-{
-    return figure(hst_core_ops_for(cfg->arch)->bytes_prefill, cfg, mode, S);
-}
+double hst_flops_decode(const hst_config *cfg, hst_mode mode, int t) { return FIGURE(flops_decode, cfg, mode, t); }
+double hst_bytes_decode(const hst_config *cfg, hst_mode mode, int t) { return FIGURE(bytes_decode, cfg, mode, t); }
+double hst_bytes_prefill(const hst_config *cfg, hst_mode mode, int S) { return FIGURE(bytes_prefill, cfg, mode, S); }
 
 uint64_t hst_decode_state_bytes(const hst_config *cfg)
 {
-    const hst_core_ops *ops = hst_core_ops_for(cfg->arch);
-    return ops->state_bytes ? ops->state_bytes(cfg) : 0;
+    const hst_core_ops *ops = core_of(cfg);
+    return ops && ops->state_bytes ? ops->state_bytes(cfg) : 0;
 }

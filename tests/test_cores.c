@@ -60,6 +60,9 @@ static void test_archs_name_their_core_and_class(void **state)
     }
     assert_int_equal(hst_arch_core(HST_ARCH_COUNT), '?');
     assert_null(hst_core_ops_for(HST_ARCH_COUNT));
+    const hst_config bogus = {HST_ARCH_COUNT, 10, 8, 1, 2, 16, 1};
+    assert_true(isnan(hst_flops_decode(&bogus, HST_MODE_CAUSAL, 0)));
+    assert_int_equal(hst_decode_state_bytes(&bogus), 0);
     assert_true(hst_core_ops_for(HST_ARCH_V3) == hst_core_ops_for(HST_ARCH_V6_1));
     assert_true(hst_arch_implemented(HST_ARCH_V4) && hst_arch_implemented(HST_ARCH_V6_1));
 }
