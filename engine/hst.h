@@ -2,7 +2,8 @@
  *
  * The engine computes tokens and reports what it did: section times, tokens,
  * FLOPs and bytes read. It never draws, formats a report or opens a counter.
- * The normative model definition is ../shared/HST_MODEL.md ("spec" below).
+ * The normative model definition is ../shared/HST_MODEL.md ("spec" below),
+ * with Cores C, D and E in its section 12 (HST_MODEL_STAGE2.md).
  */
 #ifndef HST_H
 #define HST_H
@@ -20,11 +21,14 @@ typedef struct {
 /* ---- configuration (spec 3) -------------------------------------------- */
 
 typedef enum {
-    HST_ARCH_V3,
-    HST_ARCH_V4,
-    HST_ARCH_V5_2,
-    HST_ARCH_V6,
-    HST_ARCH_V6_1,
+    HST_ARCH_V3,   /* Core A */
+    HST_ARCH_V4,   /* Core A */
+    HST_ARCH_V5_2, /* Core B */
+    HST_ARCH_V6,   /* Core B */
+    HST_ARCH_V6_1, /* Core B */
+    HST_ARCH_V7_0, /* Core C, v7.0 Agile (spec 12.C) */
+    HST_ARCH_V7_1, /* Core D, v7.1 Ultimate (spec 12.D) */
+    HST_ARCH_V8,   /* Core E, v8 Crystalline (spec 12.E) */
     HST_ARCH_COUNT
 } hst_arch;
 
@@ -38,20 +42,44 @@ typedef struct {
     int horizon;      /* Hz */
 } hst_config;
 
-const char *hst_arch_name(hst_arch arch);            /* "v3", "v5.2", ... */
+const char *hst_arch_name(hst_arch arch);            /* "v3", "v5.2", "v7.0", ... */
 int hst_arch_from_name(const char *name, hst_arch *out); /* 0 ok, -1 unknown */
+/* The core that computes the arch: 'A' (v3, v4), 'B' (v5.2, v6, v6.1), 'C'
+ * (v7.0), 'D' (v7.1), 'E' (v8); '?' for a value outside hst_arch. */
+char hst_arch_core(hst_arch arch);
+/* 1 when this build runs the arch's forward pass. 0 while its core is not
+ * implemented: models of the arch load, initialise, count and save, and
+ * hst_forward fails with "forward: <preset> is not implemented in this build". */
+int hst_arch_implemented(hst_arch arch);
 
-/* Presets: "hst-v3", "hst-v4", "hst-v5.2", "hst-v6", "hst-v6.1". */
+/* Presets: "hst-v3", "hst-v4", "hst-v5.2", "hst-v6", "hst-v6.1", "hst-v7.0",
+ * "hst-chaos" (an alias of arch v7.0 with hst-v7.0's values, spec 12.C.9),
+ * "hst-v7.1", "hst-v8". */
 int hst_preset_count(void);
 const char *hst_preset_name(int i);
 int hst_preset_config(const char *name, hst_config *out); /* 0 ok, -1 unknown */
 /* The preset whose configuration equals cfg, or NULL ("custom"). */
 const char *hst_preset_matching(const hst_config *cfg);
-/* 0 when cfg satisfies spec section 3; else -1 with err "config: bad metadata: ...". */
+/* 0 when cfg satisfies spec section 3 (and 12.0 for v7.0, v7.1, v8); else -1
+ * with err "config: bad metadata: ...". */
 int hst_config_check(const hst_config *cfg, hst_error *err);
 
 #define HST_DEFAULT_PRESET "hst-v4"
 #define HST_DEFAULT_SEED 0
+
+/* ---- modes (spec 12.0) ------------------------------------------------- */
+
+/* Cores C, D and E are non-causal as originally written: parity mode is the
+ * original's computation over the whole window (a decode step recomputes the
+ * window), causal mode the spec's causal rewrite with an incremental decode.
+ * Causal is the default. For Cores A and B both modes are the same
+ * computation: the mode is accepted and reported, and changes nothing. */
+typedef enum { HST_MODE_CAUSAL, HST_MODE_PARITY, HST_MODE_COUNT } hst_mode;
+
+const char *hst_mode_name(hst_mode mode);                   /* "causal", "parity" */
+int hst_mode_from_name(const char *name, hst_mode *out);   /* 0 ok, -1 unknown */
+/* 1 when the two modes compute different things for the arch (Cores C, D, E). */
+int hst_arch_modes_differ(hst_arch arch);
 
 /* ---- counts (spec 7, 11) ---------------------------------------------- */
 
@@ -62,14 +90,20 @@ typedef struct {
     int n_tensors;              /* tensors in the file / model, spine buffers included */
 } hst_counts;
 
-/* Matmul FLOPs per token of a prefill of S tokens from position 0 (spec 11). */
-double hst_flops_prefill_per_token(const hst_config *cfg, int S);
-/* Matmul FLOPs of one decode step at position t (spec 11). */
-double hst_flops_decode(const hst_config *cfg, int t);
-/* Bytes a decode step at position t reads: next-token weights + KV cache. */
-double hst_bytes_decode(const hst_config *cfg, int t);
+/* The figures of the computation the mode runs (spec 11; 12.C.6, 12.D.6,
+ * 12.E.5 for FLOPs, 12.C.8, 12.D.8, 12.E.7 for bytes). NaN when this build
+ * has no formula for the arch's core. */
+/* Matmul FLOPs per token of a prefill of S tokens from position 0, logits for every row. */
+double hst_flops_prefill_per_token(const hst_config *cfg, hst_mode mode, int S);
+/* Matmul FLOPs of one decode step at position t. */
+double hst_flops_decode(const hst_config *cfg, hst_mode mode, int t);
+/* Bytes a decode step at position t reads: next-token weights + decode state. */
+double hst_bytes_decode(const hst_config *cfg, hst_mode mode, int t);
 /* Bytes a prefill of S tokens reads once (weights) plus its KV traffic. */
-double hst_bytes_prefill(const hst_config *cfg, int S);
+double hst_bytes_prefill(const hst_config *cfg, hst_mode mode, int S);
+/* Bytes of the decode state (KV caches and the rest) a session of cfg
+ * allocates; 0 when the arch's core is not implemented in this build. */
+uint64_t hst_decode_state_bytes(const hst_config *cfg);
 
 /* ---- models ------------------------------------------------------------- */
 
@@ -124,15 +158,20 @@ int hst_model_warning(const hst_model *m, char *buf, size_t size);
 /* Tensor listing, canonical order (for `hstprof model info`). */
 typedef struct {
     const char *name;
-    const char *dtype;  /* "F32", "I64", as in the file */
+    const char *dtype;  /* "F32", "I64", as the engine writes it */
     int ndim;
     int64_t shape[4];
     uint64_t numel;
     int next_token;     /* read by the next-token path */
+    /* "next_token", "horizon", "never_read", "buffer" (not a parameter:
+     * spine, positional table, memory) or "tied" (v8's lm_head.weight, the
+     * token table under a second name): the name lists' group (spec 12). */
+    const char *group;
 } hst_tensor_info;
 int hst_model_tensor_count(const hst_model *m);
 int hst_model_tensor(const hst_model *m, int i, hst_tensor_info *out);
-/* Raw f32 data of a tensor by name (tests, tools); NULL when absent or I64. */
+/* Raw f32 data of a tensor by name (tests, tools); NULL when absent or I64.
+ * A tied tensor (v8's lm_head.weight) gives its tie's data, in the file or not. */
 const float *hst_model_tensor_data(const hst_model *m, const char *name, uint64_t *numel);
 
 /* ---- kernels ------------------------------------------------------------ */
@@ -196,19 +235,29 @@ typedef struct hst_session hst_session;
 /* Buffers for the whole session are allocated here, never per token. */
 hst_session *hst_session_create(const hst_model *m, hst_pool *pool, hst_error *err);
 void hst_session_free(hst_session *s);
-/* Forget all tokens (t = 0); keeps buffers. */
+/* Forget all tokens (t = 0); keeps buffers and the mode. */
 void hst_session_reset(hst_session *s);
+/* The mode the next forward calls run in; HST_MODE_CAUSAL after create.
+ * Allowed at any token boundary: the session keeps the ids of every token
+ * it processed and rebuilds its state in the new mode by processing that
+ * history again (one prefill of hst_session_pos() tokens, at the new mode's
+ * prefill cost; nothing for Cores A and B, whose modes are the same
+ * computation). The rebuild overwrites the last call's section figures. On
+ * failure the session is reset (position 0) in the new mode. */
+int hst_session_set_mode(hst_session *s, hst_mode mode, hst_error *err);
+hst_mode hst_session_mode(const hst_session *s);
 /* Use another pool (thread count change at a token boundary). */
 void hst_session_set_pool(hst_session *s, hst_pool *pool);
 int hst_session_pos(const hst_session *s);         /* tokens processed so far */
 const hst_config *hst_session_config(const hst_session *s);
 const hst_model *hst_session_model(const hst_session *s);
-uint64_t hst_session_kv_bytes(const hst_session *s); /* KV cache allocation */
+uint64_t hst_session_kv_bytes(const hst_session *s); /* decode state allocation (hst_decode_state_bytes) */
 
 /* Process n >= 1 tokens at positions pos..pos+n-1 (a prefill when pos = 0,
- * a decode step when n = 1). Writes logits for every row ([n, V]) when
- * all_logits, else only for the last row ([V]). logits may be NULL.
- * Errors: id outside the vocabulary, "context full" (pos + n > Lmax). */
+ * a decode step when n = 1) in the session's mode. Writes logits for every
+ * row ([n, V]) when all_logits, else only for the last row ([V]). logits may
+ * be NULL. Errors: id outside the vocabulary, "context full" (pos + n >
+ * Lmax), an arch whose core this build does not implement. */
 int hst_forward(hst_session *s, const int *ids, int n, float *logits, int all_logits, hst_error *err);
 
 /* ---- one PreBlock on its own (spec 4.2), for `hstprof layerbench` -------
@@ -242,7 +291,8 @@ int hst_block_forward(const hst_block *b, hst_block_workspace *w, hst_pool *pool
 
 /* ---- per-section timers (spec 10) --------------------------------------- */
 
-/* Sections: embed, bottom.0..Lb-1, lattice, top.0..Lt-1, head. */
+/* The core's sections (spec 10; 12.C.7, 12.D.7, 12.E.6), e.g. for Cores A
+ * and B: embed, bottom.0..Lb-1, lattice, top.0..Lt-1, head. */
 int hst_session_section_count(const hst_session *s);
 const char *hst_session_section_name(const hst_session *s, int i);
 /* Off by default; when off the forward pass reads no clock. */

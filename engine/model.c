@@ -1,5 +1,6 @@
-/* model.c — configurations, presets, the canonical tensor table, random
- * initialisation, parameter counts and FLOP/byte figures (spec 2, 3, 6, 7, 8, 11). */
+/* model.c — archs, presets, configurations and modes; model objects, random
+ * initialisation, parameter counts, precision, and the per-core figures
+ * (spec 3, 7, 8, 11, 12.0). The tensor table is tensors.c's. */
 #include "engine/internal.h"
 
 #include <math.h>
@@ -8,30 +9,85 @@
 #include <string.h>
 #include <unistd.h>
 
-void hst_set_error(hst_error *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
-
 /* ---- archs and presets (spec 3) ----------------------------------------- */
 
-static const char *const arch_names[HST_ARCH_COUNT] = {"v3", "v4", "v5.2", "v6", "v6.1"};
+static const struct {
+    const char *name;
+    const char *class_name; /* the original PyTorch module (spec 3, 12) */
+    char core;
+} archs[HST_ARCH_COUNT] = {
+    [HST_ARCH_V3] = {"v3", "HSTv3Ultra", 'A'},
+    [HST_ARCH_V4] = {"v4", "HSTv4Unified", 'A'},
+    [HST_ARCH_V5_2] = {"v5.2", "HSTv5_2Unified", 'B'},
+    [HST_ARCH_V6] = {"v6", "HSTv6Giga", 'B'},
+    [HST_ARCH_V6_1] = {"v6.1", "HSTv6Giga", 'B'},
+    [HST_ARCH_V7_0] = {"v7.0", "HSTv7Agile", 'C'},
+    [HST_ARCH_V7_1] = {"v7.1", "HSTv7_1Ultimate", 'D'},
+    [HST_ARCH_V8] = {"v8", "HSTv8Crystalline", 'E'},
+};
 
 const char *hst_arch_name(hst_arch arch)
 {
-    return (unsigned)arch < HST_ARCH_COUNT ? arch_names[arch] : "?";
+    return (unsigned)arch < HST_ARCH_COUNT ? archs[arch].name : "?";
+}
+
+const char *hst_arch_class(hst_arch arch)
+{
+    return (unsigned)arch < HST_ARCH_COUNT ? archs[arch].class_name : "?";
+}
+
+char hst_arch_core(hst_arch arch)
+{
+    return (unsigned)arch < HST_ARCH_COUNT ? archs[arch].core : '?';
+}
+
+int hst_arch_implemented(hst_arch arch)
+{
+    const hst_core_ops *ops = hst_core_ops_for(arch);
+    return ops && ops->forward != NULL;
+}
+
+/* Cores C, D, E are non-causal as written; A and B are causal (spec 12.0). */
+int hst_arch_modes_differ(hst_arch arch)
+{
+    char core = hst_arch_core(arch);
+    return core == 'C' || core == 'D' || core == 'E';
+}
+
+const hst_core_ops *hst_core_ops_for(hst_arch arch)
+{
+    switch (hst_arch_core(arch)) {
+    case 'A':
+    case 'B': return &hst_core_ab;
+    case 'C': return &hst_core_c;
+    case 'D': return &hst_core_d;
+    case 'E': return &hst_core_e;
+    default: return NULL;
+    }
 }
 
 int hst_arch_from_name(const char *name, hst_arch *out)
 {
     for (int i = 0; i < HST_ARCH_COUNT; i++)
-        if (strcmp(name, arch_names[i]) == 0) {
+        if (strcmp(name, archs[i].name) == 0) {
             *out = (hst_arch)i;
+            return 0;
+        }
+    return -1;
+}
+
+static const char *const mode_names[HST_MODE_COUNT] = {"causal", "parity"};
+
+const char *hst_mode_name(hst_mode mode)
+{
+    return (unsigned)mode < HST_MODE_COUNT ? mode_names[mode] : "?";
+}
+
+int hst_mode_from_name(const char *name, hst_mode *out)
+{
+    for (int i = 0; i < HST_MODE_COUNT; i++)
+        if (strcmp(name, mode_names[i]) == 0) {
+            *out = (hst_mode)i;
             return 0;
         }
     return -1;
@@ -42,13 +98,19 @@ typedef struct {
     hst_config cfg;
 } preset;
 
-/* The published benchmark's configuration: V 5000, D 128, 4 heads, Lmax 512, Hz 8. */
+/* The published benchmark's configuration: V 5000, D 128, 4 heads, Lmax 512,
+ * Hz 8 (spec 3, 12). hst-chaos is hst-v7.0 under the name of the report's
+ * eighth row (12.C.9); hst_preset_matching finds hst-v7.0 first. */
 static const preset presets[] = {
     {"hst-v3", {HST_ARCH_V3, 5000, 128, 4, 6, 512, 8}},
     {"hst-v4", {HST_ARCH_V4, 5000, 128, 4, 6, 512, 8}},
     {"hst-v5.2", {HST_ARCH_V5_2, 5000, 128, 4, 6, 512, 8}},
     {"hst-v6", {HST_ARCH_V6, 5000, 128, 4, 6, 512, 8}},
     {"hst-v6.1", {HST_ARCH_V6_1, 5000, 128, 4, 8, 512, 8}},
+    {"hst-v7.0", {HST_ARCH_V7_0, 5000, 128, 4, 8, 512, 8}},
+    {"hst-chaos", {HST_ARCH_V7_0, 5000, 128, 4, 8, 512, 8}},
+    {"hst-v7.1", {HST_ARCH_V7_1, 5000, 128, 4, 6, 512, 8}},
+    {"hst-v8", {HST_ARCH_V8, 5000, 128, 4, 6, 512, 8}},
 };
 #define N_PRESETS ((int)(sizeof presets / sizeof presets[0]))
 
@@ -73,6 +135,48 @@ const char *hst_preset_matching(const hst_config *cfg)
     return NULL;
 }
 
+/* How many V·D-sized tensors the arch's table holds, counting Hz·V-row ones
+ * Hz times: what bounds the largest tensor and the file (spec 6, 12). */
+static int64_t vocab_tables(const hst_config *c)
+{
+    switch (hst_arch_core(c->arch)) {
+    case 'C': return c->horizon + 9;       /* token, lm_head, verifier, 6 of the recursive head, Hz·V proj */
+    case 'D': return c->horizon + 67;      /* token, lm_head, verifier, 64V horizon rows, Hz·V proj */
+    case 'E': return 3 * c->horizon + 3;   /* token, verifier, Hz·V·2D horizon, Hz·V proj */
+    default: return c->horizon + 8;
+    }
+}
+
+/* Section 3's constraints and those 12.0 adds for v7.0, v7.1, v8. */
+static int check_shape_rules(const hst_config *c, hst_error *err)
+{
+    const char core = hst_arch_core(c->arch);
+    const int stage2 = core == 'C' || core == 'D' || core == 'E';
+    if (c->d_model % 4 != 0 || c->d_model % c->n_heads != 0) {
+        hst_set_error(err, "config: bad metadata: d_model %d must be a multiple of 4 and of n_heads %d",
+                      c->d_model, c->n_heads);
+        return -1;
+    }
+    /* Their fixed 8-head layers (spec 12.0; the original fails to construct otherwise). */
+    if (stage2 && c->d_model % 8 != 0) {
+        hst_set_error(err, "config: bad metadata: arch %s needs d_model a multiple of 8 (got %d)",
+                      hst_arch_name(c->arch), c->d_model);
+        return -1;
+    }
+    /* Cores D and E have no bottom/top split (12.D.1, 12.E.1). */
+    int min_layers = core == 'D' || core == 'E' ? 1 : 2;
+    if (c->n_layers < min_layers) {
+        hst_set_error(err, "config: bad metadata: n_layers %d must be >= %d", c->n_layers, min_layers);
+        return -1;
+    }
+    /* v6.1's original computes depth max(4, min(d, Lb)) and crashes when Lb < 4 (spec 3). */
+    if (c->arch == HST_ARCH_V6_1 && c->n_layers / 2 < 4) {
+        hst_set_error(err, "config: bad metadata: arch v6.1 needs n_layers >= 8 (got %d)", c->n_layers);
+        return -1;
+    }
+    return 0;
+}
+
 int hst_config_check(const hst_config *c, hst_error *err)
 {
     if ((unsigned)c->arch >= HST_ARCH_COUNT) {
@@ -89,357 +193,20 @@ int hst_config_check(const hst_config *c, hst_error *err)
             hst_set_error(err, "config: bad metadata: %s = %d must be >= 1", dims[i].key, dims[i].v);
             return -1;
         }
-    if (c->d_model % 4 != 0 || c->d_model % c->n_heads != 0) {
-        hst_set_error(err, "config: bad metadata: d_model %d must be a multiple of 4 and of n_heads %d",
-                      c->d_model, c->n_heads);
+    if (check_shape_rules(c, err) != 0)
         return -1;
-    }
-    if (c->n_layers < 2) {
-        hst_set_error(err, "config: bad metadata: n_layers %d must be >= 2", c->n_layers);
-        return -1;
-    }
-    /* v6.1's original computes depth max(4, min(d, Lb)) and crashes when Lb < 4 (spec 3). */
-    if (c->arch == HST_ARCH_V6_1 && c->n_layers / 2 < 4) {
-        hst_set_error(err, "config: bad metadata: arch v6.1 needs n_layers >= 8 (got %d)", c->n_layers);
-        return -1;
-    }
     if (c->max_seq_len > 8192) {
         hst_set_error(err, "config: bad metadata: max_seq_len %d exceeds 8192", c->max_seq_len);
         return -1;
     }
     /* Keep every tensor's element count far below overflow of the offsets. */
-    if ((int64_t)c->vocab_size * c->d_model * (c->horizon + 8) > (int64_t)1 << 34 ||
+    if ((int64_t)c->vocab_size * c->d_model * vocab_tables(c) > (int64_t)1 << 34 ||
         c->d_model > 16384 || c->n_layers > 1024) {
         hst_set_error(err, "config: bad metadata: model too large (V %d, D %d, L %d, Hz %d)",
                       c->vocab_size, c->d_model, c->n_layers, c->horizon);
         return -1;
     }
     return 0;
-}
-
-/* ---- the spine (spec 2) ------------------------------------------------- */
-
-int hst_spine(int max_seq_len, int64_t out[16])
-{
-    int n = 0;
-    out[n++] = 0;
-    out[n++] = 2;
-    out[n++] = 4;
-    for (;;) {
-        int64_t next = 2 * (out[n - 1] + out[n - 2] + out[n - 3]);
-        if (next >= max_seq_len || n >= 16)
-            break;
-        out[n++] = next;
-    }
-    return n;
-}
-
-/* The normative table of spec 2, in the order the GRU reads it. */
-static const struct {
-    int pos;
-    int m;
-    int counts[3];
-    int levels[3][3];
-} spine_table[] = {
-    {12, 1, {3, 0, 0}, {{0, 2, 4}}},
-    {36, 2, {3, 1, 0}, {{2, 12, 4}, {0}}},
-    {104, 2, {3, 2, 0}, {{4, 36, 12}, {0, 2}}},
-    {304, 2, {3, 3, 0}, {{104, 36, 12}, {0, 2, 4}}},
-    {888, 3, {3, 3, 1}, {{304, 104, 36}, {2, 12, 4}, {0}}},
-    {2592, 3, {3, 3, 2}, {{888, 304, 104}, {4, 36, 12}, {0, 2}}},
-    {7568, 3, {3, 3, 3}, {{2592, 304, 888}, {104, 36, 12}, {0, 2, 4}}},
-};
-
-int hst_spine_levels(int p, int levels[3][3], int counts[3])
-{
-    for (size_t i = 0; i < sizeof spine_table / sizeof spine_table[0]; i++)
-        if (spine_table[i].pos == p) {
-            memcpy(levels, spine_table[i].levels, sizeof spine_table[i].levels);
-            memcpy(counts, spine_table[i].counts, sizeof spine_table[i].counts);
-            return spine_table[i].m;
-        }
-    counts[0] = counts[1] = counts[2] = 0;
-    return 0;
-}
-
-/* ---- the tensor table (spec 4.6, 6) -------------------------------------- */
-
-typedef struct {
-    hst_tensor_spec *v;
-    int n, cap;
-    int oom;
-} spec_list;
-
-static void add(spec_list *l, unsigned flags, hst_init_kind init, double bound, int ndim,
-                const int64_t *shape, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-
-static void add(spec_list *l, unsigned flags, hst_init_kind init, double bound, int ndim,
-                const int64_t *shape, const char *fmt, ...)
-{
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 256;
-        hst_tensor_spec *v = realloc(l->v, (size_t)cap * sizeof *v);
-        if (!v) {
-            l->oom = 1;
-            return;
-        }
-        l->v = v;
-        l->cap = cap;
-    }
-    hst_tensor_spec *t = &l->v[l->n++];
-    memset(t, 0, sizeof *t);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(t->name, sizeof t->name, fmt, ap);
-    va_end(ap);
-    t->ndim = ndim;
-    t->numel = 1;
-    for (int i = 0; i < ndim; i++) {
-        t->shape[i] = shape[i];
-        t->numel *= (uint64_t)shape[i];
-    }
-    t->flags = flags;
-    t->init = init;
-    t->init_bound = bound;
-}
-
-/* Common shapes of PyTorch modules. Linear: weight U(±1/√in), bias likewise (spec 8). */
-static void add_linear(spec_list *l, unsigned fl, int64_t out, int64_t in, int bias, const char *prefix)
-{
-    int64_t w[2] = {out, in}, b[1] = {out};
-    double bound = 1.0 / sqrt((double)in);
-    add(l, fl, HST_INIT_UNIFORM, bound, 2, w, "%s.weight", prefix);
-    if (bias)
-        add(l, fl, HST_INIT_UNIFORM, bound, 1, b, "%s.bias", prefix);
-}
-
-static void add_layernorm(spec_list *l, unsigned fl, int64_t n, const char *prefix)
-{
-    int64_t s[1] = {n};
-    add(l, fl, HST_INIT_ONES, 0, 1, s, "%s.weight", prefix);
-    add(l, fl, HST_INIT_ZEROS, 0, 1, s, "%s.bias", prefix);
-}
-
-static void add_embedding(spec_list *l, unsigned fl, int64_t rows, int64_t d, const char *name)
-{
-    int64_t s[2] = {rows, d};
-    add(l, fl, HST_INIT_NORMAL, 0, 2, s, "%s", name);
-}
-
-/* nn.MultiheadAttention's packed projections (spec 8). */
-static void add_mha(spec_list *l, unsigned fl, int64_t D, const char *prefix)
-{
-    int64_t in_w[2] = {3 * D, D}, in_b[1] = {3 * D}, out_w[2] = {D, D}, out_b[1] = {D};
-    add(l, fl, HST_INIT_UNIFORM, sqrt(6.0 / (4.0 * (double)D)), 2, in_w, "%s.in_proj_weight", prefix);
-    add(l, fl, HST_INIT_ZEROS, 0, 1, in_b, "%s.in_proj_bias", prefix);
-    add(l, fl, HST_INIT_UNIFORM, 1.0 / sqrt((double)D), 2, out_w, "%s.out_proj.weight", prefix);
-    add(l, fl, HST_INIT_ZEROS, 0, 1, out_b, "%s.out_proj.bias", prefix);
-}
-
-/* GRU / LSTM tensors: U(±1/√hidden) (spec 8). */
-static void add_rnn(spec_list *l, unsigned fl, int64_t gates, int64_t in, int64_t hidden, const char *prefix)
-{
-    double bound = 1.0 / sqrt((double)hidden);
-    int64_t ih[2] = {gates, in}, hh[2] = {gates, hidden}, b[1] = {gates};
-    add(l, fl, HST_INIT_UNIFORM, bound, 2, ih, "%s.weight_ih_l0", prefix);
-    add(l, fl, HST_INIT_UNIFORM, bound, 2, hh, "%s.weight_hh_l0", prefix);
-    add(l, fl, HST_INIT_UNIFORM, bound, 1, b, "%s.bias_ih_l0", prefix);
-    add(l, fl, HST_INIT_UNIFORM, bound, 1, b, "%s.bias_hh_l0", prefix);
-}
-
-static void add_conv3x3(spec_list *l, unsigned fl, int64_t out, int64_t in, const char *prefix)
-{
-    double bound = 1.0 / sqrt(9.0 * (double)in);
-    int64_t w[4] = {out, in, 3, 3}, b[1] = {out};
-    add(l, fl, HST_INIT_UNIFORM, bound, 4, w, "%s.weight", prefix);
-    add(l, fl, HST_INIT_UNIFORM, bound, 1, b, "%s.bias", prefix);
-}
-
-/* The PreBlock of spec 4.2, in the document's order. */
-static void add_preblock(spec_list *l, unsigned fl, int64_t D, const char *prefix)
-{
-    char p[96];
-    static const char *const proj[] = {"q_proj", "k_proj", "v_proj", "out_proj"};
-    for (int i = 0; i < 4; i++) {
-        snprintf(p, sizeof p, "%s.attn.%s", prefix, proj[i]);
-        add_linear(l, fl, D, D, 0, p);
-    }
-    snprintf(p, sizeof p, "%s.norm1", prefix);
-    add_layernorm(l, fl, D, p);
-    snprintf(p, sizeof p, "%s.linear1", prefix);
-    add_linear(l, fl, 4 * D, D, 1, p);
-    snprintf(p, sizeof p, "%s.linear2", prefix);
-    add_linear(l, fl, D, 4 * D, 1, p);
-    snprintf(p, sizeof p, "%s.norm2", prefix);
-    add_layernorm(l, fl, D, p);
-}
-
-static void add_spine_buffer(spec_list *l, int64_t n, const char *name)
-{
-    int64_t s[1] = {n};
-    add(l, HST_T_BUFFER, HST_INIT_NONE, 0, 1, s, "%s", name);
-}
-
-static void add_lattice(spec_list *l, const hst_config *c, int n_spine, int max_level)
-{
-    const unsigned req = HST_T_REQUIRED, nt = HST_T_REQUIRED | HST_T_NEXT_TOKEN;
-    const int64_t D = c->d_model;
-    char p[96];
-    add_spine_buffer(l, n_spine, "lattice_core.multi_level.analyzer.spine");
-    for (int m = 0; m < 10; m++) {
-        /* Only level_transforms.{m} for reachable m is read (spec 4.4, 7). */
-        unsigned fl = (m >= 1 && m <= max_level) ? nt : req;
-        snprintf(p, sizeof p, "lattice_core.multi_level.level_transforms.%d.0", m);
-        add_linear(l, fl, D, D, 1, p);
-        snprintf(p, sizeof p, "lattice_core.multi_level.level_transforms.%d.1", m);
-        add_layernorm(l, fl, D, p);
-        snprintf(p, sizeof p, "lattice_core.multi_level.level_transforms.%d.3", m);
-        add_linear(l, fl, D, D, 1, p);
-    }
-    add_mha(l, nt, D, "lattice_core.multi_level.level_attention");
-    add_linear(l, nt, D, 2 * D, 1, "lattice_core.multi_level.fusion.0");
-    add_layernorm(l, nt, D, "lattice_core.multi_level.fusion.1");
-    add_spine_buffer(l, n_spine, "lattice_core.path_weighted.analyzer.spine");
-    add_linear(l, nt, 64, 1, 1, "lattice_core.path_weighted.path_weight_net.0");
-    add_linear(l, nt, 1, 64, 1, "lattice_core.path_weighted.path_weight_net.2");
-    add_linear(l, nt, D, 2 * D, 1, "lattice_core.path_weighted.message_fn.0");
-    add_layernorm(l, nt, D, "lattice_core.path_weighted.message_fn.1");
-    add_rnn(l, nt, 3 * D, D, D, "lattice_core.path_weighted.aggregate_fn");
-    add_linear(l, nt, D, 2 * D, 1, "lattice_core.path_weighted.update_gate.0");
-    add_linear(l, nt, 2 * D, 3 * D, 1, "lattice_core.meta_fusion.0");
-    add_layernorm(l, nt, 2 * D, "lattice_core.meta_fusion.1");
-    add_linear(l, nt, D, 2 * D, 1, "lattice_core.meta_fusion.3");
-}
-
-static void add_harmonic_head(spec_list *l, const hst_config *c)
-{
-    const int64_t D = c->d_model, V = c->vocab_size, Hz = c->horizon;
-    add_linear(l, 0, Hz * D, D, 1, "harmonic_horizon_predictor.horizon_projection");
-    add_linear(l, 0, V, D, 0, "harmonic_horizon_predictor.prediction_head");
-    add_linear(l, 0, D / 4, D, 1, "harmonic_horizon_predictor.confidence_head.0");
-    add_linear(l, 0, Hz, D / 4, 1, "harmonic_horizon_predictor.confidence_head.2");
-}
-
-static void add_recursive_head(spec_list *l, const hst_config *c)
-{
-    const int64_t D = c->d_model, V = c->vocab_size;
-    add_linear(l, 0, V, D, 1, "horizon_predictor.coarse_predictor");
-    add_linear(l, 0, V, 2 * D, 1, "horizon_predictor.medium_predictor");
-    add_linear(l, 0, V, 2 * D, 1, "horizon_predictor.fine_predictor");
-    add_embedding(l, 0, 20, D, "horizon_predictor.lattice_embeddings.weight");
-    add_linear(l, 0, D, V, 1, "horizon_predictor.projection");
-}
-
-/* v6.1 modules the original never calls (spec 6), after the bottom blocks. */
-static void add_v61_bottom_extras(spec_list *l, int64_t D)
-{
-    add_linear(l, 0, D, D, 1, "adaptive_bottom.task_analyzer.embed");
-    add_linear(l, 0, 4, D, 1, "adaptive_bottom.task_analyzer.classifier");
-    add_linear(l, 0, 8, 4, 1, "adaptive_bottom.depth_pred.net.0");
-    add_linear(l, 0, 1, 8, 1, "adaptive_bottom.depth_pred.net.2");
-}
-
-static void add_v61_tail_extras(spec_list *l, const hst_config *c)
-{
-    const int64_t D = c->d_model, V = c->vocab_size, Hz = c->horizon;
-    const int Lt = c->n_layers - c->n_layers / 2;
-    int64_t basis[2] = {D, D};
-    char p[96];
-    add_linear(l, 0, D / 2, D, 1, "reasoning_head.residual_mlp.0");
-    add_linear(l, 0, 1, D / 2, 1, "reasoning_head.residual_mlp.2");
-    add(l, 0, HST_INIT_IDENTITY, 0, 2, basis, "continual_updater.basis");
-    add_linear(l, 0, D / 20, D, 1, "continual_updater.sparse_proj");
-    add_rnn(l, 0, 4 * D, 192, D, "multi_agent_controller.world_model");
-    add_linear(l, 0, 64, D, 1, "multi_agent_controller.policy");
-    add_conv3x3(l, 0, 2 * D, D, "video_diffusion.unet.0");
-    add_conv3x3(l, 0, D, 2 * D, "video_diffusion.unet.2");
-    add_embedding(l, 0, 1000, D, "video_diffusion.time_embed.weight");
-    add_embedding(l, 0, V, D, "speculative_verifier.embed.weight");
-    for (int j = 0; j < Lt; j++) {
-        snprintf(p, sizeof p, "speculative_verifier.layers.%d.self_attn", j);
-        add_mha(l, 0, D, p);
-        snprintf(p, sizeof p, "speculative_verifier.layers.%d.multihead_attn", j);
-        add_mha(l, 0, D, p);
-        snprintf(p, sizeof p, "speculative_verifier.layers.%d.linear1", j);
-        add_linear(l, 0, 2048, D, 1, p);
-        snprintf(p, sizeof p, "speculative_verifier.layers.%d.linear2", j);
-        add_linear(l, 0, D, 2048, 1, p);
-        for (int k = 1; k <= 3; k++) {
-            snprintf(p, sizeof p, "speculative_verifier.layers.%d.norm%d", j, k);
-            add_layernorm(l, 0, D, p);
-        }
-    }
-    add_linear(l, 0, Hz * V, D, 1, "speculative_verifier.proj");
-    add_linear(l, 0, 1, D, 1, "speculative_verifier.conf_gate.0");
-}
-
-/* Highest number of levels m among processed positions < Lmax (spec 4.4). */
-static int max_reachable_level(int max_seq_len)
-{
-    int m = 0;
-    for (size_t i = 0; i < sizeof spine_table / sizeof spine_table[0]; i++)
-        if (spine_table[i].pos < max_seq_len && spine_table[i].m > m)
-            m = spine_table[i].m;
-    return m;
-}
-
-int hst_tensor_specs(const hst_config *c, hst_tensor_spec **specs, int *n, hst_error *err)
-{
-    if (hst_config_check(c, err) != 0)
-        return -1;
-    spec_list l = {0};
-    const unsigned nt = HST_T_REQUIRED | HST_T_NEXT_TOKEN;
-    const int64_t D = c->d_model;
-    const int Lb = c->n_layers / 2, Lt = c->n_layers - Lb;
-    const int v61 = c->arch == HST_ARCH_V6_1;
-    int64_t spine[16];
-    int n_spine = hst_spine(c->max_seq_len, spine);
-    char p[96];
-
-    add_embedding(&l, nt, c->vocab_size, D, "token_embedding.weight");
-    add_embedding(&l, nt, c->max_seq_len, D, "pos_embedding.weight");
-    for (int i = 0; i < Lb; i++) {
-        if (v61) {
-            snprintf(p, sizeof p, "adaptive_bottom.layers.%d", i);
-            add_preblock(&l, nt, D, p);
-        } else {
-            snprintf(p, sizeof p, "adaptive_bottom.%d.block", i);
-            add_preblock(&l, nt, D, p);
-            snprintf(p, sizeof p, "adaptive_bottom.%d.confidence_predictor.2", i);
-            add_linear(&l, HST_T_REQUIRED, 1, D, 1, p);
-        }
-    }
-    if (v61)
-        add_v61_bottom_extras(&l, D);
-    add_lattice(&l, c, n_spine, max_reachable_level(c->max_seq_len));
-    for (int j = 0; j < Lt; j++) {
-        snprintf(p, sizeof p, "top_stack.%d", j);
-        add_preblock(&l, nt, D, p);
-    }
-    if (c->arch == HST_ARCH_V3 || c->arch == HST_ARCH_V4)
-        add_harmonic_head(&l, c);
-    else
-        add_recursive_head(&l, c);
-    add_linear(&l, nt, c->vocab_size, D, 0, "lm_head");
-    add_layernorm(&l, nt, D, "ln_f");
-    if (v61)
-        add_v61_tail_extras(&l, c);
-    if (l.oom) {
-        free(l.v);
-        hst_set_error(err, "config: out of memory building the tensor table");
-        return -1;
-    }
-    *specs = l.v;
-    *n = l.n;
-    return 0;
-}
-
-int hst_spec_find(const hst_tensor_spec *specs, int n, const char *name)
-{
-    for (int i = 0; i < n; i++)
-        if (strcmp(specs[i].name, name) == 0)
-            return i;
-    return -1;
 }
 
 /* ---- model objects --------------------------------------------------------- */
@@ -452,6 +219,7 @@ hst_model *hst_model_new(const hst_config *cfg, hst_error *err)
         return NULL;
     }
     m->cfg = *cfg;
+    m->ops = hst_core_ops_for(cfg->arch);
     if (hst_tensor_specs(cfg, &m->specs, &m->n_specs, err) != 0) {
         free(m);
         return NULL;
@@ -471,13 +239,38 @@ hst_model *hst_model_new(const hst_config *cfg, hst_error *err)
 float *hst_model_tensor_alloc(hst_model *m, int i)
 {
     m->present[i] = 1;
-    if (m->specs[i].flags & HST_T_BUFFER)
+    if (m->specs[i].flags & (HST_T_I64 | HST_T_TIED))
         return NULL;
     free(m->data[i]);
     m->data[i] = calloc(m->specs[i].numel ? m->specs[i].numel : 1, sizeof(float));
     if (!m->data[i])
         m->present[i] = 0;
     return m->data[i];
+}
+
+const float *hst_model_data(const hst_model *m, int i)
+{
+    if (m->specs[i].flags & HST_T_TIED)
+        i = m->specs[i].tie_to; /* one copy: the tie is the other name of that tensor */
+    return m->present[i] ? m->data[i] : NULL;
+}
+
+static void free_runtime(hst_model *m)
+{
+    if (m->runtime && m->ops->runtime_free)
+        m->ops->runtime_free(m->runtime, &m->cfg);
+    m->runtime = NULL;
+}
+
+/* The core's view of the tensors in precision p; NULL (and no error) for a
+ * core that has none in this build. */
+static int build_runtime(hst_model *m, hst_precision p, void **out, hst_error *err)
+{
+    *out = NULL;
+    if (!m->ops->runtime_build)
+        return 0;
+    *out = m->ops->runtime_build(m, p, err);
+    return *out ? 0 : -1;
 }
 
 int hst_model_finalize(hst_model *m, hst_error *err)
@@ -487,14 +280,14 @@ int hst_model_finalize(hst_model *m, hst_error *err)
             hst_set_error(err, "%s: missing tensor: %s", m->source, m->specs[i].name);
             return -1;
         }
-    return hst_runtime_build(m, err);
+    return build_runtime(m, m->precision, &m->runtime, err);
 }
 
 void hst_model_free(hst_model *m)
 {
     if (!m)
         return;
-    hst_runtime_free(m);
+    free_runtime(m);
     if (m->data)
         for (int i = 0; i < m->n_specs; i++)
             free(m->data[i]);
@@ -504,40 +297,106 @@ void hst_model_free(hst_model *m)
     free(m);
 }
 
-/* ---- random initialisation (spec 8) ---------------------------------------- */
+/* ---- precision (hst.h) ------------------------------------------------------- */
 
-typedef struct {
-    uint64_t s[4];
-    int has_spare;
-    double spare;
-} init_rng;
-
-/* Box–Muller; the second value of each pair is kept for the next draw. */
-static double rng_normal(init_rng *r)
+/* Sessions read m->runtime at every call, so the old view can go at once. */
+int hst_model_set_precision(hst_model *m, hst_precision p, hst_error *err)
 {
-    if (r->has_spare) {
-        r->has_spare = 0;
-        return r->spare;
+    if ((unsigned)p >= HST_PRECISION_COUNT) {
+        hst_set_error(err, "precision: unknown precision %d (f32, bf16, int8)", (int)p);
+        return -1;
     }
-    double u1 = hst_rng_uniform(r->s), u2 = hst_rng_uniform(r->s);
-    if (u1 < 1e-300)
-        u1 = 1e-300;
-    double radius = sqrt(-2.0 * log(u1)), angle = 2.0 * M_PI * u2;
-    r->spare = radius * sin(angle);
-    r->has_spare = 1;
-    return radius * cos(angle);
+    if (m->precision == p)
+        return 0;
+    void *fresh;
+    if (build_runtime(m, p, &fresh, err) != 0)
+        return -1;
+    free_runtime(m);
+    m->runtime = fresh;
+    m->precision = p;
+    return 0;
 }
 
-static void init_tensor(const hst_tensor_spec *t, float *dst, init_rng *r)
+hst_precision hst_model_precision(const hst_model *m) { return m->precision; }
+
+uint64_t hst_model_packed_bytes(const hst_model *m)
+{
+    return m->runtime && m->ops->packed_bytes ? m->ops->packed_bytes(m->runtime, &m->cfg) : 0;
+}
+
+/* ---- resolving tensors for a core's runtime ---------------------------------- */
+
+const float *hst_resolve(hst_resolver *r, const char *fmt, ...)
+{
+    static const float zero[1];
+    if (r->failed)
+        return zero;
+    char name[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(name, sizeof name, fmt, ap);
+    va_end(ap);
+    int i = hst_spec_find(r->m->specs, r->m->n_specs, name);
+    const float *data = i < 0 ? NULL : hst_model_data(r->m, i);
+    if (!data) {
+        hst_set_error(r->err, "%s: missing tensor: %s", r->m->source, name);
+        r->failed = 1;
+        return zero;
+    }
+    return data;
+}
+
+static void resolve_pack_as(hst_resolver *r, hst_packed *dst, const float *W, int N, int K, hst_precision precision)
+{
+    if (r->failed)
+        return;
+    if (hst_pack_precision(dst, W, N, K, precision) != 0) {
+        hst_set_error(r->err, "%s: out of memory packing weights", r->m->source);
+        r->failed = 1;
+    }
+}
+
+void hst_resolve_pack(hst_resolver *r, hst_packed *dst, const float *W, int N, int K)
+{
+    resolve_pack_as(r, dst, W, N, K, HST_PRECISION_F32);
+}
+
+void hst_resolve_pack_hot(hst_resolver *r, hst_packed *dst, const float *W, int N, int K)
+{
+    resolve_pack_as(r, dst, W, N, K, r->precision);
+}
+
+/* ---- random initialisation (spec 8) ---------------------------------------- */
+
+/* v8's positional table for random init (spec 12.E.2.1): pe[t][2i] =
+ * RN32(sin(t·ω_i)), pe[t][2i+1] = RN32(cos(t·ω_i)), ω_i = 10000^(-2i/D),
+ * all in double. A loaded file's table is used as stored, never this one. */
+static void init_sinusoid(const hst_tensor_spec *t, float *dst)
+{
+    const int64_t rows = t->shape[0], D = t->shape[1];
+    for (int64_t i = 0; 2 * i < D; i++) {
+        double omega = pow(10000.0, -2.0 * (double)i / (double)D);
+        for (int64_t pos = 0; pos < rows; pos++) {
+            dst[pos * D + 2 * i] = (float)sin((double)pos * omega);
+            if (2 * i + 1 < D)
+                dst[pos * D + 2 * i + 1] = (float)cos((double)pos * omega);
+        }
+    }
+}
+
+static void init_tensor(const hst_tensor_spec *t, float *dst, hst_init_rng *r)
 {
     switch (t->init) {
     case HST_INIT_UNIFORM:
         for (uint64_t i = 0; i < t->numel; i++)
-            dst[i] = (float)(t->init_bound * (2.0 * hst_rng_uniform(r->s) - 1.0));
+            dst[i] = (float)(t->init_scale * (2.0 * hst_rng_uniform(r->s) - 1.0));
         break;
     case HST_INIT_NORMAL:
         for (uint64_t i = 0; i < t->numel; i++)
-            dst[i] = (float)rng_normal(r);
+            dst[i] = (float)(t->init_scale * hst_init_rng_normal(r));
+        break;
+    case HST_INIT_SINUSOID:
+        init_sinusoid(t, dst);
         break;
     case HST_INIT_ONES:
         for (uint64_t i = 0; i < t->numel; i++)
@@ -547,8 +406,10 @@ static void init_tensor(const hst_tensor_spec *t, float *dst, init_rng *r)
         for (int64_t i = 0; i < t->shape[0] && i < t->shape[1]; i++)
             dst[i * t->shape[1] + i] = 1.0f;
         break;
-    case HST_INIT_ZEROS:
-    case HST_INIT_NONE:
+    case HST_INIT_ZEROS:  /* the storage is zeroed */
+    case HST_INIT_SPINE3: /* I64 spines are written from hst_spine_of */
+    case HST_INIT_SPINE2:
+    case HST_INIT_TIED:   /* no storage of its own */
         break;
     }
 }
@@ -558,13 +419,13 @@ hst_model *hst_model_random(const hst_config *cfg, uint64_t seed, hst_error *err
     hst_model *m = hst_model_new(cfg, err);
     if (!m)
         return NULL;
-    init_rng r = {0};
+    hst_init_rng r = {0};
     hst_rng_seed(r.s, seed);
     /* One stream, tensors drawn in canonical order: same weights for a given
      * preset and seed whatever else changes (spec 8). */
     for (int i = 0; i < m->n_specs; i++) {
         float *dst = hst_model_tensor_alloc(m, i);
-        if (!dst && !(m->specs[i].flags & HST_T_BUFFER)) {
+        if (!dst && !(m->specs[i].flags & (HST_T_I64 | HST_T_TIED))) {
             hst_set_error(err, "model: out of memory allocating %s", m->specs[i].name);
             hst_model_free(m);
             return NULL;
@@ -600,18 +461,11 @@ hst_model *hst_model_open_opts(const char *name, uint64_t seed, const hst_load_o
         return hst_model_load_opts(name, opts, err);
     char list[256] = "";
     for (int i = 0; i < N_PRESETS; i++) {
-        strcat(list, i ? ", " : "");
-        strcat(list, presets[i].name);
+        strncat(list, i ? ", " : "", sizeof list - strlen(list) - 1);
+        strncat(list, presets[i].name, sizeof list - strlen(list) - 1);
     }
     hst_set_error(err, "%s: unknown model: not a preset (%s) and no such file", name, list);
     return NULL;
-}
-
-const char *hst_arch_class(hst_arch arch)
-{
-    static const char *const classes[HST_ARCH_COUNT] = {"HSTv3Ultra", "HSTv4Unified", "HSTv5_2Unified",
-                                                        "HSTv6Giga", "HSTv6Giga"};
-    return (unsigned)arch < HST_ARCH_COUNT ? classes[arch] : "?";
 }
 
 /* ---- accessors --------------------------------------------------------------- */
@@ -658,11 +512,12 @@ int hst_model_tensor(const hst_model *m, int idx, hst_tensor_info *out)
             continue;
         const hst_tensor_spec *t = &m->specs[i];
         out->name = t->name;
-        out->dtype = (t->flags & HST_T_BUFFER) ? "I64" : "F32";
+        out->dtype = (t->flags & HST_T_I64) ? "I64" : "F32";
         out->ndim = t->ndim;
         memcpy(out->shape, t->shape, sizeof out->shape);
         out->numel = t->numel;
         out->next_token = (t->flags & HST_T_NEXT_TOKEN) != 0;
+        out->group = hst_spec_group(t);
         return 0;
     }
     return -1;
@@ -671,11 +526,10 @@ int hst_model_tensor(const hst_model *m, int idx, hst_tensor_info *out)
 const float *hst_model_tensor_data(const hst_model *m, const char *name, uint64_t *numel)
 {
     int i = hst_spec_find(m->specs, m->n_specs, name);
-    if (i < 0 || !m->present[i] || !m->data[i])
-        return NULL;
-    if (numel)
+    const float *data = i < 0 ? NULL : hst_model_data(m, i); /* a tie is its tensor, in the file or not */
+    if (data && numel)
         *numel = m->specs[i].numel;
-    return m->data[i];
+    return data;
 }
 
 /* ---- counts (spec 7) ------------------------------------------------------------ */
@@ -688,7 +542,7 @@ hst_counts hst_model_counts(const hst_model *m)
             continue;
         c.n_tensors++;
         const hst_tensor_spec *t = &m->specs[i];
-        if (t->flags & HST_T_BUFFER)
+        if (t->flags & (HST_T_BUFFER | HST_T_TIED)) /* a tied tensor is counted once, as its tie */
             continue;
         c.params_total += t->numel;
         c.weight_bytes += t->numel * sizeof(float);
@@ -703,53 +557,28 @@ hst_counts hst_model_counts(const hst_model *m)
     return c;
 }
 
-/* ---- FLOPs and bytes (spec 11) ---------------------------------------------------- */
+/* ---- figures of the core (spec 11; 12.C.6, 12.C.8, 12.D.6, 12.D.8, 12.E.5, 12.E.7) ---- */
 
-static int ancestors_of(int p)
+/* The arch's core, or NULL for a value outside hst_arch (then every figure is NaN). */
+static const hst_core_ops *core_of(const hst_config *cfg)
 {
-    int levels[3][3], counts[3];
-    int m = hst_spine_levels(p, levels, counts);
-    int n = 0;
-    for (int l = 0; l < m; l++)
-        n += counts[l];
-    return n;
+    return hst_core_ops_for(cfg->arch);
 }
 
-double hst_flops_prefill_per_token(const hst_config *c, int S)
+#define FIGURE(member, cfg, mode, n) \
+    (core_of(cfg) && core_of(cfg)->member ? core_of(cfg)->member(cfg, mode, n) : NAN)
+
+double hst_flops_prefill_per_token(const hst_config *cfg, hst_mode mode, int S)
 {
-    double D = c->d_model, V = c->vocab_size, L = c->n_layers;
-    double f = L * (24 * D * D + 2 * D * (S + 1)) + 16 * D * D + 2 * D * V;
-    double lattice = 0;
-    for (size_t i = 0; i < sizeof spine_table / sizeof spine_table[0]; i++)
-        if (spine_table[i].pos < S)
-            lattice += 16 * D * D * (1 + ancestors_of(spine_table[i].pos));
-    return f + lattice / S;
+    return FIGURE(flops_prefill_per_token, cfg, mode, S);
 }
 
-double hst_flops_decode(const hst_config *c, int t)
-{
-    double D = c->d_model, V = c->vocab_size, L = c->n_layers;
-    double f = L * (24 * D * D + 4 * D * (t + 1)) + 16 * D * D + 2 * D * V;
-    int n = ancestors_of(t);
-    if (n > 0)
-        f += 16 * D * D * (1 + n);
-    return f;
-}
+double hst_flops_decode(const hst_config *cfg, hst_mode mode, int t) { return FIGURE(flops_decode, cfg, mode, t); }
+double hst_bytes_decode(const hst_config *cfg, hst_mode mode, int t) { return FIGURE(bytes_decode, cfg, mode, t); }
+double hst_bytes_prefill(const hst_config *cfg, hst_mode mode, int S) { return FIGURE(bytes_prefill, cfg, mode, S); }
 
-/* Weights a non-spine decode step reads: L·blk + meta fusion (8D² + 7D) + VD + 4D floats (spec 11). */
-static double next_token_weight_bytes(const hst_config *c)
+uint64_t hst_decode_state_bytes(const hst_config *cfg)
 {
-    double D = c->d_model, V = c->vocab_size, L = c->n_layers;
-    double blk = 12 * D * D + 9 * D;
-    return 4.0 * (L * blk + 8 * D * D + 7 * D + V * D + 4 * D);
-}
-
-double hst_bytes_decode(const hst_config *c, int t)
-{
-    return next_token_weight_bytes(c) + 2.0 * c->n_layers * c->d_model * 4.0 * (t + 1);
-}
-
-double hst_bytes_prefill(const hst_config *c, int S)
-{
-    return next_token_weight_bytes(c) + 2.0 * c->n_layers * c->d_model * 4.0 * S;
+    const hst_core_ops *ops = core_of(cfg);
+    return ops && ops->state_bytes ? ops->state_bytes(cfg) : 0;
 }

@@ -18,7 +18,8 @@
  *      inside the data section ("truncated");
  *   4. the ranges together tile the data section ("bad offsets");
  *   5. every required tensor is there ("missing tensor");
- *   6. spine buffers hold the spine ("bad spine");
+ *   6. spine buffers hold the spine of their kind ("bad spine");
+ *   7. a tied tensor present beside its tie equals it ("bad tie", spec 12.0);
  * and only then allocates and copies weights, counting NaN/Inf values on the
  * way (issue 7: a warning for the caller, or "non-finite weights" when asked
  * to reject them). Metadata comes before the tensors because shapes, names
@@ -450,7 +451,8 @@ static int read_version_and_arch(loader *ld)
     if (!arch)
         return -1;
     if (hst_arch_from_name(arch, &ld->cfg.arch) != 0)
-        return fail(ld, "bad metadata", "unknown hst.arch \"%s\" (known: v3, v4, v5.2, v6, v6.1)", show(arch, &sv));
+        return fail(ld, "bad metadata", "unknown hst.arch \"%s\" (known: v3, v4, v5.2, v6, v6.1, v7.0, v7.1, v8)",
+                    show(arch, &sv));
     return 0;
 }
 
@@ -546,17 +548,19 @@ static int check_name(loader *ld, tensor_entry *t)
     return 0;
 }
 
-/* I64 is only for the spine buffers, and they must be I64 (spec 9.2). */
+/* I64 is only for the spine buffers, and they must be I64 (spec 9.2, 12.0);
+ * weights and float buffers (v8's pos_encoding.pe, memory.*) are F32, F16 or BF16. */
 static int check_dtype_role(loader *ld, const tensor_entry *t)
 {
-    int is_buffer = (ld->m->specs[t->spec].flags & HST_T_BUFFER) != 0;
+    const hst_tensor_spec *spec = &ld->m->specs[t->spec];
+    int is_spine = (spec->flags & HST_T_I64) != 0;
     shown_name s;
-    if (is_buffer && t->type != DT_I64)
+    if (is_spine && t->type != DT_I64)
         return fail(ld, "unsupported dtype", "spine buffer %s has dtype %s; it must be I64", show(t->name, &s),
                     dtypes[t->type].name);
-    if (!is_buffer && t->type == DT_I64)
-        return fail(ld, "unsupported dtype", "weight %s has dtype I64; weights are F32, F16 or BF16",
-                    show(t->name, &s));
+    if (!is_spine && t->type == DT_I64)
+        return fail(ld, "unsupported dtype", "%s %s has dtype I64; it must be F32, F16 or BF16",
+                    (spec->flags & HST_T_BUFFER) ? "float buffer" : "weight", show(t->name, &s));
     return 0;
 }
 
@@ -688,11 +692,17 @@ static int check_missing(loader *ld)
     return rc;
 }
 
-/* Spec 6: a spine buffer present in the file holds the 3-term spine of Lmax. */
+/* Spec 6, 12.0: a spine buffer present in the file holds the spine of Lmax
+ * (3-term, or 2-term for v8's). */
+static hst_spine_kind spine_kind(const hst_tensor_spec *spec)
+{
+    return spec->init == HST_INIT_SPINE2 ? HST_SPINE_2TERM : HST_SPINE_3TERM;
+}
+
 static int check_spine(loader *ld, const tensor_entry *t)
 {
-    int64_t spine[16];
-    int n = hst_spine(ld->cfg.max_seq_len, spine);
+    int64_t spine[HST_SPINE_MAX];
+    int n = hst_spine_of(spine_kind(&ld->m->specs[t->spec]), ld->cfg.max_seq_len, spine);
     shown_name s;
     /* The shape check made the file's length the table's; never read past either. */
     if ((uint64_t)n > ld->m->specs[t->spec].numel)
@@ -710,7 +720,7 @@ static int check_spine(loader *ld, const tensor_entry *t)
 static int check_spines(loader *ld)
 {
     for (int i = 0; i < ld->n_entries; i++)
-        if ((ld->m->specs[ld->entries[i].spec].flags & HST_T_BUFFER) && check_spine(ld, &ld->entries[i]) != 0)
+        if ((ld->m->specs[ld->entries[i].spec].flags & HST_T_I64) && check_spine(ld, &ld->entries[i]) != 0)
             return -1;
     return 0;
 }
@@ -727,6 +737,55 @@ static void widen(float *dst, const unsigned char *src, uint64_t numel, dtype ty
         memcpy(&h, src + 2 * i, sizeof h);
         dst[i] = type == DT_F16 ? hst_f16_to_f32(h) : hst_bf16_to_f32(h);
     }
+}
+
+/* Element i of a tensor in the file, widened to f32, as its bit pattern. */
+static uint32_t widened_bits(const loader *ld, const tensor_entry *t, uint64_t i)
+{
+    float f;
+    widen(&f, ld->data + t->begin + i * dtypes[t->type].size, 1, t->type);
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    return bits;
+}
+
+static const tensor_entry *entry_of_spec(const loader *ld, int spec)
+{
+    for (int i = 0; i < ld->n_entries; i++)
+        if (ld->entries[i].spec == spec)
+            return &ld->entries[i];
+    return NULL;
+}
+
+/* Spec 12.0, 12.E.4: a tied tensor (v8's lm_head.weight) present beside its
+ * tie must equal it bit for bit once both are widened to F32; the original
+ * would silently load the later one into both. Absent, it is its tie. */
+static int check_ties(loader *ld)
+{
+    for (int i = 0; i < ld->n_entries; i++) {
+        const tensor_entry *t = &ld->entries[i];
+        const hst_tensor_spec *spec = &ld->m->specs[t->spec];
+        if (!(spec->flags & HST_T_TIED))
+            continue;
+        const tensor_entry *tie = entry_of_spec(ld, spec->tie_to);
+        if (!tie) /* the tie is required: check_missing has seen it */
+            continue;
+        for (uint64_t k = 0; k < spec->numel; k++) {
+            uint32_t a = widened_bits(ld, t, k), b = widened_bits(ld, tie, k);
+            if (a != b) {
+                float fa, fb;
+                memcpy(&fa, &a, sizeof fa);
+                memcpy(&fb, &b, sizeof fb);
+                shown_name s;
+                return fail(ld, "bad tie",
+                            "%s differs from %s at element %llu (%.9g vs %.9g); arch %s ties them, so store "
+                            "equal values or leave %s out",
+                            show(t->name, &s), ld->m->specs[spec->tie_to].name, (unsigned long long)k, (double)fa,
+                            (double)fb, hst_arch_name(ld->cfg.arch), spec->name);
+            }
+        }
+    }
+    return 0;
 }
 
 static uint64_t count_nonfinite(const float *v, uint64_t n)
@@ -753,14 +812,15 @@ static int copy_tensors(loader *ld)
     for (int i = 0; i < ld->n_entries; i++) {
         const tensor_entry *t = &ld->entries[i];
         const hst_tensor_spec *spec = &ld->m->specs[t->spec];
-        float *dst = hst_model_tensor_alloc(ld->m, t->spec); /* buffers: only marked present */
-        if (spec->flags & HST_T_BUFFER)
+        float *dst = hst_model_tensor_alloc(ld->m, t->spec); /* I64 spines, ties: only marked present */
+        if (spec->flags & (HST_T_I64 | HST_T_TIED))
             continue;
         if (!dst)
             return fail(ld, "out of memory", "allocating %llu floats for %s", (unsigned long long)spec->numel,
                         spec->name);
         widen(dst, ld->data + t->begin, spec->numel, t->type);
-        note_nonfinite(ld, t, dst);
+        if (!(spec->flags & HST_T_UNCHECKED)) /* memory.*: values never read nor checked (spec 12.0) */
+            note_nonfinite(ld, t, dst);
     }
     if (ld->opts.reject_nonfinite_weights && ld->m->nonfinite_weights > 0)
         return fail(ld, "non-finite weights", "%llu NaN/Inf values, the first in tensor %s",
@@ -796,7 +856,7 @@ static int validate_and_copy(loader *ld)
     if (map_file(ld) != 0 || locate_header(ld, &header_bytes) != 0 || parse_header(ld, header_bytes) != 0 ||
         check_header_form(ld) != 0 || read_metadata(ld) != 0 || build_model(ld) != 0 ||
         check_entries(ld) != 0 || check_tiling(ld) != 0 || check_missing(ld) != 0 ||
-        check_spines(ld) != 0 || copy_tensors(ld) != 0)
+        check_spines(ld) != 0 || check_ties(ld) != 0 || copy_tensors(ld) != 0)
         return -1;
     return 0;
 }
@@ -838,15 +898,17 @@ hst_model *hst_model_load_opts(const char *path, const hst_load_opts *opts, hst_
 
 /* ---- writing (spec 9.5) -------------------------------------------------------------- */
 
-/* Spine buffers are always written (so files load into the original), weights when present. */
+/* Spine buffers and tied tensors are always written, as the spine and a copy
+ * of the tie (so files load into the original with strict=True, spec 9.5,
+ * 12.0); every other tensor when present. */
 static int saved(const hst_model *m, int i)
 {
-    return (m->specs[i].flags & HST_T_BUFFER) || (m->present[i] && m->data[i]);
+    return (m->specs[i].flags & (HST_T_I64 | HST_T_TIED)) || (m->present[i] && m->data[i]);
 }
 
 static uint64_t saved_bytes(const hst_model *m, int i)
 {
-    return m->specs[i].numel * ((m->specs[i].flags & HST_T_BUFFER) ? 8 : 4);
+    return m->specs[i].numel * ((m->specs[i].flags & HST_T_I64) ? 8 : 4);
 }
 
 /* json_string rejects invalid UTF-8 (a path may hold any bytes): replace those bytes. */
@@ -919,7 +981,7 @@ static json_t *entry_json(const hst_tensor_spec *spec, uint64_t begin, uint64_t 
     json_t *entry = json_object();
     int rc = !entry;
     /* json_object_set_new takes NULL values as failures and frees what it is given. */
-    rc = rc || json_object_set_new(entry, "dtype", json_string((spec->flags & HST_T_BUFFER) ? "I64" : "F32"));
+    rc = rc || json_object_set_new(entry, "dtype", json_string((spec->flags & HST_T_I64) ? "I64" : "F32"));
     rc = rc || json_object_set_new(entry, "shape", shape_json(spec));
     rc = rc || json_object_set_new(entry, "data_offsets", json_pack("[I,I]", (json_int_t)begin, (json_int_t)end));
     if (rc) {
@@ -994,12 +1056,12 @@ static int write_all(int fd, const void *buf, size_t len)
     return 0;
 }
 
-/* The spine buffer i holds (spec 9.5): the table the model was built with,
- * in spine[16]. Its length, or -1 with err when it disagrees with the
- * tensor table: such a file must never be written. */
-static int spine_of(const hst_model *m, int i, int64_t spine[16], hst_error *err)
+/* The spine buffer i holds (spec 9.5): the spine of its kind the model was
+ * built with. Its length, or -1 with err when it disagrees with the tensor
+ * table: such a file must never be written. */
+static int spine_of(const hst_model *m, int i, int64_t spine[HST_SPINE_MAX], hst_error *err)
 {
-    int n = hst_spine(m->cfg.max_seq_len, spine);
+    int n = hst_spine_of(spine_kind(&m->specs[i]), m->cfg.max_seq_len, spine);
     if ((uint64_t)n == m->specs[i].numel)
         return n;
     hst_set_error(err, "cannot write: %s holds %llu entries, the spine has %d", m->specs[i].name,
@@ -1027,14 +1089,14 @@ int hst_model_write(const hst_model *m, int fd, int (*interrupted)(void), hst_er
         }
         if (!saved(m, i))
             continue;
-        if (m->specs[i].flags & HST_T_BUFFER) {
-            int64_t spine[16];
+        if (m->specs[i].flags & HST_T_I64) {
+            int64_t spine[HST_SPINE_MAX];
             int n = spine_of(m, i, spine, err);
             if (n < 0)
                 return -1;
             rc = write_all(fd, spine, (size_t)n * sizeof spine[0]);
         } else {
-            rc = write_all(fd, m->data[i], (size_t)saved_bytes(m, i));
+            rc = write_all(fd, hst_model_data(m, i), (size_t)saved_bytes(m, i));
         }
     }
     if (rc != 0) {

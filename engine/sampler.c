@@ -1,11 +1,10 @@
 /* sampler.c — seeded random numbers, greedy and temperature/top-k sampling,
- * the quality hash, and the monotonic clock. */
+ * and the token hash (the quality hash that runs a session is session.c's). */
 #include "engine/internal.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -42,11 +41,19 @@ double hst_rng_uniform(uint64_t s[4])
     return (double)(hst_rng_next(s) >> 11) * 0x1.0p-53;
 }
 
-uint64_t hst_now_ns(void)
+double hst_init_rng_normal(hst_init_rng *r)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    if (r->has_spare) {
+        r->has_spare = 0;
+        return r->spare;
+    }
+    double u1 = hst_rng_uniform(r->s), u2 = hst_rng_uniform(r->s);
+    if (u1 < 1e-300)
+        u1 = 1e-300;
+    double radius = sqrt(-2.0 * log(u1)), angle = 2.0 * M_PI * u2;
+    r->spare = radius * sin(angle);
+    r->has_spare = 1;
+    return radius * cos(angle);
 }
 
 void hst_sampler_init(hst_sampler *smp, float temperature, int top_k, uint64_t seed)
@@ -130,40 +137,4 @@ uint64_t hst_tokens_hash(const int *ids, int n)
         }
     }
     return h;
-}
-
-int hst_quality_hash(hst_session *s, uint64_t *hash, int *first_tokens, hst_error *err)
-{
-    const hst_config *cfg = NULL;
-    int prompt[64], tokens[HST_QUALITY_TOKENS];
-    const char *text = HST_QUALITY_PROMPT;
-    int n_prompt = (int)strlen(text);
-    for (int i = 0; i < n_prompt; i++)
-        prompt[i] = (unsigned char)text[i];
-    cfg = hst_session_config(s);
-    if (cfg->vocab_size < 256 || cfg->max_seq_len < n_prompt + HST_QUALITY_TOKENS) {
-        hst_set_error(err, "quality hash: needs vocab >= 256 and max_seq_len >= %d",
-                      n_prompt + HST_QUALITY_TOKENS);
-        return -1;
-    }
-    float *logits = malloc((size_t)cfg->vocab_size * sizeof *logits);
-    if (!logits) {
-        hst_set_error(err, "quality hash: out of memory");
-        return -1;
-    }
-    hst_session_reset(s);
-    int rc = hst_forward(s, prompt, n_prompt, logits, 0, err);
-    for (int i = 0; rc == 0 && i < HST_QUALITY_TOKENS; i++) {
-        tokens[i] = hst_argmax(logits, cfg->vocab_size);
-        if (i + 1 < HST_QUALITY_TOKENS)
-            rc = hst_forward(s, &tokens[i], 1, logits, 0, err);
-    }
-    free(logits);
-    hst_session_reset(s);
-    if (rc != 0)
-        return -1;
-    *hash = hst_tokens_hash(tokens, HST_QUALITY_TOKENS);
-    if (first_tokens)
-        memcpy(first_tokens, tokens, sizeof tokens);
-    return 0;
 }

@@ -84,8 +84,12 @@ static int parse_lists(bench_flags *f)
         return -1;
     if (strcmp(f->models, "all") == 0) {
         f->n_models = 0;
-        for (int i = 0; i < hst_preset_count() && i < MAX_LIST; i++)
-            f->model_names[f->n_models++] = (char *)hst_preset_name(i);
+        for (int i = 0; i < hst_preset_count() && f->n_models < MAX_LIST; i++) {
+            hst_config cfg;
+            /* "all" is every preset this build can run. */
+            if (hst_preset_config(hst_preset_name(i), &cfg) == 0 && hst_arch_implemented(cfg.arch))
+                f->model_names[f->n_models++] = (char *)hst_preset_name(i);
+        }
     } else {
         snprintf(f->model_buf, sizeof f->model_buf, "%s", f->models);
         f->n_models = args_split_list(f->model_buf, f->model_names, MAX_LIST);
@@ -246,8 +250,9 @@ static void add_cell_probes(json_t *cell, const bench_model *bm, int S, int thre
         view.ceilings = bm->ceilings;
     else
         snprintf(view.ceilings_why, sizeof view.ceilings_why, "no ceilings measured on this machine yet (run 'hstprof ceilings')");
-    double flops = hst_flops_prefill_per_token(c, S) * S * runs;
-    double bytes = hst_bytes_prefill(c, S) * runs;
+    hst_mode mode = hst_session_mode(bm->session);
+    double flops = hst_flops_prefill_per_token(c, mode, S) * S * runs;
+    double bytes = hst_bytes_prefill(c, mode, S) * runs;
     view.prefill_roofline = probes_roofline_point(bm->have_ceilings ? &bm->ceilings : NULL, threads, bytes, flops,
                                                   (uint64_t)(total_ms * 1e6));
     json_t *p = runner_probes_json(&view);
@@ -276,7 +281,7 @@ static json_t *cell_json(const bench_model *bm, int S, int threads, const double
     stats_summarize(tps, (size_t)runs, &t);
     stats_summarize(ms, (size_t)runs, &m);
     free(tps);
-    double flops = hst_flops_prefill_per_token(hst_model_config(bm->model), S);
+    double flops = hst_flops_prefill_per_token(hst_model_config(bm->model), hst_session_mode(bm->session), S);
     return json_pack("{s:s, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o}",
                      "model", bm->name, "seq_len", S, "threads", threads, "runs", runs, "tps_median", t.median,
                      "tps_mean", t.mean, "tps_min", t.min, "tps_max", t.max, "tps_stddev", t.stddev,

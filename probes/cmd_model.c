@@ -6,6 +6,7 @@
 #include "probes/probes.h"
 #include "profiles/profiles.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,12 +26,22 @@ static const char *grouped(uint64_t v, char *buf, size_t size)
     return buf;
 }
 
+/* "hst-v3, hst-v4, ..." */
+static const char *preset_list(char *buf, size_t size)
+{
+    buf[0] = '\0';
+    for (int i = 0; i < hst_preset_count(); i++)
+        snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", i ? ", " : "", hst_preset_name(i));
+    return buf;
+}
+
 static int model_init(int argc, char **argv)
 {
-    char preset[64] = "", out[1024] = "";
+    char preset[64] = "", out[1024] = "", presets[256], preset_help[300];
     uint64_t seed = HST_DEFAULT_SEED;
+    snprintf(preset_help, sizeof preset_help, "preset: %s", preset_list(presets, sizeof presets));
     const opt_spec opts[] = {
-        {"preset", 0, OPT_STRING, preset, sizeof preset, 0, 0, "P", "preset: hst-v3, hst-v4, hst-v5.2, hst-v6, hst-v6.1", NULL},
+        {"preset", 0, OPT_STRING, preset, sizeof preset, 0, 0, "P", preset_help, NULL},
         {"seed", 0, OPT_U64, &seed, 0, 0, 0, "N", "random-initialisation seed (default 0)", NULL},
         {"output", 'o', OPT_STRING, out, sizeof out, 0, 0, "FILE", "safetensors file to write", NULL},
     };
@@ -46,8 +57,7 @@ static int model_init(int argc, char **argv)
     }
     hst_config cfg;
     if (hst_preset_config(preset, &cfg) != 0) {
-        fprintf(stderr, "hstprof model init: unknown preset '%s' (hst-v3, hst-v4, hst-v5.2, hst-v6, hst-v6.1)\n",
-                preset);
+        fprintf(stderr, "hstprof model init: unknown preset '%s' (%s)\n", preset, presets);
         return 2;
     }
     char why[2400];
@@ -59,7 +69,7 @@ static int model_init(int argc, char **argv)
      * it was and no temporary is left; exit 128 + signal like run and bench. */
     probes_interrupt_install();
     hst_error err = {{0}};
-    hst_model *m = hst_model_random(&cfg, seed, &err);
+    hst_model *m = hst_model_open(preset, seed, &err); /* random init, keeping an alias's name (hst-chaos) */
     if (m && !probes_interrupted())
         rc = export_model_save(m, out, probes_interrupted, why, sizeof why);
     else
@@ -92,8 +102,32 @@ static void print_tensor(const hst_tensor_info *ti)
     }
     strcat(shape, "]");
     char n[32];
-    printf("  %-72s %-4s %-16s %12s%s\n", ti->name, ti->dtype, shape, grouped(ti->numel, n, sizeof n),
-           ti->next_token ? "  next-token" : "");
+    /* The name lists' groups (spec 12); never-read tensors carry no mark. */
+    const char *mark = ti->next_token                        ? "  next-token"
+                       : strcmp(ti->group, "horizon") == 0  ? "  horizon"
+                       : strcmp(ti->group, "buffer") == 0   ? "  buffer"
+                       : strcmp(ti->group, "tied") == 0     ? "  tied (the token table)"
+                                                            : "";
+    printf("  %-72s %-4s %-16s %12s%s\n", ti->name, ti->dtype, shape, grouped(ti->numel, n, sizeof n), mark);
+}
+
+/* Spec 11's figures, per mode where the modes differ (spec 12.0). */
+static void print_flops(const hst_config *c)
+{
+    const int seqs[] = {128, 256, 512};
+    const int modes = hst_arch_modes_differ(c->arch) ? HST_MODE_COUNT : 1;
+    for (int mode = 0; mode < modes; mode++) {
+        printf("flops/token   %s%sprefill", modes > 1 ? hst_mode_name((hst_mode)mode) : "", modes > 1 ? " " : "");
+        if (isnan(hst_flops_prefill_per_token(c, (hst_mode)mode, 1))) {
+            printf(": no formula in this build (the core is not implemented)\n");
+            continue;
+        }
+        for (int i = 0; i < 3; i++)
+            if (seqs[i] <= c->max_seq_len)
+                printf(" %.3f M (S=%d)", hst_flops_prefill_per_token(c, (hst_mode)mode, seqs[i]) / 1e6, seqs[i]);
+        printf("; decode %.3f M at t=%d\n", hst_flops_decode(c, (hst_mode)mode, c->max_seq_len - 1) / 1e6,
+               c->max_seq_len - 1);
+    }
 }
 
 static void print_info(const hst_model *m, const char *name)
@@ -102,28 +136,29 @@ static void print_info(const hst_model *m, const char *name)
     hst_counts k = hst_model_counts(m);
     struct stat st;
     char a[32], b[32], w[32];
-    int Lb = c->n_layers / 2;
+    const char core = hst_arch_core(c->arch);
+    const int Lb = c->n_layers / 2;
     if (stat(name, &st) == 0 && S_ISREG(st.st_mode))
         printf("file          %s (%s bytes)\n", name, grouped((uint64_t)st.st_size, a, sizeof a));
     else
         printf("model         %s\n", hst_model_source(m));
     printf("preset        %s\n", hst_model_preset(m));
-    printf("arch          %s (%s, Core %s)\n", hst_arch_name(c->arch), hst_arch_class(c->arch),
-           c->arch <= HST_ARCH_V4 ? "A" : "B");
-    printf("config        vocab_size %d, d_model %d, n_heads %d, n_layers %d (%d bottom + %d top), "
-           "max_seq_len %d, horizon %d\n",
-           c->vocab_size, c->d_model, c->n_heads, c->n_layers, Lb, c->n_layers - Lb, c->max_seq_len, c->horizon);
+    printf("arch          %s (%s, Core %c)\n", hst_arch_name(c->arch), hst_arch_class(c->arch), core);
+    printf("config        vocab_size %d, d_model %d, n_heads %d, n_layers %d", c->vocab_size, c->d_model, c->n_heads,
+           c->n_layers);
+    if (core <= 'C') /* Cores D and E have no bottom/top split */
+        printf(" (%d bottom + %d top)", Lb, c->n_layers - Lb);
+    printf(", max_seq_len %d, horizon %d\n", c->max_seq_len, c->horizon);
     printf("params        %s total (as the original counted), %s on the next-token path\n",
            grouped(k.params_total, a, sizeof a), grouped(k.params_next_token, b, sizeof b));
     printf("weights       %s bytes as f32 in memory\n", grouped(k.weight_bytes, w, sizeof w));
-    printf("kv cache      %s bytes at max_seq_len\n",
-           grouped(2ull * c->n_layers * c->max_seq_len * c->d_model * 4, a, sizeof a));
-    printf("flops/token   prefill");
-    const int seqs[] = {128, 256, 512};
-    for (int i = 0; i < 3; i++)
-        if (seqs[i] <= c->max_seq_len)
-            printf(" %.3f M (S=%d)", hst_flops_prefill_per_token(c, seqs[i]) / 1e6, seqs[i]);
-    printf("; decode %.3f M at t=%d\n", hst_flops_decode(c, c->max_seq_len - 1) / 1e6, c->max_seq_len - 1);
+    uint64_t state = hst_decode_state_bytes(c);
+    if (state)
+        printf("decode state  %s bytes at max_seq_len (KV caches and the rest of a session's state)\n",
+               grouped(state, a, sizeof a));
+    else
+        printf("decode state  not known in this build (the core is not implemented)\n");
+    print_flops(c);
     printf("tensors       %d\n", k.n_tensors);
     for (int i = 0; i < hst_model_tensor_count(m); i++) {
         hst_tensor_info ti;

@@ -426,9 +426,9 @@ static void fill_threads(live_slot *s, live_sample *out)
 
 /* Spec 11 counts logits for every row; the live loop computes only the
  * last row's, as `hstprof run` does without --dump-logits. */
-static double prefill_flops(const hst_config *c, int n)
+static double prefill_flops(const hst_config *c, hst_mode mode, int n)
 {
-    return hst_flops_prefill_per_token(c, n) * n - 2.0 * c->d_model * c->vocab_size * (n - 1);
+    return hst_flops_prefill_per_token(c, mode, n) * n - 2.0 * c->d_model * c->vocab_size * (n - 1);
 }
 
 int live_slot_step(live_engine *e, live_slot *s, live_sample *out, char *err, size_t len)
@@ -467,8 +467,9 @@ int live_slot_step(live_engine *e, live_slot *s, live_sample *out, char *err, si
     out->phase = prefill ? LIVE_PHASE_PREFILL : LIVE_PHASE_DECODE;
     out->end_ns = t1;
     out->latency_ns = t1 - t0;
-    out->flops = prefill ? prefill_flops(cfg, n) : hst_flops_decode(cfg, pos);
-    out->bytes = prefill ? hst_bytes_prefill(cfg, n) : hst_bytes_decode(cfg, pos);
+    const hst_mode mode = hst_session_mode(s->session);
+    out->flops = prefill ? prefill_flops(cfg, mode, n) : hst_flops_decode(cfg, mode, pos);
+    out->bytes = prefill ? hst_bytes_prefill(cfg, mode, n) : hst_bytes_decode(cfg, mode, pos);
     fill_sections(s, out);
     fill_threads(s, out);
     return 0;

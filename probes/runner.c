@@ -345,8 +345,8 @@ static int decode_step(run_result *res, hst_sampler *smp, float *logits, hst_err
         return -1;
     res->generated[i] = hst_sample(smp, logits, c->vocab_size);
     record_latency(res, hst_now_ns() - t0);
-    res->decode_flops += hst_flops_decode(c, pos);
-    res->decode_bytes += hst_bytes_decode(c, pos);
+    res->decode_flops += hst_flops_decode(c, hst_session_mode(res->session), pos);
+    res->decode_bytes += hst_bytes_decode(c, hst_session_mode(res->session), pos);
     res->n_generated = i + 1;
     res->tokens_total++;
     if (res->trace.enabled)
@@ -412,7 +412,8 @@ static void finish_figures(run_result *res)
     const hst_config *c = &res->config;
     res->prefill_tok_per_s = res->prompt_len / (res->prefill_ms / 1e3);
     /* Spec 11 counts logits for every row; without --dump-logits only the last row's are computed. */
-    double prefill_flops = hst_flops_prefill_per_token(c, res->prompt_len) * res->prompt_len;
+    double prefill_flops = hst_flops_prefill_per_token(c, hst_session_mode(res->session), res->prompt_len) *
+                           res->prompt_len;
     if (!res->kept_all_logits)
         prefill_flops -= 2.0 * c->d_model * c->vocab_size * (res->prompt_len - 1);
     res->prefill_gflops_per_s = prefill_flops / (res->prefill_ms / 1e3) / 1e9;
@@ -440,7 +441,7 @@ static void finish_probes(run_result *res, const probes_counter_snapshot *snap, 
     }
     const probes_ceilings *c = res->have_ceilings ? &res->ceilings : NULL;
     double prefill_flops = res->prefill_gflops_per_s * 1e9 * res->prefill_ms / 1e3;
-    res->prefill_roofline = probes_roofline_point(c, res->threads, hst_bytes_prefill(&res->config, res->prompt_len),
+    res->prefill_roofline = probes_roofline_point(c, res->threads, hst_bytes_prefill(&res->config, hst_session_mode(res->session), res->prompt_len),
                                                   prefill_flops, (uint64_t)(res->prefill_ms * 1e6));
     res->decode_roofline = probes_roofline_point(c, res->threads, res->decode_bytes, res->decode_flops,
                                                  (uint64_t)(res->decode_ms * 1e6));

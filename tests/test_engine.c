@@ -134,17 +134,17 @@ static void test_flops_table_matches_spec(void **state)
     hst_config a, b;
     hst_preset_config("hst-v4", &a);
     hst_preset_config("hst-v6.1", &b);
-    assert_int_equal((int64_t)hst_flops_prefill_per_token(&a, 128), 4130304);
-    assert_int_equal((int64_t)hst_flops_prefill_per_token(&a, 256), 4311552);
-    assert_int_equal((int64_t)hst_flops_prefill_per_token(&a, 512), 4700672);
-    assert_int_equal((int64_t)hst_flops_decode(&a, 127), 4294656);
-    assert_int_equal((int64_t)hst_flops_decode(&a, 511), 5474304);
-    assert_int_equal((int64_t)hst_flops_prefill_per_token(&b, 128), 4982784);
-    assert_int_equal((int64_t)hst_flops_prefill_per_token(&b, 512), 5749760);
-    assert_int_equal((int64_t)hst_flops_decode(&b, 511), 6785024);
+    assert_int_equal((int64_t)hst_flops_prefill_per_token(&a, HST_MODE_CAUSAL, 128), 4130304);
+    assert_int_equal((int64_t)hst_flops_prefill_per_token(&a, HST_MODE_CAUSAL, 256), 4311552);
+    assert_int_equal((int64_t)hst_flops_prefill_per_token(&a, HST_MODE_CAUSAL, 512), 4700672);
+    assert_int_equal((int64_t)hst_flops_decode(&a, HST_MODE_CAUSAL, 127), 4294656);
+    assert_int_equal((int64_t)hst_flops_decode(&a, HST_MODE_CAUSAL, 511), 5474304);
+    assert_int_equal((int64_t)hst_flops_prefill_per_token(&b, HST_MODE_CAUSAL, 128), 4982784);
+    assert_int_equal((int64_t)hst_flops_prefill_per_token(&b, HST_MODE_CAUSAL, 512), 5749760);
+    assert_int_equal((int64_t)hst_flops_decode(&b, HST_MODE_CAUSAL, 511), 6785024);
     /* 7.84 MB of weights for a non-spine decode step at L = 6 (spec 11). */
     double kv = 2.0 * 6 * 128 * 4 * 128;
-    assert_true(fabs(hst_bytes_decode(&a, 127) - kv - 7.84e6) < 0.01e6);
+    assert_true(fabs(hst_bytes_decode(&a, HST_MODE_CAUSAL, 127) - kv - 7.84e6) < 0.01e6);
 }
 
 static void test_config_constraints_rejected(void **state)
@@ -331,6 +331,10 @@ static void test_decode_matches_prefill_every_preset(void **state)
 {
     (void)state;
     for (int i = 0; i < hst_preset_count(); i++) {
+        hst_config cfg;
+        assert_int_equal(hst_preset_config(hst_preset_name(i), &cfg), 0);
+        if (!hst_arch_implemented(cfg.arch)) /* its forward fails by design until its core lands */
+            continue;
         hst_model *m = preset_model(hst_preset_name(i), 1);
         check_decode_equals_prefill(m, 110, 1);  /* reaches processed positions 12, 36, 104 */
         check_decode_equals_prefill(m, 110, 37); /* chunked prefill, then decode */
@@ -445,7 +449,7 @@ static void test_section_timers_and_flops(void **state)
     assert_true(sum > 0 && sum <= wall);
     assert_true(ns[1] > 0 && ns[3] > 0);
     /* The sections' FLOPs add up to spec 11's per-token figure times S. */
-    double want = hst_flops_prefill_per_token(hst_model_config(m), 100) * 100;
+    double want = hst_flops_prefill_per_token(hst_model_config(m), HST_MODE_CAUSAL, 100) * 100;
     assert_true(fabs(fsum - want) < 1e-6 * want);
     free(logits);
     hst_session_free(s);

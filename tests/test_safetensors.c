@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "tests/harness.h"
+#include "tests/st_edit.h"
 
 /* ---- fixtures --------------------------------------------------------------- */
 
@@ -40,30 +41,8 @@ static void tmp_path(char *buf, size_t size, const char *name)
     snprintf(buf, size, "%s/%s", tmp_dir, name);
 }
 
-static void save_or_die(const hst_model *m, const char *path)
-{
-    char err[600];
-    if (export_model_save(m, path, NULL, err, sizeof err) != 0)
-        fail_msg("save %s: %s", path, err);
-}
 
-static hst_model *random_or_die(const hst_config *cfg, uint64_t seed)
-{
-    hst_error err = {{0}};
-    hst_model *m = hst_model_random(cfg, seed, &err);
-    if (!m)
-        fail_msg("random model: %s", err.msg);
-    return m;
-}
 
-static hst_model *load_or_die(const char *path)
-{
-    hst_error err = {{0}};
-    hst_model *m = hst_model_load(path, &err);
-    if (!m)
-        fail_msg("load %s: %s", path, err.msg);
-    return m;
-}
 
 static int group_setup(void **state)
 {
@@ -72,16 +51,7 @@ static int group_setup(void **state)
         return -1;
     tmp_path(base_v4, sizeof base_v4, "base_v4.safetensors");
     tmp_path(bad_path, sizeof bad_path, "bad.safetensors");
-    hst_error err = {{0}};
-    char why[600];
-    hst_model *m = hst_model_random(&cfg_v4, 7, &err);
-    if (!m || export_model_save(m, base_v4, NULL, why, sizeof why) != 0) {
-        fprintf(stderr, "setup: %s\n", m ? why : err.msg);
-        hst_model_free(m);
-        return -1;
-    }
-    hst_model_free(m);
-    return 0;
+    return st_save_random(&cfg_v4, 7, base_v4);
 }
 
 static int group_teardown(void **state)
@@ -103,260 +73,11 @@ static int count_dir_entries(const char *dir, const char *containing)
     return n;
 }
 
-/* ---- a test-side safetensors reader/writer ----------------------------------- */
-
-typedef struct {
-    json_t *header;
-    unsigned char *data;
-    size_t data_bytes;
-} st_file;
-
-static unsigned char *read_whole(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
-static uint64_t le64(const unsigned char *p)
-{
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static void st_read(const char *path, st_file *f)
-{
-    size_t len;
-    unsigned char *buf = read_whole(path, &len);
-    assert_true(len >= 8);
-    uint64_t n = le64(buf);
-    assert_true(8 + n <= len);
-    json_error_t jerr;
-    f->header = json_loadb((const char *)buf + 8, n, JSON_REJECT_DUPLICATES, &jerr);
-    assert_non_null(f->header);
-    f->data_bytes = len - 8 - n;
-    f->data = malloc(f->data_bytes + 1);
-    assert_non_null(f->data);
-    memcpy(f->data, buf + 8 + n, f->data_bytes);
-    free(buf);
-}
-
-static void st_free(st_file *f)
-{
-    json_decref(f->header);
-    free(f->data);
-}
-
-/* Writes the 8-byte length, the header (declared_n may lie) and the data. */
-static void write_raw(const char *path, uint64_t declared_n, const void *header, size_t header_len,
-                      const void *data, size_t data_len)
-{
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    unsigned char n[8];
-    for (int i = 0; i < 8; i++)
-        n[i] = (unsigned char)(declared_n >> (8 * i));
-    assert_int_equal(fwrite(n, 1, 8, f), 8);
-    if (header_len)
-        assert_int_equal(fwrite(header, 1, header_len, f), header_len);
-    if (data_len)
-        assert_int_equal(fwrite(data, 1, data_len, f), data_len);
-    assert_int_equal(fclose(f), 0);
-}
-
-/* The header text padded with spaces so 8 + N is a multiple of 8 (spec 9.5),
- * or, when misalign, so the data section starts at an odd address. */
-static void write_text_header(const char *path, const char *text, const void *data, size_t data_len, int misalign)
-{
-    size_t len = strlen(text), padded = len + (8 - (8 + len) % 8) % 8 + (misalign ? 1 : 0);
-    char *buf = malloc(padded + 1);
-    assert_non_null(buf);
-    memcpy(buf, text, len + 1); /* buf holds padded + 1 >= len + 1 bytes */
-    memset(buf + len, ' ', padded - len);
-    write_raw(path, padded, buf, padded, data, data_len);
-    free(buf);
-}
-
-static char *dump_header(const st_file *f)
-{
-    char *text = json_dumps(f->header, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    assert_non_null(text);
-    return text;
-}
-
-static void st_write_opts(const char *path, const st_file *f, int misalign)
-{
-    char *text = dump_header(f);
-    write_text_header(path, text, f->data, f->data_bytes, misalign);
-    free(text);
-}
-
-static void st_write(const char *path, const st_file *f) { st_write_opts(path, f, 0); }
-
-static json_t *st_entry(const st_file *f, const char *name)
-{
-    json_t *e = json_object_get(f->header, name);
-    assert_non_null(e);
-    return e;
-}
-
-static void st_offsets(const st_file *f, const char *name, uint64_t *b, uint64_t *e)
-{
-    const json_t *o = json_object_get(st_entry(f, name), "data_offsets");
-    *b = (uint64_t)json_integer_value(json_array_get(o, 0));
-    *e = (uint64_t)json_integer_value(json_array_get(o, 1));
-}
-
-static void st_set_offsets(st_file *f, const char *name, json_int_t b, json_int_t e)
-{
-    assert_int_equal(json_object_set_new(st_entry(f, name), "data_offsets", json_pack("[I,I]", b, e)), 0);
-}
-
-static void st_set_shape(st_file *f, const char *name, json_t *shape)
-{
-    assert_non_null(shape);
-    assert_int_equal(json_object_set_new(st_entry(f, name), "shape", shape), 0);
-}
-
-static void st_set_dtype(st_file *f, const char *name, const char *dtype)
-{
-    assert_int_equal(json_object_set_new(st_entry(f, name), "dtype", json_string(dtype)), 0);
-}
-
-/* Moves every range at or after byte at by delta (an edit of the data section). */
-static void shift_offsets_from(st_file *f, uint64_t at, int64_t delta)
-{
-    const char *key;
-    json_t *entry;
-    json_object_foreach(f->header, key, entry) {
-        if (strcmp(key, "__metadata__") == 0)
-            continue;
-        uint64_t b, e;
-        st_offsets(f, key, &b, &e);
-        if (b >= at && e > b)
-            st_set_offsets(f, key, (json_int_t)(b + (uint64_t)delta), (json_int_t)(e + (uint64_t)delta));
-    }
-}
-
-static void st_insert_bytes(st_file *f, uint64_t at, size_t count)
-{
-    shift_offsets_from(f, at, (int64_t)count);
-    f->data = realloc(f->data, f->data_bytes + count + 1);
-    assert_non_null(f->data);
-    memmove(f->data + at + count, f->data + at, f->data_bytes - at);
-    memset(f->data + at, 0xAB, count);
-    f->data_bytes += count;
-}
-
-/* Drops a tensor and its bytes, keeping the rest tiled. */
-static void st_remove_tensor(st_file *f, const char *name)
-{
-    uint64_t b, e;
-    st_offsets(f, name, &b, &e);
-    assert_int_equal(json_object_del(f->header, name), 0);
-    memmove(f->data + b, f->data + e, f->data_bytes - e);
-    f->data_bytes -= e - b;
-    shift_offsets_from(f, e, -(int64_t)(e - b));
-}
-
-static void st_add_tensor(st_file *f, const char *name, const char *dtype, json_t *shape, const void *bytes,
-                          size_t n)
-{
-    json_t *entry = json_pack("{s:s, s:o, s:[I,I]}", "dtype", dtype, "shape", shape, "data_offsets",
-                              (json_int_t)f->data_bytes, (json_int_t)(f->data_bytes + n));
-    assert_non_null(entry);
-    assert_int_equal(json_object_set_new(f->header, name, entry), 0);
-    f->data = realloc(f->data, f->data_bytes + n + 1);
-    assert_non_null(f->data);
-    memcpy(f->data + f->data_bytes, bytes, n);
-    f->data_bytes += n;
-}
-
-/* value NULL deletes the key. */
-static void st_set_metadata(st_file *f, const char *key, const char *value)
-{
-    json_t *md = json_object_get(f->header, "__metadata__");
-    assert_non_null(md);
-    if (value)
-        assert_int_equal(json_object_set_new(md, key, json_string(value)), 0);
-    else
-        assert_int_equal(json_object_del(md, key), 0);
-}
-
 static void read_base(st_file *f) { st_read(base_v4, f); }
-
-/* Where a tensor's bytes are in the data section (to edit them in place). */
-static unsigned char *st_tensor_bytes(const st_file *f, const char *name)
-{
-    uint64_t b, e;
-    st_offsets(f, name, &b, &e);
-    return f->data + b;
-}
-
-/* ---- expectations ------------------------------------------------------------- */
-
-/* Loads path with stdout and stderr captured: the loader must print nothing. */
-static hst_model *load_silently(const char *path, hst_error *err, long *printed)
-{
-    fflush(stdout);
-    fflush(stderr);
-    FILE *capture = tmpfile();
-    assert_non_null(capture);
-    int saved_out = dup(1), saved_err = dup(2);
-    dup2(fileno(capture), 1);
-    dup2(fileno(capture), 2);
-    hst_model *m = hst_model_load(path, err);
-    fflush(stdout);
-    fflush(stderr);
-    dup2(saved_out, 1);
-    dup2(saved_err, 2);
-    close(saved_out);
-    close(saved_err);
-    struct stat st;
-    fstat(fileno(capture), &st);
-    *printed = (long)st.st_size;
-    fclose(capture);
-    return m;
-}
-
-/* The load fails with one line "<path>: <class>: <details>" that mentions
- * detail (when not NULL), prints nothing and returns no model. */
-static void expect_load_error_at(const char *path, const char *cls, const char *detail)
-{
-    hst_error err;
-    memset(err.msg, 'x', sizeof err.msg); /* a stale message must not pass */
-    err.msg[sizeof err.msg - 1] = '\0';
-    long printed = -1;
-    hst_model *m = load_silently(path, &err, &printed);
-    if (m) {
-        hst_model_free(m);
-        fail_msg("expected '%s' but %s loaded", cls, path);
-    }
-    char prefix[300];
-    snprintf(prefix, sizeof prefix, "%s: %s: ", path, cls);
-    if (strncmp(err.msg, prefix, strlen(prefix)) != 0)
-        fail_msg("expected \"%s...\", got \"%s\"", prefix, err.msg);
-    if (detail && !strstr(err.msg, detail))
-        fail_msg("expected \"%s\" in \"%s\"", detail, err.msg);
-    assert_true(strlen(err.msg) > strlen(prefix)); /* details follow the class */
-    assert_true(strlen(err.msg) < sizeof err.msg);
-    assert_null(strchr(err.msg, '\n'));
-    assert_int_equal(printed, 0);
-}
 
 static void expect_load_error(const char *cls, const char *detail)
 {
-    expect_load_error_at(bad_path, cls, detail);
+    st_expect_load_error(bad_path, cls, detail);
 }
 
 /* Writes f to the bad file and expects cls. */
@@ -372,44 +93,17 @@ static void assert_same_config(const hst_config *a, const hst_config *b)
     assert_memory_equal(a, b, sizeof *a);
 }
 
-/* Every tensor bit-identical and the counts equal. */
-static void assert_same_tensors(const hst_model *a, const hst_model *b)
-{
-    hst_counts ca = hst_model_counts(a), cb = hst_model_counts(b);
-    assert_int_equal(ca.n_tensors, cb.n_tensors);
-    assert_int_equal(ca.params_total, cb.params_total);
-    assert_int_equal(ca.params_next_token, cb.params_next_token);
-    assert_int_equal(ca.weight_bytes, cb.weight_bytes);
-    assert_int_equal(hst_model_tensor_count(a), hst_model_tensor_count(b));
-    for (int i = 0; i < hst_model_tensor_count(a); i++) {
-        hst_tensor_info ta, tb;
-        assert_int_equal(hst_model_tensor(a, i, &ta), 0);
-        assert_int_equal(hst_model_tensor(b, i, &tb), 0);
-        assert_string_equal(ta.name, tb.name);
-        assert_string_equal(ta.dtype, tb.dtype);
-        assert_int_equal(ta.numel, tb.numel);
-        uint64_t na = 0, nb = 0;
-        const float *da = hst_model_tensor_data(a, ta.name, &na), *db = hst_model_tensor_data(b, tb.name, &nb);
-        assert_true((da == NULL) == (db == NULL));
-        if (da && db) {
-            assert_int_equal(na, nb);
-            if (na && memcmp(da, db, na * sizeof(float)) != 0)
-                fail_msg("tensor %s differs after the round trip", ta.name);
-        }
-    }
-}
-
 /* ---- round trips (spec 9.5 then 9.4) ------------------------------------------- */
 
 static void check_round_trip(const hst_config *cfg, uint64_t seed, const char *file)
 {
     char path[160];
     tmp_path(path, sizeof path, file);
-    hst_model *a = random_or_die(cfg, seed);
-    save_or_die(a, path);
-    hst_model *b = load_or_die(path);
+    hst_model *a = st_random_or_die(cfg, seed);
+    st_save_or_die(a, path);
+    hst_model *b = st_load_or_die(path);
     assert_same_config(hst_model_config(a), hst_model_config(b));
-    assert_same_tensors(a, b);
+    st_assert_same_tensors(a, b);
     assert_string_equal(hst_model_preset(a), hst_model_preset(b));
     assert_string_equal(hst_model_source(b), path);
     assert_int_equal(hst_model_seed(b), seed);
@@ -444,13 +138,13 @@ static void test_round_trip_preset_keeps_name_and_counts(void **state)
     assert_int_equal(hst_preset_config("hst-v4", &c), 0);
     char path[160];
     tmp_path(path, sizeof path, "preset.safetensors");
-    hst_model *a = random_or_die(&c, 3);
-    save_or_die(a, path);
-    hst_model *b = load_or_die(path);
+    hst_model *a = st_random_or_die(&c, 3);
+    st_save_or_die(a, path);
+    hst_model *b = st_load_or_die(path);
     assert_string_equal(hst_model_preset(b), "hst-v4");
     assert_int_equal(hst_model_counts(b).params_total, 4038508); /* spec 3 */
     assert_int_equal(hst_model_counts(b).params_next_token, 2962369);
-    assert_same_tensors(a, b);
+    st_assert_same_tensors(a, b);
     hst_model_free(a);
     hst_model_free(b);
 }
@@ -461,8 +155,8 @@ static void test_saved_layout_follows_spec(void **state)
 {
     (void)state;
     size_t len;
-    unsigned char *raw = read_whole(base_v4, &len);
-    uint64_t n = le64(raw);
+    unsigned char *raw = st_read_whole(base_v4, &len);
+    uint64_t n = st_le64(raw);
     assert_int_equal((8 + n) % 8, 0);
     assert_true(raw[8] == '{');
     size_t last = 8 + n - 1;
@@ -474,7 +168,7 @@ static void test_saved_layout_follows_spec(void **state)
 
     st_file f;
     read_base(&f);
-    hst_model *m = load_or_die(base_v4);
+    hst_model *m = st_load_or_die(base_v4);
     const char *key;
     json_t *entry;
     uint64_t expect_begin = 0;
@@ -534,8 +228,8 @@ static void test_optional_tensors_may_be_absent(void **state)
         st_remove_tensor(&f, optional[i]);
     st_write(bad_path, &f);
     st_free(&f);
-    hst_model *full = load_or_die(base_v4);
-    hst_model *m = load_or_die(bad_path);
+    hst_model *full = st_load_or_die(base_v4);
+    hst_model *m = st_load_or_die(bad_path);
     const int D = 16, V = 40, Hz = 2;
     uint64_t harmonic = (uint64_t)(Hz * D * D + Hz * D + V * D + D * D / 4 + D / 4 + Hz * D / 4 + Hz); /* spec 7 */
     assert_int_equal(hst_model_counts(m).n_tensors, hst_model_counts(full).n_tensors - 9);
@@ -555,11 +249,11 @@ static void test_unaligned_data_section_loads(void **state)
     st_write_opts(bad_path, &f, 1);
     st_free(&f);
     size_t len;
-    unsigned char *raw = read_whole(bad_path, &len);
-    assert_int_equal((8 + le64(raw)) % 2, 1);
+    unsigned char *raw = st_read_whole(bad_path, &len);
+    assert_int_equal((8 + st_le64(raw)) % 2, 1);
     free(raw);
-    hst_model *a = load_or_die(base_v4), *b = load_or_die(bad_path);
-    assert_same_tensors(a, b);
+    hst_model *a = st_load_or_die(base_v4), *b = st_load_or_die(bad_path);
+    st_assert_same_tensors(a, b);
     hst_model_free(a);
     hst_model_free(b);
 }
@@ -574,7 +268,7 @@ static void test_metadata_preset_seed_and_extra_keys(void **state)
     st_set_metadata(&f, "format", "pt"); /* other writers' keys are ignored */
     st_write(bad_path, &f);
     st_free(&f);
-    hst_model *m = load_or_die(bad_path);
+    hst_model *m = st_load_or_die(bad_path);
     assert_int_equal(hst_model_seed(m), UINT64_MAX);
     assert_string_equal(hst_model_preset(m), "custom");
     assert_string_equal(hst_model_source(m), bad_path);
@@ -586,7 +280,7 @@ static void test_metadata_preset_seed_and_extra_keys(void **state)
     st_set_metadata(&f, "hst.source", NULL);
     st_write(bad_path, &f);
     st_free(&f);
-    m = load_or_die(bad_path);
+    m = st_load_or_die(bad_path);
     assert_int_equal(hst_model_seed(m), 0);
     assert_string_equal(hst_model_preset(m), "custom");
     hst_model_free(m);
@@ -599,15 +293,15 @@ static void test_preset_found_from_config_without_metadata_name(void **state)
     assert_int_equal(hst_preset_config("hst-v6", &c), 0);
     char path[160];
     tmp_path(path, sizeof path, "v6.safetensors");
-    hst_model *a = random_or_die(&c, 1);
-    save_or_die(a, path);
+    hst_model *a = st_random_or_die(&c, 1);
+    st_save_or_die(a, path);
     hst_model_free(a);
     st_file f;
     st_read(path, &f);
     st_set_metadata(&f, "hst.preset", NULL);
     st_write(path, &f);
     st_free(&f);
-    hst_model *m = load_or_die(path);
+    hst_model *m = st_load_or_die(path);
     assert_string_equal(hst_model_preset(m), "hst-v6");
     hst_model_free(m);
 }
@@ -722,8 +416,8 @@ static void check_widened_file(const char *const dtypes[2])
     read_base(&f);
     st_retype(&f, dtypes);
     st_write(bad_path, &f);
-    hst_model *m = load_or_die(bad_path);
-    hst_model *ref = load_or_die(base_v4);
+    hst_model *m = st_load_or_die(bad_path);
+    hst_model *ref = st_load_or_die(base_v4);
     assert_int_equal(hst_model_counts(m).n_tensors, hst_model_counts(ref).n_tensors);
     assert_int_equal(hst_model_counts(m).params_total, hst_model_counts(ref).params_total);
     for (int t = 0; t < hst_model_tensor_count(m); t++) {
@@ -769,7 +463,7 @@ static void test_mixed_f16_bf16_file_widens(void **state)
 static void test_empty_file_is_truncated(void **state)
 {
     (void)state;
-    write_raw(bad_path, 0, NULL, 0, NULL, 0);
+    st_write_raw(bad_path, 0, NULL, 0, NULL, 0);
     assert_int_equal(truncate(bad_path, 0), 0);
     expect_load_error("truncated", "0 bytes");
 }
@@ -777,7 +471,7 @@ static void test_empty_file_is_truncated(void **state)
 static void test_seven_byte_file_is_truncated(void **state)
 {
     (void)state;
-    write_raw(bad_path, 0, NULL, 0, NULL, 0);
+    st_write_raw(bad_path, 0, NULL, 0, NULL, 0);
     assert_int_equal(truncate(bad_path, 7), 0);
     expect_load_error("truncated", "7 bytes");
 }
@@ -786,23 +480,23 @@ static void test_header_length_beyond_file_is_truncated(void **state)
 {
     (void)state;
     const char *text = "{}";
-    write_raw(bad_path, 64, text, 2, NULL, 0);
+    st_write_raw(bad_path, 64, text, 2, NULL, 0);
     expect_load_error("truncated", NULL);
 }
 
 static void test_header_length_at_limit_is_only_truncated(void **state)
 {
     (void)state;
-    write_raw(bad_path, 100000000, "{}", 2, NULL, 0);
+    st_write_raw(bad_path, 100000000, "{}", 2, NULL, 0);
     expect_load_error("truncated", NULL);
 }
 
 static void test_header_over_limit_is_too_large(void **state)
 {
     (void)state;
-    write_raw(bad_path, 100000001, "{}", 2, NULL, 0);
+    st_write_raw(bad_path, 100000001, "{}", 2, NULL, 0);
     expect_load_error("header too large", "100000001");
-    write_raw(bad_path, UINT64_MAX, "{}", 2, NULL, 0);
+    st_write_raw(bad_path, UINT64_MAX, "{}", 2, NULL, 0);
     expect_load_error("header too large", NULL);
 }
 
@@ -832,30 +526,30 @@ static void test_offsets_beyond_data_are_truncated(void **state)
 static void test_header_not_json_is_bad_header(void **state)
 {
     (void)state;
-    write_text_header(bad_path, "this is not JSON", NULL, 0, 0);
+    st_write_text_header(bad_path, "this is not JSON", NULL, 0, 0);
     expect_load_error("bad header", NULL);
 }
 
 static void test_header_json_array_is_bad_header(void **state)
 {
     (void)state;
-    write_text_header(bad_path, "[1, 2, 3]", NULL, 0, 0);
+    st_write_text_header(bad_path, "[1, 2, 3]", NULL, 0, 0);
     expect_load_error("bad header", "array");
-    write_text_header(bad_path, "\"text\"", NULL, 0, 0);
+    st_write_text_header(bad_path, "\"text\"", NULL, 0, 0);
     expect_load_error("bad header", NULL);
 }
 
 static void test_header_not_utf8_is_bad_header(void **state)
 {
     (void)state;
-    write_text_header(bad_path, "{\"\xff\xfe\": 1}", NULL, 0, 0);
+    st_write_text_header(bad_path, "{\"\xff\xfe\": 1}", NULL, 0, 0);
     expect_load_error("bad header", NULL);
 }
 
 static void test_empty_header_is_bad_header(void **state)
 {
     (void)state;
-    write_raw(bad_path, 0, NULL, 0, NULL, 0);
+    st_write_raw(bad_path, 0, NULL, 0, NULL, 0);
     expect_load_error("bad header", NULL);
 }
 
@@ -874,7 +568,7 @@ static void test_header_ending_at_page_boundary(void **state)
             text[i + 1] = ',';
     }
     text[n - 1] = '9';
-    write_raw(bad_path, n, text, n, NULL, 0);
+    st_write_raw(bad_path, n, text, n, NULL, 0);
     free(text);
     expect_load_error("bad header", NULL);
 }
@@ -884,14 +578,14 @@ static void test_duplicate_key_is_bad_header(void **state)
     (void)state;
     st_file f;
     read_base(&f);
-    char *text = dump_header(&f);
+    char *text = st_dump_header(&f);
     char *entry = json_dumps(st_entry(&f, "ln_f.bias"), JSON_COMPACT | JSON_PRESERVE_ORDER);
     size_t len = strlen(text);
     char *dup = malloc(len + strlen(entry) + 32);
     assert_non_null(dup);
     memcpy(dup, text, len - 1); /* drop the closing brace */
     sprintf(dup + len - 1, ",\"ln_f.bias\":%s}", entry);
-    write_text_header(bad_path, dup, f.data, f.data_bytes, 0);
+    st_write_text_header(bad_path, dup, f.data, f.data_bytes, 0);
     free(dup);
     free(entry);
     free(text);
@@ -1163,7 +857,7 @@ static void test_control_characters_in_name_stay_one_line(void **state)
     float w[4] = {0};
     st_add_tensor(&f, "evil\nname\r\x1b[2J", "F32", json_pack("[i]", 4), w, sizeof w);
     expect_file_error(&f, "unexpected tensor", "evil?name");
-    write_text_header(bad_path, "{\"a\n\": 1}", NULL, 0, 0); /* raw newline inside a string */
+    st_write_text_header(bad_path, "{\"a\n\": 1}", NULL, 0, 0); /* raw newline inside a string */
     expect_load_error("bad header", NULL);
 }
 
@@ -1293,8 +987,8 @@ static void test_missing_file_cannot_open(void **state)
     (void)state;
     char path[160];
     tmp_path(path, sizeof path, "does-not-exist.safetensors");
-    expect_load_error_at(path, "cannot open", NULL);
-    expect_load_error_at(tmp_dir, "cannot open", NULL); /* a directory */
+    st_expect_load_error(path, "cannot open", NULL);
+    st_expect_load_error(tmp_dir, "cannot open", NULL); /* a directory */
     assert_null(hst_model_load(path, NULL));            /* err is optional */
 }
 
@@ -1305,7 +999,7 @@ static void test_fifo_fails_without_blocking(void **state)
     char path[160];
     tmp_path(path, sizeof path, "fifo.safetensors");
     assert_int_equal(mkfifo(path, 0600), 0);
-    expect_load_error_at(path, "cannot open", "regular file");
+    st_expect_load_error(path, "cannot open", "regular file");
     unlink(path);
 }
 
@@ -1318,7 +1012,7 @@ static void test_long_path_message_fits(void **state)
     path[n + 250] = '\0';
     hst_error err;
     long printed = -1;
-    assert_null(load_silently(path, &err, &printed));
+    assert_null(st_load_silently(path, &err, &printed));
     assert_non_null(strstr(err.msg, "...ppp"));
     assert_non_null(strstr(err.msg, ": cannot open: "));
     assert_true(strlen(err.msg) < 300);
@@ -1332,7 +1026,7 @@ static void test_save_into_missing_directory_fails_cleanly(void **state)
     char path[200];
     tmp_path(path, sizeof path, "no-such-dir/model.safetensors");
     int before = count_dir_entries(tmp_dir, "");
-    hst_model *m = random_or_die(&cfg_v4, 1);
+    hst_model *m = st_random_or_die(&cfg_v4, 1);
     char err[600];
     assert_int_equal(export_model_save(m, path, NULL, err, sizeof err), -1);
     char want[300];
@@ -1356,16 +1050,16 @@ static void test_save_replaces_existing_file_atomically(void **state)
     fclose(old);
     struct stat before, after;
     assert_int_equal(stat(path, &before), 0);
-    hst_model *m = random_or_die(&cfg_v4, 5);
-    save_or_die(m, path);
+    hst_model *m = st_random_or_die(&cfg_v4, 5);
+    st_save_or_die(m, path);
     assert_int_equal(stat(path, &after), 0);
     assert_true(before.st_ino != after.st_ino); /* renamed over, not rewritten in place */
     mode_t mask = umask(0);
     umask(mask);
     assert_int_equal(after.st_mode & 0777, 0666 & ~mask); /* like any new file */
     assert_int_equal(count_dir_entries(dir, ""), 1); /* no temporary left behind */
-    hst_model *b = load_or_die(path);
-    assert_same_tensors(m, b);
+    hst_model *b = st_load_or_die(path);
+    st_assert_same_tensors(m, b);
     hst_model_free(m);
     hst_model_free(b);
 }
@@ -1380,7 +1074,7 @@ static void test_failed_rename_leaves_nothing_behind(void **state)
     assert_int_equal(mkdir(dir, 0755), 0);
     snprintf(target, sizeof target, "%s/target", dir);
     assert_int_equal(mkdir(target, 0755), 0);
-    hst_model *m = random_or_die(&cfg_v4, 5);
+    hst_model *m = st_random_or_die(&cfg_v4, 5);
     char err[600];
     assert_int_equal(export_model_save(m, target, NULL, err, sizeof err), -1);
     char prefix[260];
@@ -1400,8 +1094,8 @@ static void test_resave_of_loaded_file_is_identical_data(void **state)
     (void)state;
     char path[160];
     tmp_path(path, sizeof path, "resave.safetensors");
-    hst_model *m = load_or_die(base_v4);
-    save_or_die(m, path);
+    hst_model *m = st_load_or_die(base_v4);
+    st_save_or_die(m, path);
     st_file a, b;
     st_read(base_v4, &a);
     st_read(path, &b);
@@ -1423,17 +1117,17 @@ static void test_save_always_writes_spine_buffers(void **state)
     st_remove_tensor(&f, "lattice_core.path_weighted.analyzer.spine");
     st_write(bad_path, &f);
     st_free(&f);
-    hst_model *m = load_or_die(bad_path);
+    hst_model *m = st_load_or_die(bad_path);
     char path[160];
     tmp_path(path, sizeof path, "spines.safetensors");
-    save_or_die(m, path);
+    st_save_or_die(m, path);
     hst_model_free(m);
     st_read(path, &f);
     const json_t *e = st_entry(&f, "lattice_core.path_weighted.analyzer.spine");
     assert_string_equal(json_string_value(json_object_get(e, "dtype")), "I64");
     assert_int_equal(json_integer_value(json_array_get(json_object_get(e, "shape"), 0)), 5);
     st_free(&f);
-    m = load_or_die(path);
+    m = st_load_or_die(path);
     assert_int_equal(hst_model_counts(m).n_tensors, hst_model_tensor_count(m));
     hst_model_free(m);
 }
@@ -1446,16 +1140,16 @@ static void test_model_write_to_a_descriptor_is_the_file(void **state)
     char path[160], saved_path[160];
     tmp_path(path, sizeof path, "by-fd.safetensors");
     tmp_path(saved_path, sizeof saved_path, "by-path.safetensors");
-    hst_model *m = random_or_die(&cfg_v4, 11);
+    hst_model *m = st_random_or_die(&cfg_v4, 11);
     FILE *f = fopen(path, "wb");
     assert_non_null(f);
     hst_error err = {{0}};
     assert_int_equal(hst_model_write(m, fileno(f), NULL, &err), 0);
     assert_int_equal(fclose(f), 0);
-    save_or_die(m, saved_path);
+    st_save_or_die(m, saved_path);
     hst_model_free(m);
     size_t saved_len = 0, written_len = 0;
-    unsigned char *saved = read_whole(saved_path, &saved_len), *written = read_whole(path, &written_len);
+    unsigned char *saved = st_read_whole(saved_path, &saved_len), *written = st_read_whole(path, &written_len);
     assert_int_equal(written_len, saved_len);
     assert_memory_equal(written, saved, saved_len);
     free(saved);
@@ -1472,7 +1166,7 @@ static int asked_at_most_once(void)
 static void test_model_write_failures_name_the_cause(void **state)
 {
     (void)state;
-    hst_model *m = load_or_die(base_v4);
+    hst_model *m = st_load_or_die(base_v4);
     int full = open("/dev/full", O_WRONLY | O_CLOEXEC);
     assert_true(full >= 0);
     hst_error err = {{0}};

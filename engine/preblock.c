@@ -1,0 +1,197 @@
+/* preblock.c — the PreBlock of spec 4.2 with its KV cache (spec 5): the
+ * bottom and top stacks of Cores A, B and C, and hst.h's one-block
+ * benchmark, all through hst_preblock_run. */
+#include "engine/preblock.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- weights ------------------------------------------------------------------ */
+
+void hst_block_resolve(hst_resolver *r, hst_block_rt *b, const char *prefix, int D)
+{
+    hst_resolve_pack_hot(r, &b->wq, hst_resolve(r, "%s.attn.q_proj.weight", prefix), D, D);
+    hst_resolve_pack_hot(r, &b->wk, hst_resolve(r, "%s.attn.k_proj.weight", prefix), D, D);
+    hst_resolve_pack_hot(r, &b->wv, hst_resolve(r, "%s.attn.v_proj.weight", prefix), D, D);
+    hst_resolve_pack_hot(r, &b->wo, hst_resolve(r, "%s.attn.out_proj.weight", prefix), D, D);
+    hst_resolve_pack_hot(r, &b->w1, hst_resolve(r, "%s.linear1.weight", prefix), 4 * D, D);
+    hst_resolve_pack_hot(r, &b->w2, hst_resolve(r, "%s.linear2.weight", prefix), D, 4 * D);
+    b->ln1_g = hst_resolve(r, "%s.norm1.weight", prefix);
+    b->ln1_b = hst_resolve(r, "%s.norm1.bias", prefix);
+    b->b1 = hst_resolve(r, "%s.linear1.bias", prefix);
+    b->b2 = hst_resolve(r, "%s.linear2.bias", prefix);
+    b->ln2_g = hst_resolve(r, "%s.norm2.weight", prefix);
+    b->ln2_b = hst_resolve(r, "%s.norm2.bias", prefix);
+}
+
+void hst_block_rt_free(hst_block_rt *b)
+{
+    hst_packed *all[] = {&b->wq, &b->wk, &b->wv, &b->wo, &b->w1, &b->w2};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        hst_packed_free(all[i]);
+}
+
+uint64_t hst_block_rt_packed_bytes(const hst_block_rt *b)
+{
+    return hst_packed_bytes(&b->wq) + hst_packed_bytes(&b->wk) + hst_packed_bytes(&b->wv) +
+           hst_packed_bytes(&b->wo) + hst_packed_bytes(&b->w1) + hst_packed_bytes(&b->w2);
+}
+
+/* ---- the KV cache (spec 5) ------------------------------------------------------- */
+
+int hst_kv_key_blocks(int max_seq_len) { return (max_seq_len + HST_KEY_BLOCK - 1) / HST_KEY_BLOCK; }
+
+size_t hst_kv_k_floats(int d_model, int max_seq_len)
+{
+    return (size_t)hst_kv_key_blocks(max_seq_len) * HST_KEY_BLOCK * (size_t)d_model;
+}
+
+size_t hst_kv_v_floats(int d_model, int max_seq_len) { return (size_t)max_seq_len * (size_t)d_model; }
+
+/* ---- the computation (spec 4.2) --------------------------------------------------- */
+
+/* Spec 4.2 with fused epilogues: bias, ReLU and the residual adds happen as
+ * the matmul stores its tile; attention streams over the cache (no S x S). */
+void hst_preblock_run(const hst_block_rt *B, const hst_block_io *io, int n, int t0)
+{
+    const int D = io->D, nh = io->nh, hd = D / nh;
+    hst_pool *pool = io->pool;
+    hst_layernorm_rows(pool, io->x, D, io->a, D, B->ln1_g, B->ln1_b, n, D, 0);
+    hst_matmul(pool, io->a, n, D, &B->wq, NULL, io->q, D, HST_EPI_NONE);
+    hst_matmul(pool, io->a, n, D, &B->wk, NULL, io->kstage, D, HST_EPI_NONE);
+    hst_kcache_store(io->kt, io->kstage, D, n, t0, nh, hd, io->key_blocks);
+    hst_matmul(pool, io->a, n, D, &B->wv, NULL, io->vc + (size_t)t0 * D, D, HST_EPI_NONE);
+    hst_attention(pool, io->q, io->kt, io->vc, io->att, n, t0, nh, hd, io->key_blocks);
+    hst_matmul(pool, io->att, n, D, &B->wo, NULL, io->x, D, HST_EPI_ADD);
+    hst_layernorm_rows(pool, io->x, D, io->a, D, B->ln2_g, B->ln2_b, n, D, 0);
+    hst_matmul(pool, io->a, n, D, &B->w1, B->b1, io->hidden, 4 * D, HST_EPI_RELU);
+    hst_matmul(pool, io->hidden, n, 4 * D, &B->w2, B->b2, io->x, D, HST_EPI_ADD);
+}
+
+double hst_preblock_flops(int d_model, int n, int t0)
+{
+    const double D = d_model, D2 = D * D;
+    double attn_keys = (double)n * t0 + (double)n * (n + 1) / 2; /* Σ(t_i + 1) */
+    return 24 * D2 * n + 4.0 * D * attn_keys;
+}
+
+/* ---- one PreBlock on its own (hst.h, `hstprof layerbench`) ------------------------- */
+
+enum { BLOCK_LN1_G, BLOCK_LN1_B, BLOCK_B1, BLOCK_B2, BLOCK_LN2_G, BLOCK_LN2_B, BLOCK_VECTORS };
+
+struct hst_block {
+    hst_block_rt rt;
+    int D, nh;
+    float *vectors[BLOCK_VECTORS]; /* own copies of the norms and biases rt points at */
+};
+
+struct hst_block_workspace {
+    int max_rows, key_blocks, D;
+    uint64_t bytes;
+    float *kt, *vc, *kstage, *a, *q, *att, *hidden;
+};
+
+void hst_block_free(hst_block *b)
+{
+    if (!b)
+        return;
+    hst_block_rt_free(&b->rt);
+    for (int i = 0; i < BLOCK_VECTORS; i++)
+        free(b->vectors[i]);
+    free(b);
+}
+
+static const float *copy_vector(hst_block *b, int slot, const float *src, int n, int *failed)
+{
+    b->vectors[slot] = hst_alloc_floats((size_t)n, failed);
+    if (b->vectors[slot])
+        memcpy(b->vectors[slot], src, (size_t)n * sizeof *src);
+    return b->vectors[slot];
+}
+
+hst_block *hst_block_create(const hst_block_weights *w, int d_model, int n_heads, hst_error *err)
+{
+    const int D = d_model;
+    if (D < 4 || n_heads < 1 || D % 4 || D % n_heads) {
+        hst_set_error(err, "block: d_model %d with n_heads %d: d_model must be a positive multiple of 4 and of "
+                           "n_heads (spec 3)", d_model, n_heads);
+        return NULL;
+    }
+    hst_block *b = calloc(1, sizeof *b);
+    int failed = !b;
+    if (b) {
+        b->D = D;
+        b->nh = n_heads;
+        hst_block_rt *rt = &b->rt;
+        failed |= hst_pack(&rt->wq, w->wq, D, D) | hst_pack(&rt->wk, w->wk, D, D) | hst_pack(&rt->wv, w->wv, D, D);
+        failed |= hst_pack(&rt->wo, w->wo, D, D) | hst_pack(&rt->w1, w->w1, 4 * D, D);
+        failed |= hst_pack(&rt->w2, w->w2, D, 4 * D);
+        rt->ln1_g = copy_vector(b, BLOCK_LN1_G, w->ln1_g, D, &failed);
+        rt->ln1_b = copy_vector(b, BLOCK_LN1_B, w->ln1_b, D, &failed);
+        rt->b1 = copy_vector(b, BLOCK_B1, w->b1, 4 * D, &failed);
+        rt->b2 = copy_vector(b, BLOCK_B2, w->b2, D, &failed);
+        rt->ln2_g = copy_vector(b, BLOCK_LN2_G, w->ln2_g, D, &failed);
+        rt->ln2_b = copy_vector(b, BLOCK_LN2_B, w->ln2_b, D, &failed);
+    }
+    if (failed) {
+        hst_block_free(b);
+        hst_set_error(err, "block: out of memory for the weights of a d_model %d block", D);
+        return NULL;
+    }
+    return b;
+}
+
+void hst_block_workspace_free(hst_block_workspace *w)
+{
+    if (!w)
+        return;
+    float *bufs[] = {w->kt, w->vc, w->kstage, w->a, w->q, w->att, w->hidden};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    free(w);
+}
+
+hst_block_workspace *hst_block_workspace_create(const hst_block *b, int max_rows, hst_error *err)
+{
+    if (max_rows < 1) {
+        hst_set_error(err, "block: a workspace needs at least 1 row, got %d", max_rows);
+        return NULL;
+    }
+    hst_block_workspace *w = calloc(1, sizeof *w);
+    if (!w) {
+        hst_set_error(err, "block: out of memory for a workspace of %d rows", max_rows);
+        return NULL;
+    }
+    const size_t D = (size_t)b->D, rows = (size_t)max_rows;
+    int failed = 0;
+    w->max_rows = max_rows;
+    w->D = b->D;
+    w->key_blocks = hst_kv_key_blocks(max_rows);
+    /* hst_alloc_floats zeroes, so every page is resident before the forward. */
+    w->kt = hst_alloc_floats(hst_kv_k_floats(b->D, max_rows), &failed);
+    float **row_buffers[] = {&w->vc, &w->kstage, &w->a, &w->q, &w->att};
+    for (size_t i = 0; i < sizeof row_buffers / sizeof row_buffers[0]; i++)
+        *row_buffers[i] = hst_alloc_floats(rows * D, &failed);
+    w->hidden = hst_alloc_floats(rows * 4 * D, &failed);
+    if (failed) {
+        hst_block_workspace_free(w);
+        hst_set_error(err, "block: out of memory for a workspace of %d rows", max_rows);
+        return NULL;
+    }
+    w->bytes = ((uint64_t)w->key_blocks * HST_KEY_BLOCK * D + 9 * rows * D) * sizeof(float);
+    return w;
+}
+
+uint64_t hst_block_workspace_bytes(const hst_block_workspace *w) { return w ? w->bytes : 0; }
+
+int hst_block_forward(const hst_block *b, hst_block_workspace *w, hst_pool *pool, float *x, int S, hst_error *err)
+{
+    if (S < 1 || S > w->max_rows || w->D != b->D) {
+        hst_set_error(err, "block: %d rows do not fit a workspace of %d rows of width %d (block width %d)", S,
+                      w->max_rows, w->D, b->D);
+        return -1;
+    }
+    hst_block_io io = {pool, b->D, b->nh, w->key_blocks, x, w->a, w->q, w->kstage, w->att, w->hidden, w->kt, w->vc};
+    hst_preblock_run(&b->rt, &io, S, 0);
+    return 0;
+}
