@@ -115,87 +115,126 @@ static void attend_row_portable(const hst_attention_args *a, int row, int h)
 /* ---- AVX-512 (hd a multiple of 16) ---------------------------------------- */
 
 #define CHUNK_BLOCKS 4       /* streaming-softmax step: 64 keys per max/rescale */
-#define GROUP_LANES 4        /* (row, head) pairs attended together */
+#define GROUP_LANES 8        /* (row, head) pairs attended together, at most */
+#define SCORE_LANES 4        /* lanes whose scores are computed together (4 chains each) */
 #define MAX_GROUP_VECTORS 16 /* hd up to 256 */
 
 _Static_assert(CHUNK_BLOCKS * KB == HST_ATTN_KEEP_BLOCK, "a softmax chunk is one block of Core D's filter");
 
+/* The lanes of one group: where each reads and writes, which keys it sees. */
+typedef struct {
+    const float *q[GROUP_LANES], *kh[GROUP_LANES];
+    float *out[GROUP_LANES];
+    int pos[GROUP_LANES], last[GROUP_LANES], vcol[GROUP_LANES];
+    int t_last; /* the last key any lane sees */
+} lane_group;
+
+/* A 64-key chunk some lane sees: c (-1: none left), the lanes that see keys
+ * of it, the last key any of them sees and its 16-key blocks. */
+typedef struct {
+    int c, last, nb;
+    unsigned live;
+} chunk_plan;
+
+/* The first chunk at or after c that some lane sees. */
+__attribute__((always_inline)) static inline chunk_plan plan_chunk(const hst_attention_args *a, const lane_group *g,
+                                                                   int c, const int R)
+{
+    for (; c * HST_ATTN_KEEP_BLOCK <= g->t_last; c++) {
+        chunk_plan p = {c, -1, 0, 0};
+        for (int r = 0; r < R; r++)
+            if (c * HST_ATTN_KEEP_BLOCK <= g->last[r] && keep_block(a, g->pos[r], c)) {
+                p.live |= 1u << r;
+                p.last = g->last[r] > p.last ? g->last[r] : p.last;
+            }
+        if (p.live) {
+            p.nb = (p.last - c * HST_ATTN_KEEP_BLOCK) / KB + 1;
+            p.nb = p.nb < CHUNK_BLOCKS ? p.nb : CHUNK_BLOCKS;
+            return p;
+        }
+    }
+    return (chunk_plan){-1, -1, 0, 0};
+}
+
+/* Scaled scores of every lane for the chunk's blocks into sc[lane][block][key],
+ * -inf where the lane does not see the key: four partial chains over d. */
+__attribute__((always_inline, target("avx512f"))) static inline void
+chunk_scores512(const hst_attention_args *a, const lane_group *g, const chunk_plan *p,
+                float sc[GROUP_LANES][CHUNK_BLOCKS][KB], const int R, const int NV, const int BY_HEAD)
+{
+    const int hd = NV * 16, b0 = p->c * CHUNK_BLOCKS;
+    const __m512 scale = _mm512_set1_ps(a->scale), minus_inf = _mm512_set1_ps(-INFINITY);
+    for (int nb = 0; nb < p->nb; nb++) {
+        const size_t block = (size_t)(b0 + nb) * hd * KB;
+        for (int r0 = 0; r0 < R; r0 += SCORE_LANES) {
+            const int rn = R - r0 < SCORE_LANES ? R - r0 : SCORE_LANES;
+            __m512 acc[SCORE_LANES][4];
+            for (int r = 0; r < rn; r++)
+                acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();
+            for (int d = 0; d < hd; d += 4)
+                for (int i = 0; i < 4; i++) {
+                    __m512 k = _mm512_load_ps(g->kh[r0] + block + (size_t)(d + i) * KB);
+                    for (int r = 0; r < rn; r++) {
+                        if (BY_HEAD && r > 0)
+                            k = _mm512_load_ps(g->kh[r0 + r] + block + (size_t)(d + i) * KB);
+                        acc[r][i] = _mm512_fmadd_ps(_mm512_set1_ps(g->q[r0 + r][d + i]), k, acc[r][i]);
+                    }
+                }
+            for (int r = 0; r < rn; r++) {
+                const int lane = r0 + r;
+                int valid = p->live >> lane & 1u ? g->last[lane] - (b0 + nb) * KB + 1 : 0;
+                __mmask16 keys = valid >= KB ? (__mmask16)0xffff : valid <= 0 ? 0 : (__mmask16)((1u << valid) - 1u);
+                __m512 s = _mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]), _mm512_add_ps(acc[r][2], acc[r][3]));
+                _mm512_store_ps(sc[lane][nb], _mm512_mask_mov_ps(minus_inf, keys, _mm512_mul_ps(s, scale)));
+            }
+        }
+    }
+}
+
 /* Several (row, head) lanes at once: either R rows of one head (a prefill:
  * every K and V vector loaded serves R rows) or R heads of one row (a decode
  * step), so that R*NV output accumulators form independent FMA chains (one
- * lane alone is latency-bound on its NV chains). Each lane's arithmetic is
- * exactly that of the lane on its own (R = 1): per 64-key chunk it sees keys
- * of, scores in four partial chains over d, scaled, masked to -inf outside
- * its extent; one max and rescale; then p = e^(s - max) and o += p * v over
- * the keys in order. Keys another lane needs add p = 0 (fma(0, v, o) = o),
- * and a chunk the lane sees nothing of is skipped for it (p = 0, no
- * rescale), as the lane alone would skip it. So a decode step equals its
- * prefill row bit for bit, whatever the grouping. */
+ * lane alone is latency-bound on its NV chains; hd = 16 takes 8 lanes, its
+ * scores computed 4 lanes at a time to stay in registers). Each lane's
+ * arithmetic is exactly that of the lane on its own (R = 1): per 64-key chunk
+ * it sees keys of, scores in four partial chains over d, scaled, masked to
+ * -inf outside its extent; one max and rescale; then p = e^(s - max) and
+ * o += p * v over the keys in order. Keys another lane needs add p = 0
+ * (fma(0, v, o) = o), and a chunk the lane sees nothing of is skipped for it
+ * (p = 0, no rescale), as the lane alone would skip it. So a decode step
+ * equals its prefill row bit for bit, whatever the grouping. */
 __attribute__((always_inline, target("avx512f"))) static inline void
 attend_lanes512(const hst_attention_args *a, int row0, int h0, const int R, const int NV, const int BY_HEAD)
 {
     const int hd = NV * 16;
-    const float *q[GROUP_LANES] = {NULL}, *kh[GROUP_LANES] = {NULL};
-    float *out[GROUP_LANES] = {NULL};
-    int pos[GROUP_LANES] = {0}, last[GROUP_LANES] = {0}, vcol[GROUP_LANES] = {0}, t_last = 0;
+    lane_group g;
     __m512 o[GROUP_LANES][MAX_GROUP_VECTORS], denom[GROUP_LANES];
     float running_max[GROUP_LANES];
-    float sc[GROUP_LANES][CHUNK_BLOCKS][KB] __attribute__((aligned(64)));
-    const __m512 scale = _mm512_set1_ps(a->scale), minus_inf = _mm512_set1_ps(-INFINITY);
+    float s[GROUP_LANES][CHUNK_BLOCKS][KB] __attribute__((aligned(64)));
+    g.t_last = 0;
     for (int r = 0; r < R; r++) {
         int row = BY_HEAD ? row0 : row0 + r, head = BY_HEAD ? h0 + r : h0;
-        pos[r] = row_position(a, row);
-        last[r] = row_last_key(a, pos[r]);
-        t_last = last[r] > t_last ? last[r] : t_last;
-        vcol[r] = head * hd;
-        q[r] = a->q + (size_t)row * a->ldq + head * hd;
-        kh[r] = a->kt + (size_t)head * a->key_blocks * hd * KB;
-        out[r] = a->out + (size_t)row * a->ldo + head * hd;
+        g.pos[r] = row_position(a, row);
+        g.last[r] = row_last_key(a, g.pos[r]);
+        g.t_last = g.last[r] > g.t_last ? g.last[r] : g.t_last;
+        g.vcol[r] = head * hd;
+        g.q[r] = a->q + (size_t)row * a->ldq + head * hd;
+        g.kh[r] = a->kt + (size_t)head * a->key_blocks * hd * KB;
+        g.out[r] = a->out + (size_t)row * a->ldo + head * hd;
         running_max[r] = -INFINITY;
         denom[r] = _mm512_setzero_ps();
         for (int v = 0; v < NV; v++)
             o[r][v] = _mm512_setzero_ps();
     }
-    for (int c = 0; c * HST_ATTN_KEEP_BLOCK <= t_last; c++) {
-        unsigned live = 0; /* lanes that see keys of this chunk */
-        int chunk_last = -1;
-        for (int r = 0; r < R; r++)
-            if (c * HST_ATTN_KEEP_BLOCK <= last[r] && keep_block(a, pos[r], c)) {
-                live |= 1u << r;
-                chunk_last = last[r] > chunk_last ? last[r] : chunk_last;
-            }
-        if (!live)
-            continue;
-        const int b0 = c * CHUNK_BLOCKS;
-        int nb = 0;
-        for (; nb < CHUNK_BLOCKS && (b0 + nb) * KB <= chunk_last; nb++) {
-            const size_t block = (size_t)(b0 + nb) * hd * KB;
-            __m512 acc[GROUP_LANES][4];
-            for (int r = 0; r < R; r++)
-                acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();
-            for (int d = 0; d < hd; d += 4)
-                for (int i = 0; i < 4; i++) {
-                    __m512 k = _mm512_load_ps(kh[0] + block + (size_t)(d + i) * KB);
-                    for (int r = 0; r < R; r++) {
-                        if (BY_HEAD && r > 0)
-                            k = _mm512_load_ps(kh[r] + block + (size_t)(d + i) * KB);
-                        acc[r][i] = _mm512_fmadd_ps(_mm512_set1_ps(q[r][d + i]), k, acc[r][i]);
-                    }
-                }
-            for (int r = 0; r < R; r++) {
-                int valid = live >> r & 1u ? last[r] - (b0 + nb) * KB + 1 : 0;
-                __mmask16 keys = valid >= KB ? (__mmask16)0xffff : valid <= 0 ? 0 : (__mmask16)((1u << valid) - 1u);
-                __m512 s = _mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]), _mm512_add_ps(acc[r][2], acc[r][3]));
-                _mm512_store_ps(sc[r][nb], _mm512_mask_mov_ps(minus_inf, keys, _mm512_mul_ps(s, scale)));
-            }
-        }
+    for (chunk_plan cur = plan_chunk(a, &g, 0, R); cur.c >= 0; cur = plan_chunk(a, &g, cur.c + 1, R)) {
+        chunk_scores512(a, &g, &cur, s, R, NV, BY_HEAD);
         __m512 mx[GROUP_LANES];
         for (int r = 0; r < R; r++) {
-            if (!(live >> r & 1u))
+            if (!(cur.live >> r & 1u))
                 continue;
-            __m512 m = _mm512_load_ps(sc[r][0]);
-            for (int i = 1; i < nb; i++)
-                m = _mm512_max_ps(m, _mm512_load_ps(sc[r][i]));
+            __m512 m = _mm512_load_ps(s[r][0]);
+            for (int i = 1; i < cur.nb; i++)
+                m = _mm512_max_ps(m, _mm512_load_ps(s[r][i]));
             float chunk_max = _mm512_reduce_max_ps(m);
             float new_max = chunk_max > running_max[r] ? chunk_max : running_max[r];
             __m512 corr = _mm512_set1_ps(expf(running_max[r] - new_max));
@@ -205,25 +244,25 @@ attend_lanes512(const hst_attention_args *a, int row0, int h0, const int R, cons
                 o[r][v] = _mm512_mul_ps(o[r][v], corr);
             running_max[r] = new_max;
         }
-        for (int i = 0; i < nb; i++) {
-            int b = b0 + i, keys = chunk_last - b * KB + 1 < KB ? chunk_last - b * KB + 1 : KB;
+        for (int i = 0; i < cur.nb; i++) {
+            int b = cur.c * CHUNK_BLOCKS + i, keys = cur.last - b * KB + 1 < KB ? cur.last - b * KB + 1 : KB;
             for (int r = 0; r < R; r++) {
-                if (!(live >> r & 1u)) {
-                    _mm512_store_ps(sc[r][i], _mm512_setzero_ps());
+                if (!(cur.live >> r & 1u)) {
+                    _mm512_store_ps(s[r][i], _mm512_setzero_ps());
                     continue;
                 }
-                __m512 p = exp512(_mm512_sub_ps(_mm512_load_ps(sc[r][i]), mx[r]));
+                __m512 p = exp512(_mm512_sub_ps(_mm512_load_ps(s[r][i]), mx[r]));
                 denom[r] = _mm512_add_ps(denom[r], p);
-                _mm512_store_ps(sc[r][i], p);
+                _mm512_store_ps(s[r][i], p);
             }
             const float *vb = a->v + (size_t)b * KB * a->ldv;
             for (int l = 0; l < keys; l++)
                 for (int v = 0; v < NV; v++) {
-                    __m512 vv = _mm512_loadu_ps(vb + (size_t)l * a->ldv + vcol[0] + v * 16);
+                    __m512 vv = _mm512_loadu_ps(vb + (size_t)l * a->ldv + g.vcol[0] + v * 16);
                     for (int r = 0; r < R; r++) {
                         if (BY_HEAD && r > 0)
-                            vv = _mm512_loadu_ps(vb + (size_t)l * a->ldv + vcol[r] + v * 16);
-                        o[r][v] = _mm512_fmadd_ps(_mm512_set1_ps(sc[r][i][l]), vv, o[r][v]);
+                            vv = _mm512_loadu_ps(vb + (size_t)l * a->ldv + g.vcol[r] + v * 16);
+                        o[r][v] = _mm512_fmadd_ps(_mm512_set1_ps(s[r][i][l]), vv, o[r][v]);
                     }
                 }
         }
@@ -231,12 +270,13 @@ attend_lanes512(const hst_attention_args *a, int row0, int h0, const int R, cons
     for (int r = 0; r < R; r++) {
         __m512 inv = _mm512_set1_ps(1.0f / _mm512_reduce_add_ps(denom[r]));
         for (int v = 0; v < NV; v++)
-            _mm512_storeu_ps(out[r] + v * 16, _mm512_mul_ps(o[r][v], inv));
+            _mm512_storeu_ps(g.out[r] + v * 16, _mm512_mul_ps(o[r][v], inv));
     }
 }
 
 /* Specialisations with R and NV known at compile time, so the accumulators
- * live in registers (hd = 16, 32, 64 keep R = 4; wider heads go one by one). */
+ * live in registers (R * NV <= 16: hd = 16 takes up to 8 lanes, hd = 32 and
+ * 64 up to 4; wider heads go one by one). */
 #define DEFINE_ATTEND(NV, R)                                                                            \
     __attribute__((target("avx512f"))) static void attend512_rows_##NV##_##R(const hst_attention_args *a, \
                                                                               int row0, int h)          \
@@ -251,6 +291,10 @@ attend_lanes512(const hst_attention_args *a, int row0, int h0, const int R, cons
 #define DEFINE_ATTEND_LANES(NV) DEFINE_ATTEND(NV, 1) DEFINE_ATTEND(NV, 2) DEFINE_ATTEND(NV, 3) DEFINE_ATTEND(NV, 4)
 
 DEFINE_ATTEND_LANES(1)
+DEFINE_ATTEND(1, 5)
+DEFINE_ATTEND(1, 6)
+DEFINE_ATTEND(1, 7)
+DEFINE_ATTEND(1, 8)
 DEFINE_ATTEND_LANES(2)
 DEFINE_ATTEND_LANES(4)
 
@@ -265,11 +309,15 @@ typedef void (*attend_group_fn)(const hst_attention_args *a, int row, int h);
 #define LANE_TABLE(KIND, NV)                                                                            \
     {NULL, attend512_##KIND##_##NV##_1, attend512_##KIND##_##NV##_2, attend512_##KIND##_##NV##_3,        \
      attend512_##KIND##_##NV##_4}
+#define LANE_TABLE_8(KIND)                                                                              \
+    {NULL,                 attend512_##KIND##_1_1, attend512_##KIND##_1_2, attend512_##KIND##_1_3,        \
+     attend512_##KIND##_1_4, attend512_##KIND##_1_5, attend512_##KIND##_1_6, attend512_##KIND##_1_7,     \
+     attend512_##KIND##_1_8}
 
 /* [by_head][NV][lanes] */
 static const attend_group_fn attend512_groups[2][5][GROUP_LANES + 1] = {
-    {[1] = LANE_TABLE(rows, 1), [2] = LANE_TABLE(rows, 2), [4] = LANE_TABLE(rows, 4)},
-    {[1] = LANE_TABLE(heads, 1), [2] = LANE_TABLE(heads, 2), [4] = LANE_TABLE(heads, 4)},
+    {[1] = LANE_TABLE_8(rows), [2] = LANE_TABLE(rows, 2), [4] = LANE_TABLE(rows, 4)},
+    {[1] = LANE_TABLE_8(heads), [2] = LANE_TABLE(heads, 2), [4] = LANE_TABLE(heads, 4)},
 };
 
 /* ---- dispatch ------------------------------------------------------------------ */
@@ -287,10 +335,13 @@ static attend_group_fn avx512_kernel(int hd, int lanes, int by_head)
     return lanes == 1 ? attend512_any_1 : NULL;
 }
 
-/* Lanes per kernel call: GROUP_LANES when a group kernel fits hd, else 1. */
+/* Lanes per kernel call: the widest group kernel for hd, else 1. */
 static int group_lanes(int hd)
 {
-    return avx512_kernel(hd, GROUP_LANES, 0) ? GROUP_LANES : 1;
+    int lanes = GROUP_LANES;
+    while (lanes > 1 && !avx512_kernel(hd, lanes, 0))
+        lanes--;
+    return lanes;
 }
 
 typedef struct {
@@ -353,12 +404,12 @@ void hst_attention_run(hst_pool *pool, const hst_attention_args *a)
         hst_pool_run(pool, a->n_heads * run.row_tasks, attention_rows_task, &run);
         return;
     }
-    /* One row: spread the heads over the threads, up to GROUP_LANES per task.
+    /* One row: spread the heads over the threads, up to `group` per task.
      * The split may follow the thread count: no lane's result depends on it. */
     int threads = pool ? hst_pool_threads(pool) : 1;
     run.heads_per_task = (a->n_heads + threads - 1) / threads;
-    if (run.heads_per_task > GROUP_LANES)
-        run.heads_per_task = GROUP_LANES;
+    if (run.heads_per_task > run.group)
+        run.heads_per_task = run.group;
     hst_pool_run(pool, (a->n_heads + run.heads_per_task - 1) / run.heads_per_task, attention_heads_task, &run);
 }
 

@@ -254,14 +254,14 @@ static double attend(const hst_encoder *e, hst_encoder_workspace *ws, hst_pool *
                      const hst_encoder_rows *rows, const float *src, int ld_src)
 {
     const hst_encoder_config *g = &e->cfg;
-    const int D = g->d_model, F = g->d_ff, n = rows->n;
+    const int D = g->d_model, F = g->d_ff, n = rows->n, hd = D / g->n_heads;
     const int post = g->norm == HST_ENCODER_POST_NORM;
     float *y = rows->y;
     const int ldy = rows->ldy;
     hst_matmul(pool, src, n, ld_src, &e->wq, e->vec[VEC_BQ], ws->q, D, HST_EPI_NONE);
-    hst_attention_args a = {ws->q, D, c->kt, c->key_blocks, c->v, D, ws->att, D, n, g->n_heads, D / g->n_heads,
-                            1.0f / sqrtf((float)(D / g->n_heads)), rows->extent, rows->n_keys, rows->positions,
-                            rows->t0, NULL};
+    /* nn.MultiheadAttention scales scores by 1/sqrt(head width) (12.C.2, 12.E.2.3). */
+    hst_attention_args a = {ws->q, D, c->kt, c->key_blocks, c->v, D, ws->att, D, n, g->n_heads, hd,
+                            1.0f / sqrtf((float)hd), rows->extent, rows->n_keys, rows->positions, rows->t0, NULL};
     hst_attention_run(pool, &a);
     hst_rows_copy(rows->x, rows->ldx, y, ldy, n, D);
     hst_matmul(pool, ws->att, n, D, &e->wo, e->vec[VEC_BO], y, ldy, HST_EPI_ADD); /* y = h + a */

@@ -66,6 +66,12 @@ static int use_kernel(hst_kernel k)
     return hst_kernel_select(k) >= 0;
 }
 
+/* Bit-for-bit equality of two results (the determinism rules of 12.0). */
+static int same_bits(const void *a, const void *b, size_t bytes)
+{
+    return memcmp(a, b, bytes) == 0;
+}
+
 static void check_close(const float *got, const double *want, size_t n, double tolerance, const char *what)
 {
     for (size_t i = 0; i < n; i++)
@@ -279,12 +285,12 @@ static void check_attention_splits(hst_pool *pools[3], const attn_fixture *f, co
     for (int t = 1; t < 3; t++) {
         memset(other, 0, bytes);
         attend_rows(pools[t], f, pos, c->count, &c->opts, other, 0);
-        if (memcmp(one, other, bytes) != 0)
+        if (!same_bits(one, other, bytes))
             fail_msg("attention %s, hd %d: %d threads differ from 1", c->name, f->hd, t + 1);
     }
     for (int i = 0; i < c->count; i++)
         attend_rows(pools[i % 3], f, pos + i, 1, &c->opts, other + (size_t)i * f->D, 0);
-    if (memcmp(one, other, bytes) != 0)
+    if (!same_bits(one, other, bytes))
         fail_msg("attention %s, hd %d: row-by-row calls differ from one call", c->name, f->hd);
     const int chunks[] = {1, 4, 7, 13, 2, 5};
     for (int i = 0, k = 0; i < c->count; k++) {
@@ -292,7 +298,7 @@ static void check_attention_splits(hst_pool *pools[3], const attn_fixture *f, co
         attend_rows(pools[k % 3], f, pos + i, n, &c->opts, other + (size_t)i * f->D, 1);
         i += n;
     }
-    if (memcmp(one, other, bytes) != 0)
+    if (!same_bits(one, other, bytes))
         fail_msg("attention %s, hd %d: uneven chunks differ from one call", c->name, f->hd);
     int *reversed = malloc(sizeof(int) * (size_t)c->count);
     float *rev_out = floats(bytes / sizeof(float));
@@ -301,7 +307,7 @@ static void check_attention_splits(hst_pool *pools[3], const attn_fixture *f, co
         reversed[i] = pos[c->count - 1 - i];
     attend_rows(pools[1], f, reversed, c->count, &c->opts, rev_out, 1);
     for (int i = 0; i < c->count; i++)
-        if (memcmp(rev_out + (size_t)(c->count - 1 - i) * f->D, one + (size_t)i * f->D, row_bytes) != 0)
+        if (!same_bits(rev_out + (size_t)(c->count - 1 - i) * f->D, one + (size_t)i * f->D, row_bytes))
             fail_msg("attention %s, hd %d: row %d differs when the rows come in reverse order", c->name, f->hd, i);
     free(reversed);
     free(rev_out);
@@ -630,7 +636,7 @@ static void check_layer_splits(hst_pool *pools[3], const layer_shape *s, hst_enc
     forward_rows(&r, pools[0], x, one, 0, S, ext, S);
     for (int t = 1; t < 3; t++) {
         forward_rows(&r, pools[t], x, other, 0, S, ext, S);
-        if (memcmp(one, other, bytes) != 0)
+        if (!same_bits(one, other, bytes))
             fail_msg("%s D %d: %d threads differ from 1", what, D, t + 1);
     }
     const int chunks[] = {1, 6, 17, 2, 9};
@@ -642,11 +648,11 @@ static void check_layer_splits(hst_pool *pools[3], const layer_shape *s, hst_enc
             forward_rows(&r, pools[k % 3], x, other, i, n, ext, S);
             i += n;
         }
-        if (memcmp(one, other, bytes) != 0)
+        if (!same_bits(one, other, bytes))
             fail_msg("%s D %d: a chunked causal prefill differs from one call", what, D);
         for (int i = 0; i < S; i++)
             forward_rows(&r, pools[i % 3], x, other, i, 1, ext, S);
-        if (memcmp(one, other, bytes) != 0)
+        if (!same_bits(one, other, bytes))
             fail_msg("%s D %d: row-by-row decode differs from one call", what, D);
     }
     /* k, v of every row, then the rest for every third row only. */
@@ -670,18 +676,18 @@ static void check_layer_splits(hst_pool *pools[3], const layer_shape *s, hst_enc
     hst_encoder_rows sub = {xs, D, ys, D, n_sub, pos, 0, ext, S};
     must(hst_encoder_attend(r.e, r.ws, pools[1], &r.cache, &sub, &err), &err);
     for (int i = 0; i < n_sub; i++)
-        if (memcmp(ys + (size_t)i * D, one + (size_t)pos[i] * D, row_bytes) != 0)
+        if (!same_bits(ys + (size_t)i * D, one + (size_t)pos[i] * D, row_bytes))
             fail_msg("%s D %d: attend for the subset differs at position %d", what, D, pos[i]);
     for (int i = 0; i < n_sub; i++) {
         hst_encoder_rows single = {xs + (size_t)i * D, D, ys + (size_t)i * D, D, 1, pos + i, 0, ext, S};
         must(hst_encoder_attend(r.e, r.ws, pools[i % 3], &r.cache, &single, &err), &err);
-        if (memcmp(ys + (size_t)i * D, one + (size_t)pos[i] * D, row_bytes) != 0)
+        if (!same_bits(ys + (size_t)i * D, one + (size_t)pos[i] * D, row_bytes))
             fail_msg("%s D %d: a one-row attend differs at position %d", what, D, pos[i]);
     }
     /* In place (y = x) gives the same rows. */
     memcpy(other, x, bytes);
     forward_rows(&r, pools[2], other, other, 0, S, ext, S);
-    if (memcmp(one, other, bytes) != 0)
+    if (!same_bits(one, other, bytes))
         fail_msg("%s D %d: the layer computed in place differs", what, D);
     free(pos);
     free(xs);
@@ -832,7 +838,7 @@ static void test_layernorm_rows_equal_hst_layernorm_per_row(void **state)
                     hst_layernorm(in + (size_t)r * ld_in, g, b, want, width);
                     if (gelu)
                         hst_gelu_inplace(want, width);
-                    if (memcmp(out + (size_t)r * ld_out, want, sizeof(float) * (size_t)width) != 0)
+                    if (!same_bits(out + (size_t)r * ld_out, want, sizeof(float) * (size_t)width))
                         fail_msg("layernorm row %d (gelu %d, %d threads) differs from hst_layernorm", r, gelu, t + 1);
                 }
             }
