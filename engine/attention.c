@@ -235,14 +235,18 @@ attend_lanes512(const hst_attention_args *a, int row0, int h0, const int R, cons
             __m512 m = _mm512_load_ps(s[r][0]);
             for (int i = 1; i < cur.nb; i++)
                 m = _mm512_max_ps(m, _mm512_load_ps(s[r][i]));
-            float chunk_max = _mm512_reduce_max_ps(m);
-            float new_max = chunk_max > running_max[r] ? chunk_max : running_max[r];
-            __m512 corr = _mm512_set1_ps(expf(running_max[r] - new_max));
-            mx[r] = _mm512_set1_ps(new_max);
-            denom[r] = _mm512_mul_ps(denom[r], corr);
-            for (int v = 0; v < NV; v++)
-                o[r][v] = _mm512_mul_ps(o[r][v], corr);
-            running_max[r] = new_max;
+            /* A chunk that does not raise the running max would rescale by
+             * e^0 = 1, which changes nothing: only a higher score costs the
+             * reduction and the exponential. */
+            if (_mm512_cmp_ps_mask(m, _mm512_set1_ps(running_max[r]), _CMP_GT_OQ)) {
+                float new_max = _mm512_reduce_max_ps(m);
+                __m512 corr = _mm512_set1_ps(expf(running_max[r] - new_max));
+                denom[r] = _mm512_mul_ps(denom[r], corr);
+                for (int v = 0; v < NV; v++)
+                    o[r][v] = _mm512_mul_ps(o[r][v], corr);
+                running_max[r] = new_max;
+            }
+            mx[r] = _mm512_set1_ps(running_max[r]);
         }
         for (int i = 0; i < cur.nb; i++) {
             int b = cur.c * CHUNK_BLOCKS + i, keys = cur.last - b * KB + 1 < KB ? cur.last - b * KB + 1 : KB;
