@@ -6,6 +6,8 @@
 #include "engine/lattice.h"
 #include "engine/preblock.h"
 
+#include "engine/rowops.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -312,10 +312,6 @@ void hst_attention(hst_pool *pool, const float *q, const float *kt, const float 
 
 /* Row-wise ops (spec 1). */
 void hst_layernorm(const float *x, const float *gamma, const float *beta, float *y, int n);
-/* LayerNorm of n_rows rows of width (then GELU when gelu), on the pool when
- * the rows are many; each row is computed alone, so any split gives the same bits. */
-void hst_layernorm_rows(hst_pool *pool, const float *in, int ld_in, float *out, int ld_out, const float *gamma,
-                        const float *beta, int n_rows, int width, int gelu);
 /* Zeroed, 64-byte aligned (the AVX-512 attention loads key blocks aligned)
  * floats; sets *failed on OOM. Free with free(). */
 float *hst_alloc_floats(size_t n, int *failed);

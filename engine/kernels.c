@@ -815,40 +815,6 @@ void hst_layernorm(const float *x, const float *gamma, const float *beta, float 
         layernorm_scalar(x, gamma, beta, y, n);
 }
 
-/* Rows per pool task: a task of 16 rows of D >= 128 amortises the wake-up. */
-#define LAYERNORM_ROWS_PER_TASK 16
-
-typedef struct {
-    const float *in;
-    int ld_in;
-    float *out;
-    int ld_out;
-    const float *gamma, *beta;
-    int n_rows, width;
-    int gelu; /* apply GELU after the norm (meta fusion) */
-} layernorm_rows_job;
-
-static void layernorm_rows_task(void *ctx, int task)
-{
-    const layernorm_rows_job *j = ctx;
-    int r1 = (task + 1) * LAYERNORM_ROWS_PER_TASK < j->n_rows ? (task + 1) * LAYERNORM_ROWS_PER_TASK : j->n_rows;
-    for (int r = task * LAYERNORM_ROWS_PER_TASK; r < r1; r++) {
-        float *y = j->out + (size_t)r * j->ld_out;
-        hst_layernorm(j->in + (size_t)r * j->ld_in, j->gamma, j->beta, y, j->width);
-        if (j->gelu)
-            hst_gelu_inplace(y, j->width);
-    }
-}
-
-void hst_layernorm_rows(hst_pool *pool, const float *in, int ld_in, float *out, int ld_out, const float *gamma,
-                        const float *beta, int n_rows, int width, int gelu)
-{
-    layernorm_rows_job j = {in, ld_in, out, ld_out, gamma, beta, n_rows, width, gelu};
-    int tasks = (n_rows + LAYERNORM_ROWS_PER_TASK - 1) / LAYERNORM_ROWS_PER_TASK;
-    /* Below 4096 floats the wake-up costs more than the work. */
-    hst_pool_run(n_rows * width >= 4096 ? pool : NULL, tasks, layernorm_rows_task, &j);
-}
-
 float hst_gelu(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752f)); }
 
 __attribute__((target("avx512f"))) static void gelu_rows512(float *y, int n)

@@ -2,6 +2,8 @@
  * Cores A, B, D and E. */
 #include "engine/lattice.h"
 
+#include "engine/rowops.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>

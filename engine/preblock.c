@@ -3,6 +3,8 @@
  * benchmark, all through hst_preblock_run. */
 #include "engine/preblock.h"
 
+#include "engine/rowops.h"
+
 #include <stdlib.h>
 #include <string.h>
 
