@@ -1,6 +1,7 @@
 /* cmd_bench.c — `hstprof bench`: prefill throughput for each model x sequence
  * length x thread count, as min/median/mean/max/stddev over timed runs, into
  * one JSON report that exports/ renders as Markdown, CSV or JSON. */
+#include "commands.h"
 #include "engine/hst.h"
 #include "exports/exports.h"
 #include "probes/probes.h"
@@ -199,8 +200,8 @@ static int time_cell(bench_model *bm, int S, const bench_flags *f, double *ms, c
             if (bm->counters)
                 probes_counters_read(bm->counters, &cp->begin);
         }
-        if (probes_interrupted())
-            return -1; /* reported once, by probes_cmd_bench */
+        if (cmd_interrupted())
+            return -1; /* reported once, by cmd_bench */
         hst_session_reset(bm->session);
         uint64_t t0 = hst_now_ns();
         if (hst_forward(bm->session, bm->ids, S, bm->logits, 1, &err) != 0) {
@@ -477,7 +478,7 @@ static int emit(const bench_flags *f, const json_t *report)
     return rc;
 }
 
-int probes_cmd_bench(int argc, char **argv)
+int cmd_bench(int argc, char **argv)
 {
     bench_flags *f = calloc(1, sizeof *f);
     if (!f)
@@ -502,7 +503,7 @@ int probes_cmd_bench(int argc, char **argv)
         free(f);
         return rc;
     }
-    probes_interrupt_install();
+    cmd_interrupt_install();
     json_t *report = report_header(f, hst_kernel_name(hst_kernel_current()));
     json_object_set_new(report, "precision", json_string(hst_precision_name(f->weight_precision)));
     if (f->profile_name[0])
@@ -527,8 +528,8 @@ int probes_cmd_bench(int argc, char **argv)
         close_bench_model(&bm);
     }
     probes_topo_free(topo);
-    if (probes_interrupted()) /* nothing partial: the report is written whole or not at all */
-        rc = probes_interrupt_exit_status("hstprof bench");
+    if (cmd_interrupted()) /* nothing partial: the report is written whole or not at all */
+        rc = cmd_interrupt_exit_status("hstprof bench");
     if (rc == 0)
         rc = emit(f, report);
     json_decref(report);

@@ -1,12 +1,15 @@
-/* cmd_common.c — option parsing shared by the probes commands: one line on
- * stderr for every bad input, exit status 2. */
-#include "probes/internal.h"
+/* cmd_common.c — what the commands share: option parsing for events, topo
+ * and ceilings (one line on stderr for every bad input, exit status 2) and
+ * the signal handling of the headless commands. */
+#include "commands.h"
 
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int probes_cmd_opt_value(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value)
+int cmd_opt_value(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value)
 {
     const char *arg = argv[*i];
     size_t len = strlen(name);
@@ -26,13 +29,13 @@ int probes_cmd_opt_value(const char *cmd, int argc, char **argv, int *i, const c
     return 1;
 }
 
-int probes_cmd_bad_option(const char *cmd, const char *arg)
+int cmd_bad_option(const char *cmd, const char *arg)
 {
     fprintf(stderr, "hstprof %s: unknown option '%s' (see hstprof %s --help)\n", cmd, arg, cmd);
     return 2;
 }
 
-int probes_cmd_parse_int(const char *cmd, const char *opt, const char *value, int min, int max, int *out)
+int cmd_parse_int(const char *cmd, const char *opt, const char *value, int min, int max, int *out)
 {
     char *end = NULL;
     errno = 0;
@@ -43,4 +46,47 @@ int probes_cmd_parse_int(const char *cmd, const char *opt, const char *value, in
     }
     *out = (int)v;
     return 0;
+}
+
+/* ---- Ctrl-C, SIGTERM and SIGHUP during the headless commands ----------------
+ * The handler only records the signal (any thread may run it, the engine's
+ * workers included); the command checks at token and run boundaries, drops
+ * what it had not written yet and exits 128 + signal. An export already being
+ * written completes first, so a finished export is whole and an unfinished one
+ * absent. A SIGHUP ignored at start (nohup) stays ignored. */
+
+static volatile sig_atomic_t pending_signal;
+
+static void record_signal(int sig)
+{
+    if (!pending_signal)
+        pending_signal = sig;
+}
+
+void cmd_interrupt_install(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = record_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    /* Under nohup SIGHUP starts ignored: a soak run must outlive its terminal. */
+    struct sigaction old;
+    if (sigaction(SIGHUP, NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+        return;
+    sigaction(SIGHUP, &sa, NULL);
+}
+
+int cmd_interrupted(void)
+{
+    return pending_signal;
+}
+
+int cmd_interrupt_exit_status(const char *command)
+{
+    int sig = pending_signal;
+    fprintf(stderr, "%s: interrupted by %s; nothing more was written\n", command,
+            sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal");
+    return 128 + sig;
 }

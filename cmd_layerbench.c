@@ -18,6 +18,7 @@
  * Weights, inputs and outputs are allocated before the window. The seed
  * shape (seeds/004) is kept: an Item/Value table, a latency table and a
  * PEAK memory table; the report is one JSON object rendered by exports/. */
+#include "commands.h"
 #include "engine/hst.h"
 #include "exports/exports.h"
 #include "probes/probes.h"
@@ -674,7 +675,7 @@ static int run_layerbench(const layerbench_flags *f, json_t *report)
     return rc;
 }
 
-int probes_cmd_layerbench(int argc, char **argv)
+int cmd_layerbench(int argc, char **argv)
 {
     layerbench_flags f;
     memset(&f, 0, sizeof f);

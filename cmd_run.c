@@ -1,6 +1,7 @@
 /* cmd_run.c — `hstprof run`: prefill a prompt, generate N tokens, and
  * summarise what happened (rates, time to first token, real per-token
  * latency percentiles, memory, quality hash). */
+#include "commands.h"
 #include "engine/hst.h"
 #include "exports/exports.h"
 #include "probes/probes.h"
@@ -370,7 +371,7 @@ static int write_logits(const char *path, const run_result *r)
     return 0;
 }
 
-int probes_cmd_run(int argc, char **argv)
+int cmd_run(int argc, char **argv)
 {
     run_flags *f = calloc(1, sizeof *f);
     static int ids[MAX_PROMPT];
@@ -407,16 +408,17 @@ int probes_cmd_run(int argc, char **argv)
     req.trace = f->trace_path[0] != '\0';
     req.precision = f->precision[0] ? f->precision : NULL;
     req.duration_s = f->duration_s;
+    req.interrupted = cmd_interrupted;
     run_result res;
-    probes_interrupt_install();
+    cmd_interrupt_install();
     rc = runner_prepare(&req, &res);
     if (rc == 0 && build_prompt(f, res.config.vocab_size, ids, &req.n_prompt) != 0)
         rc = 2;
     req.prompt = ids;
     if (rc == 0)
         rc = runner_generate(&req, &res);
-    if (rc == 0 && probes_interrupted()) /* before any export: none is written */
-        rc = probes_interrupt_exit_status("hstprof run");
+    if (rc == 0 && cmd_interrupted()) /* before any export: none is written */
+        rc = cmd_interrupt_exit_status("hstprof run");
     if (rc == 0 && f->dump_logits[0] && write_logits(f->dump_logits, &res) != 0)
         rc = 1;
     if (rc == 0 && write_exports(f, &res) != 0)

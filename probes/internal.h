@@ -170,12 +170,4 @@ const char *probes_fma_isa(void);
 double probes_fma_flops_per_iteration(void);
 void probes_triad(double *a, const double *b, const double *c, double s, size_t n);
 
-/* ---- command helpers (cmd_common.c) ------------------------------------- */
-
-/* Matches "--name VALUE" and "--name=VALUE" at argv[*i]; advances *i. 1 matched,
- * 0 not this option, -1 missing value (message printed). */
-int probes_cmd_opt_value(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value);
-int probes_cmd_bad_option(const char *cmd, const char *arg);
-int probes_cmd_parse_int(const char *cmd, const char *opt, const char *value, int min, int max, int *out);
-
 #endif

@@ -449,23 +449,12 @@ typedef struct {
 probes_roofline probes_roofline_point(const probes_ceilings *c, int threads, double bytes, double flops,
                                       uint64_t elapsed_ns);
 
-/* ---- commands (argv[0] is the command name) -----------------------------
- * Exit status: 0 ok, 1 run-time error, 2 bad usage; errors are one line. */
-int probes_cmd_events(int argc, char **argv);
-int probes_cmd_topo(int argc, char **argv);
-int probes_cmd_ceilings(int argc, char **argv);
-/* SIGINT/SIGTERM/SIGHUP for the headless commands: the handler records the
- * signal; probes_interrupted() returns it (0: none) for checks at token and
- * run boundaries; probes_interrupt_exit_status() prints one line and returns
- * 128 + signal. */
-void probes_interrupt_install(void);
-int probes_interrupted(void);
-int probes_interrupt_exit_status(const char *command);
-int probes_cmd_run(int argc, char **argv);
-int probes_cmd_bench(int argc, char **argv);
-int probes_cmd_layerbench(int argc, char **argv);
-/* `hstprof model init|info` (argv[0] = "model"); returns the exit status. */
-int probes_cmd_model(int argc, char **argv);
+/* ---- what each backend can count (`hstprof events`) ---------------------
+ * Every event really opened on the calling thread, with why not. */
+void probes_events_print_all(FILE *out);
+/* The named events (the --events syntax), each with its backend and group.
+ * 0, or -1 with one line in err for a bad list. */
+int probes_events_print_named(const char *events, FILE *out, char *err, size_t err_len);
 
 /* ==== statistics over samples ==== */
 /* stats.h — statistics over samples (to be folded into probes/probes.h). */
@@ -529,6 +518,9 @@ typedef struct {
      * log-bucketed histogram, only the last cycle's tokens are kept, and no
      * trace is allowed. */
     double duration_s;
+    /* Asked at every token boundary (may be NULL): non-zero stops the run
+     * there, without the quality hash; res->interrupted says so. */
+    int (*interrupted)(void);
 } run_request;
 
 /* ---- issue 7: what a soak run (--duration) keeps, in bounded memory ---------- */
@@ -619,6 +611,7 @@ typedef struct {
     int top_k, tokens_requested;
     char events_requested[256], precision[16];
     run_trace trace;
+    int interrupted; /* req->interrupted stopped the run: its figures are partial */
 } run_result;
 
 /* --kernel NAME: selects it, writes the kernel in use to chosen. 0 ok, 2 bad

@@ -362,10 +362,11 @@ static int decode_loop(const run_request *req, run_result *res, hst_sampler *smp
     if (res->n_generated == 0) /* -n 0: prefill only */
         return 0;
     for (uint64_t now = hst_now_ns(); more_tokens(req, res, now); now = hst_now_ns()) {
-        if (probes_interrupted()) {
+        if (req->interrupted && req->interrupted()) {
             if (req->progress)
                 fputc('\n', stderr);
-            return probes_interrupt_exit_status("hstprof run");
+            res->interrupted = 1;
+            return 0;
         }
         int full = hst_session_pos(res->session) >= res->config.max_seq_len;
         if (full && !res->soak.active) { /* check_lengths rules this out; never restart a counted run */
@@ -507,15 +508,17 @@ int runner_generate(const run_request *req, run_result *res)
     if (rc == 0 && res->have_counters)
         probes_counters_read(res->counters, &snap[2]);
     free(logits);
-    if (rc != 0)
+    if (rc != 0 || res->interrupted) /* interrupted: the caller reports it */
         return rc;
     finish_figures(res);
     finish_probes(res, snap, mw);
     /* The window's peak when sampled; the process's high-water mark otherwise. */
     res->peak_rss_bytes = res->have_memory && res->memory.rss_peak_bytes.valid ? res->memory.rss_peak_bytes.value
                                                                                  : peak_rss_bytes();
-    if (probes_interrupted())
-        return probes_interrupt_exit_status("hstprof run");
+    if (req->interrupted && req->interrupted()) {
+        res->interrupted = 1;
+        return 0;
+    }
     if (hst_quality_hash(res->session, &res->quality_hash, res->quality_tokens, &err) != 0) {
         fprintf(stderr, "hstprof run: %s\n", err.msg);
         return 1;

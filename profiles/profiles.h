@@ -97,7 +97,7 @@ int args_check_output_path(const char *flag, const char *path, char *err, size_t
 size_t args_edit_distance(const char *a, const char *b);
 
 /* ======================= issue 5: named INI profiles ========================
- * (profiles/profile.c, profiles/cmd_profiles.c)
+ * (profiles/profile.c; `hstprof profiles` lists them: cmd_profiles.c)
  *
  * A profile is a small INI file of run settings, one "key = value" per line:
  *
@@ -175,9 +175,6 @@ void profile_summary(const hst_settings *s, char *buf, size_t size);
  * argv names a profile, settings_defaults + the profile go into *s and 1 is
  * returned; 0 when none is named; -1 after printing "<command>: <error>". */
 int profile_from_args(const opt_table *t, int argc, char **argv, hst_settings *s);
-
-/* `hstprof profiles` (argv[0] = "profiles"): lists what -p can name. */
-int profiles_cmd_list(int argc, char **argv);
 
 /* ===================== end of issue 5: named INI profiles =================== */
 
