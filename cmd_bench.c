@@ -36,6 +36,7 @@ typedef struct {
     char profile[1024], profile_name[64]; /* issue 5: -p NAME|FILE */
     char precision[16];                   /* issue 6: f32|bf16|int8 */
     hst_precision weight_precision;
+    hst_kernel kernel_kind;
     int oversubscribe, seen_threads, seen_affinity, shared_pus; /* issue 7: threads above the PUs */
     char threads_from[1100], affinity_from[1100]; /* the profile lines that set them, "" none */
 } bench_flags;
@@ -404,6 +405,8 @@ static int bench_threads(bench_model *bm, int threads, const bench_flags *f, pro
     cell_probes *cp = calloc(1, sizeof *cp);
     if (rc == 0) {
         bm->session = hst_session_create(bm->model, pool, &err);
+        if (bm->session)
+            hst_session_set_kernel(bm->session, f->kernel_kind);
         if (!bm->session || !ms || !cp) {
             fprintf(stderr, "hstprof bench: %s\n", bm->session ? "out of memory" : err.msg);
             rc = 1;
@@ -493,7 +496,7 @@ int cmd_bench(int argc, char **argv)
     f->runs = 5;
     int rc = parse_flags(argc, argv, f);
     char chosen[16];
-    if (rc == ARGS_OK && runner_select_kernel(f->kernel, chosen, sizeof chosen) != 0)
+    if (rc == ARGS_OK && runner_select_kernel(f->kernel, &f->kernel_kind, chosen, sizeof chosen) != 0)
         rc = ARGS_ERROR;
     if (rc != ARGS_OK) {
         free(f);
@@ -504,7 +507,7 @@ int cmd_bench(int argc, char **argv)
         return rc;
     }
     cmd_interrupt_install();
-    json_t *report = report_header(f, hst_kernel_name(hst_kernel_current()));
+    json_t *report = report_header(f, chosen);
     json_object_set_new(report, "precision", json_string(hst_precision_name(f->weight_precision)));
     if (f->profile_name[0])
         json_object_set_new(json_object_get(report, "settings"), "profile", json_string(f->profile_name));

@@ -689,8 +689,11 @@ int cmd_layerbench(int argc, char **argv)
     f.warmup = 1;
     int rc = parse_flags(argc, argv, &f);
     char chosen[16];
-    if (rc == ARGS_OK && runner_select_kernel(f.kernel, chosen, sizeof chosen) != 0)
+    hst_kernel kernel;
+    if (rc == ARGS_OK && runner_select_kernel(f.kernel, &kernel, chosen, sizeof chosen) != 0)
         rc = ARGS_ERROR;
+    if (rc == ARGS_OK)
+        hst_kernel_use(kernel); /* the block runs on this thread's kernel */
     if (rc != ARGS_OK)
         return rc == ARGS_HELP ? 0 : 2;
     /* Freed buffers must leave the RSS, or the next window starts high: a fixed

@@ -294,6 +294,7 @@ struct hst_session {
     const runtime *rt;
     hst_config cfg;
     hst_pool *pool;
+    hst_kernel kernel;        /* resolved; hst_forward computes with it */
     int pos;
     int D, Lb, Lt;
     float *kcache;            /* [L][nh][key_blocks][hd][16]: see hst_kcache_store */
@@ -361,6 +362,7 @@ hst_session *hst_session_create(const hst_model *m, hst_pool *pool, hst_error *e
     s->model = m;
     s->rt = m->runtime;
     s->cfg = *c;
+    s->kernel = hst_kernel_default();
     s->pool = pool;
     s->D = c->d_model;
     s->Lb = c->n_layers / 2;
@@ -407,6 +409,14 @@ void hst_session_free(hst_session *s)
 
 void hst_session_reset(hst_session *s) { s->pos = 0; }
 void hst_session_set_pool(hst_session *s, hst_pool *pool) { s->pool = pool; }
+int hst_session_set_kernel(hst_session *s, hst_kernel k)
+{
+    int got = hst_kernel_resolve(k);
+    if (got >= 0)
+        s->kernel = (hst_kernel)got;
+    return got;
+}
+hst_kernel hst_session_kernel(const hst_session *s) { return s->kernel; }
 int hst_session_pos(const hst_session *s) { return s->pos; }
 const hst_config *hst_session_config(const hst_session *s) { return &s->cfg; }
 const hst_model *hst_session_model(const hst_session *s) { return s->model; }
@@ -706,6 +716,7 @@ int hst_forward(hst_session *s, const int *ids, int n, float *logits, int all_lo
 {
     if (check_call(s, ids, n, err) != 0)
         return -1;
+    hst_thread_kernel = s->kernel;
     const int t0 = s->pos, D = s->D;
     const double D2 = (double)D * D;
     section_clock clk = {s, 0, s->timing ? hst_now_ns() : 0};

@@ -88,6 +88,10 @@ float hst_bf16_to_f32(uint16_t h);
  * what makes results bit-identical for any thread count. */
 typedef void (*hst_task_fn)(void *ctx, int task);
 void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx);
+/* The kernel of the calling thread (HST_KERNEL_AUTO: hst_kernel_default()).
+ * hst_forward sets it from its session; hst_pool_run hands the caller's to
+ * the workers for the job, so every task of a call computes alike. */
+extern _Thread_local hst_kernel hst_thread_kernel;
 
 /* ---- kernels ------------------------------------------------------------------ */
 

@@ -78,7 +78,8 @@ static void publish_slots(live_engine *e)
         e->ab_settings[i] = e->slots[i].setting;
         e->ab_segments[i] = e->slots[i].segment;
     }
-    snprintf(e->kernel_in_use, sizeof e->kernel_in_use, "%s", hst_kernel_name(hst_kernel_current()));
+    hst_kernel in_use = e->n_slots > 0 ? hst_session_kernel(e->slots[0].session) : hst_kernel_default();
+    snprintf(e->kernel_in_use, sizeof e->kernel_in_use, "%s", hst_kernel_name(in_use));
     pthread_mutex_unlock(&e->lock);
 }
 
@@ -203,8 +204,8 @@ static void close_all_slots(live_engine *e)
     e->active = 0;
 }
 
-/* Opening a slot may rebind the engine thread and switch the kernel: the
- * running slot takes them back. */
+/* Opening a slot may rebind the engine thread: the running slot takes its
+ * binding back. */
 static void reactivate(live_engine *e)
 {
     if (e->n_slots)

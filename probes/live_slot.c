@@ -12,23 +12,6 @@
 
 /* ---- kernels, prompt, CPU mask ------------------------------------------------------ */
 
-static int kernel_from_name(const char *name, hst_kernel *out)
-{
-    static const struct {
-        const char *name;
-        hst_kernel kernel;
-    } kernels[] = {{"auto", HST_KERNEL_AUTO},
-                   {"portable", HST_KERNEL_PORTABLE},
-                   {"avx2", HST_KERNEL_AVX2},
-                   {"avx512", HST_KERNEL_AVX512}};
-    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
-        if (strcmp(name, kernels[i].name) == 0) {
-            *out = kernels[i].kernel;
-            return 0;
-        }
-    return -1;
-}
-
 /* The prompt's bytes are the ids (as `hstprof run` does); a vocabulary
  * smaller than 256 takes them modulo its size. At least one position is
  * left for decoding. */
@@ -153,6 +136,7 @@ static int open_model_and_session(live_engine *e, live_slot *s, const char *mode
     if (s->owns_model && apply_precision(s, err, len) != 0)
         return -1;
     hst_session_set_timing(s->session, 1);
+    hst_session_set_kernel(s->session, s->kernel);
     const hst_config *cfg = hst_session_config(s->session);
     s->max_seq_len = cfg->max_seq_len;
     if (e->opts.max_seq_len > 1 && e->opts.max_seq_len < s->max_seq_len)
@@ -188,11 +172,11 @@ int live_slot_open(live_engine *e, live_slot *s, const live_setting *setting, in
         snprintf(err, len, "threads: %d is outside 1..%d", setting->threads, PROBES_MAX_THREADS);
         return -1;
     }
-    if (kernel_from_name(setting->kernel, &s->kernel) != 0) {
+    if (hst_kernel_from_name(setting->kernel, &s->kernel) != 0) {
         snprintf(err, len, "kernel: '%s' is not auto, portable, avx2 or avx512", setting->kernel);
         return -1;
     }
-    if (hst_kernel_select(s->kernel) < 0) {
+    if (hst_kernel_resolve(s->kernel) < 0) {
         snprintf(err, len, "kernel: this CPU cannot run the %s kernel", setting->kernel);
         return -1;
     }
@@ -241,7 +225,6 @@ void live_slot_activate(live_engine *e, live_slot *s)
     live_restore_engine_mask(e);
     if (s->affinity)
         probes_affinity_bind_thread(0, s->affinity);
-    hst_kernel_select(s->kernel);
     s->have_last_read = 0;
 }
 
@@ -286,7 +269,7 @@ static void describe_segment(live_engine *e, live_slot *s, live_segment_info *in
     snprintf(info->arch, sizeof info->arch, "%s", hst_arch_name(info->config.arch));
     snprintf(info->arch_class, sizeof info->arch_class, "%s", hst_arch_class(info->config.arch));
     info->counts = hst_model_counts(s->model);
-    snprintf(info->kernel, sizeof info->kernel, "%s", hst_kernel_name(hst_kernel_current()));
+    snprintf(info->kernel, sizeof info->kernel, "%s", hst_kernel_name(hst_session_kernel(s->session)));
     info->kv_cache_bytes = hst_session_kv_bytes(s->session);
     info->prompt_tokens = s->prompt_len;
     describe_sections(s, info);
@@ -303,7 +286,6 @@ void live_slot_new_segment(live_engine *e, live_slot *s)
     s->have_last_read = 0;
     reset_sums(s);
     s->last_publish_ns = hst_now_ns();
-    hst_kernel_select(s->kernel);
     live_segment_info *info = malloc(sizeof *info);
     if (!info)
         return;

@@ -616,7 +616,7 @@ typedef struct {
 
 /* --kernel NAME: selects it, writes the kernel in use to chosen. 0 ok, 2 bad
  * name or unsupported ISA (one line printed). */
-int runner_select_kernel(const char *name, char *chosen, size_t size);
+int runner_select_kernel(const char *name, hst_kernel *kernel, char *chosen, size_t size);
 
 /* Loads the model and creates the pool and session. 0 ok; 1 run-time error,
  * 2 bad settings (one line printed on stderr either way). */

@@ -10,27 +10,20 @@
 
 #define MEMORY_SAMPLE_NS 20000000ull /* 50 memory samples a second at most */
 
-int runner_select_kernel(const char *name, char *chosen, size_t size)
+int runner_select_kernel(const char *name, hst_kernel *kernel, char *chosen, size_t size)
 {
     hst_kernel k = HST_KERNEL_AUTO;
-    if (!name || strcmp(name, "auto") == 0)
-        k = HST_KERNEL_AUTO;
-    else if (strcmp(name, "avx512") == 0)
-        k = HST_KERNEL_AVX512;
-    else if (strcmp(name, "avx2") == 0)
-        k = HST_KERNEL_AVX2;
-    else if (strcmp(name, "portable") == 0)
-        k = HST_KERNEL_PORTABLE;
-    else {
+    if (name && hst_kernel_from_name(name, &k) != 0) {
         fprintf(stderr, "hstprof: --kernel must be auto, avx512, avx2 or portable, got '%s'\n", name);
         return 2;
     }
-    int got = hst_kernel_select(k);
+    int got = hst_kernel_resolve(k);
     if (got < 0) {
         fprintf(stderr, "hstprof: this CPU cannot run the %s kernel\n", name);
         return 2;
     }
-    snprintf(chosen, size, "%s", hst_kernel_name((hst_kernel)got));
+    *kernel = (hst_kernel)got;
+    snprintf(chosen, size, "%s", hst_kernel_name(*kernel));
     return 0;
 }
 
@@ -117,7 +110,8 @@ int runner_prepare(const run_request *req, run_result *res)
 {
     memset(res, 0, sizeof *res);
     runner_note_request(req, res);
-    int rc = runner_select_kernel(req->kernel, res->kernel, sizeof res->kernel);
+    hst_kernel kernel;
+    int rc = runner_select_kernel(req->kernel, &kernel, res->kernel, sizeof res->kernel);
     if (rc != 0)
         return rc;
     hst_error err = {{0}};
@@ -146,6 +140,7 @@ int runner_prepare(const run_request *req, run_result *res)
         fprintf(stderr, "hstprof: %s\n", err.msg);
         return 1;
     }
+    hst_session_set_kernel(res->session, kernel);
     res->threads = req->threads;
     res->kv_cache_bytes = (double)hst_session_kv_bytes(res->session);
     load_ceilings(res);
