@@ -2,7 +2,8 @@
  * bandwidth, FMA peak and engine matmul rate per thread count, print them
  * and cache them for the dashboard and the exports. */
 #include "commands.h"
-#include "probes/probes.h"
+#include "probes/ceilings.h"
+#include "probes/topo.h"
 
 #include <stdio.h>
 

@@ -1,7 +1,7 @@
 /* cmd_events.c — `hstprof events`: for each counter backend, what this
  * machine can count and, for what it cannot, why (probes/event_list.c). */
 #include "commands.h"
-#include "probes/probes.h"
+#include "probes/counters.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -21,7 +21,10 @@
 #include "commands.h"
 #include "engine/hst.h"
 #include "exports/exports.h"
-#include "probes/probes.h"
+#include "probes/memory.h"
+#include "probes/runner.h"
+#include "probes/stats.h"
+#include "probes/topo.h"
 #include "profiles/profiles.h"
 
 #include <malloc.h>

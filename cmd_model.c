@@ -4,7 +4,6 @@
 #include "commands.h"
 #include "engine/hst.h"
 #include "exports/exports.h"
-#include "probes/probes.h"
 #include "profiles/profiles.h"
 
 #include <stdio.h>

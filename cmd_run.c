@@ -4,7 +4,8 @@
 #include "commands.h"
 #include "engine/hst.h"
 #include "exports/exports.h"
-#include "probes/probes.h"
+#include "probes/runner.h"
+#include "probes/topo.h"
 #include "profiles/profiles.h"
 
 #include <math.h>

@@ -3,7 +3,7 @@
  * threads really run. */
 #include "commands.h"
 #include "engine/hst.h"
-#include "probes/probes.h"
+#include "probes/topo.h"
 
 #include <stdlib.h>
 #include <string.h>

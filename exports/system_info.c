@@ -3,7 +3,7 @@
  * where the system keeps it; one that cannot be read is null with the reason. */
 #include "exports/internal.h"
 
-#include "probes/probes.h"
+#include "probes/topo.h"
 
 #include <errno.h>
 #include <stdio.h>

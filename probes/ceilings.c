@@ -2,6 +2,7 @@
  * their cache file, and the roofline position of a measured run. */
 #include "engine/hst.h"
 #include "exports/exports.h"
+#include "probes/ceilings.h"
 #include "probes/internal.h"
 
 #include <errno.h>

@@ -1,9 +1,11 @@
 /* internal.h — shared between the .c files of probes/ and the probes tests only.
- * The module's interface is probes.h; nothing else includes this. */
+ * The module's interface is its public headers (probes.h lists them); nothing
+ * else includes this. */
 #ifndef PROBES_INTERNAL_H
 #define PROBES_INTERNAL_H
 
-#include "probes/probes.h"
+#include "probes/counters.h"
+#include "probes/topo.h"
 
 #include <linux/perf_event.h>
 #include <sys/types.h>
@@ -22,7 +24,6 @@ typedef struct {
 probes_machine_facts probes_machine_facts_get(void);
 /* Tests: replace the facts (NULL: read the machine again). */
 void probes_test_set_machine_facts(const probes_machine_facts *facts);
-void probes_cpu_model(char *buf, size_t len);
 
 /* Why an event could not be opened, phrased as this module reports it
  * everywhere (perf_event, fake, PAPI): e.g. ENOENT for a hardware event in

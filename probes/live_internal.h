@@ -1,9 +1,10 @@
 /* live_internal.h — shared by probes/live*.c and the live tests only; the
- * interface is the live section of probes/probes.h. */
+ * interface is probes/live.h, probes/ring.h and probes/live_metrics.h. */
 #ifndef HSTPROF_LIVE_INTERNAL_H
 #define HSTPROF_LIVE_INTERNAL_H
 
-#include "probes/probes.h"
+#include "probes/live.h"
+#include "probes/topo.h"
 
 #include <pthread.h>
 #include <sched.h>

@@ -8,7 +8,7 @@
  * Note for the lead: counter_window_json, memory_json and roofline_json
  * mirror the static helpers of probes/runner.c; once those are exported,
  * these should call them instead. */
-#include "probes/probes.h"
+#include "probes/json.h"
 
 #include <math.h>
 #include <stdio.h>

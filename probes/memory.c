@@ -2,6 +2,7 @@
  * swap traffic within it. Peaks come from the samples the window takes, not
  * from VmHWM, which is the process's lifetime maximum and never goes down. */
 #include "probes/internal.h"
+#include "probes/memory.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,7 @@
 /* runner.c — prefill, then token-by-token generation, timing every step.
  * Nothing here allocates per token: buffers are sized before the loop. */
-#include "probes/probes.h"
+#include "probes/json.h"
+#include "probes/runner.h"
 
 #include <math.h>
 #include <stdio.h>

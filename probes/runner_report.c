@@ -2,7 +2,8 @@
  * the settings behind it, figures that were not measured marked as such (so
  * no report shows 0 for "unknown"), and the per-token trace. The trace is
  * sized before the loop; recording a token only writes into its arrays. */
-#include "probes/probes.h"
+#include "probes/counters.h"
+#include "probes/runner.h"
 
 #include <math.h>
 #include <stdio.h>

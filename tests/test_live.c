@@ -8,7 +8,11 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "probes/probes.h"
+#include "probes/json.h"
+#include "probes/live.h"
+#include "probes/live_metrics.h"
+#include "probes/ring.h"
+#include "probes/stats.h"
 
 #include <math.h>
 #include <pthread.h>

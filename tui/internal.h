@@ -8,9 +8,11 @@
 #ifndef HSTPROF_TUI_INTERNAL_H
 #define HSTPROF_TUI_INTERNAL_H
 
-#include "probes/probes.h"
+#include "probes/live_metrics.h"
+#include "probes/topo.h"
 
 #include <curses.h>
+#include <signal.h>
 #include <stdarg.h>
 
 /* ---- layout (layout.c: no curses calls) ------------------------------------------- */

@@ -3,6 +3,7 @@
  * saved as a profile through profiles/. */
 #include "exports/exports.h"
 #include "profiles/profiles.h"
+#include "probes/json.h"
 #include "tui/internal.h"
 
 #include <stdio.h>
