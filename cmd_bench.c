@@ -3,6 +3,7 @@
  * one JSON report that exports/ renders as Markdown, CSV or JSON. */
 #include "commands.h"
 #include "engine/hst.h"
+#include "exports/atomic.h"
 #include "exports/exports.h"
 #include "probes/ceilings.h"
 #include "probes/counters.h"

@@ -20,6 +20,7 @@
  * PEAK memory table; the report is one JSON object rendered by exports/. */
 #include "commands.h"
 #include "engine/hst.h"
+#include "exports/atomic.h"
 #include "exports/exports.h"
 #include "probes/memory.h"
 #include "probes/runner.h"

@@ -3,7 +3,7 @@
  * the engine, the lowest layer, includes nothing above it. */
 #include "commands.h"
 #include "engine/hst.h"
-#include "exports/exports.h"
+#include "exports/model_file.h"
 #include "profiles/profiles.h"
 
 #include <stdio.h>

@@ -3,7 +3,9 @@
  * latency percentiles, memory, quality hash). */
 #include "commands.h"
 #include "engine/hst.h"
+#include "exports/atomic.h"
 #include "exports/exports.h"
+#include "probes/json.h"
 #include "probes/runner.h"
 #include "probes/topo.h"
 #include "profiles/profiles.h"
@@ -164,7 +166,7 @@ static int write_exports(const run_flags *f, const run_result *r)
     int n = 0, rc = 0;
     char err[1024] = "out of memory rendering the exports";
     json_t *snap = run_snapshot(f, r);
-    if (!snap || export_snapshot_complete(snap) != 0)
+    if (!snap || export_snapshot_complete(snap) != 0 || json_object_set_new(snap, "system", probes_system_json()) != 0)
         rc = -1;
     if (rc == 0 && f->export_path[0]) {
         paths[n] = f->export_path;

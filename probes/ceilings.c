@@ -1,9 +1,10 @@
 /* ceilings.c — this machine's bandwidth and compute limits per thread count,
  * their cache file, and the roofline position of a measured run. */
 #include "engine/hst.h"
-#include "exports/exports.h"
+#include "exports/atomic.h"
 #include "probes/ceilings.h"
 #include "probes/internal.h"
+#include "probes/json.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -393,15 +394,6 @@ int probes_ceilings_cache_path(char *buf, size_t len, char *err, size_t err_len)
 
 /* ---- JSON ------------------------------------------------------------------------------ */
 
-static void json_set_metric(json_t *obj, const char *name, const probes_metric *m)
-{
-    json_object_set_new(obj, name, m->valid ? json_real(m->value) : json_null());
-    if (!m->valid) {
-        char key[64];
-        snprintf(key, sizeof key, "%s_why_not", name);
-        json_object_set_new(obj, key, json_string(m->why_not));
-    }
-}
 
 static json_t *ceilings_to_json(const probes_ceilings *c)
 {
@@ -417,9 +409,9 @@ static json_t *ceilings_to_json(const probes_ceilings *c)
     for (int r = 0; r < c->n_rows; r++) {
         json_t *row = json_object();
         json_object_set_new(row, "threads", json_integer(c->rows[r].threads));
-        json_set_metric(row, "triad_bytes_per_s", &c->rows[r].triad_bytes_per_s);
-        json_set_metric(row, "fma_flops_per_s", &c->rows[r].fma_flops_per_s);
-        json_set_metric(row, "matmul_flops_per_s", &c->rows[r].matmul_flops_per_s);
+        probes_metric_put_json(row, "triad_bytes_per_s", &c->rows[r].triad_bytes_per_s);
+        probes_metric_put_json(row, "fma_flops_per_s", &c->rows[r].fma_flops_per_s);
+        probes_metric_put_json(row, "matmul_flops_per_s", &c->rows[r].matmul_flops_per_s);
         json_array_append_new(rows, row);
     }
     json_object_set_new(root, "rows", rows);

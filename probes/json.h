@@ -10,10 +10,20 @@
 
 #include <jansson.h>
 
+/* key = value (its reference is taken), or, when value is NULL, key = null
+ * beside "<key>_why_not" = why: the one way a report says "not known". */
+void probes_json_put_or_why(json_t *o, const char *key, json_t *value, const char *why);
 void probes_metric_put_json(json_t *o, const char *key, const probes_metric *m);
 json_t *probes_counter_window_json(const probes_counter_window *w);
 json_t *probes_memory_report_json(const probes_memory_report *m);
 json_t *probes_roofline_json(const probes_roofline *r);
+
+/* This machine and build, a report's "system": cpu_model, cores, pus,
+ * l3_total_bytes (hwloc), caches[] ({level, type, size_bytes,
+ * shared_cpu_list}: one instance each, as CPU 0 sees them in sysfs),
+ * mem_total_bytes, os, kernel, compiler, git_commit. Unknown figures are
+ * null beside "<key>_why_not". New reference; NULL when out of memory. */
+json_t *probes_system_json(void);
 
 /* What the snapshot records beyond the view: how the run was set up. */
 typedef struct {

@@ -30,7 +30,8 @@ typedef struct {
 probes_metric probes_metric_of(double value);
 probes_metric probes_metric_invalid(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* The CPU's model name from /proc/cpuinfo, "unknown CPU" when absent. */
-void probes_cpu_model(char *buf, size_t len);
+/* The CPU's model name from /proc/cpuinfo: 1, or 0 and "unknown CPU" when
+ * it has none. */
+int probes_cpu_model(char *buf, size_t len);
 
 #endif

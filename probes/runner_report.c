@@ -2,7 +2,7 @@
  * the settings behind it, figures that were not measured marked as such (so
  * no report shows 0 for "unknown"), and the per-token trace. The trace is
  * sized before the loop; recording a token only writes into its arrays. */
-#include "probes/counters.h"
+#include "probes/json.h"
 #include "probes/runner.h"
 
 #include <math.h>
@@ -28,10 +28,7 @@ void runner_note_request(const run_request *req, run_result *res)
 
 static void set_unmeasured(json_t *o, const char *key, const char *why)
 {
-    char why_key[96];
-    snprintf(why_key, sizeof why_key, "%s_why_not", key);
-    json_object_set_new(o, key, json_null());
-    json_object_set_new(o, why_key, json_string(why));
+    probes_json_put_or_why(o, key, NULL, why);
 }
 
 /* The summary packs zeros where nothing was measured; a report must say why instead. */

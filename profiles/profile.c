@@ -3,7 +3,7 @@
  * profiles.h; every error is one line "<file>:<line>: <problem>". */
 #include "profiles/profiles.h"
 
-#include "exports/exports.h"
+#include "exports/atomic.h"
 
 #include <ctype.h>
 #include <dirent.h>
