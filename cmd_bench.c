@@ -5,12 +5,9 @@
 #include "engine/hst.h"
 #include "exports/atomic.h"
 #include "exports/exports.h"
-#include "probes/ceilings.h"
-#include "probes/counters.h"
-#include "probes/memory.h"
-#include "probes/runner.h"
+#include "probes/json.h"
+#include "probes/session.h"
 #include "probes/stats.h"
-#include "probes/topo.h"
 #include "profiles/profiles.h"
 
 #include <stdio.h>
@@ -40,9 +37,8 @@ typedef struct {
     char model_buf[2048];
     export_format fmt;
     char profile[1024], profile_name[64]; /* issue 5: -p NAME|FILE */
-    char precision[16];                   /* issue 6: f32|bf16|int8 */
-    hst_precision weight_precision;
-    hst_kernel kernel_kind;
+    char precision[16];                   /* f32|bf16|int8 */
+    char kernel_in_use[16];               /* what --kernel resolves to on this CPU */
     int oversubscribe, seen_threads, seen_affinity, shared_pus; /* issue 7: threads above the PUs */
     char threads_from[1100], affinity_from[1100]; /* the profile lines that set them, "" none */
 } bench_flags;
@@ -106,10 +102,10 @@ static int parse_lists(bench_flags *f)
         fprintf(stderr, "hstprof bench: --format must be md, csv or json, got '%s'\n", f->format);
         return -1;
     }
-    if (hst_precision_from_name(f->precision[0] ? f->precision : "f32", &f->weight_precision) != 0) {
-        fprintf(stderr, "hstprof bench: --precision must be f32, bf16 or int8, got '%s'\n", f->precision);
+    hst_kernel kernel;
+    if (cmd_check_engine_settings("bench", f->kernel, f->precision, &kernel) != 0)
         return -1;
-    }
+    snprintf(f->kernel_in_use, sizeof f->kernel_in_use, "%s", hst_kernel_name(kernel));
     return 0;
 }
 
@@ -181,90 +177,78 @@ static void fill_prompt(int *ids, int n, int vocab)
 }
 
 typedef struct {
-    hst_model *model;
+    hst_model *model;     /* shared by the sessions of every thread count */
     const char *name;
-    hst_session *session;
     float *logits;
     int *ids;
-    /* probes of the current thread count */
-    probes_counters *counters;
-    probes_ceilings ceilings;
-    int have_ceilings;
 } bench_model;
 
-/* What the probes saw during one cell's timed runs. */
-typedef struct {
-    probes_counter_snapshot begin, end;
-    probes_memory_window memory;
-} cell_probes;
+/* The measured session of one model at one thread count. */
+static int open_session(const bench_model *bm, int threads, const bench_flags *f, const probes_topo *topo,
+                        probes_session *s)
+{
+    const int counters_off = f->no_probes || strcmp(f->events, "none") == 0;
+    const probes_session_settings st = {
+        .shared_model = bm->model, .kernel = f->kernel, .threads = threads, .affinity = f->affinity[0] ? f->affinity : "none",
+        .topo = topo, .events = f->events, .counters_off = counters_off ? "counters off" : NULL, .load_ceilings = 1};
+    char err[1024];
+    int rc = probes_session_open(&st, s, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "hstprof bench: %s%s\n",
+                s->failed == PROBES_PART_AFFINITY ? "--affinity: " : s->failed == PROBES_PART_COUNTERS ? "--events: " : "",
+                err);
+    return rc;
+}
 
-static int time_cell(bench_model *bm, int S, const bench_flags *f, double *ms, cell_probes *cp)
+/* The timed runs of one cell, in one measured window (from the first timed run). */
+static int time_cell(const bench_model *bm, probes_session *s, int S, const bench_flags *f, double *ms,
+                     probes_window *w)
 {
     hst_error err = {{0}};
     for (int r = 0; r < f->warmup + f->runs; r++) {
-        if (r == f->warmup && !f->no_probes) {
-            probes_memory_begin(&cp->memory);
-            if (bm->counters)
-                probes_counters_read(bm->counters, &cp->begin);
-        }
+        if (r == f->warmup)
+            probes_window_begin(s, w, !f->no_probes);
         if (cmd_interrupted())
             return -1; /* reported once, by cmd_bench */
-        hst_session_reset(bm->session);
+        hst_session_reset(s->session);
         uint64_t t0 = hst_now_ns();
-        if (hst_forward(bm->session, bm->ids, S, bm->logits, 1, &err) != 0) {
+        if (hst_forward(s->session, bm->ids, S, bm->logits, 1, &err) != 0) {
             fprintf(stderr, "hstprof bench: %s: %s\n", bm->name, err.msg);
             return -1;
         }
         if (r >= f->warmup) {
             ms[r - f->warmup] = (double)(hst_now_ns() - t0) / 1e6;
             if (!f->no_probes)
-                probes_memory_sample(&cp->memory);
+                probes_memory_sample(&w->memory);
         }
     }
-    if (bm->counters)
-        probes_counters_read(bm->counters, &cp->end);
+    probes_window_end(s, w);
     return 0;
 }
 
-/* Counters, memory and the roofline point of one cell, as runner_probes_json does for a run. */
-static void add_cell_probes(json_t *cell, const bench_model *bm, int S, int threads, const double *ms, int runs,
-                            cell_probes *cp, const bench_flags *f)
+/* Counters, memory and the roofline point of one cell: one window. */
+static void add_cell_probes(json_t *cell, const probes_session *s, int S, const double *ms, int runs,
+                            probes_window *w)
 {
-    run_result view;
-    memset(&view, 0, sizeof view);
     double total_ms = 0;
     for (int i = 0; i < runs; i++)
         total_ms += ms[i];
-    const hst_config *c = hst_model_config(bm->model);
-    view.threads = 0; /* no per-thread placement rows for a cell */
-    snprintf(view.affinity_policy, sizeof view.affinity_policy, "%.31s", f->affinity[0] ? f->affinity : "none");
-    snprintf(view.counters_summary, sizeof view.counters_summary, "%s",
-             bm->counters ? probes_counters_summary(bm->counters) : "counters off");
-    if (bm->counters) {
-        view.have_counters = 1;
-        probes_counters_window(bm->counters, &cp->begin, &cp->end, &view.prefill_counters);
-        probes_counters_window(bm->counters, &cp->end, &cp->end, &view.decode_counters);
-    }
-    if (!f->no_probes) {
-        probes_memory_end(&cp->memory, (double)hst_session_kv_bytes(bm->session), &view.memory);
-        view.have_memory = 1;
-    }
-    view.have_ceilings = bm->have_ceilings;
-    if (bm->have_ceilings)
-        view.ceilings = bm->ceilings;
-    else
-        snprintf(view.ceilings_why, sizeof view.ceilings_why, "no ceilings measured on this machine yet (run 'hstprof ceilings')");
+    const hst_config *c = hst_session_config(s->session);
     double flops = hst_flops_prefill_per_token(c, S) * S * runs;
     double bytes = hst_bytes_prefill(c, S) * runs;
-    view.prefill_roofline = probes_roofline_point(bm->have_ceilings ? &bm->ceilings : NULL, threads, bytes, flops,
-                                                  (uint64_t)(total_ms * 1e6));
-    json_t *p = runner_probes_json(&view);
-    json_t *counters = json_object_get(p, "counters");
-    json_object_del(counters, "decode"); /* a cell is one window */
-    json_object_set(cell, "counters", counters);
-    json_object_set(cell, "memory", json_object_get(p, "memory"));
-    json_object_set(cell, "roofline", json_object_get(json_object_get(p, "roofline"), "prefill"));
-    json_decref(p);
+    probes_window_report *rep = malloc(sizeof *rep);
+    if (!rep)
+        return;
+    probes_window_report_of(s, w, (double)hst_session_kv_bytes(s->session), bytes, flops,
+                            (uint64_t)(total_ms * 1e6), rep);
+    static const char *const phases[] = {"prefill"}; /* a cell is one window */
+    const probes_counter_window *windows[] = {&rep->counters};
+    json_object_set_new(cell, "counters",
+                        probes_counters_json(s->counters ? probes_counters_summary(s->counters) : s->counters_summary,
+                                             rep->have_counters, phases, windows));
+    json_object_set_new(cell, "memory", rep->have_memory ? probes_memory_report_json(&rep->memory) : json_null());
+    json_object_set_new(cell, "roofline", probes_roofline_json(&rep->roofline));
+    free(rep);
 }
 
 static json_t *cell_json(const bench_model *bm, int S, int threads, const double *ms, int runs)
@@ -336,16 +320,15 @@ static int check_models(const bench_flags *f)
 
 static int open_bench_model(const char *name, const bench_flags *f, bench_model *bm)
 {
-    hst_error err = {{0}};
     memset(bm, 0, sizeof *bm);
     bm->name = name;
-    bm->model = hst_model_open(name, f->seed, &err);
+    const probes_session_settings st = {.model = name, .seed = f->seed, .precision = f->precision};
+    double load_ms;
+    probes_session_part failed;
+    char err[1024];
+    bm->model = probes_session_open_model(&st, &load_ms, NULL, 0, &failed, err, sizeof err);
     if (!bm->model) {
-        fprintf(stderr, "hstprof bench: %s\n", err.msg);
-        return 1;
-    }
-    if (hst_model_set_precision(bm->model, f->weight_precision, &err) != 0) {
-        fprintf(stderr, "hstprof bench: %s\n", err.msg);
+        fprintf(stderr, "hstprof bench: %s\n", err);
         return 1;
     }
     const hst_config *c = hst_model_config(bm->model);
@@ -361,80 +344,35 @@ static int open_bench_model(const char *name, const bench_flags *f, bench_model 
 
 static void close_bench_model(bench_model *bm)
 {
-    hst_session_free(bm->session);
     hst_model_free(bm->model);
     free(bm->ids);
     free(bm->logits);
 }
 
 /* Every seq for one model at one thread count. */
-/* The pool for one thread count, placed by the affinity policy, with
- * counters on its threads. */
-static int open_pool(bench_model *bm, int threads, const bench_flags *f, probes_topo *topo, probes_affinity **aff,
-                     hst_pool **pool)
+static int bench_threads(const bench_model *bm, int threads, const bench_flags *f, const probes_topo *topo,
+                         json_t *runs)
 {
-    char err[256];
-    hst_error herr = {{0}};
-    *aff = probes_affinity_create(topo, f->affinity[0] ? f->affinity : "none", threads, err, sizeof err);
-    if (!*aff) {
-        fprintf(stderr, "hstprof bench: --affinity: %s\n", err);
-        return 2;
-    }
-    *pool = hst_pool_create(threads, probes_affinity_bind_thread, *aff, &herr);
-    if (!*pool) {
-        fprintf(stderr, "hstprof bench: %s\n", herr.msg);
-        return 1;
-    }
-    if (f->no_probes || strcmp(f->events, "none") == 0)
-        return 0;
-    int tids[PROBES_MAX_THREADS];
-    for (int i = 0; i < threads && i < PROBES_MAX_THREADS; i++)
-        tids[i] = hst_pool_thread_tid(*pool, i);
-    probes_counter_opts opts = {f->events[0] ? f->events : NULL, NULL, NULL};
-    bm->counters = probes_counters_open(&opts, tids, threads < PROBES_MAX_THREADS ? threads : PROBES_MAX_THREADS,
-                                        err, sizeof err);
-    if (!bm->counters) {
-        fprintf(stderr, "hstprof bench: --events: %s\n", err);
-        return 2;
-    }
-    return 0;
-}
-
-/* Every seq for one model at one thread count. */
-static int bench_threads(bench_model *bm, int threads, const bench_flags *f, probes_topo *topo, json_t *runs)
-{
-    hst_error err = {{0}};
-    probes_affinity *aff = NULL;
-    hst_pool *pool = NULL;
-    int rc = open_pool(bm, threads, f, topo, &aff, &pool);
+    probes_session s;
+    int rc = open_session(bm, threads, f, topo, &s);
     double *ms = malloc((size_t)f->runs * sizeof *ms);
-    cell_probes *cp = calloc(1, sizeof *cp);
-    if (rc == 0) {
-        bm->session = hst_session_create(bm->model, pool, &err);
-        if (bm->session)
-            hst_session_set_kernel(bm->session, f->kernel_kind);
-        if (!bm->session || !ms || !cp) {
-            fprintf(stderr, "hstprof bench: %s\n", bm->session ? "out of memory" : err.msg);
-            rc = 1;
-        }
+    probes_window *w = calloc(1, sizeof *w);
+    if (rc == 0 && (!ms || !w)) {
+        fprintf(stderr, "hstprof bench: out of memory\n");
+        rc = 1;
     }
-    for (int s = 0; rc == 0 && s < f->n_seqs; s++) {
-        if (time_cell(bm, f->seqs[s], f, ms, cp) != 0) {
+    for (int i = 0; rc == 0 && i < f->n_seqs; i++) {
+        if (time_cell(bm, &s, f->seqs[i], f, ms, w) != 0) {
             rc = 1;
             break;
         }
-        json_t *cell = cell_json(bm, f->seqs[s], threads, ms, f->runs);
-        add_cell_probes(cell, bm, f->seqs[s], threads, ms, f->runs, cp, f);
+        json_t *cell = cell_json(bm, f->seqs[i], threads, ms, f->runs);
+        add_cell_probes(cell, &s, f->seqs[i], ms, f->runs, w);
         json_array_append_new(runs, cell);
     }
     free(ms);
-    free(cp);
-    hst_session_free(bm->session);
-    bm->session = NULL;
-    probes_counters_close(bm->counters);
-    bm->counters = NULL;
-    hst_pool_free(pool);
-    probes_affinity_free(aff);
+    free(w);
+    probes_session_close(&s);
     return rc;
 }
 
@@ -501,9 +439,6 @@ int cmd_bench(int argc, char **argv)
     f->warmup = 2;
     f->runs = 5;
     int rc = parse_flags(argc, argv, f);
-    char chosen[16];
-    if (rc == ARGS_OK && runner_select_kernel(f->kernel, &f->kernel_kind, chosen, sizeof chosen) != 0)
-        rc = ARGS_ERROR;
     if (rc != ARGS_OK) {
         free(f);
         return rc == ARGS_HELP ? 0 : 2;
@@ -513,8 +448,8 @@ int cmd_bench(int argc, char **argv)
         return rc;
     }
     cmd_interrupt_install();
-    json_t *report = report_header(f, chosen);
-    json_object_set_new(report, "precision", json_string(hst_precision_name(f->weight_precision)));
+    json_t *report = report_header(f, f->kernel_in_use);
+    json_object_set_new(report, "precision", json_string(f->precision[0] ? f->precision : "f32"));
     if (f->profile_name[0])
         json_object_set_new(json_object_get(report, "settings"), "profile", json_string(f->profile_name));
     char err[256];
@@ -526,12 +461,8 @@ int cmd_bench(int argc, char **argv)
     for (int m = 0; rc == 0 && m < f->n_models; m++) {
         bench_model bm;
         rc = open_bench_model(f->model_names[m], f, &bm);
-        if (rc == 0) {
+        if (rc == 0)
             json_array_append_new(json_object_get(report, "models"), model_json(&bm));
-            char path[512];
-            bm.have_ceilings = probes_ceilings_cache_path(path, sizeof path, err, sizeof err) == 0 &&
-                               probes_ceilings_load(path, &bm.ceilings, err, sizeof err) == 0;
-        }
         for (int t = 0; rc == 0 && t < f->n_threads; t++)
             rc = bench_threads(&bm, f->thread_counts[t], f, topo, json_object_get(report, "runs"));
         close_bench_model(&bm);

@@ -2,6 +2,7 @@
  * and ceilings (one line on stderr for every bad input, exit status 2) and
  * the signal handling of the headless commands. */
 #include "commands.h"
+#include "probes/session.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -89,4 +90,27 @@ int cmd_interrupt_exit_status(const char *command)
     fprintf(stderr, "%s: interrupted by %s; nothing more was written\n", command,
             sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal");
     return 128 + sig;
+}
+
+/* ---- the engine's settings --------------------------------------------------------- */
+
+int cmd_check_engine_settings(const char *cmd, const char *kernel, const char *precision, hst_kernel *resolved)
+{
+    char why[300];
+    hst_kernel k = HST_KERNEL_AUTO;
+    int got = 0;
+    if (probes_check_kernel_name("--kernel", kernel && *kernel ? kernel : "auto", why, sizeof why) != 0 ||
+        probes_check_precision_name("--precision", precision && *precision ? precision : "f32", why, sizeof why) != 0) {
+        fprintf(stderr, "hstprof %s: %s\n", cmd, why);
+        return 2;
+    }
+    if (kernel && *kernel)
+        hst_kernel_from_name(kernel, &k);
+    if ((got = hst_kernel_resolve(k)) < 0) {
+        fprintf(stderr, "hstprof %s: this CPU cannot run the %s kernel\n", cmd, kernel);
+        return 2;
+    }
+    if (resolved)
+        *resolved = (hst_kernel)got;
+    return 0;
 }

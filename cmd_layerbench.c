@@ -23,7 +23,7 @@
 #include "exports/atomic.h"
 #include "exports/exports.h"
 #include "probes/memory.h"
-#include "probes/runner.h"
+#include "probes/session.h"
 #include "probes/stats.h"
 #include "probes/topo.h"
 #include "profiles/profiles.h"
@@ -655,25 +655,39 @@ static int emit(const layerbench_flags *f, const json_t *report)
     return rc;
 }
 
+/* The measured session of the optimized variant: no model, a pool and a kernel. */
+static int open_session(const layerbench_flags *f, probes_session *s)
+{
+    const probes_session_settings st = {.kernel = f->kernel, .threads = f->threads, .counters_off = "counters off"};
+    char err[1024];
+    int rc = probes_session_open(&st, s, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "hstprof layerbench: %s\n", err);
+    else
+        hst_kernel_use(s->kernel); /* the block runs on this thread's kernel */
+    return rc;
+}
+
 static int run_layerbench(const layerbench_flags *f, json_t *report)
 {
     block_weights w;
     memset(&w, 0, sizeof w);
     hst_error err = {{0}};
     hst_block *block = NULL;
-    hst_pool *pool = NULL;
+    probes_session s;
     int rc = make_weights(&w, f->d_model, f->n_heads, f->seed) == 0 ? 0 : 1;
     if (rc == 0) {
         const hst_block_weights bw = {w.wq, w.wk, w.wv, w.wo, w.w1, w.b1, w.w2, w.b2, w.ln1_g, w.ln1_b, w.ln2_g, w.ln2_b};
         block = hst_block_create(&bw, f->d_model, f->n_heads, &err);
-        pool = block ? hst_pool_create(f->threads, NULL, NULL, &err) : NULL;
-        rc = pool ? 0 : 1;
+        rc = block ? 0 : 1;
     }
     if (rc != 0)
         fprintf(stderr, "hstprof layerbench: %s\n", err.msg[0] ? err.msg : "out of memory for the weights");
-    if (rc == 0 && bench_all_lengths(f, &w, block, pool, json_object_get(report, "runs")) != 0)
-        rc = 1;
-    hst_pool_free(pool);
+    if (rc == 0 && (rc = open_session(f, &s)) == 0) {
+        if (bench_all_lengths(f, &w, block, s.pool, json_object_get(report, "runs")) != 0)
+            rc = 1;
+        probes_session_close(&s);
+    }
     hst_block_free(block);
     free_weights(&w);
     return rc;
@@ -692,18 +706,15 @@ int cmd_layerbench(int argc, char **argv)
     f.runs = 3;
     f.warmup = 1;
     int rc = parse_flags(argc, argv, &f);
-    char chosen[16];
-    hst_kernel kernel;
-    if (rc == ARGS_OK && runner_select_kernel(f.kernel, &kernel, chosen, sizeof chosen) != 0)
+    hst_kernel kernel = HST_KERNEL_AUTO;
+    if (rc == ARGS_OK && cmd_check_engine_settings("layerbench", f.kernel, NULL, &kernel) != 0)
         rc = ARGS_ERROR;
-    if (rc == ARGS_OK)
-        hst_kernel_use(kernel); /* the block runs on this thread's kernel */
     if (rc != ARGS_OK)
         return rc == ARGS_HELP ? 0 : 2;
     /* Freed buffers must leave the RSS, or the next window starts high: a fixed
      * mmap threshold stops glibc from moving large blocks to the heap. */
     mallopt(M_MMAP_THRESHOLD, 64 * 1024);
-    json_t *report = report_header(&f, chosen);
+    json_t *report = report_header(&f, hst_kernel_name(kernel));
     rc = report ? run_layerbench(&f, report) : 1;
     if (rc == 0)
         rc = emit(&f, report);

@@ -264,12 +264,7 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         fprintf(stderr, "hstprof run: --format must be text or json, got '%s'\n", f->format);
         return ARGS_ERROR;
     }
-    hst_precision precision;
-    if (f->precision[0] && hst_precision_from_name(f->precision, &precision) != 0) {
-        fprintf(stderr, "hstprof run: --precision must be f32, bf16 or int8, got '%s'\n", f->precision);
-        return ARGS_ERROR;
-    }
-    return ARGS_OK;
+    return cmd_check_engine_settings("run", f->kernel, f->precision, NULL) == 0 ? ARGS_OK : ARGS_ERROR;
 }
 
 static int build_prompt(const run_flags *f, int vocab, int *ids, int *n)
@@ -394,22 +389,22 @@ int cmd_run(int argc, char **argv)
         return rc == ARGS_HELP ? 0 : 2;
     }
     run_request req = {0};
-    req.model = f->model;
-    req.seed = f->seed;
-    req.threads = f->threads;
-    req.kernel = f->kernel;
+    req.session.model = f->model;
+    req.session.seed = f->seed;
+    req.session.threads = f->threads;
+    req.session.kernel = f->kernel;
+    req.session.affinity = f->affinity[0] ? f->affinity : "none";
+    req.session.events = f->events[0] ? f->events : NULL;
+    req.session.strict_weights = f->strict_weights;
+    req.session.precision = f->precision[0] ? f->precision : NULL;
     req.n_tokens = f->n_tokens;
     /* The temperature comes from the flag or the profile; --greedy overrides both. */
     req.temperature = f->greedy ? 0.0f : (float)f->temperature;
     req.top_k = f->greedy ? 0 : f->top_k;
     req.keep_prefill_logits = f->dump_logits[0] != '\0';
     req.progress = f->progress;
-    req.affinity = f->affinity[0] ? f->affinity : "none";
-    req.events = f->events[0] ? f->events : NULL;
     req.no_probes = f->no_probes;
-    req.strict_weights = f->strict_weights;
     req.trace = f->trace_path[0] != '\0';
-    req.precision = f->precision[0] ? f->precision : NULL;
     req.duration_s = f->duration_s;
     req.interrupted = cmd_interrupted;
     run_result res;

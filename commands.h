@@ -8,6 +8,8 @@
 #ifndef HSTPROF_COMMANDS_H
 #define HSTPROF_COMMANDS_H
 
+#include "engine/hst.h"
+
 int cmd_dashboard(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
@@ -32,6 +34,12 @@ int cmd_interrupt_exit_status(const char *command);
  * is --name (value after '=' or in the next argument, *i advanced), 0 when
  * it is not, -1 when the value is missing (one line printed). */
 int cmd_opt_value(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value);
+/* The --kernel and --precision values (NULL or "": the defaults) as the
+ * measured session will take them; the kernel this CPU runs for it in
+ * *resolved (may be NULL). 0, or 2 after one line "hstprof <cmd>: --kernel
+ * must be ..." or "... this CPU cannot run the avx512 kernel". */
+int cmd_check_engine_settings(const char *cmd, const char *kernel, const char *precision, hst_kernel *resolved);
+
 /* Prints "unknown option" and returns 2. */
 int cmd_bad_option(const char *cmd, const char *arg);
 /* value as a whole number within [min, max]; 0, or -1 with one line printed. */

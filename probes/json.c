@@ -69,3 +69,12 @@ json_t *probes_roofline_json(const probes_roofline *r)
     probes_metric_put_json(o, "roofline_pct", &r->roofline_pct);
     return o;
 }
+
+json_t *probes_counters_json(const char *summary, int n, const char *const *phases,
+                             const probes_counter_window *const *windows)
+{
+    json_t *o = json_pack("{s:s}", "summary", summary);
+    for (int i = 0; o && i < n; i++)
+        json_object_set_new(o, phases[i], probes_counter_window_json(windows[i]));
+    return o;
+}

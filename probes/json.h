@@ -15,6 +15,10 @@
 void probes_json_put_or_why(json_t *o, const char *key, json_t *value, const char *why);
 void probes_metric_put_json(json_t *o, const char *key, const probes_metric *m);
 json_t *probes_counter_window_json(const probes_counter_window *w);
+/* {"summary": summary, phases[i]: windows[i], ...}: a run's counters
+ * (prefill, decode), a bench cell's (prefill). */
+json_t *probes_counters_json(const char *summary, int n, const char *const *phases,
+                             const probes_counter_window *const *windows);
 json_t *probes_memory_report_json(const probes_memory_report *m);
 json_t *probes_roofline_json(const probes_roofline *r);
 

@@ -78,7 +78,7 @@ static void publish_slots(live_engine *e)
         e->ab_settings[i] = e->slots[i].setting;
         e->ab_segments[i] = e->slots[i].segment;
     }
-    hst_kernel in_use = e->n_slots > 0 ? hst_session_kernel(e->slots[0].session) : hst_kernel_default();
+    hst_kernel in_use = e->n_slots > 0 ? hst_session_kernel(e->slots[0].m.session) : hst_kernel_default();
     snprintf(e->kernel_in_use, sizeof e->kernel_in_use, "%s", hst_kernel_name(in_use));
     pthread_mutex_unlock(&e->lock);
 }
@@ -267,7 +267,7 @@ static void reset_stats(live_engine *e)
         live_slot_end_segment(e, &e->slots[i]);
         live_slot_new_segment(e, &e->slots[i]);
         if (e->ab_active)
-            hst_session_reset(e->slots[i].session); /* both sides at the same positions again */
+            hst_session_reset(e->slots[i].m.session); /* both sides at the same positions again */
     }
     e->round[0] = e->round[1] = 0;
     e->round_tokens_done = 0;
@@ -297,7 +297,7 @@ static void ab_start(live_engine *e, const live_command *c)
         reactivate(e);
         return;
     }
-    if (live_slot_open(e, &b, &c->b, 1, same_model(&c->a, &c->b) ? a.model : NULL, err, sizeof err) != 0) {
+    if (live_slot_open(e, &b, &c->b, 1, same_model(&c->a, &c->b) ? a.m.model : NULL, err, sizeof err) != 0) {
         set_error(e, "A/B", err);
         live_slot_close(e, &a);
         reactivate(e);

@@ -8,6 +8,7 @@
 #include "probes/ceilings.h"
 #include "probes/counters.h"
 #include "probes/memory.h"
+#include "probes/session.h"
 #include "probes/stats.h"
 #include "probes/topo.h"
 
@@ -15,10 +16,10 @@
 #include <stdio.h>
 
 typedef struct {
-    const char *model;    /* preset or file */
-    uint64_t seed;
-    int threads;
-    const char *kernel;   /* auto|avx512|avx2|portable */
+    /* model, seed, strict weights, precision, kernel, threads, affinity,
+     * events ("none": no counters); the runner sets the counters' summary
+     * when off and loads the cached ceilings. */
+    probes_session_settings session;
     const int *prompt;
     int n_prompt;
     int n_tokens;
@@ -26,12 +27,8 @@ typedef struct {
     int top_k;
     int keep_prefill_logits;
     int progress;         /* live one-line progress on stderr (when a terminal) */
-    const char *affinity; /* none|compact|scatter|LIST */
-    const char *events;   /* counter events; NULL = the default set, "none" = no counters */
     int no_probes;        /* 1: no counters, no memory sampling (overhead baseline) */
-    int strict_weights;   /* 1: a file with NaN/Inf weights is an error, not a warning */
-    int trace;             /* 1: record a per-token trace (section timers on) */
-    const char *precision; /* as the profile or flag named it; NULL: "f32" */
+    int trace;            /* 1: record a per-token trace (section timers on) */
     /* A soak run: duration_s > 0: generate until that much time has
      * passed (n_tokens > 0 still caps the tokens). Whenever the context is
      * full the session restarts from the prompt (a new "cycle"), so a run can
@@ -86,9 +83,8 @@ typedef struct {
 } run_trace;
 
 typedef struct {
-    hst_model *model;
-    hst_pool *pool;
-    hst_session *session;
+    probes_session measured;  /* model, kernel, pool, counters, engine session, ceilings */
+    hst_session *session;     /* measured's, for short */
     hst_config config;
     hst_counts counts;
     char model_name[256], preset[32], source[512], kernel[16];
@@ -109,24 +105,16 @@ typedef struct {
     run_soak soak;
     float *prefill_logits; /* [prompt_len, vocab] when kept */
     double peak_rss_bytes, kv_cache_bytes;
-    /* probes */
-    probes_topo *topo;
-    probes_affinity *affinity;
-    probes_counters *counters;
-    char affinity_policy[32];
-    char counters_summary[512];
+    /* probes (counters and ceilings: of the measured session) */
+    char counters_summary[512]; /* as of the end of the run */
     int have_counters;
     probes_counter_window prefill_counters, decode_counters;
     int have_memory;
     probes_memory_report memory;
-    probes_ceilings ceilings;
-    int have_ceilings;
-    char ceilings_why[200];
     probes_roofline prefill_roofline, decode_roofline;
     uint64_t quality_hash;
     int quality_tokens[HST_QUALITY_TOKENS];
     /* what reports need beyond the summary */
-    double load_ms;        /* hst_model_open: file read or random initialisation */
     double wall_ms;        /* prefill start to the last generated token */
     uint64_t seed;
     double temperature;
@@ -136,11 +124,7 @@ typedef struct {
     int interrupted; /* req->interrupted stopped the run: its figures are partial */
 } run_result;
 
-/* --kernel NAME: selects it, writes the kernel in use to chosen. 0 ok, 2 bad
- * name or unsupported ISA (one line printed). */
-int runner_select_kernel(const char *name, hst_kernel *kernel, char *chosen, size_t size);
-
-/* Loads the model and creates the pool and session. 0 ok; 1 run-time error,
+/* Opens the measured session (probes_session_open). 0 ok; 1 run-time error,
  * 2 bad settings (one line printed on stderr either way). */
 int runner_prepare(const run_request *req, run_result *res);
 /* Prefill + generation + quality hash. Same return convention. */
