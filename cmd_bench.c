@@ -19,62 +19,41 @@
 #define MAX_LIST 32
 
 typedef struct {
-    char models[2048];
-    char seq[256];
-    char threads[256];
-    int warmup, runs;
+    settings_flags set; /* seed, affinity, kernel, precision, events, profile; models, seq, warmup, runs */
+    char threads[256];  /* a list, unlike the other commands' --threads */
+    int seen_thread_list;
     char format[16];
     char output[1024];
-    char kernel[16];
-    char affinity[256];
-    char events[1024];
     int no_probes;
-    uint64_t seed;
     int seqs[MAX_LIST], n_seqs;
     int thread_counts[MAX_LIST], n_threads;
     char *model_names[MAX_LIST];
     int n_models;
     char model_buf[2048];
     export_format fmt;
-    char profile[1024], profile_name[64]; /* issue 5: -p NAME|FILE */
-    char precision[16];                   /* f32|bf16|int8 */
-    char kernel_in_use[16];               /* what --kernel resolves to on this CPU */
-    int oversubscribe, seen_threads, seen_affinity, shared_pus; /* issue 7: threads above the PUs */
-    char threads_from[1100], affinity_from[1100]; /* the profile lines that set them, "" none */
+    char kernel_in_use[16]; /* what --kernel resolves to on this CPU */
+    int shared_pus;         /* --oversubscribe let threads share PUs */
 } bench_flags;
 
-/* Issue 7: every thread count against the PUs, the affinity against this
- * machine and -o against the file system, before any model is built. */
+/* Every thread count against the PUs, the affinity against this machine and
+ * -o against the file system, before any model is built. */
 static int check_placement_and_output(bench_flags *f)
 {
-    char what[1200], affinity_what[1400], why[2400];
-    int rc = 0;
-    snprintf(affinity_what, sizeof affinity_what, "%s: affinity = %s", f->affinity_from, f->affinity);
-    for (int i = 0; rc == 0 && i < f->n_threads; i++) {
-        int n = f->thread_counts[i], shared = 0;
-        if (f->threads_from[0] && !f->seen_threads)
-            snprintf(what, sizeof what, "%s: threads = %d", f->threads_from, n);
-        else if (f->seen_threads)
-            snprintf(what, sizeof what, "--threads %d", n);
-        else
-            snprintf(what, sizeof what, "%d threads (every PU, the default)", n);
-        const probes_placement placement = {n, what, f->affinity,
-                                            f->affinity_from[0] && !f->seen_affinity ? affinity_what : NULL,
-                                            f->oversubscribe};
-        rc = probes_check_placement(&placement, &shared, why, sizeof why);
-        f->shared_pus |= shared;
-    }
-    if (rc == 0 && f->output[0])
-        rc = args_check_output_path("--output", f->output, why, sizeof why);
-    if (rc != 0)
+    char why[2400];
+    for (int i = 0; i < f->n_threads; i++)
+        if (cmd_check_placement("bench", &f->set, f->thread_counts[i], &f->shared_pus) != 0)
+            return -1;
+    if (f->output[0] && args_check_output_path("--output", f->output, why, sizeof why) != 0) {
         fprintf(stderr, "hstprof bench: %s\n", why);
-    return rc;
+        return -1;
+    }
+    return 0;
 }
 
 static int parse_lists(bench_flags *f)
 {
     char err[160];
-    f->n_seqs = args_parse_int_list(f->seq, f->seqs, MAX_LIST, 1, 8192, err, sizeof err);
+    f->n_seqs = args_parse_int_list(f->set.s.seq, f->seqs, MAX_LIST, 1, 8192, err, sizeof err);
     if (f->n_seqs < 0) {
         fprintf(stderr, "hstprof bench: --seq: %s\n", err);
         return -1;
@@ -86,12 +65,13 @@ static int parse_lists(bench_flags *f)
     }
     if (check_placement_and_output(f) != 0)
         return -1;
-    if (strcmp(f->models, "all") == 0) {
+    const hst_settings *st = &f->set.s;
+    if (strcmp(st->models, "all") == 0) {
         f->n_models = 0;
         for (int i = 0; i < hst_preset_count() && i < MAX_LIST; i++)
             f->model_names[f->n_models++] = (char *)hst_preset_name(i);
     } else {
-        snprintf(f->model_buf, sizeof f->model_buf, "%s", f->models);
+        snprintf(f->model_buf, sizeof f->model_buf, "%s", st->models);
         f->n_models = args_split_list(f->model_buf, f->model_names, MAX_LIST);
     }
     if (f->n_models == 0) {
@@ -103,56 +83,43 @@ static int parse_lists(bench_flags *f)
         return -1;
     }
     hst_kernel kernel;
-    if (cmd_check_engine_settings("bench", f->kernel, f->precision, &kernel) != 0)
+    if (cmd_check_engine_settings("bench", st->kernel, st->precision, &kernel) != 0)
         return -1;
     snprintf(f->kernel_in_use, sizeof f->kernel_in_use, "%s", hst_kernel_name(kernel));
     return 0;
 }
 
-/* Issue 5: the profile argv names (if any) goes in first; args_parse then lets
- * the flags override it. Keys bench does not use (prompt, tokens, ...) are ignored. */
-static int apply_profile(const opt_table *t, int argc, char **argv, bench_flags *f)
+/* The thread counts: --threads LIST, else the profile's count, else every PU. */
+static void thread_list(bench_flags *f)
 {
-    hst_settings s;
-    int found = profile_from_args(t, argc, argv, &s);
-    if (found <= 0)
-        return found;
-    snprintf(f->profile_name, sizeof f->profile_name, "%s", s.name);
-    snprintf(f->models, sizeof f->models, "%s", s.models);
-    snprintf(f->seq, sizeof f->seq, "%s", s.seq);
-    f->warmup = s.warmup;
-    f->runs = s.runs;
-    f->seed = s.seed;
-    if (s.threads > 0) { /* 0: every PU, the default already */
-        snprintf(f->threads, sizeof f->threads, "%d", s.threads);
-        snprintf(f->threads_from, sizeof f->threads_from, "%s", s.threads_from);
+    hst_settings *st = &f->set.s;
+    if (f->seen_thread_list) {
+        f->set.seen_threads = 1; /* what the placement check names */
+        st->threads_from[0] = '\0';
+        return;
     }
-    snprintf(f->kernel, sizeof f->kernel, "%s", s.kernel);
-    snprintf(f->affinity, sizeof f->affinity, "%s", s.affinity);
-    snprintf(f->affinity_from, sizeof f->affinity_from, "%s", s.affinity_from);
-    snprintf(f->events, sizeof f->events, "%s", s.events);
-    snprintf(f->precision, sizeof f->precision, "%s", s.precision);
-    return 0;
+    cmd_default_threads(st);
+    snprintf(f->threads, sizeof f->threads, "%d", st->threads);
 }
 
 static int parse_flags(int argc, char **argv, bench_flags *f)
 {
     const opt_spec opts[] = {
-        {"models", 0, OPT_STRING, f->models, sizeof f->models, 0, 0, "LIST|all", "presets or files, comma-separated, or all (default hst-v4)", NULL},
-        {"seq", 0, OPT_STRING, f->seq, sizeof f->seq, 0, 0, "128,256,512", "sequence lengths (default 128,256,512)", NULL},
-        {"warmup", 0, OPT_INT, &f->warmup, 0, 0, 1000, "N", "untimed runs per cell (default 2)", NULL},
-        {"runs", 0, OPT_INT, &f->runs, 0, 1, 100000, "N", "timed runs per cell (default 5)", NULL},
-        {"threads", 't', OPT_STRING, f->threads, sizeof f->threads, 0, 0, "LIST", "thread counts (default: every PU)", &f->seen_threads},
-        {"oversubscribe", 0, OPT_FLAG, &f->oversubscribe, 0, 0, 0, NULL, "allow more threads than PUs (they share PUs; timings do not scale)", NULL},
+        {"models", 0, OPT_STRING, f->set.s.models, sizeof f->set.s.models, 0, 0, "LIST|all", "presets or files, comma-separated, or all (default hst-v4)", NULL},
+        {"seq", 0, OPT_STRING, f->set.s.seq, sizeof f->set.s.seq, 0, 0, "128,256,512", "sequence lengths (default 128,256,512)", NULL},
+        {"warmup", 0, OPT_INT, &f->set.s.warmup, 0, 0, 1000, "N", "untimed runs per cell (default 2)", NULL},
+        {"runs", 0, OPT_INT, &f->set.s.runs, 0, 1, 100000, "N", "timed runs per cell (default 5)", NULL},
+        {"threads", 't', OPT_STRING, f->threads, sizeof f->threads, 0, 0, "LIST", "thread counts (default: every PU)", &f->seen_thread_list},
+        settings_option(&f->set, "oversubscribe"),
         {"format", 0, OPT_STRING, f->format, sizeof f->format, 0, 0, "md|csv|json", "report format (default md)", NULL},
         {"output", 'o', OPT_STRING, f->output, sizeof f->output, 0, 0, "FILE", "write the report to FILE (atomically) instead of stdout", NULL},
-        {"kernel", 0, OPT_STRING, f->kernel, sizeof f->kernel, 0, 0, "auto|avx512|avx2|portable", "matmul kernel (default auto)", NULL},
-        {"seed", 0, OPT_U64, &f->seed, 0, 0, 0, "N", "seed of the random weights (default 0)", NULL},
-        {"affinity", 0, OPT_STRING, f->affinity, sizeof f->affinity, 0, 0, "none|compact|scatter|LIST", "place the engine's threads (default none)", &f->seen_affinity},
-        {"events", 'e', OPT_STRING, f->events, sizeof f->events, 0, 0, "LIST|none", "counter events per cell (default set when empty)", NULL},
+        settings_option(&f->set, "kernel"),
+        settings_option(&f->set, "seed"),
+        settings_option(&f->set, "affinity"),
+        settings_option(&f->set, "events"),
         {"no-probes", 0, OPT_FLAG, &f->no_probes, 0, 0, 0, NULL, "no counters and no memory sampling", NULL},
-        {"profile", 'p', OPT_STRING, f->profile, sizeof f->profile, 0, 0, "NAME|FILE", "apply a profile first; flags override it ('hstprof profiles' lists them)", NULL},
-        {"precision", 0, OPT_STRING, f->precision, sizeof f->precision, 0, 0, "f32|bf16|int8", "storage of the weights every token reads; math stays f32 (default f32)", NULL},
+        settings_option(&f->set, "profile"),
+        settings_option(&f->set, "precision"),
     };
     const opt_table t = {
         "hstprof bench",
@@ -161,11 +128,10 @@ static int parse_flags(int argc, char **argv, bench_flags *f)
         "Measures prefill throughput (tokens/s = seq_len / forward time, batch 1, logits for every row) for\n"
         "every model x sequence length x thread count, with min, median, mean, max and stddev over the runs.",
         opts, (int)(sizeof opts / sizeof opts[0]), 0};
-    if (apply_profile(&t, argc, argv, f) != 0)
-        return ARGS_ERROR;
-    int rc = args_parse(&t, argc, argv, 1, NULL, NULL);
+    int rc = settings_parse(&t, argc, argv, &f->set);
     if (rc != ARGS_OK)
         return rc;
+    thread_list(f);
     return parse_lists(f) == 0 ? ARGS_OK : ARGS_ERROR;
 }
 
@@ -187,10 +153,10 @@ typedef struct {
 static int open_session(const bench_model *bm, int threads, const bench_flags *f, const probes_topo *topo,
                         probes_session *s)
 {
-    const int counters_off = f->no_probes || strcmp(f->events, "none") == 0;
+    const int counters_off = f->no_probes || strcmp(f->set.s.events, "none") == 0;
     const probes_session_settings st = {
-        .shared_model = bm->model, .kernel = f->kernel, .threads = threads, .affinity = f->affinity[0] ? f->affinity : "none",
-        .topo = topo, .events = f->events, .counters_off = counters_off ? "counters off" : NULL, .load_ceilings = 1};
+        .shared_model = bm->model, .kernel = f->set.s.kernel, .threads = threads, .affinity = f->set.s.affinity[0] ? f->set.s.affinity : "none",
+        .topo = topo, .events = f->set.s.events, .counters_off = counters_off ? "counters off" : NULL, .load_ceilings = 1};
     char err[1024];
     int rc = probes_session_open(&st, s, err, sizeof err);
     if (rc != 0)
@@ -205,8 +171,8 @@ static int time_cell(const bench_model *bm, probes_session *s, int S, const benc
                      probes_window *w)
 {
     hst_error err = {{0}};
-    for (int r = 0; r < f->warmup + f->runs; r++) {
-        if (r == f->warmup)
+    for (int r = 0; r < f->set.s.warmup + f->set.s.runs; r++) {
+        if (r == f->set.s.warmup)
             probes_window_begin(s, w, !f->no_probes);
         if (cmd_interrupted())
             return -1; /* reported once, by cmd_bench */
@@ -216,8 +182,8 @@ static int time_cell(const bench_model *bm, probes_session *s, int S, const benc
             fprintf(stderr, "hstprof bench: %s: %s\n", bm->name, err.msg);
             return -1;
         }
-        if (r >= f->warmup) {
-            ms[r - f->warmup] = (double)(hst_now_ns() - t0) / 1e6;
+        if (r >= f->set.s.warmup) {
+            ms[r - f->set.s.warmup] = (double)(hst_now_ns() - t0) / 1e6;
             if (!f->no_probes)
                 probes_memory_sample(&w->memory);
         }
@@ -300,7 +266,7 @@ static int check_models(const bench_flags *f)
         hst_config cfg;
         if (hst_preset_config(name, &cfg) != 0) {
             hst_error err = {{0}};
-            hst_model *model = hst_model_open(name, f->seed, &err);
+            hst_model *model = hst_model_open(name, f->set.s.seed, &err);
             if (!model) {
                 fprintf(stderr, "hstprof bench: %s\n", err.msg);
                 return 1;
@@ -322,7 +288,7 @@ static int open_bench_model(const char *name, const bench_flags *f, bench_model 
 {
     memset(bm, 0, sizeof *bm);
     bm->name = name;
-    const probes_session_settings st = {.model = name, .seed = f->seed, .precision = f->precision};
+    const probes_session_settings st = {.model = name, .seed = f->set.s.seed, .precision = f->set.s.precision};
     double load_ms;
     probes_session_part failed;
     char err[1024];
@@ -355,7 +321,7 @@ static int bench_threads(const bench_model *bm, int threads, const bench_flags *
 {
     probes_session s;
     int rc = open_session(bm, threads, f, topo, &s);
-    double *ms = malloc((size_t)f->runs * sizeof *ms);
+    double *ms = malloc((size_t)f->set.s.runs * sizeof *ms);
     probes_window *w = calloc(1, sizeof *w);
     if (rc == 0 && (!ms || !w)) {
         fprintf(stderr, "hstprof bench: out of memory\n");
@@ -366,8 +332,8 @@ static int bench_threads(const bench_model *bm, int threads, const bench_flags *
             rc = 1;
             break;
         }
-        json_t *cell = cell_json(bm, f->seqs[i], threads, ms, f->runs);
-        add_cell_probes(cell, &s, f->seqs[i], ms, f->runs, w);
+        json_t *cell = cell_json(bm, f->seqs[i], threads, ms, f->set.s.runs);
+        add_cell_probes(cell, &s, f->seqs[i], ms, f->set.s.runs, w);
         json_array_append_new(runs, cell);
     }
     free(ms);
@@ -401,7 +367,7 @@ static json_t *report_header(const bench_flags *f, const char *kernel)
         json_array_append_new(thr, json_integer(f->thread_counts[i]));
     return json_pack("{s:s, s:s, s:s, s:s, s:{s:o, s:o, s:i, s:i, s:I}, s:[], s:[]}", "tool", "hstprof bench",
                      "date", date, "kernel", kernel, "machine", desc, "settings", "seq", seq, "threads", thr,
-                     "warmup", f->warmup, "runs", f->runs, "seed", (json_int_t)f->seed, "models", "runs");
+                     "warmup", f->set.s.warmup, "runs", f->set.s.runs, "seed", (json_int_t)f->set.s.seed, "models", "runs");
 }
 
 static int emit(const bench_flags *f, const json_t *report)
@@ -430,14 +396,7 @@ int cmd_bench(int argc, char **argv)
     bench_flags *f = calloc(1, sizeof *f);
     if (!f)
         return 1;
-    snprintf(f->models, sizeof f->models, "%s", HST_DEFAULT_PRESET);
-    snprintf(f->seq, sizeof f->seq, "128,256,512");
-    snprintf(f->threads, sizeof f->threads, "%d", probes_pu_budget_get().allowed); /* every PU this process may use */
-    snprintf(f->affinity, sizeof f->affinity, "none"); /* so that an empty --affinity is seen */
     snprintf(f->format, sizeof f->format, "md");
-    snprintf(f->kernel, sizeof f->kernel, "auto");
-    f->warmup = 2;
-    f->runs = 5;
     int rc = parse_flags(argc, argv, f);
     if (rc != ARGS_OK) {
         free(f);
@@ -449,9 +408,9 @@ int cmd_bench(int argc, char **argv)
     }
     cmd_interrupt_install();
     json_t *report = report_header(f, f->kernel_in_use);
-    json_object_set_new(report, "precision", json_string(f->precision[0] ? f->precision : "f32"));
-    if (f->profile_name[0])
-        json_object_set_new(json_object_get(report, "settings"), "profile", json_string(f->profile_name));
+    json_object_set_new(report, "precision", json_string(f->set.s.precision[0] ? f->set.s.precision : "f32"));
+    if (f->set.s.name[0])
+        json_object_set_new(json_object_get(report, "settings"), "profile", json_string(f->set.s.name));
     char err[256];
     probes_topo *topo = probes_topo_load(err, sizeof err);
     if (!topo) {

@@ -3,6 +3,7 @@
  * the signal handling of the headless commands. */
 #include "commands.h"
 #include "probes/session.h"
+#include "probes/topo.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -113,4 +114,35 @@ int cmd_check_engine_settings(const char *cmd, const char *kernel, const char *p
     if (resolved)
         *resolved = (hst_kernel)got;
     return 0;
+}
+
+int cmd_check_placement(const char *cmd, const settings_flags *f, int threads, int *shared)
+{
+    const hst_settings *s = &f->s;
+    char what[1200], affinity_what[1400], why[2400];
+    if (s->threads_from[0])
+        snprintf(what, sizeof what, "%s: threads = %d", s->threads_from, threads);
+    else if (f->seen_threads)
+        snprintf(what, sizeof what, "--threads %d", threads);
+    else
+        snprintf(what, sizeof what, "%d threads (every PU, the default)", threads);
+    snprintf(affinity_what, sizeof affinity_what, "%s: affinity = %s", s->affinity_from, s->affinity);
+    const probes_placement placement = {threads, what, s->affinity, s->affinity_from[0] ? affinity_what : NULL,
+                                        f->oversubscribe};
+    int share = 0;
+    if (probes_check_placement(&placement, &share, why, sizeof why) != 0) {
+        fprintf(stderr, "hstprof %s: %s\n", cmd, why);
+        return -1;
+    }
+    if (shared)
+        *shared |= share;
+    return 0;
+}
+
+void cmd_default_threads(hst_settings *s)
+{
+    if (s->threads > 0)
+        return;
+    s->threads = probes_pu_budget_get().allowed;
+    s->threads_from[0] = '\0'; /* a profile's "threads = 0" is the default, not a choice to point at */
 }

@@ -9,6 +9,7 @@
 #define HSTPROF_COMMANDS_H
 
 #include "engine/hst.h"
+#include "profiles/profiles.h"
 
 int cmd_dashboard(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -39,6 +40,17 @@ int cmd_opt_value(const char *cmd, int argc, char **argv, int *i, const char *na
  * *resolved (may be NULL). 0, or 2 after one line "hstprof <cmd>: --kernel
  * must be ..." or "... this CPU cannot run the avx512 kernel". */
 int cmd_check_engine_settings(const char *cmd, const char *kernel, const char *precision, hst_kernel *resolved);
+
+/* The placement checks before a model loads (threads within this process's
+ * PUs unless --oversubscribe, the affinity on this machine), the line naming
+ * how the user set each: "--threads 3", "x.ini:4: threads = 8" or "3 threads
+ * (every PU, the default)". threads: the count to check (bench checks each
+ * of its list). 0, or -1 after one line; *shared (may be NULL) becomes 1
+ * when --oversubscribe let threads share PUs. */
+int cmd_check_placement(const char *cmd, const settings_flags *f, int threads, int *shared);
+/* threads 0 (the defaults', or a profile's "threads = 0") becomes every PU
+ * this process may use. */
+void cmd_default_threads(hst_settings *s);
 
 /* Prints "unknown option" and returns 2. */
 int cmd_bad_option(const char *cmd, const char *arg);

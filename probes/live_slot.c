@@ -52,11 +52,13 @@ static void reset_sums(live_slot *s)
 static probes_session_settings session_settings(const live_engine *e, const live_setting *setting,
                                                 hst_model *shared)
 {
+    const char *off = e->opts.no_counters ? "counters off (--no-counters)"
+                    : strcmp(e->events, "none") == 0 ? "counters off (--events none)"
+                                                      : NULL;
     const probes_session_settings st = {
         .model = setting->model, .seed = e->opts.seed, .shared_model = shared, .precision = setting->precision,
         .kernel = setting->kernel, .threads = setting->threads, .affinity = setting->affinity, .topo = e->topo,
-        .events = e->events, .counters_off = e->opts.no_counters ? "counters off (--no-counters)" : NULL,
-        .counters_optional = 1};
+        .events = e->events, .counters_off = off, .counters_optional = 1};
     return st;
 }
 
