@@ -254,7 +254,7 @@ static json_t *model_json(const bench_model *bm)
                      "source", hst_model_source(bm->model));
 }
 
-/* Issue 7: every model's max_seq_len against --seq before the first cell
+/* Every model's max_seq_len against --seq before the first cell
  * runs, so a length the last model cannot take fails at once, not after the
  * others were measured. A preset's comes from its configuration; a file is
  * loaded once here, which also reports a file that does not load up front.
@@ -344,19 +344,10 @@ static int bench_threads(const bench_model *bm, int threads, const bench_flags *
 
 static json_t *report_header(const bench_flags *f, const char *kernel)
 {
-    char date[64], machine[160] = "unknown CPU";
+    char date[64], machine[160];
     time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
-    FILE *cpu = fopen("/proc/cpuinfo", "r");
-    char line[256];
-    while (cpu && fgets(line, sizeof line, cpu))
-        if (strncmp(line, "model name", 10) == 0 && strchr(line, ':')) {
-            snprintf(machine, sizeof machine, "%s", strchr(line, ':') + 2);
-            machine[strcspn(machine, "\n")] = '\0';
-            break;
-        }
-    if (cpu)
-        fclose(cpu);
+    probes_cpu_model(machine, sizeof machine);
     char desc[256];
     snprintf(desc, sizeof desc, "%s, %ld PUs%s", machine, sysconf(_SC_NPROCESSORS_ONLN),
              f->shared_pus ? " (oversubscribed: threads share PUs, --oversubscribe)" : "");

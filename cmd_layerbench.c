@@ -51,7 +51,7 @@ typedef struct {
     char format[16];
     char output[1024];
     export_format fmt;
-    int oversubscribe, shared_pus; /* issue 7: threads above the PUs */
+    int oversubscribe, shared_pus; /* --oversubscribe; it let threads share PUs */
 } layerbench_flags;
 
 static int check_flags(layerbench_flags *f)
@@ -71,7 +71,7 @@ static int check_flags(layerbench_flags *f)
         fprintf(stderr, "hstprof layerbench: --format must be md, csv or json, got '%s'\n", f->format);
         return ARGS_ERROR;
     }
-    /* Issue 7: before minutes of timing, not after. */
+    /* Before minutes of timing, not after. */
     char what[32], why[2400];
     snprintf(what, sizeof what, "--threads %d", f->threads);
     const probes_placement placement = {f->threads, what, "none", NULL, f->oversubscribe};
@@ -594,16 +594,8 @@ static int bench_all_lengths(const layerbench_flags *f, const block_weights *w, 
 
 static void cpu_description(char *buf, size_t size, int shared_pus)
 {
-    char line[256], model[160] = "unknown CPU";
-    FILE *cpu = fopen("/proc/cpuinfo", "r");
-    while (cpu && fgets(line, sizeof line, cpu))
-        if (strncmp(line, "model name", 10) == 0 && strchr(line, ':')) {
-            snprintf(model, sizeof model, "%s", strchr(line, ':') + 2);
-            model[strcspn(model, "\n")] = '\0';
-            break;
-        }
-    if (cpu)
-        fclose(cpu);
+    char model[160];
+    probes_cpu_model(model, sizeof model);
     snprintf(buf, size, "%s, %ld PUs%s", model, sysconf(_SC_NPROCESSORS_ONLN),
              shared_pus ? " (oversubscribed: threads share PUs, --oversubscribe)" : "");
 }

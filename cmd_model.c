@@ -51,7 +51,7 @@ static int model_init(int argc, char **argv)
         return 2;
     }
     char why[2400];
-    if (args_check_output_path("--output", out, why, sizeof why) != 0) { /* issue 7: before the weights are built */
+    if (args_check_output_path("--output", out, why, sizeof why) != 0) { /* before the weights are built */
         fprintf(stderr, "hstprof model init: %s\n", why);
         return 2;
     }

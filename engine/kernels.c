@@ -844,7 +844,7 @@ void hst_gelu_inplace(float *y, int n)
 float hst_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 float hst_softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 
-/* ---- precision names (issue 6) --------------------------------------------------- */
+/* ---- precision names ---------------------------------------------------------- */
 
 static const char *const precision_names[HST_PRECISION_COUNT] = {"f32", "bf16", "int8"};
 

@@ -67,11 +67,11 @@ static void *team_main(void *arg)
     for (int r = 0; r < tm->reps; r++) {
         pthread_barrier_wait(&tm->barrier);
         if (me->index == 0)
-            tm->start_ns = probes_now_ns();
+            tm->start_ns = hst_now_ns();
         tm->work(tm->ctx, me->index, tm->n);
         pthread_barrier_wait(&tm->barrier);
         if (me->index == 0) {
-            uint64_t ns = probes_now_ns() - tm->start_ns;
+            uint64_t ns = hst_now_ns() - tm->start_ns;
             if (tm->best_ns == 0 || ns < tm->best_ns)
                 tm->best_ns = ns;
         }
@@ -192,14 +192,14 @@ static void fma_work(void *ctx, int index, int n_threads)
  * a warm-up so the clock has ramped up. */
 static uint64_t fma_calibrate(double seconds)
 {
-    uint64_t warm_until = probes_now_ns() + (uint64_t)(FMA_WARMUP_S * 1e9);
-    while (probes_now_ns() < warm_until)
+    uint64_t warm_until = hst_now_ns() + (uint64_t)(FMA_WARMUP_S * 1e9);
+    while (hst_now_ns() < warm_until)
         probes_fma_loop(100000);
     uint64_t iterations = 100000;
     for (;;) {
-        uint64_t t0 = probes_now_ns();
+        uint64_t t0 = hst_now_ns();
         probes_fma_loop(iterations);
-        double s = (double)(probes_now_ns() - t0) * 1e-9;
+        double s = (double)(hst_now_ns() - t0) * 1e-9;
         if (s > 0.02 || iterations > (1ull << 40))
             return (uint64_t)((double)iterations * seconds / (s > 0 ? s : 1e-9)) + 1;
         iterations *= 4;

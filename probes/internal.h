@@ -4,6 +4,7 @@
 #ifndef PROBES_INTERNAL_H
 #define PROBES_INTERNAL_H
 
+#include "engine/hst.h" /* hst_now_ns: the one clock */
 #include "probes/counters.h"
 #include "probes/topo.h"
 
@@ -11,7 +12,6 @@
 #include <sys/types.h>
 
 void probes_set_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-uint64_t probes_now_ns(void);
 
 /* ---- machine facts (machine.c) ------------------------------------------ */
 

@@ -41,13 +41,6 @@ probes_metric probes_metric_invalid(const char *fmt, ...)
     return m;
 }
 
-uint64_t probes_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- facts --------------------------------------------------------------- */
 
 static int cpuinfo_has_flag(const char *flag)

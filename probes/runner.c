@@ -134,7 +134,7 @@ static int allocate_buffers(const run_request *req, run_result *res, float **log
     return 0;
 }
 
-/* ---- issue 7: soak runs (--duration) -------------------------------------------- */
+/* ---- soak runs (--duration) ----------------------------------------------------- */
 
 static void soak_begin(const run_request *req, run_result *res)
 {

@@ -1,5 +1,6 @@
 /* profiles.h — run settings: the command-line option parser every command
- * uses (and, with issue 5, named INI profiles). The whole interface of profiles/. */
+ * uses, the settings the commands share, and named INI profiles. The whole
+ * interface of profiles/. */
 #ifndef HSTPROF_PROFILES_H
 #define HSTPROF_PROFILES_H
 
@@ -123,8 +124,7 @@ int settings_parse(const opt_table *t, int argc, char **argv, settings_flags *f)
  * "did you mean" suggestions everywhere. */
 size_t args_edit_distance(const char *a, const char *b);
 
-/* ======================= issue 5: named INI profiles ========================
- * (profiles/profile.c; `hstprof profiles` lists them: cmd_profiles.c)
+/* ---- named INI profiles (profile.c; `hstprof profiles` lists them) ---------
  *
  * A profile is a small INI file of run settings, one "key = value" per line:
  *
@@ -142,7 +142,7 @@ size_t args_edit_distance(const char *a, const char *b);
  * cgroup can make it smaller than the machine). A threads value above that,
  * or an affinity list with fewer PUs than threads, is refused when the
  * profile is used, naming "<file>:<line>", unless the command line has
- * --oversubscribe (issue 7); whether the PUs exist is checked then too.
+ * --oversubscribe; whether the PUs exist is checked then too.
  * '#' or ';' start a comment at the beginning of a line, or after white space
  * in an unquoted value. There are no sections. A key given twice is an error.
  *
@@ -195,7 +195,5 @@ typedef struct {
 int profile_list(profile_info **out, char *err, size_t err_size);
 /* One line describing the settings: "hst-v4, 1 thread, affinity none, 128 greedy tokens; bench ...". */
 void profile_summary(const hst_settings *s, char *buf, size_t size);
-
-/* ===================== end of issue 5: named INI profiles =================== */
 
 #endif
