@@ -162,7 +162,7 @@ probes_metric probes_check_event(const char *backend, const char *name, char *no
 /* Parses "0,2,4-7" into pus (at most max entries). -1 with err. */
 int probes_parse_pu_list(const char *spec, int *pus, int max, int *n, char *err, size_t err_len);
 
-/* ---- ceilings kernels (kernels.c) --------------------------------------- */
+/* ---- the loops ceilings time (ceiling_loops.c) ---------------------------- */
 
 /* FMA throughput loop on the calling thread; returns FLOPs done. */
 double probes_fma_loop(uint64_t iterations);
