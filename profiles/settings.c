@@ -1,25 +1,11 @@
-/* settings.c — the run settings every command shares: their defaults, one
- * definition of each option that sets one (so bounds, help and metavar are
- * the same in every command), and one rule for a profile and flags. */
+/* settings.c — the run settings every command shares: one definition of
+ * each option that sets one (so bounds, help and metavar are the same in
+ * every command), and one rule for a profile and flags. */
 #include "profiles/profiles.h"
 
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
-
-void settings_defaults(hst_settings *s)
-{
-    memset(s, 0, sizeof *s);
-    snprintf(s->model, sizeof s->model, "%s", SETTINGS_DEFAULT_MODEL);
-    snprintf(s->affinity, sizeof s->affinity, "none");
-    snprintf(s->precision, sizeof s->precision, "f32");
-    snprintf(s->kernel, sizeof s->kernel, "auto");
-    snprintf(s->models, sizeof s->models, "%s", SETTINGS_DEFAULT_MODEL);
-    snprintf(s->seq, sizeof s->seq, "128,256,512");
-    s->n_tokens = 128;
-    s->warmup = 2;
-    s->runs = 5;
-}
 
 #define STRING_OPTION(name, short_name, field, metavar, help, seen)                                              \
     (opt_spec){name, short_name, OPT_STRING, f->s.field, sizeof f->s.field, 0, 0, metavar, help, &f->seen}
