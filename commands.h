@@ -31,16 +31,13 @@ void cmd_interrupt_install(void);
 int cmd_interrupted(void);
 int cmd_interrupt_exit_status(const char *command);
 
-/* The hand-written option loop of events, topo and ceilings: 1 when argv[*i]
- * is --name (value after '=' or in the next argument, *i advanced), 0 when
- * it is not, -1 when the value is missing (one line printed). */
-int cmd_opt_value(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value);
+/* ---- settings every engine-running command checks the same way ---------- */
+
 /* The --kernel and --precision values (NULL or "": the defaults) as the
  * measured session will take them; the kernel this CPU runs for it in
  * *resolved (may be NULL). 0, or 2 after one line "hstprof <cmd>: --kernel
  * must be ..." or "... this CPU cannot run the avx512 kernel". */
 int cmd_check_engine_settings(const char *cmd, const char *kernel, const char *precision, hst_kernel *resolved);
-
 /* The placement checks before a model loads (threads within this process's
  * PUs unless --oversubscribe, the affinity on this machine), the line naming
  * how the user set each: "--threads 3", "x.ini:4: threads = 8" or "3 threads
@@ -52,6 +49,12 @@ int cmd_check_placement(const char *cmd, const settings_flags *f, int threads, i
  * this process may use. */
 void cmd_default_threads(hst_settings *s);
 
+/* ---- the hand-written option loop of events, topo and ceilings ----------- */
+
+/* 1 when argv[*i] is --name (value after '=' or in the next argument, *i
+ * advanced), 0 when it is not, -1 when the value is missing (one line
+ * printed). */
+int cmd_opt_value(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value);
 /* Prints "unknown option" and returns 2. */
 int cmd_bad_option(const char *cmd, const char *arg);
 /* value as a whole number within [min, max]; 0, or -1 with one line printed. */
