@@ -8,9 +8,10 @@
  *   ceilings.h   the machine's bandwidth and compute ceilings, the roofline
  *   stats.h      percentiles, the latency histogram, A/B statistics
  *   session.h    one measured session: model, kernel, pool, counters, ...
- *   runner.h     the measured generation loop of `hstprof run`
+ *   runner.h     the measured generation loop of `hstprof run` (and its JSON)
  *   ring.h, live.h, live_metrics.h   the dashboard's live loop
- *   json.h       the JSON of probe results (the only header with jansson) */
+ *   json.h       the JSON of probe results
+ * Only json.h and runner.h include jansson. */
 #ifndef PROBES_H
 #define PROBES_H
 
