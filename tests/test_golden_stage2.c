@@ -94,9 +94,13 @@ static int read_ids(const char *path, int **out)
         return -1;
     int cap = 256, n = 0, bad = 0;
     int *ids = malloc((size_t)cap * sizeof *ids);
+    if (!ids) {
+        fclose(f);
+        return -1;
+    }
     long v;
     char sep;
-    while (ids && fscanf(f, " %ld", &v) == 1) {
+    while (fscanf(f, " %ld", &v) == 1) {
         if (v < 0 || v > 1000000000L)
             bad = 1;
         if (n == cap) {
@@ -112,7 +116,7 @@ static int read_ids(const char *path, int **out)
             bad = 1;
     }
     fclose(f);
-    if (!ids || bad || n == 0) {
+    if (bad || n == 0) {
         free(ids);
         return -1;
     }
@@ -449,6 +453,7 @@ static void check_greedy(const golden_test *t, int threads)
     if (n != ml->cols) {
         free(gold);
         fail_msg("%s: %s: want %d token ids, read %d", gm->name, path, ml->cols, n);
+        return;
     }
     const int V = hst_model_config(gm->model)->vocab_size;
     float *logits = malloc((size_t)V * sizeof *logits);
