@@ -381,18 +381,6 @@ static int section_names(const hst_config *c, char (*names)[HST_SECTION_NAME_BYT
 
 /* ---- the ops (12.D.2; 12.D.3 where causal differs) ------------------------------------ */
 
-/* x_t = E[id_t] + pe(t) (12.D.2.1). */
-static void embed(const d_runtime *rt, d_state *st, const int *ids, int rows, int t0)
-{
-    const int D = st->D;
-    for (int i = 0; i < rows; i++) {
-        const float *e = rt->tok_emb + (size_t)ids[i] * D, *p = rt->pe + (size_t)(t0 + i) * D;
-        float *x = st->x + (size_t)i * D;
-        for (int d = 0; d < D; d++)
-            x[d] = e[d] + p[d];
-    }
-}
-
 /* z = W_3·GELU(LN_2D(W_0·[y_1; y_2; y_4; y_8] + b_0)) + b_3 (12.D.2.2). */
 static double fuse(const d_runtime *rt, d_state *st, hst_pool *pool, int rows)
 {
@@ -582,24 +570,6 @@ static double attention_layer(const d_runtime *rt, d_state *st, hst_pool *pool, 
 
 /* ---- the call --------------------------------------------------------------------------- */
 
-/* "attn.3"-style stage names, formatted only when a hook listens. */
-static void stage_layer(const hst_session *s, int l, const float *x, int rows)
-{
-    if (!s->stage_fn)
-        return;
-    char name[HST_SECTION_NAME_BYTES];
-    snprintf(name, sizeof name, "attn.%d", l);
-    hst_stage(s, name, x, rows, s->cfg.d_model);
-}
-
-/* logits of the rows [first, first + count) of st->x: lm_head·LN_f (12.D.2.5). */
-static void head(const d_runtime *rt, d_state *st, hst_pool *pool, int first, int count, int V, float *logits)
-{
-    const int D = st->D;
-    hst_layernorm_rows(pool, st->x + (size_t)first * D, D, st->gathered, D, rt->lnf_g, rt->lnf_b, count, D, 0);
-    hst_matmul(pool, st->gathered, count, D, &rt->head, NULL, logits, V, HST_EPI_NONE);
-}
-
 /* Parity computes the window 0..pos+n-1 from the history and returns its last
  * n rows; causal computes the call's n rows on top of the state. */
 static int forward(hst_session *s, const int *ids, int n, float *logits, int all_logits, hst_error *err)
@@ -610,7 +580,7 @@ static int forward(hst_session *s, const int *ids, int n, float *logits, int all
     const int t0 = parity ? 0 : s->pos, rows = parity ? s->pos + n : n;
     hst_section_clock clk;
     hst_section_start(s, &clk);
-    embed(rt, st, parity ? s->history : ids, rows, t0);
+    hst_embed_rows(rt->tok_emb, rt->pe, D, parity ? s->history : ids, rows, t0, st->x); /* 12.D.2.1 */
     hst_section_done(&clk, 0);
     hst_stage(s, "embed", st->x, rows, D);
     hst_multires_rows mr = {st->x, D, st->y4, 4 * D, rows, t0};
@@ -623,15 +593,11 @@ static int forward(hst_session *s, const int *ids, int n, float *logits, int all
     hst_stage(s, "moe", st->x, rows, D);
     for (int l = 0; l < st->L; l++) {
         hst_section_done(&clk, attention_layer(rt, st, s->pool, l, rows, t0, parity));
-        stage_layer(s, l, st->x, rows);
+        hst_stage_numbered(s, "attn", l, st->x, rows, D);
     }
     hst_section_done(&clk, hst_lattice_run(rt->lattice, st->lattice, s->pool, st->x, rows, t0));
     hst_stage(s, "lattice", st->x, rows, D);
-    hst_stage(s, "hidden", st->x, rows, D);
-    const int out_rows = logits ? (all_logits ? n : 1) : 0;
-    if (out_rows)
-        head(rt, st, s->pool, rows - out_rows, out_rows, s->cfg.vocab_size, logits);
-    hst_section_done(&clk, 2.0 * D * s->cfg.vocab_size * out_rows);
+    hst_head_section(s, &clk, st->x, rows, n, rt->lnf_g, rt->lnf_b, &rt->head, st->gathered, logits, all_logits);
     return 0;
 }
 
