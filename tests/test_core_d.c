@@ -658,7 +658,8 @@ static void test_causal_decode_matches_prefill_every_split_v71(void **state)
 }
 
 /* Parity decode recomputes the window: decode(t) = parity_prefill(0..t)[t],
- * and a parity call of rows t0..t1 returns the window's rows (12.0). */
+ * a parity call of rows t0..t1 returns the window's rows (12.0), on any
+ * thread count. */
 static void test_parity_decode_recomputes_the_window_v71(void **state)
 {
     (void)state;
@@ -670,6 +671,14 @@ static void test_parity_decode_recomputes_the_window_v71(void **state)
     assert_true(calls && window);
     const int split[] = {50, 1, 1, 13, 1, 14};
     logits_by_calls(m, NULL, HST_MODE_PARITY, ids, n, split, 6, calls);
+    hst_error err = {{0}};
+    for (int threads = 2; threads <= 3; threads++) { /* the same bits on any thread count */
+        hst_pool *pool = hst_pool_create(threads, NULL, NULL, &err);
+        assert_non_null(pool);
+        logits_by_calls(m, pool, HST_MODE_PARITY, ids, n, split, 6, window);
+        first_difference(calls, window, n, "parity calls on 2 or 3 threads vs 1");
+        hst_pool_free(pool);
+    }
     const int ends[] = {50, 51, 52, 65, 66, 80}; /* the windows each call ended */
     for (size_t k = 0; k < sizeof ends / sizeof ends[0]; k++) {
         const int whole[] = {ends[k]};
