@@ -79,7 +79,9 @@ uint64_t hst_encoder_packed_bytes(const hst_encoder *e);
 
 /* One layer's K/V cache for positions 0..capacity-1, owned by the caller
  * (a core keeps one per layer, or per resolution for Core E's shared P):
- * kt in attention.h's transposed layout, v [capacity][D]. */
+ * kt in attention.h's transposed layout (key_blocks = ceil(capacity / 16)
+ * blocks of 16 keys per head, 64-byte aligned), v [capacity][D]. A core may
+ * fill the struct itself with pointers into memory of its own of those sizes. */
 typedef struct {
     float *kt, *v;
     int capacity, key_blocks, d_model, n_heads;
