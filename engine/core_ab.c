@@ -16,62 +16,42 @@
 /* ---- the runtime view of a model: resolved pointers and packed weights ---- */
 
 typedef struct {
-    hst_block_rt *blocks; /* [L]: bottom 0..Lb-1, then top 0..Lt-1 */
-    const float *tok_emb, *pos_emb;
+    hst_stack_weights stack; /* embeddings, the L blocks, ln_f, lm_head */
     hst_lattice *lattice;
-    const float *lnf_g, *lnf_b;
-    hst_packed head;
 } ab_runtime;
 
 static void runtime_free(void *runtime, const hst_config *cfg)
 {
+    (void)cfg;
     ab_runtime *rt = runtime;
     if (!rt)
         return;
-    for (int b = 0; rt->blocks && b < cfg->n_layers; b++)
-        hst_block_rt_free(&rt->blocks[b]);
-    free(rt->blocks);
+    hst_stack_weights_free(&rt->stack);
     hst_lattice_free(rt->lattice);
-    hst_packed_free(&rt->head);
     free(rt);
 }
 
 /* Spec 4.3: v6.1 names its bottom blocks adaptive_bottom.layers.{i}. */
-static void block_prefix(const hst_config *c, int b, char *prefix, size_t size)
+static void bottom_prefix(const hst_config *c, int i, char *prefix, size_t size)
 {
-    const int Lb = c->n_layers / 2;
-    if (b >= Lb)
-        snprintf(prefix, size, "top_stack.%d", b - Lb);
-    else if (c->arch == HST_ARCH_V6_1)
-        snprintf(prefix, size, "adaptive_bottom.layers.%d", b);
+    if (c->arch == HST_ARCH_V6_1)
+        snprintf(prefix, size, "adaptive_bottom.layers.%d", i);
     else
-        snprintf(prefix, size, "adaptive_bottom.%d.block", b);
+        snprintf(prefix, size, "adaptive_bottom.%d.block", i);
 }
 
 static void *runtime_build(hst_model *m, hst_precision precision, hst_error *err)
 {
-    const hst_config *c = &m->cfg;
-    const int D = c->d_model, L = c->n_layers;
     ab_runtime *rt = calloc(1, sizeof *rt);
     hst_resolver r = {m, err, 0, precision};
-    if (!rt || !(rt->blocks = calloc((size_t)L, sizeof *rt->blocks))) {
-        free(rt);
+    if (!rt) {
         hst_set_error(err, "%s: out of memory", m->source);
         return NULL;
     }
-    rt->tok_emb = hst_resolve(&r, "token_embedding.weight");
-    rt->pos_emb = hst_resolve(&r, "pos_embedding.weight");
-    char prefix[64];
-    for (int b = 0; b < L; b++) {
-        block_prefix(c, b, prefix, sizeof prefix);
-        hst_block_resolve(&r, &rt->blocks[b], prefix, D);
-    }
+    hst_stack_weights_resolve(&r, &rt->stack, bottom_prefix);
     rt->lattice = hst_lattice_build(&r, "lattice_core.", HST_SPINE_3TERM);
-    rt->lnf_g = hst_resolve(&r, "ln_f.weight");
-    rt->lnf_b = hst_resolve(&r, "ln_f.bias");
-    hst_resolve_pack_hot(&r, &rt->head, hst_resolve(&r, "lm_head.weight"), c->vocab_size, D);
     if (r.failed) {
-        runtime_free(rt, c);
+        runtime_free(rt, &m->cfg);
         return NULL;
     }
     return rt;
@@ -79,11 +59,9 @@ static void *runtime_build(hst_model *m, hst_precision precision, hst_error *err
 
 static uint64_t packed_bytes(const void *runtime, const hst_config *cfg)
 {
+    (void)cfg;
     const ab_runtime *rt = runtime;
-    uint64_t bytes = hst_lattice_packed_bytes(rt->lattice) + hst_packed_bytes(&rt->head);
-    for (int b = 0; b < cfg->n_layers; b++)
-        bytes += hst_block_rt_packed_bytes(&rt->blocks[b]);
-    return bytes;
+    return hst_lattice_packed_bytes(rt->lattice) + hst_stack_weights_packed_bytes(&rt->stack);
 }
 
 /* ---- a session's state ----------------------------------------------------------- */
@@ -159,14 +137,15 @@ static int forward(hst_session *s, const int *ids, int n, float *logits, int all
     const int t0 = s->pos, D = st->D;
     hst_section_clock clk;
     hst_section_start(s, &clk);
-    hst_embed_rows(rt->tok_emb, rt->pos_emb, D, ids, n, t0, st->x);
+    hst_embed_rows(rt->stack.tok_emb, rt->stack.pos_emb, D, ids, n, t0, st->x);
     hst_section_done(&clk, 0);
     hst_stage(s, "embed", st->x, n, D);
-    hst_block_stack_sections(s, &clk, &st->stack, rt->blocks, 0, st->Lb, "bottom", st->x, n, t0);
+    hst_block_stack_sections(s, &clk, &st->stack, rt->stack.blocks, 0, st->Lb, "bottom", st->x, n, t0);
     hst_section_done(&clk, hst_lattice_run(rt->lattice, st->lattice, s->pool, st->x, n, t0));
     hst_stage(s, "lattice", st->x, n, D);
-    hst_block_stack_sections(s, &clk, &st->stack, rt->blocks, st->Lb, st->Lt, "top", st->x, n, t0);
-    hst_head_section(s, &clk, st->x, n, n, rt->lnf_g, rt->lnf_b, &rt->head, st->stack.a, logits, all_logits);
+    hst_block_stack_sections(s, &clk, &st->stack, rt->stack.blocks, st->Lb, st->Lt, "top", st->x, n, t0);
+    hst_head_section(s, &clk, st->x, n, n, rt->stack.lnf_g, rt->stack.lnf_b, &rt->stack.head, st->stack.a, logits,
+                     all_logits);
     return 0;
 }
 

@@ -48,28 +48,23 @@
 /* ---- the runtime view of a model ---------------------------------------------------- */
 
 typedef struct {
-    hst_block_rt *blocks; /* [L]: bottom 0..Lb-1 (adaptive_bottom.layers.i), then top (top_stack.j) */
-    const float *tok_emb, *pos_emb;
+    hst_stack_weights stack; /* embeddings, bottom blocks adaptive_bottom.layers.i, top_stack.j, ln_f, lm_head */
     hst_encoder *proc[CORE_C_PROCESSORS];
     hst_packed router1, router2; /* task_router.0 [256, D], task_router.2 [10, 256] */
     const float *router1_b, *router2_b;
-    const float *lnf_g, *lnf_b;
-    hst_packed head;
 } c_runtime;
 
 static void runtime_free(void *runtime, const hst_config *cfg)
 {
+    (void)cfg;
     c_runtime *rt = runtime;
     if (!rt)
         return;
-    for (int b = 0; rt->blocks && b < cfg->n_layers; b++)
-        hst_block_rt_free(&rt->blocks[b]);
-    free(rt->blocks);
+    hst_stack_weights_free(&rt->stack);
     for (int l = 0; l < CORE_C_PROCESSORS; l++)
         hst_encoder_free(rt->proc[l]);
     hst_packed_free(&rt->router1);
     hst_packed_free(&rt->router2);
-    hst_packed_free(&rt->head);
     free(rt);
 }
 
@@ -108,37 +103,30 @@ static int build_processors(hst_resolver *r, c_runtime *rt, hst_error *err)
     return 0;
 }
 
+/* 12.C.4: v7.0 names its bottom blocks adaptive_bottom.layers.{i}. */
+static void bottom_prefix(const hst_config *c, int i, char *prefix, size_t size)
+{
+    (void)c;
+    snprintf(prefix, size, "adaptive_bottom.layers.%d", i);
+}
+
 static void *runtime_build(hst_model *m, hst_precision precision, hst_error *err)
 {
-    const hst_config *c = &m->cfg;
-    const int D = c->d_model, L = c->n_layers, Lb = L / 2;
+    const int D = m->cfg.d_model;
     c_runtime *rt = calloc(1, sizeof *rt);
     hst_resolver r = {m, err, 0, precision};
-    if (!rt || !(rt->blocks = calloc((size_t)L, sizeof *rt->blocks))) {
-        free(rt);
+    if (!rt) {
         hst_set_error(err, "%s: out of memory", m->source);
         return NULL;
     }
-    rt->tok_emb = hst_resolve(&r, "token_embedding.weight");
-    rt->pos_emb = hst_resolve(&r, "pos_embedding.weight");
-    char prefix[64];
-    for (int b = 0; b < L; b++) {
-        if (b < Lb)
-            snprintf(prefix, sizeof prefix, "adaptive_bottom.layers.%d", b);
-        else
-            snprintf(prefix, sizeof prefix, "top_stack.%d", b - Lb);
-        hst_block_resolve(&r, &rt->blocks[b], prefix, D);
-    }
+    hst_stack_weights_resolve(&r, &rt->stack, bottom_prefix);
     hst_resolve_pack_hot(&r, &rt->router1, hst_resolve(&r, "lattice_core.task_router.0.weight"), CORE_C_ROUTER, D);
     rt->router1_b = hst_resolve(&r, "lattice_core.task_router.0.bias");
     hst_resolve_pack_hot(&r, &rt->router2, hst_resolve(&r, "lattice_core.task_router.2.weight"), CORE_C_PROCESSORS,
                          CORE_C_ROUTER);
     rt->router2_b = hst_resolve(&r, "lattice_core.task_router.2.bias");
-    rt->lnf_g = hst_resolve(&r, "ln_f.weight");
-    rt->lnf_b = hst_resolve(&r, "ln_f.bias");
-    hst_resolve_pack_hot(&r, &rt->head, hst_resolve(&r, "lm_head.weight"), c->vocab_size, D);
     if (r.failed || build_processors(&r, rt, err) != 0) {
-        runtime_free(rt, c);
+        runtime_free(rt, &m->cfg);
         return NULL;
     }
     return rt;
@@ -146,10 +134,10 @@ static void *runtime_build(hst_model *m, hst_precision precision, hst_error *err
 
 static uint64_t packed_bytes(const void *runtime, const hst_config *cfg)
 {
+    (void)cfg;
     const c_runtime *rt = runtime;
-    uint64_t bytes = hst_packed_bytes(&rt->router1) + hst_packed_bytes(&rt->router2) + hst_packed_bytes(&rt->head);
-    for (int b = 0; b < cfg->n_layers; b++)
-        bytes += hst_block_rt_packed_bytes(&rt->blocks[b]);
+    uint64_t bytes = hst_stack_weights_packed_bytes(&rt->stack) + hst_packed_bytes(&rt->router1) +
+                     hst_packed_bytes(&rt->router2);
     for (int l = 0; l < CORE_C_PROCESSORS; l++)
         bytes += hst_encoder_packed_bytes(rt->proc[l]);
     return bytes;
@@ -428,10 +416,10 @@ static int forward(hst_session *s, const int *ids, int n, float *logits, int all
     const int t0 = s->pos, D = st->D, parity = s->mode == HST_MODE_PARITY;
     hst_section_clock clk;
     hst_section_start(s, &clk);
-    hst_embed_rows(rt->tok_emb, rt->pos_emb, D, ids, n, t0, st->x);
+    hst_embed_rows(rt->stack.tok_emb, rt->stack.pos_emb, D, ids, n, t0, st->x);
     hst_section_done(&clk, 0);
     hst_stage(s, "embed", st->x, n, D);
-    hst_block_stack_sections(s, &clk, &st->stack, rt->blocks, 0, st->Lb, "bottom", st->x, n, t0);
+    hst_block_stack_sections(s, &clk, &st->stack, rt->stack.blocks, 0, st->Lb, "bottom", st->x, n, t0);
     hst_rows_copy(st->x, D, st->bottom_rows + (size_t)t0 * D, D, n, D);
     if (!parity)
         hst_stage(s, "bottom", st->x, n, D);
@@ -440,11 +428,11 @@ static int forward(hst_session *s, const int *ids, int n, float *logits, int all
     /* Parity's top stack runs over the whole window from position 0 (its keys
      * changed with the mean); causal's over the call's rows with its caches. */
     const int top_rows = parity ? t0 + n : n;
-    hst_block_stack_sections(s, &clk, &st->stack, rt->blocks, st->Lb, st->Lt, "top", st->x, top_rows,
+    hst_block_stack_sections(s, &clk, &st->stack, rt->stack.blocks, st->Lb, st->Lt, "top", st->x, top_rows,
                              parity ? 0 : t0);
     /* The head reads the call's rows: the window's last n in parity. */
-    hst_head_section(s, &clk, st->x, top_rows, n, rt->lnf_g, rt->lnf_b, &rt->head, st->stack.a, logits,
-                     all_logits);
+    hst_head_section(s, &clk, st->x, top_rows, n, rt->stack.lnf_g, rt->stack.lnf_b, &rt->stack.head, st->stack.a,
+                     logits, all_logits);
     memcpy(st->sum, st->sum_next, (size_t)D * sizeof *st->sum);
     return 0;
 }

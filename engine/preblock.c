@@ -5,6 +5,7 @@
 
 #include "engine/rowops.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,6 +76,52 @@ double hst_preblock_flops(int d_model, int n, int t0)
     const double D = d_model, D2 = D * D;
     double attn_keys = (double)n * t0 + (double)n * (n + 1) / 2; /* Σ(t_i + 1) */
     return 24 * D2 * n + 4.0 * D * attn_keys;
+}
+
+/* ---- the weights around a stack (Cores A, B, C) ------------------------------------ */
+
+void hst_stack_weights_resolve(hst_resolver *r, hst_stack_weights *w, hst_bottom_prefix_fn bottom_prefix)
+{
+    const hst_config *c = &r->m->cfg;
+    const int D = c->d_model, Lb = c->n_layers / 2;
+    memset(w, 0, sizeof *w);
+    if (!(w->blocks = calloc((size_t)c->n_layers, sizeof *w->blocks))) {
+        if (!r->failed)
+            hst_set_error(r->err, "%s: out of memory", r->m->source);
+        r->failed = 1;
+        return;
+    }
+    w->n_blocks = c->n_layers;
+    w->tok_emb = hst_resolve(r, "token_embedding.weight");
+    w->pos_emb = hst_resolve(r, "pos_embedding.weight");
+    char prefix[64];
+    for (int b = 0; b < c->n_layers; b++) {
+        if (b < Lb)
+            bottom_prefix(c, b, prefix, sizeof prefix);
+        else
+            snprintf(prefix, sizeof prefix, "top_stack.%d", b - Lb);
+        hst_block_resolve(r, &w->blocks[b], prefix, D);
+    }
+    w->lnf_g = hst_resolve(r, "ln_f.weight");
+    w->lnf_b = hst_resolve(r, "ln_f.bias");
+    hst_resolve_pack_hot(r, &w->head, hst_resolve(r, "lm_head.weight"), c->vocab_size, D);
+}
+
+void hst_stack_weights_free(hst_stack_weights *w)
+{
+    for (int b = 0; w->blocks && b < w->n_blocks; b++)
+        hst_block_rt_free(&w->blocks[b]);
+    free(w->blocks);
+    hst_packed_free(&w->head);
+    memset(w, 0, sizeof *w);
+}
+
+uint64_t hst_stack_weights_packed_bytes(const hst_stack_weights *w)
+{
+    uint64_t bytes = hst_packed_bytes(&w->head);
+    for (int b = 0; b < w->n_blocks; b++)
+        bytes += hst_block_rt_packed_bytes(&w->blocks[b]);
+    return bytes;
 }
 
 /* ---- a session's stack (Cores A, B, C) -------------------------------------------- */

@@ -44,6 +44,24 @@ void hst_preblock_run(const hst_block_rt *b, const hst_block_io *io, int n, int 
 /* Spec 11: 24D²·n + 4D·Σ(t_i + 1) for rows at positions t0..t0+n-1. */
 double hst_preblock_flops(int d_model, int n, int t0);
 
+/* ---- the weights around a stack of PreBlocks (Cores A, B, C) ---------------------
+ * The embeddings (4.1), the L blocks (bottom 0..Lb-1, then top_stack.0..Lt-1)
+ * packed in the resolver's precision, ln_f and lm_head (4.5). */
+typedef struct {
+    hst_block_rt *blocks; /* [n_blocks]: bottom, then top */
+    int n_blocks;
+    const float *tok_emb, *pos_emb, *lnf_g, *lnf_b;
+    hst_packed head;
+} hst_stack_weights;
+
+/* Writes bottom block i's name prefix for cfg ("adaptive_bottom.layers.2"). */
+typedef void (*hst_bottom_prefix_fn)(const hst_config *cfg, int i, char *prefix, size_t size);
+/* Resolves w for r's model; a missing tensor or OOM sets r->failed and r->err.
+ * Free with hst_stack_weights_free in either case. */
+void hst_stack_weights_resolve(hst_resolver *r, hst_stack_weights *w, hst_bottom_prefix_fn bottom_prefix);
+void hst_stack_weights_free(hst_stack_weights *w);
+uint64_t hst_stack_weights_packed_bytes(const hst_stack_weights *w);
+
 /* ---- a session's stack of PreBlocks (Cores A, B, C) ----------------------------
  * The K, V caches of n_blocks blocks (spec 5) and the scratch of calls of up
  * to max_rows rows, allocated once per session; the stack's input (4.1) and
