@@ -22,6 +22,7 @@
 #include "engine/multires.h"
 #include "engine/preblock.h"
 #include "engine/rowops.h"
+#include "engine/simd512.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -36,6 +37,7 @@
 #define POINCARE_EPS 1e-8f       /* 12.E.2.1 */
 #define FEEDBACK_ITERATIONS 2    /* 12.E.2.7 */
 #define ROWS_PER_TASK 16         /* rows of a row-local op per pool task */
+#define MOE_ROWS 32              /* rows of one expert per pool task: its hidden rows (64 KiB at D 128) stay in L2 */
 
 static const int pool_factors[] = {2, 4, 8}; /* the pooled resolutions f (12.E.2.3) */
 
@@ -464,26 +466,55 @@ typedef struct {
     int read; /* causal: each row reads M right after adding its own k vᵀ */
 } hebbian_job;
 
-static void hebbian_panel(void *ctx, int p)
+/* One panel, rows in position order: M[d][c] += k[d]·v[c], then (causal)
+ * read[c] = Σ_d q[d]·M[d][c] over the panel just updated. */
+static void hebbian_panel_portable(const hebbian_job *j, int p)
 {
-    const hebbian_job *j = ctx;
     const int D = j->st->D, c0 = p * HST_NR, width = D - c0 < HST_NR ? D - c0 : HST_NR;
     float *M = j->st->hebbian + (size_t)p * D * HST_NR;
     for (int i = 0; i < j->n; i++) {
         const float *q = j->st->wide + (size_t)i * 3 * D, *k = q + D, *v = q + 2 * D;
-        float vv[HST_NR] = {0};
+        float vv[HST_NR] = {0}, out[HST_NR] = {0};
         memcpy(vv, v + c0, (size_t)width * sizeof *vv);
         for (int d = 0; d < D; d++)
-            for (int c = 0; c < HST_NR; c++)
+            for (int c = 0; c < HST_NR; c++) {
                 M[(size_t)d * HST_NR + c] += k[d] * vv[c];
-        if (!j->read)
-            continue;
-        float out[HST_NR] = {0};
-        for (int d = 0; d < D; d++)
-            for (int c = 0; c < HST_NR; c++)
                 out[c] += q[d] * M[(size_t)d * HST_NR + c];
-        memcpy(j->st->att + (size_t)i * D + c0, out, (size_t)width * sizeof *out);
+            }
+        if (j->read)
+            memcpy(j->st->att + (size_t)i * D + c0, out, (size_t)width * sizeof *out);
     }
+}
+
+/* The same with one 16-lane vector per row of the panel; the read runs four
+ * partial sums over d (d mod 4), added at the end, so it is not one long
+ * dependency chain. Prefill and decode both come here: the same bits. */
+__attribute__((target("avx512f"))) static void hebbian_panel512(const hebbian_job *j, int p)
+{
+    const int D = j->st->D, c0 = p * HST_NR, width = D - c0 < HST_NR ? D - c0 : HST_NR;
+    const __mmask16 live = width >= HST_NR ? (__mmask16)0xffff : (__mmask16)((1u << width) - 1u);
+    float *M = j->st->hebbian + (size_t)p * D * HST_NR;
+    for (int i = 0; i < j->n; i++) {
+        const float *q = j->st->wide + (size_t)i * 3 * D, *k = q + D, *v = q + 2 * D;
+        const __m512 vv = _mm512_maskz_loadu_ps(live, v + c0);
+        __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps(), _mm512_setzero_ps()};
+        for (int d = 0; d < D; d++) {
+            const __m512 m = _mm512_fmadd_ps(_mm512_set1_ps(k[d]), vv, _mm512_load_ps(M + (size_t)d * HST_NR));
+            _mm512_store_ps(M + (size_t)d * HST_NR, m);
+            acc[d & 3] = _mm512_fmadd_ps(_mm512_set1_ps(q[d]), m, acc[d & 3]);
+        }
+        if (j->read)
+            _mm512_mask_storeu_ps(j->st->att + (size_t)i * D + c0, live,
+                                  _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]), _mm512_add_ps(acc[2], acc[3])));
+    }
+}
+
+static void hebbian_panel(void *ctx, int p)
+{
+    if (hst_kernel_current() == HST_KERNEL_AVX512)
+        hebbian_panel512(ctx, p);
+    else
+        hebbian_panel_portable(ctx, p);
 }
 
 typedef struct {
@@ -597,23 +628,42 @@ static void group_by_expert(e_state *st, int n, int count[N_EXPERTS], int first[
     }
 }
 
+/* The experts' work as pool tasks of up to MOE_ROWS rows of one expert each:
+ * Dn[e]·GELU(U[e]·x) with the hidden rows staying in cache, every task on its
+ * own rows (a row's product is the same in any task, 12.0). */
+typedef struct {
+    const e_runtime *rt;
+    e_state *st;
+    int count[N_EXPERTS], first[N_EXPERTS];
+} expert_job;
+
+static void expert_task(void *ctx, int task)
+{
+    const expert_job *j = ctx;
+    const int D = j->st->D;
+    int e = 0;
+    for (int blocks; e < N_EXPERTS; e++, task -= blocks) /* the task's expert and its block of rows */
+        if (task < (blocks = (j->count[e] + MOE_ROWS - 1) / MOE_ROWS))
+            break;
+    const int r0 = j->first[e] + task * MOE_ROWS, rows = j->first[e] + j->count[e] - r0;
+    const int n = rows < MOE_ROWS ? rows : MOE_ROWS;
+    float *hidden = j->st->moe_hidden + (size_t)r0 * 4 * D;
+    hst_matmul_serial(j->st->moe_in + (size_t)r0 * D, n, D, &j->rt->up[e], NULL, hidden, 4 * D, HST_EPI_NONE);
+    hst_gelu_inplace(hidden, n * 4 * D);
+    hst_matmul_serial(hidden, n, 4 * D, &j->rt->down[e], NULL, j->st->moe_out + (size_t)r0 * D, D, HST_EPI_NONE);
+}
+
 static double moe(const e_runtime *rt, e_state *st, hst_pool *pool, int n)
 {
     const int D = st->D;
     hst_matmul(pool, st->x, n, D, &rt->router, rt->router_b, st->router, N_EXPERTS, HST_EPI_NONE);
     for_each_row(pool, n, route_row, st);
-    int count[N_EXPERTS], first[N_EXPERTS];
-    group_by_expert(st, n, count, first);
-    for (int e = 0; e < N_EXPERTS; e++) {
-        if (!count[e])
-            continue;
-        float *hidden = st->moe_hidden + (size_t)first[e] * 4 * D;
-        hst_matmul(pool, st->moe_in + (size_t)first[e] * D, count[e], D, &rt->up[e], NULL, hidden, 4 * D,
-                   HST_EPI_NONE);
-        hst_gelu_inplace(hidden, count[e] * 4 * D);
-        hst_matmul(pool, hidden, count[e], 4 * D, &rt->down[e], NULL, st->moe_out + (size_t)first[e] * D, D,
-                   HST_EPI_NONE);
-    }
+    expert_job j = {.rt = rt, .st = st};
+    group_by_expert(st, n, j.count, j.first);
+    int tasks = 0;
+    for (int e = 0; e < N_EXPERTS; e++)
+        tasks += (j.count[e] + MOE_ROWS - 1) / MOE_ROWS;
+    hst_pool_run(pool, tasks, expert_task, &j);
     for_each_row(pool, n, combine_row, st);
     return (32.0 * D * D + 16.0 * D) * n;
 }
@@ -717,9 +767,8 @@ typedef struct {
 
 /* ε = σ(we·x + be); x = (1 − ε)·x + ε·GRU(m = x, h = x) with the gates in
  * wide: [W_ih x + b_ih; W_hh x + b_hh] (section 1 GRU step). */
-static void feedback_row(void *ctx, int i)
+static void feedback_row_portable(const feedback_job *j, int i)
 {
-    const feedback_job *j = ctx;
     const int D = j->st->D;
     float *x = j->st->x + (size_t)i * D;
     const float *gi = j->st->wide + (size_t)i * 6 * D, *gh = gi + 3 * D;
@@ -731,6 +780,51 @@ static void feedback_row(void *ctx, int i)
         const float h = (1.0f - z) * cand + z * x[d];
         x[d] = (1.0f - eps) * x[d] + eps * h;
     }
+}
+
+__attribute__((target("avx512f"))) static inline __m512 sigmoid512(__m512 x)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    return _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+}
+
+/* tanh(x) = sign(x)·(1 − e)/(1 + e), e = exp(−2|x|) ∈ (0, 1]: no overflow;
+ * absolute error about 1e-7 near 0 (the rows are O(1), 12.E.2.7). */
+__attribute__((target("avx512f"))) static inline __m512 tanh512(__m512 x)
+{
+    const __m512 one = _mm512_set1_ps(1.0f), ax = _mm512_abs_ps(x);
+    const __m512 e = exp512(_mm512_mul_ps(ax, _mm512_set1_ps(-2.0f)));
+    const __m512 t = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
+    const __mmask16 negative = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
+    return _mm512_mask_sub_ps(t, negative, _mm512_setzero_ps(), t);
+}
+
+__attribute__((target("avx512f"))) static void feedback_row512(const feedback_job *j, int i)
+{
+    const int D = j->st->D;
+    float *x = j->st->x + (size_t)i * D;
+    const float *gi = j->st->wide + (size_t)i * 6 * D, *gh = gi + 3 * D;
+    const __m512 one = _mm512_set1_ps(1.0f);
+    const __m512 eps = _mm512_set1_ps(hst_sigmoid(dot(j->rt->err_w, x, D) + j->rt->err_b[0]));
+    for (int d = 0; d < D; d += HST_NR) {
+        const __mmask16 live = D - d >= HST_NR ? (__mmask16)0xffff : (__mmask16)((1u << (D - d)) - 1u);
+#define LOAD(p) _mm512_maskz_loadu_ps(live, (p) + d)
+        const __m512 r = sigmoid512(_mm512_add_ps(LOAD(gi), LOAD(gh)));
+        const __m512 z = sigmoid512(_mm512_add_ps(LOAD(gi + D), LOAD(gh + D)));
+        const __m512 cand = tanh512(_mm512_fmadd_ps(r, LOAD(gh + 2 * D), LOAD(gi + 2 * D)));
+        const __m512 xd = LOAD(x);
+#undef LOAD
+        const __m512 h = _mm512_fmadd_ps(_mm512_sub_ps(one, z), cand, _mm512_mul_ps(z, xd));
+        _mm512_mask_storeu_ps(x + d, live, _mm512_fmadd_ps(_mm512_sub_ps(one, eps), xd, _mm512_mul_ps(eps, h)));
+    }
+}
+
+static void feedback_row(void *ctx, int i)
+{
+    if (hst_kernel_current() == HST_KERNEL_AVX512)
+        feedback_row512(ctx, i);
+    else
+        feedback_row_portable(ctx, i);
 }
 
 static double feedback(const e_runtime *rt, e_state *st, hst_pool *pool, int n)
