@@ -74,42 +74,41 @@ typedef struct {
     hst_packed head; /* the token table as the head's matrix */
 } e_runtime;
 
-/* Every packed matrix of a runtime, for freeing and counting. */
-static int runtime_matrices(const e_runtime *rt, int n_layers, const hst_packed **out, int max)
+/* Calls visit on every packed matrix of a runtime (freeing, counting). */
+typedef void (*matrix_visit)(const hst_packed *m, void *user);
+
+static void visit_matrices(const e_runtime *rt, int n_layers, matrix_visit visit, void *user)
 {
-    int n = 0;
     const hst_packed *fixed[] = {&rt->hebbian, &rt->fusion, &rt->router, &rt->gru, &rt->head};
-    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0] && n < max; i++)
-        out[n++] = fixed[i];
-    for (int e = 0; e < N_EXPERTS && n + 2 <= max; e++) {
-        out[n++] = &rt->up[e];
-        out[n++] = &rt->down[e];
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        visit(fixed[i], user);
+    for (int e = 0; e < N_EXPERTS; e++) {
+        visit(&rt->up[e], user);
+        visit(&rt->down[e], user);
     }
-    for (int l = 0; rt->layers && l < n_layers && n + 7 <= max; l++) {
+    for (int l = 0; rt->layers && l < n_layers; l++) {
         const e_layer *w = &rt->layers[l];
         const hst_packed *per[] = {&w->qkv, &w->self_out, &w->cross_q, &w->cross_kv, &w->cross_out,
                                    &w->split, &w->merge};
         for (size_t i = 0; i < sizeof per / sizeof per[0]; i++)
-            out[n++] = per[i];
+            visit(per[i], user);
     }
-    return n;
 }
 
-#define MAX_MATRICES(L) (5 + 2 * N_EXPERTS + 7 * (L))
+static void free_matrix(const hst_packed *m, void *user)
+{
+    (void)user;
+    hst_packed_free((hst_packed *)m);
+}
+
+static void count_matrix(const hst_packed *m, void *user) { *(uint64_t *)user += hst_packed_bytes(m); }
 
 static void runtime_free(void *runtime, const hst_config *cfg)
 {
     e_runtime *rt = runtime;
     if (!rt)
         return;
-    const int max = MAX_MATRICES(cfg->n_layers);
-    const hst_packed **all = calloc((size_t)max, sizeof *all);
-    if (all) {
-        int n = runtime_matrices(rt, cfg->n_layers, all, max);
-        for (int i = 0; i < n; i++)
-            hst_packed_free((hst_packed *)all[i]);
-        free(all);
-    }
+    visit_matrices(rt, cfg->n_layers, free_matrix, NULL);
     hst_encoder_free(rt->processor);
     hst_lattice_free(rt->lattice);
     free(rt->layers);
@@ -120,15 +119,8 @@ static void runtime_free(void *runtime, const hst_config *cfg)
 static uint64_t packed_bytes(const void *runtime, const hst_config *cfg)
 {
     const e_runtime *rt = runtime;
-    const int max = MAX_MATRICES(cfg->n_layers);
-    const hst_packed **all = calloc((size_t)max, sizeof *all);
     uint64_t bytes = hst_encoder_packed_bytes(rt->processor) + hst_lattice_packed_bytes(rt->lattice);
-    if (all) {
-        int n = runtime_matrices(rt, cfg->n_layers, all, max);
-        for (int i = 0; i < n; i++)
-            bytes += hst_packed_bytes(all[i]);
-        free(all);
-    }
+    visit_matrices(rt, cfg->n_layers, count_matrix, &bytes);
     return bytes;
 }
 
@@ -578,14 +570,16 @@ static void route_row(void *ctx, int i)
         p[e] = expf(logit[e] - max);
         sum += p[e];
     }
-    int first = 0, second = -1;
     for (int e = 0; e < N_EXPERTS; e++)
         p[e] /= sum;
+    /* Strict comparisons from the lowest index: an equal value never displaces a lower index. */
+    int first = 0;
     for (int e = 1; e < N_EXPERTS; e++)
         if (p[e] > p[first])
             first = e;
-    for (int e = 0; e < N_EXPERTS; e++)
-        if (e != first && (second < 0 || p[e] > p[second]))
+    int second = first == 0 ? 1 : 0;
+    for (int e = second + 1; e < N_EXPERTS; e++)
+        if (e != first && p[e] > p[second])
             second = e;
     st->choice[2 * i] = first;
     st->choice[2 * i + 1] = second;
