@@ -89,12 +89,9 @@ static uint64_t packed_bytes(const void *runtime, const hst_config *cfg)
 /* ---- a session's state ----------------------------------------------------------- */
 
 typedef struct {
-    int D, nh, Lb, Lt, max_seq_len, key_blocks;
-    float *kcache;            /* [L][nh][key_blocks][hd][16]: see hst_kcache_store */
-    float *vcache;            /* [L][Lmax][D], head h at columns h*hd.. */
-    float *kstage;            /* [Lmax][D]: new K rows before the transpose */
-    float *x, *a, *q, *att;   /* [Lmax][D] */
-    float *hidden;            /* [Lmax][4D] */
+    int D, Lb, Lt;
+    hst_block_stack stack;    /* the L blocks' KV caches and scratch */
+    float *x;                 /* [Lmax][D] */
     hst_lattice_state *lattice;
 } ab_state;
 
@@ -103,9 +100,8 @@ static void state_free(void *state)
     ab_state *st = state;
     if (!st)
         return;
-    float *bufs[] = {st->kcache, st->vcache, st->kstage, st->x, st->a, st->q, st->att, st->hidden};
-    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
-        free(bufs[i]);
+    hst_block_stack_free(&st->stack);
+    free(st->x);
     hst_lattice_state_free(st->lattice);
     free(st);
 }
@@ -118,22 +114,11 @@ static void *state_create(const hst_model *m, hst_error *err)
         hst_set_error(err, "session: out of memory");
         return NULL;
     }
-    const size_t Lmax = (size_t)c->max_seq_len, D = (size_t)c->d_model, L = (size_t)c->n_layers;
-    int failed = 0;
+    int failed = hst_block_stack_init(&st->stack, c, c->n_layers, c->max_seq_len) != 0;
     st->D = c->d_model;
-    st->nh = c->n_heads;
     st->Lb = c->n_layers / 2;
     st->Lt = c->n_layers - st->Lb;
-    st->max_seq_len = c->max_seq_len;
-    st->key_blocks = hst_kv_key_blocks(c->max_seq_len);
-    st->kcache = hst_alloc_floats(L * hst_kv_k_floats(c->d_model, c->max_seq_len), &failed);
-    st->vcache = hst_alloc_floats(L * hst_kv_v_floats(c->d_model, c->max_seq_len), &failed);
-    st->kstage = hst_alloc_floats(Lmax * D, &failed);
-    st->x = hst_alloc_floats(Lmax * D, &failed);
-    st->a = hst_alloc_floats(Lmax * D, &failed);
-    st->q = hst_alloc_floats(Lmax * D, &failed);
-    st->att = hst_alloc_floats(Lmax * D, &failed);
-    st->hidden = hst_alloc_floats(Lmax * 4 * D, &failed);
+    st->x = hst_alloc_floats((size_t)c->max_seq_len * (size_t)c->d_model, &failed);
     st->lattice = hst_lattice_state_create(HST_SPINE_3TERM, c->d_model, c->max_seq_len, c->max_seq_len);
     if (failed || !st->lattice) {
         state_free(st);
@@ -150,11 +135,7 @@ static void state_reset(void *state)
 }
 
 /* The KV caches of the L blocks (spec 5). */
-static uint64_t state_bytes(const hst_config *c)
-{
-    uint64_t per_layer = hst_kv_k_floats(c->d_model, c->max_seq_len) + hst_kv_v_floats(c->d_model, c->max_seq_len);
-    return per_layer * c->n_layers * sizeof(float);
-}
+static uint64_t state_bytes(const hst_config *c) { return hst_block_stack_kv_bytes(c, c->n_layers); }
 
 static int section_names(const hst_config *c, char (*names)[HST_SECTION_NAME_BYTES])
 {
@@ -170,44 +151,6 @@ static int section_names(const hst_config *c, char (*names)[HST_SECTION_NAME_BYT
 
 /* ---- the call (spec 4) ------------------------------------------------------------ */
 
-static void preblock(const ab_runtime *rt, ab_state *st, hst_pool *pool, int b, int n, int t0)
-{
-    hst_block_io io = {pool, st->D, st->nh, st->key_blocks, st->x, st->a, st->q, st->kstage, st->att, st->hidden,
-                       st->kcache + (size_t)b * hst_kv_k_floats(st->D, st->max_seq_len),
-                       st->vcache + (size_t)b * hst_kv_v_floats(st->D, st->max_seq_len)};
-    hst_preblock_run(&rt->blocks[b], &io, n, t0);
-}
-
-/* Spec 4.1: x_i = E[id_i] + P[t_i]. */
-static void embed(const ab_runtime *rt, ab_state *st, const int *ids, int n, int t0)
-{
-    const int D = st->D;
-    for (int i = 0; i < n; i++) {
-        const float *e = rt->tok_emb + (size_t)ids[i] * D, *p = rt->pos_emb + (size_t)(t0 + i) * D;
-        float *x = st->x + (size_t)i * D;
-        for (int d = 0; d < D; d++)
-            x[d] = e[d] + p[d];
-    }
-}
-
-/* ln_f and lm_head over the rows the caller wants (spec 4.5). */
-static void head(const ab_runtime *rt, ab_state *st, hst_pool *pool, int first_row, int n_rows, int V, float *logits)
-{
-    const int D = st->D;
-    hst_layernorm_rows(pool, st->x + (size_t)first_row * D, D, st->a, D, rt->lnf_g, rt->lnf_b, n_rows, D, 0);
-    hst_matmul(pool, st->a, n_rows, D, &rt->head, NULL, logits, V, HST_EPI_NONE);
-}
-
-/* A stage named like its section ("bottom.2"); formatted only when a hook listens. */
-static void stage_block(const hst_session *s, const char *stack, int i, const float *x, int n)
-{
-    if (!s->stage_fn)
-        return;
-    char name[HST_SECTION_NAME_BYTES];
-    snprintf(name, sizeof name, "%s.%d", stack, i);
-    hst_stage(s, name, x, n, s->cfg.d_model);
-}
-
 static int forward(hst_session *s, const int *ids, int n, float *logits, int all_logits, hst_error *err)
 {
     (void)err;
@@ -216,29 +159,14 @@ static int forward(hst_session *s, const int *ids, int n, float *logits, int all
     const int t0 = s->pos, D = st->D;
     hst_section_clock clk;
     hst_section_start(s, &clk);
-    embed(rt, st, ids, n, t0);
+    hst_embed_rows(rt->tok_emb, rt->pos_emb, D, ids, n, t0, st->x);
     hst_section_done(&clk, 0);
     hst_stage(s, "embed", st->x, n, D);
-    const double block_flops = hst_preblock_flops(D, n, t0);
-    for (int b = 0; b < st->Lb; b++) {
-        preblock(rt, st, s->pool, b, n, t0);
-        hst_section_done(&clk, block_flops);
-        stage_block(s, "bottom", b, st->x, n);
-    }
+    hst_block_stack_sections(s, &clk, &st->stack, rt->blocks, 0, st->Lb, "bottom", st->x, n, t0);
     hst_section_done(&clk, hst_lattice_run(rt->lattice, st->lattice, s->pool, st->x, n, t0));
     hst_stage(s, "lattice", st->x, n, D);
-    for (int j = 0; j < st->Lt; j++) {
-        preblock(rt, st, s->pool, st->Lb + j, n, t0);
-        hst_section_done(&clk, block_flops);
-        stage_block(s, "top", j, st->x, n);
-    }
-    hst_stage(s, "hidden", st->x, n, D);
-    int rows = 0;
-    if (logits) {
-        rows = all_logits ? n : 1;
-        head(rt, st, s->pool, n - rows, rows, s->cfg.vocab_size, logits);
-    }
-    hst_section_done(&clk, 2.0 * D * s->cfg.vocab_size * rows);
+    hst_block_stack_sections(s, &clk, &st->stack, rt->blocks, st->Lb, st->Lt, "top", st->x, n, t0);
+    hst_head_section(s, &clk, st->x, n, n, rt->lnf_g, rt->lnf_b, &rt->head, st->stack.a, logits, all_logits);
     return 0;
 }
 

@@ -244,6 +244,8 @@ static inline void hst_stage(const hst_session *s, const char *stage, const floa
     if (s->stage_fn)
         s->stage_fn(s->stage_user, stage, rows, n_rows, ld);
 }
+/* hst_stage of "<stack>.<i>" ("bottom.2", "proc.7"), named only when a hook listens. */
+void hst_stage_numbered(const hst_session *s, const char *stack, int i, const float *rows, int n_rows, int ld);
 
 /* ---- half-precision widening (spec 9.2) ------------------------------------ */
 float hst_f16_to_f32(uint16_t h);

@@ -5,7 +5,6 @@
 #include "engine/multires.h"
 #include "engine/rowops.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -158,11 +157,7 @@ static void resolution_done(hst_section_clock *clk, int k, const hst_multires_ro
     if (!clk)
         return;
     hst_section_done(clk, flops);
-    if (clk->s->stage_fn) {
-        char name[HST_SECTION_NAME_BYTES];
-        snprintf(name, sizeof name, "multires.%d", hst_multires_factors[k]);
-        hst_stage(clk->s, name, rows->y + (size_t)k * D, rows->n, rows->ldy);
-    }
+    hst_stage_numbered(clk->s, "multires", hst_multires_factors[k], rows->y + (size_t)k * D, rows->n, rows->ldy);
 }
 
 /* y_r = y_1 for the rows [first, end): before the first pooled row (causal) or S < r (parity). */

@@ -77,6 +77,97 @@ double hst_preblock_flops(int d_model, int n, int t0)
     return 24 * D2 * n + 4.0 * D * attn_keys;
 }
 
+/* ---- a session's stack (Cores A, B, C) -------------------------------------------- */
+
+void hst_block_stack_free(hst_block_stack *st)
+{
+    float *bufs[] = {st->kcache, st->vcache, st->kstage, st->a, st->q, st->att, st->hidden};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
+        free(bufs[i]);
+    memset(st, 0, sizeof *st);
+}
+
+int hst_block_stack_init(hst_block_stack *st, const hst_config *c, int n_blocks, int max_rows)
+{
+    const size_t D = (size_t)c->d_model, rows = (size_t)max_rows, blocks = (size_t)n_blocks;
+    int failed = 0;
+    memset(st, 0, sizeof *st);
+    st->D = c->d_model;
+    st->nh = c->n_heads;
+    st->max_seq_len = c->max_seq_len;
+    st->key_blocks = hst_kv_key_blocks(c->max_seq_len);
+    st->n_blocks = n_blocks;
+    st->kcache = hst_alloc_floats(blocks * hst_kv_k_floats(c->d_model, c->max_seq_len), &failed);
+    st->vcache = hst_alloc_floats(blocks * hst_kv_v_floats(c->d_model, c->max_seq_len), &failed);
+    float **row_buffers[] = {&st->kstage, &st->a, &st->q, &st->att};
+    for (size_t i = 0; i < sizeof row_buffers / sizeof row_buffers[0]; i++)
+        *row_buffers[i] = hst_alloc_floats(rows * D, &failed);
+    st->hidden = hst_alloc_floats(rows * 4 * D, &failed);
+    if (failed) {
+        hst_block_stack_free(st);
+        return -1;
+    }
+    return 0;
+}
+
+uint64_t hst_block_stack_kv_bytes(const hst_config *c, int n_blocks)
+{
+    uint64_t per_block = hst_kv_k_floats(c->d_model, c->max_seq_len) + hst_kv_v_floats(c->d_model, c->max_seq_len);
+    return per_block * (uint64_t)n_blocks * sizeof(float);
+}
+
+void hst_block_stack_run(const hst_block_stack *st, const hst_block_rt *B, int b, hst_pool *pool, float *x, int n,
+                         int t0)
+{
+    hst_block_io io = {pool, st->D, st->nh, st->key_blocks, x, st->a, st->q, st->kstage, st->att, st->hidden,
+                       st->kcache + (size_t)b * hst_kv_k_floats(st->D, st->max_seq_len),
+                       st->vcache + (size_t)b * hst_kv_v_floats(st->D, st->max_seq_len)};
+    hst_preblock_run(B, &io, n, t0);
+}
+
+void hst_block_stack_sections(hst_session *s, hst_section_clock *clk, const hst_block_stack *st,
+                              const hst_block_rt *blocks, int first, int count, const char *stage, float *x, int n,
+                              int t0)
+{
+    const double flops = hst_preblock_flops(st->D, n, t0);
+    for (int i = 0; i < count; i++) {
+        hst_block_stack_run(st, &blocks[first + i], first + i, s->pool, x, n, t0);
+        hst_section_done(clk, flops);
+        hst_stage_numbered(s, stage, i, x, n, st->D);
+    }
+}
+
+void hst_head_section(hst_session *s, hst_section_clock *clk, const float *x, int n, int call_rows,
+                      const float *lnf_g, const float *lnf_b, const hst_packed *head, float *scratch, float *logits,
+                      int all_logits)
+{
+    const int D = s->cfg.d_model, V = s->cfg.vocab_size;
+    hst_stage(s, "hidden", x, n, D);
+    int rows = 0;
+    if (logits) {
+        rows = all_logits ? call_rows : 1;
+        hst_head_rows(s->pool, x + (size_t)(n - rows) * D, rows, D, lnf_g, lnf_b, head, V, scratch, logits);
+    }
+    hst_section_done(clk, 2.0 * D * V * rows);
+}
+
+void hst_embed_rows(const float *tok_emb, const float *pos_emb, int D, const int *ids, int n, int t0, float *x)
+{
+    for (int i = 0; i < n; i++) {
+        const float *e = tok_emb + (size_t)ids[i] * D, *p = pos_emb + (size_t)(t0 + i) * D;
+        float *row = x + (size_t)i * D;
+        for (int d = 0; d < D; d++)
+            row[d] = e[d] + p[d];
+    }
+}
+
+void hst_head_rows(hst_pool *pool, const float *x, int n, int D, const float *lnf_g, const float *lnf_b,
+                   const hst_packed *head, int V, float *scratch, float *logits)
+{
+    hst_layernorm_rows(pool, x, D, scratch, D, lnf_g, lnf_b, n, D, 0);
+    hst_matmul(pool, scratch, n, D, head, NULL, logits, V, HST_EPI_NONE);
+}
+
 /* ---- one PreBlock on its own (hst.h, `hstprof layerbench`) ------------------------- */
 
 enum { BLOCK_LN1_G, BLOCK_LN1_B, BLOCK_B1, BLOCK_B2, BLOCK_LN2_G, BLOCK_LN2_B, BLOCK_VECTORS };

@@ -44,4 +44,47 @@ void hst_preblock_run(const hst_block_rt *b, const hst_block_io *io, int n, int 
 /* Spec 11: 24D²·n + 4D·Σ(t_i + 1) for rows at positions t0..t0+n-1. */
 double hst_preblock_flops(int d_model, int n, int t0);
 
+/* ---- a session's stack of PreBlocks (Cores A, B, C) ----------------------------
+ * The K, V caches of n_blocks blocks (spec 5) and the scratch of calls of up
+ * to max_rows rows, allocated once per session; the stack's input (4.1) and
+ * output (4.5) are the rows the core keeps. */
+typedef struct {
+    int D, nh, max_seq_len, key_blocks, n_blocks;
+    float *kcache;               /* [n_blocks] K caches (hst_kv_k_floats each) */
+    float *vcache;               /* [n_blocks] V caches [Lmax][D] */
+    float *kstage, *a, *q, *att; /* [max_rows][D] */
+    float *hidden;               /* [max_rows][4D] */
+} hst_block_stack;
+
+/* 0, or -1 on OOM (what was allocated is freed). */
+int hst_block_stack_init(hst_block_stack *st, const hst_config *cfg, int n_blocks, int max_rows);
+void hst_block_stack_free(hst_block_stack *st);
+/* Bytes of the K, V caches of n_blocks blocks of cfg (the decode state, spec 5). */
+uint64_t hst_block_stack_kv_bytes(const hst_config *cfg, int n_blocks);
+/* x <- PreBlock B(x) with cache slot b, for n rows at t0..t0+n-1 (hst_preblock_run). */
+void hst_block_stack_run(const hst_block_stack *st, const hst_block_rt *B, int b, hst_pool *pool, float *x, int n,
+                         int t0);
+
+/* Blocks first..first+count-1 of the stack (weights blocks[first..], cache
+ * slots first..) on x, n rows at t0..t0+n-1: each closes one timer section
+ * with its FLOPs (spec 10, 11) and reaches the stage hook as "<stage>.<i>",
+ * i counted from 0. */
+void hst_block_stack_sections(hst_session *s, hst_section_clock *clk, const hst_block_stack *st,
+                              const hst_block_rt *blocks, int first, int count, const char *stage, float *x, int n,
+                              int t0);
+/* The last section, head (4.5): "hidden" to the stage hook (the n rows of x
+ * entering ln_f), then, when logits is not NULL, the logits of the call's
+ * rows, the last call_rows of the n (all_logits), or of the last row; closes
+ * the section with 2DV per row. */
+void hst_head_section(hst_session *s, hst_section_clock *clk, const float *x, int n, int call_rows,
+                      const float *lnf_g, const float *lnf_b, const hst_packed *head, float *scratch, float *logits,
+                      int all_logits);
+
+/* Spec 4.1: x_i = E[id_i] + P[t0 + i], rows of width D. */
+void hst_embed_rows(const float *tok_emb, const float *pos_emb, int D, const int *ids, int n, int t0, float *x);
+/* Spec 4.5: logits[i] = W_head · LN_f(x_i) for n rows of width D (row
+ * stride D); scratch holds n rows of D. */
+void hst_head_rows(hst_pool *pool, const float *x, int n, int D, const float *lnf_g, const float *lnf_b,
+                   const hst_packed *head, int V, float *scratch, float *logits);
+
 #endif

@@ -140,6 +140,15 @@ void hst_session_set_stage_hook(hst_session *s, hst_stage_fn fn, void *user)
     s->stage_user = user;
 }
 
+void hst_stage_numbered(const hst_session *s, const char *stack, int i, const float *rows, int n_rows, int ld)
+{
+    if (!s->stage_fn)
+        return;
+    char name[HST_SECTION_NAME_BYTES];
+    snprintf(name, sizeof name, "%s.%d", stack, i);
+    s->stage_fn(s->stage_user, name, rows, n_rows, ld);
+}
+
 /* ---- the call ------------------------------------------------------------------ */
 
 static int check_call(const hst_session *s, const int *ids, int n, hst_error *err)
