@@ -25,7 +25,6 @@
 #include "engine/simd512.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -834,24 +833,6 @@ static double feedback(const e_runtime *rt, e_state *st, hst_pool *pool, int n)
 
 /* ---- the call ------------------------------------------------------------------------- */
 
-/* ln_f and the tied head E·LN_f(x) over the rows the caller wants (12.E.2.8). */
-static void head(const e_runtime *rt, e_state *st, hst_pool *pool, int first_row, int n_rows, float *logits)
-{
-    const int D = st->D;
-    hst_layernorm_rows(pool, st->x + (size_t)first_row * D, D, st->a, D, rt->lnf_g, rt->lnf_b, n_rows, D, 0);
-    hst_matmul(pool, st->a, n_rows, D, &rt->head, NULL, logits, st->V, HST_EPI_NONE);
-}
-
-/* A stage named like its section ("attn.2"); formatted only when a hook listens. */
-static void stage_layer(const hst_session *s, int l, const float *x, int n)
-{
-    if (!s->stage_fn)
-        return;
-    char name[HST_SECTION_NAME_BYTES];
-    snprintf(name, sizeof name, "attn.%d", l);
-    hst_stage(s, name, x, n, s->cfg.d_model);
-}
-
 /* The multi-resolution block: y_1, y_2, y_4, y_8 side by side in wide
  * (sections multires.1..8, their stages), then the fusion. */
 static int multires(const hst_session *s, const e_runtime *rt, e_state *st, hst_section_clock *clk, int n, int t0,
@@ -887,13 +868,12 @@ static int hidden_rows(const hst_session *s, const e_runtime *rt, e_state *st, h
     hst_stage(s, "moe", st->x, n, D);
     for (int l = 0; l < st->L; l++) {
         hst_section_done(clk, attention_layer(&rt->layers[l], st, s->pool, l, n, t0, s->mode));
-        stage_layer(s, l, st->x, n);
+        hst_stage_numbered(s, "attn", l, st->x, n, D);
     }
     hst_section_done(clk, hst_lattice_run(rt->lattice, st->lattice, s->pool, st->x, n, t0));
     hst_stage(s, "lattice", st->x, n, D);
     hst_section_done(clk, feedback(rt, st, s->pool, n));
     hst_stage(s, "feedback", st->x, n, D);
-    hst_stage(s, "hidden", st->x, n, D);
     return 0;
 }
 
@@ -910,12 +890,8 @@ static int forward(hst_session *s, const int *ids, int n, float *logits, int all
     hst_section_start(s, &clk);
     if (hidden_rows(s, rt, st, &clk, parity ? s->history : ids, rows, t0, err) != 0)
         return -1;
-    int out_rows = 0;
-    if (logits) {
-        out_rows = all_logits ? n : 1;
-        head(rt, st, s->pool, rows - out_rows, out_rows, logits);
-    }
-    hst_section_done(&clk, 2.0 * st->D * st->V * out_rows);
+    /* The tied head E·LN_f(x) (12.E.2.8) on the call's rows, the last n of the window. */
+    hst_head_section(s, &clk, st->x, rows, n, rt->lnf_g, rt->lnf_b, &rt->head, st->a, logits, all_logits);
     return 0;
 }
 
