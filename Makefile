@@ -21,7 +21,8 @@ BUILD_PKGS := gcc make pkg-config libncurses-dev libpfm4-dev libpapi-dev libhwlo
 TEST_PKGS  := libcmocka-dev tmux hwloc cppcheck valgrind
 
 MODULES   := engine probes tui profiles exports
-LIB_SRC   := $(foreach m,$(MODULES),$(wildcard $(m)/*.c))
+# The commands (cmd_*.c) sit beside hstprof.c, one file each.
+LIB_SRC   := $(foreach m,$(MODULES),$(wildcard $(m)/*.c)) $(wildcard cmd_*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=build/%.o)
 LIB_OBJ_SAN := $(LIB_SRC:%.c=build-asan/%.o)
 TEST_SRC  := $(wildcard tests/test_*.c)
@@ -87,7 +88,7 @@ test: deps-test hstprof build-asan/hstprof $(TEST_BIN) $(TEST_BIN_SAN)
 
 lint: deps-test
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --inline-suppr --suppress=missingIncludeSystem -I. $(MODULES) hstprof.c tests
+	  --inline-suppr --suppress=missingIncludeSystem -I. $(MODULES) hstprof.c $(wildcard cmd_*.c) tests
 
 clean:
 	rm -rf build build-asan hstprof

@@ -1,9 +1,7 @@
 /* hstprof.c — the thin command dispatcher: find the command, hand argv to
- * the module that owns it. */
+ * its file (cmd_<name>.c beside this one, declared in commands.h). */
+#include "commands.h"
 #include "engine/hst.h"
-#include "probes/probes.h"
-#include "profiles/profiles.h"
-#include "tui/tui.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -18,15 +16,15 @@ typedef struct {
 static int cmd_default(int argc, char **argv);
 
 static const command commands[] = {
-    {"dashboard", tui_main, "the live dashboard (the default): throughput, latency, layers, counters, A/B"},
-    {"run", probes_cmd_run, "prefill a prompt and generate tokens; print rates, latency, memory, quality hash"},
-    {"bench", probes_cmd_bench, "prefill throughput per model x seq x threads (md, csv or json report)"},
-    {"layerbench", probes_cmd_layerbench, "one PreBlock: eager baseline vs the engine's fused path, latency and peak memory"},
-    {"model", probes_cmd_model, "write a preset's random weights (init) or describe a model file (info)"},
-    {"events", probes_cmd_events, "what each counter backend can count on this machine, and why not"},
-    {"topo", probes_cmd_topo, "packages, NUMA nodes, caches, cores and PUs (hwloc)"},
-    {"ceilings", probes_cmd_ceilings, "measure this machine's bandwidth and FMA/matmul ceilings"},
-    {"profiles", profiles_cmd_list, "the profiles -p NAME can apply (yours and the shipped ones)"},
+    {"dashboard", cmd_dashboard, "the live dashboard (the default): throughput, latency, layers, counters, A/B"},
+    {"run", cmd_run, "prefill a prompt and generate tokens; print rates, latency, memory, quality hash"},
+    {"bench", cmd_bench, "prefill throughput per model x seq x threads (md, csv or json report)"},
+    {"layerbench", cmd_layerbench, "one PreBlock: eager baseline vs the engine's fused path, latency and peak memory"},
+    {"model", cmd_model, "write a preset's random weights (init) or describe a model file (info)"},
+    {"events", cmd_events, "what each counter backend can count on this machine, and why not"},
+    {"topo", cmd_topo, "packages, NUMA nodes, caches, cores and PUs (hwloc)"},
+    {"ceilings", cmd_ceilings, "measure this machine's bandwidth and FMA/matmul ceilings"},
+    {"profiles", cmd_profiles, "the profiles -p NAME can apply (yours and the shipped ones)"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))
 
@@ -45,7 +43,7 @@ static void usage(FILE *out)
 /* No command: the main job, the live dashboard on the default model. */
 static int cmd_default(int argc, char **argv)
 {
-    return tui_main(argc, argv);
+    return cmd_dashboard(argc, argv);
 }
 
 int main(int argc, char **argv)

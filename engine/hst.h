@@ -176,13 +176,24 @@ const float *hst_model_tensor_data(const hst_model *m, const char *name, uint64_
 
 /* ---- kernels ------------------------------------------------------------ */
 
+/* The matmul (and row-op) kernel is a property of a session
+ * (hst_session_set_kernel), not of the process: sessions with different
+ * kernels can run side by side, e.g. the two sides of an A/B comparison. */
 typedef enum { HST_KERNEL_AUTO, HST_KERNEL_PORTABLE, HST_KERNEL_AVX2, HST_KERNEL_AVX512 } hst_kernel;
-/* Choose the matmul kernel; AUTO picks the best the CPU supports. Returns the
- * kernel in use, or -1 when the CPU cannot run the requested one. Also read
- * once from the environment variable HSTPROF_KERNEL (portable|avx2|avx512). */
-int hst_kernel_select(hst_kernel k);
+const char *hst_kernel_name(hst_kernel k);                   /* "auto", "portable", "avx2", "avx512" */
+int hst_kernel_from_name(const char *name, hst_kernel *out); /* 0 ok, -1 unknown */
+/* What k means on this CPU: AUTO is the best kernel it supports; -1 when it
+ * cannot run k. */
+int hst_kernel_resolve(hst_kernel k);
+/* Every new session's kernel: HSTPROF_KERNEL (portable|avx2|avx512) when set
+ * and runnable here, else the best (read once). */
+hst_kernel hst_kernel_default(void);
+/* The calling thread's kernel, for engine calls made outside a session
+ * (hst_block_forward, hst_matmul_gflops); a pool's workers take their
+ * caller's for each job, and hst_forward sets its session's. Returns the
+ * kernel in use, or -1 (nothing changed) when the CPU cannot run k. */
+int hst_kernel_use(hst_kernel k);
 hst_kernel hst_kernel_current(void);
-const char *hst_kernel_name(hst_kernel k);
 
 /* ---- weight precision (issue 6) ----------------------------------------- */
 
@@ -248,6 +259,11 @@ int hst_session_set_mode(hst_session *s, hst_mode mode, hst_error *err);
 hst_mode hst_session_mode(const hst_session *s);
 /* Use another pool (thread count change at a token boundary). */
 void hst_session_set_pool(hst_session *s, hst_pool *pool);
+/* The kernel this session's forward passes run with (hst_kernel_default()
+ * at creation). Returns the kernel in use, or -1 (unchanged) when the CPU
+ * cannot run k. */
+int hst_session_set_kernel(hst_session *s, hst_kernel k);
+hst_kernel hst_session_kernel(const hst_session *s);
 int hst_session_pos(const hst_session *s);         /* tokens processed so far */
 const hst_config *hst_session_config(const hst_session *s);
 const hst_model *hst_session_model(const hst_session *s);

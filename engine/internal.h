@@ -207,6 +207,7 @@ struct hst_session {
     const hst_core_ops *ops;
     hst_config cfg;
     hst_pool *pool;
+    hst_kernel kernel;      /* resolved; hst_forward computes with it */
     int pos;                /* tokens processed before the current call */
     hst_mode mode;
     int *history;           /* [Lmax]: ids of positions 0..pos-1, and during a call 0..pos+n-1 */
@@ -258,6 +259,10 @@ float hst_bf16_to_f32(uint16_t h);
  * what makes results bit-identical for any thread count. */
 typedef void (*hst_task_fn)(void *ctx, int task);
 void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx);
+/* The kernel of the calling thread (HST_KERNEL_AUTO: hst_kernel_default()).
+ * hst_forward sets it from its session; hst_pool_run hands the caller's to
+ * the workers for the job, so every task of a call computes alike. */
+extern _Thread_local hst_kernel hst_thread_kernel;
 
 /* ---- kernels ------------------------------------------------------------------ */
 

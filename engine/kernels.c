@@ -10,6 +10,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -538,9 +539,19 @@ typedef struct {
     wide_fn wide[HST_PRECISION_COUNT]; /* few rows, many panels; NULL: use fn */
 } kernel_impl;
 
-static kernel_impl current = {
-    HST_KERNEL_PORTABLE, {micro_portable_f32, micro_portable_bf16, micro_portable_int8}, 4, store_tile, {NULL}};
-static int selected;
+/* One row per ISA, indexed by hst_kernel (AUTO is resolved before any lookup). */
+static const kernel_impl impls[] = {
+    [HST_KERNEL_PORTABLE] = {HST_KERNEL_PORTABLE, {micro_portable_f32, micro_portable_bf16, micro_portable_int8}, 4,
+                             store_tile, {NULL}},
+    [HST_KERNEL_AVX2] = {HST_KERNEL_AVX2, {micro_avx2_f32, micro_avx2_bf16, micro_avx2_int8}, AVX2_MR, store_tile,
+                         {NULL}},
+    [HST_KERNEL_AVX512] = {HST_KERNEL_AVX512, {micro_avx512_f32, micro_avx512_bf16, micro_avx512_int8}, AVX512_MR,
+                           store_tile512, {wide512_f32, wide512_bf16, wide512_int8}},
+};
+
+static const char *const kernel_names[] = {
+    [HST_KERNEL_AUTO] = "auto", [HST_KERNEL_PORTABLE] = "portable", [HST_KERNEL_AVX2] = "avx2",
+    [HST_KERNEL_AVX512] = "avx512"};
 
 static int cpu_has(hst_kernel k)
 {
@@ -555,66 +566,61 @@ static int cpu_has(hst_kernel k)
     }
 }
 
-static hst_kernel kernel_from_env(void)
+int hst_kernel_from_name(const char *name, hst_kernel *out)
 {
-    const char *e = getenv("HSTPROF_KERNEL");
-    if (!e || !*e)
-        return HST_KERNEL_AUTO;
-    if (strcmp(e, "avx512") == 0)
-        return HST_KERNEL_AVX512;
-    if (strcmp(e, "avx2") == 0)
-        return HST_KERNEL_AVX2;
-    if (strcmp(e, "portable") == 0)
-        return HST_KERNEL_PORTABLE;
-    return HST_KERNEL_AUTO;
+    for (int k = 0; name && k < (int)(sizeof kernel_names / sizeof kernel_names[0]); k++)
+        if (strcmp(name, kernel_names[k]) == 0) {
+            *out = (hst_kernel)k;
+            return 0;
+        }
+    return -1;
 }
 
-int hst_kernel_select(hst_kernel k)
+const char *hst_kernel_name(hst_kernel k)
+{
+    return (unsigned)k < sizeof kernel_names / sizeof kernel_names[0] ? kernel_names[k] : "auto";
+}
+
+int hst_kernel_resolve(hst_kernel k)
 {
     if (k == HST_KERNEL_AUTO)
         k = cpu_has(HST_KERNEL_AVX512) ? HST_KERNEL_AVX512
           : cpu_has(HST_KERNEL_AVX2)   ? HST_KERNEL_AVX2
                                        : HST_KERNEL_PORTABLE;
-    if (!cpu_has(k))
-        return -1;
-    static const kernel_impl impls[] = {
-        [HST_KERNEL_PORTABLE] = {HST_KERNEL_PORTABLE,
-                                 {micro_portable_f32, micro_portable_bf16, micro_portable_int8}, 4, store_tile,
-                                 {NULL}},
-        [HST_KERNEL_AVX2] = {HST_KERNEL_AVX2, {micro_avx2_f32, micro_avx2_bf16, micro_avx2_int8}, AVX2_MR,
-                             store_tile, {NULL}},
-        [HST_KERNEL_AVX512] = {HST_KERNEL_AVX512, {micro_avx512_f32, micro_avx512_bf16, micro_avx512_int8},
-                               AVX512_MR, store_tile512, {wide512_f32, wide512_bf16, wide512_int8}},
-    };
-    current = impls[k];
-    selected = 1;
-    return (int)k;
+    return (unsigned)k < sizeof impls / sizeof impls[0] && cpu_has(k) ? (int)k : -1;
 }
 
-static void ensure_selected(void)
+/* HSTPROF_KERNEL names the default of every session (an unknown name or a
+ * kernel this CPU lacks falls back to the best one); read once. */
+hst_kernel hst_kernel_default(void)
 {
-    if (!selected && hst_kernel_select(kernel_from_env()) < 0)
-        hst_kernel_select(HST_KERNEL_AUTO);
+    static _Atomic int resolved = -1;
+    int k = atomic_load_explicit(&resolved, memory_order_relaxed);
+    if (k < 0) {
+        hst_kernel wanted = HST_KERNEL_AUTO;
+        if (hst_kernel_from_name(getenv("HSTPROF_KERNEL"), &wanted) != 0 || (k = hst_kernel_resolve(wanted)) < 0)
+            k = hst_kernel_resolve(HST_KERNEL_AUTO);
+        atomic_store_explicit(&resolved, k, memory_order_relaxed);
+    }
+    return (hst_kernel)k;
+}
+
+int hst_kernel_use(hst_kernel k)
+{
+    int got = hst_kernel_resolve(k);
+    if (got >= 0)
+        hst_thread_kernel = (hst_kernel)got;
+    return got;
 }
 
 hst_kernel hst_kernel_current(void)
 {
-    ensure_selected();
-    return current.kind;
+    return hst_thread_kernel == HST_KERNEL_AUTO ? hst_kernel_default() : hst_thread_kernel;
 }
 
-const char *hst_kernel_name(hst_kernel k)
+static const kernel_impl *current_impl(void)
 {
-    switch (k) {
-    case HST_KERNEL_AVX512:
-        return "avx512";
-    case HST_KERNEL_AVX2:
-        return "avx2";
-    case HST_KERNEL_PORTABLE:
-        return "portable";
-    default:
-        return "auto";
-    }
+    return &impls[hst_kernel_current()];
 }
 
 /* ---- matmul ------------------------------------------------------------------ */
@@ -637,6 +643,7 @@ typedef struct {
     int ldy;
     hst_epilogue epi;
     int col_tasks, panels_per_task;
+    const kernel_impl *impl; /* the calling thread's, for every task of the call */
 } matmul_job;
 
 /* Rows r0..r1 (at most WIDE_MAX_ROWS) x panels p..p+np-1 with the wide kernel. */
@@ -647,15 +654,15 @@ static void wide_step(const matmul_job *j, wide_fn wide, int r0, int r1, int p, 
     const void *Wp = panel_base(j->W) + (size_t)p * K * HST_NR * element_bytes(j->W->precision);
     int ncols = N - c0 < np * HST_NR ? N - c0 : np * HST_NR;
     wide(j->X + (size_t)r0 * j->ldx, j->ldx, Wp, j->W->scale ? j->W->scale + c0 : NULL, K, r1 - r0, np, tile);
-    current.store(tile, np * HST_NR, r1 - r0, ncols, j->bias ? j->bias + c0 : NULL, j->Y + (size_t)r0 * j->ldy + c0,
+    j->impl->store(tile, np * HST_NR, r1 - r0, ncols, j->bias ? j->bias + c0 : NULL, j->Y + (size_t)r0 * j->ldy + c0,
                   j->ldy, j->epi);
 }
 
 static void matmul_block(const matmul_job *j, int r0, int r1, int p0, int p1)
 {
-    const int K = j->W->K, N = j->W->N, mr_max = current.mr;
-    const micro_fn micro = current.fn[j->W->precision];
-    const wide_fn wide = r1 - r0 <= WIDE_MAX_ROWS ? current.wide[j->W->precision] : NULL;
+    const int K = j->W->K, N = j->W->N, mr_max = j->impl->mr;
+    const micro_fn micro = j->impl->fn[j->W->precision];
+    const wide_fn wide = r1 - r0 <= WIDE_MAX_ROWS ? j->impl->wide[j->W->precision] : NULL;
     const size_t panel_bytes = (size_t)K * HST_NR * element_bytes(j->W->precision);
     float tile[AVX512_MR * 2 * HST_NR];
     for (int p = p0; wide && p1 - p >= 4; p += p1 - p >= WIDE_PANELS ? WIDE_PANELS : 4)
@@ -671,7 +678,7 @@ static void matmul_block(const matmul_job *j, int r0, int r1, int p0, int p1)
         for (int r = r0; r < r1; r += mr_max) {
             int mr = r1 - r < mr_max ? r1 - r : mr_max;
             micro(j->X + (size_t)r * j->ldx, j->ldx, Wp, scale, K, mr, np, tile);
-            current.store(tile, 2 * HST_NR, mr, ncols, j->bias ? j->bias + c0 : NULL,
+            j->impl->store(tile, 2 * HST_NR, mr, ncols, j->bias ? j->bias + c0 : NULL,
                           j->Y + (size_t)r * j->ldy + c0, j->ldy, j->epi);
         }
     }
@@ -690,10 +697,9 @@ static void matmul_task(void *ctx, int task)
 void hst_matmul(hst_pool *pool, const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y,
                 int ldy, hst_epilogue epi)
 {
-    ensure_selected();
     int panels = (W->N + HST_NR - 1) / HST_NR;
     int per_task = S <= WIDE_MAX_ROWS ? WIDE_PANELS : PANELS_PER_TASK;
-    matmul_job j = {X, S, ldx, W, bias, Y, ldy, epi, (panels + per_task - 1) / per_task, per_task};
+    matmul_job j = {X, S, ldx, W, bias, Y, ldy, epi, (panels + per_task - 1) / per_task, per_task, current_impl()};
     int row_tasks = (S + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
     if ((int64_t)S * W->N * W->K < SERIAL_MACS)
         pool = NULL;
@@ -838,7 +844,7 @@ void hst_gelu_inplace(float *y, int n)
 float hst_sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 float hst_softplus(float x) { return x > 20.0f ? x : log1pf(expf(x)); }
 
-/* ---- precision names (issue 6) --------------------------------------------------- */
+/* ---- precision names ---------------------------------------------------------- */
 
 static const char *const precision_names[HST_PRECISION_COUNT] = {"f32", "bf16", "int8"};
 

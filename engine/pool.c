@@ -45,6 +45,7 @@ struct hst_pool {
     _Atomic int stop;
 
     /* The current job. */
+    hst_kernel kernel;   /* the caller's, taken by every worker */
     hst_task_fn fn;
     void *ctx;
     int n_tasks;
@@ -67,8 +68,11 @@ static inline void relax_or_yield(int iteration)
         sched_yield();
 }
 
+_Thread_local hst_kernel hst_thread_kernel = HST_KERNEL_AUTO;
+
 static void run_tasks(hst_pool *p, worker *w)
 {
+    hst_thread_kernel = p->kernel;
     uint64_t t0 = hst_now_ns();
     int cpu = sched_getcpu();
     int last = atomic_load_explicit(&w->cpu, memory_order_relaxed);
@@ -161,6 +165,7 @@ void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx)
     if (!p || p->n_threads == 1 || n_tasks == 1) {
         worker *w = p ? &p->workers[0] : NULL;
         if (w) {
+            p->kernel = hst_thread_kernel;
             p->fn = fn;
             p->ctx = ctx;
             p->n_tasks = n_tasks;
@@ -172,6 +177,7 @@ void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx)
         }
         return;
     }
+    p->kernel = hst_thread_kernel;
     p->fn = fn;
     p->ctx = ctx;
     p->n_tasks = n_tasks;

@@ -1,10 +1,9 @@
-/* sampler.c — seeded random numbers, greedy and temperature/top-k sampling,
- * and the token hash (the quality hash that runs a session is session.c's). */
+/* sampler.c — seeded random numbers, greedy and temperature/top-k sampling
+ * (the token and quality hashes are quality.c's). */
 #include "engine/internal.h"
 
 #include <math.h>
 #include <stdlib.h>
-#include <string.h>
 
 static uint64_t splitmix64(uint64_t *x)
 {
@@ -124,17 +123,4 @@ int hst_sample(hst_sampler *smp, const float *logits, int n)
     if (idx != small_idx)
         free(idx);
     return choice;
-}
-
-uint64_t hst_tokens_hash(const int *ids, int n)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-    for (int i = 0; i < n; i++) {
-        uint32_t v = (uint32_t)ids[i];
-        for (int b = 0; b < 4; b++) {
-            h ^= (v >> (8 * b)) & 0xff;
-            h *= 0x100000001b3ull;
-        }
-    }
-    return h;
 }

@@ -18,6 +18,7 @@ hst_session *hst_session_create(const hst_model *m, hst_pool *pool, hst_error *e
     s->ops = m->ops;
     s->cfg = m->cfg;
     s->pool = pool;
+    s->kernel = hst_kernel_default();
     s->mode = HST_MODE_CAUSAL;
     s->history = calloc((size_t)m->cfg.max_seq_len, sizeof *s->history);
     size_t n_sec = (size_t)s->ops->section_names(&s->cfg, NULL);
@@ -58,6 +59,14 @@ void hst_session_reset(hst_session *s)
 }
 
 void hst_session_set_pool(hst_session *s, hst_pool *pool) { s->pool = pool; }
+int hst_session_set_kernel(hst_session *s, hst_kernel k)
+{
+    int got = hst_kernel_resolve(k);
+    if (got >= 0)
+        s->kernel = (hst_kernel)got;
+    return got;
+}
+hst_kernel hst_session_kernel(const hst_session *s) { return s->kernel; }
 int hst_session_pos(const hst_session *s) { return s->pos; }
 const hst_config *hst_session_config(const hst_session *s) { return &s->cfg; }
 const hst_model *hst_session_model(const hst_session *s) { return s->model; }
@@ -183,6 +192,7 @@ int hst_forward(hst_session *s, const int *ids, int n, float *logits, int all_lo
 {
     if (check_call(s, ids, n, err) != 0)
         return -1;
+    hst_thread_kernel = s->kernel;
     /* memmove: hst_session_set_mode hands the history itself back in. */
     memmove(s->history + s->pos, ids, (size_t)n * sizeof *ids);
     memset(s->section_ns, 0, (size_t)s->n_sections * sizeof *s->section_ns);
@@ -190,42 +200,5 @@ int hst_forward(hst_session *s, const int *ids, int n, float *logits, int all_lo
     if (s->ops->forward(s, s->history + s->pos, n, logits, all_logits, err) != 0)
         return -1;
     s->pos += n;
-    return 0;
-}
-
-/* ---- the quality hash (hst.h) --------------------------------------------------- */
-
-int hst_quality_hash(hst_session *s, uint64_t *hash, int *first_tokens, hst_error *err)
-{
-    int prompt[64], tokens[HST_QUALITY_TOKENS];
-    const char *text = HST_QUALITY_PROMPT;
-    int n_prompt = (int)strlen(text);
-    for (int i = 0; i < n_prompt; i++)
-        prompt[i] = (unsigned char)text[i];
-    const hst_config *cfg = &s->cfg;
-    if (cfg->vocab_size < 256 || cfg->max_seq_len < n_prompt + HST_QUALITY_TOKENS) {
-        hst_set_error(err, "quality hash: needs vocab >= 256 and max_seq_len >= %d",
-                      n_prompt + HST_QUALITY_TOKENS);
-        return -1;
-    }
-    float *logits = malloc((size_t)cfg->vocab_size * sizeof *logits);
-    if (!logits) {
-        hst_set_error(err, "quality hash: out of memory");
-        return -1;
-    }
-    hst_session_reset(s);
-    int rc = hst_forward(s, prompt, n_prompt, logits, 0, err);
-    for (int i = 0; rc == 0 && i < HST_QUALITY_TOKENS; i++) {
-        tokens[i] = hst_argmax(logits, cfg->vocab_size);
-        if (i + 1 < HST_QUALITY_TOKENS)
-            rc = hst_forward(s, &tokens[i], 1, logits, 0, err);
-    }
-    free(logits);
-    hst_session_reset(s);
-    if (rc != 0)
-        return -1;
-    *hash = hst_tokens_hash(tokens, HST_QUALITY_TOKENS);
-    if (first_tokens)
-        memcpy(first_tokens, tokens, sizeof tokens);
     return 0;
 }

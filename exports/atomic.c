@@ -15,7 +15,7 @@
  * What goes into a file is written by a producer, given the staged file's
  * descriptor: a buffer for the reports, the safetensors writer of the engine
  * for a model (model_file.c). */
-#include "exports/internal.h"
+#include "exports/atomic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,19 +25,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-int export_format_from_name(const char *name, export_format *out)
-{
-    if (strcmp(name, "md") == 0 || strcmp(name, "markdown") == 0)
-        *out = EXPORT_MD;
-    else if (strcmp(name, "csv") == 0)
-        *out = EXPORT_CSV;
-    else if (strcmp(name, "json") == 0)
-        *out = EXPORT_JSON;
-    else
-        return -1;
-    return 0;
-}
 
 /* One file of an atomic write: staged (written and fsynced, not
  * yet visible), then committed (in place of its target), then finished. */
@@ -465,22 +452,4 @@ int export_write_atomic_with(const char *path, export_producer produce, void *ct
 {
     const ex_source source = {produce, ctx};
     return write_files(1, &path, &source, interrupted, err, err_size);
-}
-
-void export_csv_field(char *out, size_t out_size, const char *field)
-{
-    int needs_quotes = ex_csv_needs_quotes(field);
-    size_t o = 0;
-    if (out_size == 0)
-        return;
-    if (needs_quotes && o + 1 < out_size)
-        out[o++] = '"';
-    for (const char *p = field; *p && o + 2 < out_size; p++) {
-        if (*p == '"')
-            out[o++] = '"';
-        out[o++] = *p;
-    }
-    if (needs_quotes && o + 1 < out_size)
-        out[o++] = '"';
-    out[o] = '\0';
 }

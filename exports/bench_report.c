@@ -41,7 +41,7 @@ static void model_tps(const json_t *report, const char *model, int threads, doub
     *avg = n ? sum / n : 0;
 }
 
-/* Weight precision of the run (issue 6); reports from before it are f32. */
+/* Weight precision of the run; reports from before it are f32. */
 static const char *precision_of(const json_t *report)
 {
     const char *p = ex_str(report, "precision");

@@ -1,9 +1,8 @@
-/* exports.h — the whole interface of exports/: reports rendered from one
- * JSON structure (so Markdown, CSV and JSON always agree), written atomically. */
+/* exports.h — reports rendered from one JSON structure (so Markdown, CSV
+ * and JSON always agree). Files are written by atomic.h's writer; a model
+ * file by model_file.h. */
 #ifndef HSTPROF_EXPORTS_H
 #define HSTPROF_EXPORTS_H
-
-#include "engine/hst.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -12,38 +11,8 @@ typedef enum { EXPORT_MD, EXPORT_CSV, EXPORT_JSON } export_format;
 
 /* "md", "csv", "json" -> format; -1 when unknown. */
 int export_format_from_name(const char *name, export_format *out);
-
-/* Writes data to path atomically: to an anonymous file in path's directory
- * (O_TMPFILE; a named "<path>.tmp.*" where the filesystem has none), fsynced,
- * then put in place. path is absent, its old content (byte for byte), or
- * complete, and no temporary is left, whatever fails: a full disk or a
- * file-size limit (at write, fsync or close), a signal, a kill. On error
- * returns -1 with one line in err ("<path>: cannot write: <reason>", e.g.
- * "No space left on device", "File too large"). */
-int export_write_atomic(const char *path, const char *data, size_t len, char *err, size_t err_size);
-
-/* Writes the whole content of a file to fd (a new, empty file opened for
- * writing). 0, or -1 with errno: the cause of the failure (ENOSPC, EFBIG, ...,
- * EINTR when it stopped because it was interrupted). */
-typedef int (*export_producer)(int fd, void *ctx);
-
-/* export_write_atomic for content too large to hold in memory: produce(fd,
- * ctx) writes it straight into the staged file, with the same guarantees and
- * errors. interrupted (may be NULL) is asked once more when the content is on
- * disk, before path changes; when it answers non-zero (or produce stopped
- * with EINTR while it does), path is left as it was, nothing else is left,
- * and err is "<path>: not written: interrupted". */
-int export_write_atomic_with(const char *path, export_producer produce, void *ctx, int (*interrupted)(void),
-                             char *err, size_t err_size);
-
-/* A model as a safetensors file (spec 9.5, engine's hst_model_write), written
- * atomically by export_write_atomic_with: path is absent, as it was, or
- * complete, and no temporary is left, whatever fails, even a kill part way.
- * interrupted (may be NULL; e.g. probes_interrupted) is asked before each
- * tensor and before path changes: when it answers non-zero, the error is
- * "<path>: not written: interrupted". A new file is 0666 less the umask, like
- * every export. 0, or -1 with one line in err ("<path>: cannot write: <reason>"). */
-int export_model_save(const hst_model *m, const char *path, int (*interrupted)(void), char *err, size_t err_size);
+/* "notes.md" -> EXPORT_MD (.md, .markdown), .csv, .json; -1 otherwise. */
+int export_format_from_path(const char *path, export_format *out);
 
 /* Bench report (`hstprof bench`), the shape of the published benchmark:
  * Overall Summary, Detailed Results by Sequence Length, Performance Insights,
@@ -74,8 +43,7 @@ int export_snapshot_files(const json_t *snapshot, const char *dir, const char *b
 /* CSV field quoting of RFC 4180: quotes when needed, doubles inner quotes. */
 void export_csv_field(char *out, size_t out_size, const char *field);
 
-/* ====================== issue 5: snapshots, notes, log, trace ====================
- * (exports/snapshot.c, notes.c, log.c, trace.c, system_info.c)
+/* ---- snapshots, notes, log, trace (snapshot.c, notes.c, log.c, trace.c) ------
  *
  * One JSON object per run is the source of every format: Markdown and CSV are
  * rendered from it, JSON is it. Keys read besides those listed above for
@@ -84,33 +52,15 @@ void export_csv_field(char *out, size_t out_size, const char *field);
  * never 0): load_ms, wall_ms, tokens_generated, weight_bytes, seed,
  * precision, batch, temperature, top_k, tokens_requested, events_requested,
  * profile, decode_bytes_per_token, quality_tokens[], roofline{prefill,decode},
- * ceilings{}, system{} (export_system_info), and runs[]: run-shaped objects,
+ * ceilings{}, system{} (probes_system_json, added by the snapshot's
+ * producer), and runs[]: run-shaped objects,
  * one per run or dashboard segment, for the summary sums and the Comparative
  * Runs table (absent: the snapshot itself is the only run). */
 
-#define EXPORT_MAX_FILES 8
 
-/* Writes n files together, all or nothing: all are staged first (a full disk,
- * no permission, no directory fail here, before any target changes), then
- * put in place one by one; an existing target is swapped with its new
- * content (RENAME_EXCHANGE), so when a later one fails, the earlier ones are
- * swapped back and new ones removed. 0, or -1 with one line in err. */
-int export_write_atomic_files(int n, const char *const *paths, const char *const *data, const size_t *lens, char *err,
-                              size_t err_size);
-
-/* "notes.md" -> EXPORT_MD (.md, .markdown), .csv, .json; -1 otherwise. */
-int export_format_from_path(const char *path, export_format *out);
-
-/* This machine and build, for "System & Model Info": cpu_model, cores, pus,
- * l3_total_bytes (hwloc, through probes/), caches[] ({level, type,
- * size_bytes, shared_cpu_list}: one instance each, as CPU 0 sees them in
- * sysfs), mem_total_bytes, os, kernel, compiler, git_commit. Unknown figures are null beside
- * "<key>_why_not". New reference; NULL when out of memory. */
-json_t *export_system_info(void);
-
-/* Adds what a snapshot needs and lacks: "date" (now, UTC, "YYYY-MM-DD
- * HH:MM:SS UTC") and "system" (export_system_info). Present keys are kept,
- * so tests inject fixed ones. 0, or -1 when out of memory. */
+/* Adds "date" (now, UTC, "YYYY-MM-DD HH:MM:SS UTC") when the snapshot
+ * lacks it; a present one is kept, so tests inject fixed ones. 0, or -1
+ * when out of memory. */
 int export_snapshot_complete(json_t *snapshot);
 
 /* Performance notes (the shape of the published performance notes): last
@@ -152,14 +102,12 @@ char *export_log_prepare(const char *path, const json_t *run, const char *title,
 int export_log_append(const char *path, const json_t *run, const char *title, const char *change, char *err,
                       size_t err_size);
 
-/* Per-token trace CSV from the object runner_trace_json builds:
+/* Per-token trace CSV from the object runner_trace_json (probes) builds:
  * {"sections": [names], "counters": [names], "tokens": [{index, phase,
  * position, tokens_processed, token_id, time_ns, latency_ns, section_ns[],
  * counter_delta[] (null entries: not counted)}]}. Columns: token_index,
  * phase, position, tokens_processed, token_id, time_since_start_ns,
  * latency_ns, section.<name>_ns..., counter.<name>_delta... */
 char *export_trace_render(const json_t *trace);
-
-/* ==================== end of issue 5: snapshots, notes, log, trace ================== */
 
 #endif

@@ -3,6 +3,7 @@
 #ifndef HSTPROF_EXPORTS_INTERNAL_H
 #define HSTPROF_EXPORTS_INTERNAL_H
 
+#include "exports/atomic.h"
 #include "exports/exports.h"
 
 #include <stdio.h>
@@ -59,22 +60,5 @@ void ex_csv_runs(FILE *f, const json_t *report, const char *const *columns, size
  * Returns a malloc'd string, NULL when out of memory. */
 char *ex_render_report(const json_t *report, export_format fmt, void (*md)(FILE *f, const json_t *report),
                        const char *const *columns, size_t n_columns, ex_csv_cell_fn cell);
-
-/* Tests only: the system calls atomic.c makes, failing on demand, for the
- * errors a test cannot cause for real (fsync and close failing, a commit
- * failing after others succeeded, a filesystem without O_TMPFILE). */
-typedef enum {
-    EX_FAULT_WRITE,      /* write() */
-    EX_FAULT_FSYNC,      /* fsync() of the file */
-    EX_FAULT_CLOSE,      /* close() of a named temporary */
-    EX_FAULT_COMMIT,     /* putting a staged file in place of its target */
-    EX_FAULT_NO_TMPFILE, /* open(O_TMPFILE) (errnum EOPNOTSUPP: use a named temporary) */
-    EX_FAULT_N
-} ex_fault;
-/* op succeeds skip more times, then fails with errnum every time until
- * called again with errnum 0. */
-void ex_test_inject_fault(ex_fault op, int skip, int errnum);
-/* Each write() writes at most max_bytes (0: no limit), as when interrupted. */
-void ex_test_short_writes(size_t max_bytes);
 
 #endif

@@ -2,7 +2,9 @@
  * bytes (hst_model_write), atomic.c makes them a file the way it makes every
  * export, so a save that fails, is interrupted or killed part way leaves the
  * target as it was and nothing behind. */
-#include "exports/exports.h"
+#include "exports/model_file.h"
+
+#include "exports/atomic.h"
 
 #include <stdio.h>
 

@@ -8,9 +8,18 @@
 #include <string.h>
 #include <time.h>
 
-/* JSON and CSV print reals with the same 12 significant digits, so a figure
- * read back from either is the same number. */
-#define EX_REAL_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12))
+int export_format_from_name(const char *name, export_format *out)
+{
+    if (strcmp(name, "md") == 0 || strcmp(name, "markdown") == 0)
+        *out = EXPORT_MD;
+    else if (strcmp(name, "csv") == 0)
+        *out = EXPORT_CSV;
+    else if (strcmp(name, "json") == 0)
+        *out = EXPORT_JSON;
+    else
+        return -1;
+    return 0;
+}
 
 int export_format_from_path(const char *path, export_format *out)
 {
@@ -19,21 +28,6 @@ int export_format_from_path(const char *path, export_format *out)
     if (!dot || (slash && dot < slash))
         return -1;
     return export_format_from_name(dot + 1, out);
-}
-
-char *export_json_render(const json_t *object)
-{
-    char *s = json_dumps(object, EX_REAL_FLAGS);
-    if (!s)
-        return NULL;
-    size_t n = strlen(s);
-    char *out = realloc(s, n + 2);
-    if (!out) {
-        free(s);
-        return NULL;
-    }
-    memcpy(out + n, "\n", 2);
-    return out;
 }
 
 /* ---- flattening: one column per leaf of the structure ------------------------ */
@@ -187,11 +181,6 @@ int export_snapshot_complete(json_t *snapshot)
         struct tm tm;
         strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&now, &tm));
         if (json_object_set_new(snapshot, "date", json_string(date)) != 0)
-            return -1;
-    }
-    if (!json_object_get(snapshot, "system")) {
-        json_t *system = export_system_info();
-        if (!system || json_object_set_new(snapshot, "system", system) != 0)
             return -1;
     }
     return 0;

@@ -6,6 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* JSON and CSV print reals with the same 12 significant digits, so a figure
+ * read back from either is the same number. */
+#define EX_REAL_FLAGS (JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12))
+
+char *export_json_render(const json_t *object)
+{
+    char *s = json_dumps(object, EX_REAL_FLAGS);
+    if (!s)
+        return NULL;
+    size_t n = strlen(s);
+    char *out = realloc(s, n + 2);
+    if (!out) {
+        free(s);
+        return NULL;
+    }
+    memcpy(out + n, "\n", 2);
+    return out;
+}
+
 const json_t *ex_path(const json_t *root, const char *dotted)
 {
     char key[128];
@@ -120,6 +139,24 @@ void ex_csv_number(FILE *f, double x)
 int ex_csv_needs_quotes(const char *field)
 {
     return strpbrk(field, ",\"\r\n") != NULL;
+}
+
+void export_csv_field(char *out, size_t out_size, const char *field)
+{
+    int needs_quotes = ex_csv_needs_quotes(field);
+    size_t o = 0;
+    if (out_size == 0)
+        return;
+    if (needs_quotes && o + 1 < out_size)
+        out[o++] = '"';
+    for (const char *p = field; *p && o + 2 < out_size; p++) {
+        if (*p == '"')
+            out[o++] = '"';
+        out[o++] = *p;
+    }
+    if (needs_quotes && o + 1 < out_size)
+        out[o++] = '"';
+    out[o] = '\0';
 }
 
 void ex_csv_text(FILE *f, const char *field)

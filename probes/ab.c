@@ -11,7 +11,8 @@
  * ratio. Its 95% interval comes from a bootstrap over the pairs with a
  * fixed seed, so the same rounds always give the same verdict (and the
  * tests need no tolerance for randomness). */
-#include "probes/probes.h"
+#include "engine/hst.h"
+#include "probes/stats.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -340,7 +340,7 @@ probes_metric probes_affinity_binding(const probes_affinity *a, int thread_index
     return probes_metric_invalid("binding to PU %d failed: %s", pu, strerror(-status));
 }
 
-/* ---- the PU budget (issue 7) ------------------------------------------------------ */
+/* ---- the PU budget --------------------------------------------------------------- */
 
 probes_pu_budget probes_pu_budget_get(void)
 {

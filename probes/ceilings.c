@@ -1,8 +1,10 @@
 /* ceilings.c — this machine's bandwidth and compute limits per thread count,
  * their cache file, and the roofline position of a measured run. */
 #include "engine/hst.h"
-#include "exports/exports.h"
+#include "exports/atomic.h"
+#include "probes/ceilings.h"
 #include "probes/internal.h"
+#include "probes/json.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -65,11 +67,11 @@ static void *team_main(void *arg)
     for (int r = 0; r < tm->reps; r++) {
         pthread_barrier_wait(&tm->barrier);
         if (me->index == 0)
-            tm->start_ns = probes_now_ns();
+            tm->start_ns = hst_now_ns();
         tm->work(tm->ctx, me->index, tm->n);
         pthread_barrier_wait(&tm->barrier);
         if (me->index == 0) {
-            uint64_t ns = probes_now_ns() - tm->start_ns;
+            uint64_t ns = hst_now_ns() - tm->start_ns;
             if (tm->best_ns == 0 || ns < tm->best_ns)
                 tm->best_ns = ns;
         }
@@ -190,14 +192,14 @@ static void fma_work(void *ctx, int index, int n_threads)
  * a warm-up so the clock has ramped up. */
 static uint64_t fma_calibrate(double seconds)
 {
-    uint64_t warm_until = probes_now_ns() + (uint64_t)(FMA_WARMUP_S * 1e9);
-    while (probes_now_ns() < warm_until)
+    uint64_t warm_until = hst_now_ns() + (uint64_t)(FMA_WARMUP_S * 1e9);
+    while (hst_now_ns() < warm_until)
         probes_fma_loop(100000);
     uint64_t iterations = 100000;
     for (;;) {
-        uint64_t t0 = probes_now_ns();
+        uint64_t t0 = hst_now_ns();
         probes_fma_loop(iterations);
-        double s = (double)(probes_now_ns() - t0) * 1e-9;
+        double s = (double)(hst_now_ns() - t0) * 1e-9;
         if (s > 0.02 || iterations > (1ull << 40))
             return (uint64_t)((double)iterations * seconds / (s > 0 ? s : 1e-9)) + 1;
         iterations *= 4;
@@ -392,15 +394,6 @@ int probes_ceilings_cache_path(char *buf, size_t len, char *err, size_t err_len)
 
 /* ---- JSON ------------------------------------------------------------------------------ */
 
-static void json_set_metric(json_t *obj, const char *name, const probes_metric *m)
-{
-    json_object_set_new(obj, name, m->valid ? json_real(m->value) : json_null());
-    if (!m->valid) {
-        char key[64];
-        snprintf(key, sizeof key, "%s_why_not", name);
-        json_object_set_new(obj, key, json_string(m->why_not));
-    }
-}
 
 static json_t *ceilings_to_json(const probes_ceilings *c)
 {
@@ -416,9 +409,9 @@ static json_t *ceilings_to_json(const probes_ceilings *c)
     for (int r = 0; r < c->n_rows; r++) {
         json_t *row = json_object();
         json_object_set_new(row, "threads", json_integer(c->rows[r].threads));
-        json_set_metric(row, "triad_bytes_per_s", &c->rows[r].triad_bytes_per_s);
-        json_set_metric(row, "fma_flops_per_s", &c->rows[r].fma_flops_per_s);
-        json_set_metric(row, "matmul_flops_per_s", &c->rows[r].matmul_flops_per_s);
+        probes_metric_put_json(row, "triad_bytes_per_s", &c->rows[r].triad_bytes_per_s);
+        probes_metric_put_json(row, "fma_flops_per_s", &c->rows[r].fma_flops_per_s);
+        probes_metric_put_json(row, "matmul_flops_per_s", &c->rows[r].matmul_flops_per_s);
         json_array_append_new(rows, row);
     }
     json_object_set_new(root, "rows", rows);

@@ -311,7 +311,7 @@ static int open_groups(probes_counters *c, char *err, size_t err_len)
             return -1;
     for (int g = 0; g < c->n_groups; g++)
         c->groups[g].backend->start(c, &c->groups[g]);
-    c->opened_ns = probes_now_ns();
+    c->opened_ns = hst_now_ns();
     return 0;
 }
 
@@ -525,7 +525,7 @@ static int track_stall(probes_counters *c, probes_group *g, const probes_counter
 void probes_counters_read(probes_counters *c, probes_counter_snapshot *snap)
 {
     memset(snap, 0, sizeof *snap);
-    snap->t_ns = probes_now_ns();
+    snap->t_ns = hst_now_ns();
     snap->n = c->n_events;
     int changed = 0;
     for (int g = 0; g < c->n_groups; g++) {

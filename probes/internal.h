@@ -1,15 +1,17 @@
 /* internal.h — shared between the .c files of probes/ and the probes tests only.
- * The module's interface is probes.h; nothing else includes this. */
+ * The module's interface is its public headers (probes.h lists them); nothing
+ * else includes this. */
 #ifndef PROBES_INTERNAL_H
 #define PROBES_INTERNAL_H
 
-#include "probes/probes.h"
+#include "engine/hst.h" /* hst_now_ns: the one clock */
+#include "probes/counters.h"
+#include "probes/topo.h"
 
 #include <linux/perf_event.h>
 #include <sys/types.h>
 
 void probes_set_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-uint64_t probes_now_ns(void);
 
 /* ---- machine facts (machine.c) ------------------------------------------ */
 
@@ -22,7 +24,6 @@ typedef struct {
 probes_machine_facts probes_machine_facts_get(void);
 /* Tests: replace the facts (NULL: read the machine again). */
 void probes_test_set_machine_facts(const probes_machine_facts *facts);
-void probes_cpu_model(char *buf, size_t len);
 
 /* Why an event could not be opened, phrased as this module reports it
  * everywhere (perf_event, fake, PAPI): e.g. ENOENT for a hardware event in
@@ -161,7 +162,7 @@ probes_metric probes_check_event(const char *backend, const char *name, char *no
 /* Parses "0,2,4-7" into pus (at most max entries). -1 with err. */
 int probes_parse_pu_list(const char *spec, int *pus, int max, int *n, char *err, size_t err_len);
 
-/* ---- ceilings kernels (kernels.c) --------------------------------------- */
+/* ---- the loops ceilings time (ceiling_loops.c) ---------------------------- */
 
 /* FMA throughput loop on the calling thread; returns FLOPs done. */
 double probes_fma_loop(uint64_t iterations);
@@ -169,13 +170,5 @@ const char *probes_fma_isa(void);
 /* FLOPs per iteration of probes_fma_loop. */
 double probes_fma_flops_per_iteration(void);
 void probes_triad(double *a, const double *b, const double *c, double s, size_t n);
-
-/* ---- command helpers (cmd_common.c) ------------------------------------- */
-
-/* Matches "--name VALUE" and "--name=VALUE" at argv[*i]; advances *i. 1 matched,
- * 0 not this option, -1 missing value (message printed). */
-int probes_cmd_opt_value(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value);
-int probes_cmd_bad_option(const char *cmd, const char *arg);
-int probes_cmd_parse_int(const char *cmd, const char *opt, const char *value, int min, int max, int *out);
 
 #endif

@@ -13,40 +13,6 @@
 
 #define DEFAULT_RING_CAPACITY 4096
 
-/* ---- settings ---------------------------------------------------------------------------- */
-
-void live_setting_describe(const live_setting *s, char *buf, size_t len)
-{
-    /* Long model paths are cut: this is a label. */
-    if (snprintf(buf, len, "%d thread%s, %s, %s %s, kernel %s", s->threads, s->threads == 1 ? "" : "s", s->affinity,
-                 s->model, s->precision, s->kernel) < 0)
-        buf[0] = '\0';
-}
-
-void live_setting_difference(const live_setting *a, const live_setting *b, char *buf, size_t len)
-{
-    int threads = a->threads != b->threads, affinity = strcmp(a->affinity, b->affinity) != 0;
-    int model = strcmp(a->model, b->model) != 0, kernel = strcmp(a->kernel, b->kernel) != 0;
-    int precision = strcmp(a->precision, b->precision) != 0;
-    if (threads + affinity + model + kernel + precision > 1) {
-        char da[256], db[256];
-        live_setting_describe(a, da, sizeof da);
-        live_setting_describe(b, db, sizeof db);
-        snprintf(buf, len, "%s vs %s", da, db);
-    } else if (threads)
-        snprintf(buf, len, "threads %d vs %d", a->threads, b->threads);
-    else if (affinity)
-        snprintf(buf, len, "affinity %s vs %s", a->affinity, b->affinity);
-    else if (model)
-        snprintf(buf, len, "model %s vs %s", a->model, b->model);
-    else if (kernel)
-        snprintf(buf, len, "kernel %s vs %s", a->kernel, b->kernel);
-    else if (precision)
-        snprintf(buf, len, "precision %s vs %s", a->precision, b->precision);
-    else
-        snprintf(buf, len, "identical settings (an A/A test)");
-}
-
 const char *live_state_name(live_state s)
 {
     static const char *const names[] = {"starting", "running", "paused", "held", "failed", "stopped"};
@@ -78,7 +44,8 @@ static void publish_slots(live_engine *e)
         e->ab_settings[i] = e->slots[i].setting;
         e->ab_segments[i] = e->slots[i].segment;
     }
-    snprintf(e->kernel_in_use, sizeof e->kernel_in_use, "%s", hst_kernel_name(hst_kernel_current()));
+    hst_kernel in_use = e->n_slots > 0 ? hst_session_kernel(e->slots[0].m.session) : hst_kernel_default();
+    snprintf(e->kernel_in_use, sizeof e->kernel_in_use, "%s", hst_kernel_name(in_use));
     pthread_mutex_unlock(&e->lock);
 }
 
@@ -203,8 +170,8 @@ static void close_all_slots(live_engine *e)
     e->active = 0;
 }
 
-/* Opening a slot may rebind the engine thread and switch the kernel: the
- * running slot takes them back. */
+/* Opening a slot may rebind the engine thread: the running slot takes its
+ * binding back. */
 static void reactivate(live_engine *e)
 {
     if (e->n_slots)
@@ -266,7 +233,7 @@ static void reset_stats(live_engine *e)
         live_slot_end_segment(e, &e->slots[i]);
         live_slot_new_segment(e, &e->slots[i]);
         if (e->ab_active)
-            hst_session_reset(e->slots[i].session); /* both sides at the same positions again */
+            hst_session_reset(e->slots[i].m.session); /* both sides at the same positions again */
     }
     e->round[0] = e->round[1] = 0;
     e->round_tokens_done = 0;
@@ -296,7 +263,7 @@ static void ab_start(live_engine *e, const live_command *c)
         reactivate(e);
         return;
     }
-    if (live_slot_open(e, &b, &c->b, 1, same_model(&c->a, &c->b) ? a.model : NULL, err, sizeof err) != 0) {
+    if (live_slot_open(e, &b, &c->b, 1, same_model(&c->a, &c->b) ? a.m.model : NULL, err, sizeof err) != 0) {
         set_error(e, "A/B", err);
         live_slot_close(e, &a);
         reactivate(e);

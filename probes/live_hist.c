@@ -3,7 +3,7 @@
  * a long run. Bucket i holds [LO * G^i, LO * G^(i+1)) with G = 1.01; a
  * percentile is reported at its bucket's geometric middle, within 0.5% of
  * the true value, and clamped to the observed min and max. */
-#include "probes/probes.h"
+#include "probes/stats.h"
 
 #include <math.h>
 

@@ -1,9 +1,11 @@
 /* live_internal.h — shared by probes/live*.c and the live tests only; the
- * interface is the live section of probes/probes.h. */
+ * interface is probes/live.h, probes/ring.h and probes/live_metrics.h. */
 #ifndef HSTPROF_LIVE_INTERNAL_H
 #define HSTPROF_LIVE_INTERNAL_H
 
-#include "probes/probes.h"
+#include "probes/live.h"
+#include "probes/session.h"
+#include "probes/topo.h"
 
 #include <pthread.h>
 #include <sched.h>
@@ -23,14 +25,8 @@ static inline void live_copy_text(char *dst, size_t size, const char *src)
 typedef struct {
     live_setting setting;
     int ab_side;                 /* -1, 0, 1 */
-    hst_model *model;
-    int owns_model;              /* 0: borrowed from the other A/B side */
-    probes_affinity *affinity;   /* NULL without a topology and policy none */
-    hst_pool *pool;
-    hst_session *session;
-    probes_counters *counters;
-    char counters_summary[512];
-    hst_kernel kernel;
+    probes_session m;            /* model (owned, or borrowed from the other A/B side), kernel,
+                                  * affinity, pool, counters, engine session */
     float *logits;
     uint64_t *section_scratch;   /* hst_session_section_count() entries */
     int *prompt;
@@ -104,7 +100,7 @@ void live_slot_close(live_engine *e, live_slot *s);
 /* Rebuilds the pool (threads or affinity changed); the session and model
  * stay. 0, or -1 with err and the slot unchanged. */
 int live_slot_set_threads(live_engine *e, live_slot *s, int threads, const char *affinity, char *err, size_t len);
-/* Makes s the running slot: the engine thread's own binding and the kernel. */
+/* Makes s the running slot: the engine thread's own binding. */
 void live_slot_activate(live_engine *e, live_slot *s);
 /* Starts a new segment for the slot (ends its previous one). */
 void live_slot_new_segment(live_engine *e, live_slot *s);

@@ -8,7 +8,7 @@
  * Note for the lead: counter_window_json, memory_json and roofline_json
  * mirror the static helpers of probes/runner.c; once those are exported,
  * these should call them instead. */
-#include "probes/probes.h"
+#include "probes/json.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,14 +18,7 @@
 
 static void put_number(json_t *o, const char *key, double value, const char *why_not)
 {
-    if (isfinite(value)) {
-        json_object_set_new(o, key, json_real(value));
-        return;
-    }
-    char why_key[128];
-    snprintf(why_key, sizeof why_key, "%s_why_not", key);
-    json_object_set_new(o, key, json_null());
-    json_object_set_new(o, why_key, json_string(why_not));
+    probes_json_put_or_why(o, key, isfinite(value) ? json_real(value) : NULL, why_not);
 }
 
 static void put_metric(json_t *o, const char *key, const probes_metric *m)

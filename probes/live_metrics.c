@@ -4,6 +4,7 @@
  * ceilings, runs the A/B statistics, and publishes a live_view that the UI
  * copies. The UI never waits for anything slower than a memcpy. */
 #include "probes/live_internal.h"
+#include "probes/live_metrics.h"
 
 #include <ctype.h>
 #include <errno.h>

@@ -3,7 +3,7 @@
  * producer owns head, the consumer owns tail; each publishes its index with
  * release and reads the other's with acquire, so a slot's contents are
  * visible before its index is. */
-#include "probes/probes.h"
+#include "probes/ring.h"
 
 #include <stdalign.h>
 #include <stdatomic.h>

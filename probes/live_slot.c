@@ -10,24 +10,7 @@
 
 #define COUNTER_PUBLISH_NS 500000000ull /* counter windows reach the UI twice a second */
 
-/* ---- kernels, prompt, CPU mask ------------------------------------------------------ */
-
-static int kernel_from_name(const char *name, hst_kernel *out)
-{
-    static const struct {
-        const char *name;
-        hst_kernel kernel;
-    } kernels[] = {{"auto", HST_KERNEL_AUTO},
-                   {"portable", HST_KERNEL_PORTABLE},
-                   {"avx2", HST_KERNEL_AVX2},
-                   {"avx512", HST_KERNEL_AVX512}};
-    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
-        if (strcmp(name, kernels[i].name) == 0) {
-            *out = kernels[i].kernel;
-            return 0;
-        }
-    return -1;
-}
+/* ---- prompt, CPU mask -------------------------------------------------------------- */
 
 /* The prompt's bytes are the ids (as `hstprof run` does); a vocabulary
  * smaller than 256 takes them modulo its size. At least one position is
@@ -35,7 +18,7 @@ static int kernel_from_name(const char *name, hst_kernel *out)
 static int build_prompt(live_engine *e, live_slot *s)
 {
     const char *text = e->prompt_text;
-    int vocab = hst_session_config(s->session)->vocab_size;
+    int vocab = hst_session_config(s->m.session)->vocab_size;
     int n = (int)strlen(text);
     if (n > s->max_seq_len - 1)
         n = s->max_seq_len - 1;
@@ -63,119 +46,54 @@ static void reset_sums(live_slot *s)
     memset(&s->recent_sum, 0, sizeof s->recent_sum);
 }
 
-/* ---- pool and counters ---------------------------------------------------------------- */
+/* ---- the measured session --------------------------------------------------------------- */
 
-static void close_pool(live_engine *e, live_slot *s)
+/* What a slot of setting measures with; shared: the other A/B side's model. */
+static probes_session_settings session_settings(const live_engine *e, const live_setting *setting,
+                                                hst_model *shared)
 {
-    probes_counters_close(s->counters);
-    s->counters = NULL;
-    hst_pool_free(s->pool);
-    s->pool = NULL;
-    probes_affinity_free(s->affinity);
-    s->affinity = NULL;
-    /* probes_affinity_free gives back a binding that may be stale by now. */
-    live_restore_engine_mask(e);
+    const char *off = e->opts.no_counters ? "counters off (--no-counters)"
+                    : strcmp(e->events, "none") == 0 ? "counters off (--events none)"
+                                                      : NULL;
+    const probes_session_settings st = {
+        .model = setting->model, .seed = e->opts.seed, .shared_model = shared, .precision = setting->precision,
+        .kernel = setting->kernel, .threads = setting->threads, .affinity = setting->affinity, .topo = e->topo,
+        .events = e->events, .counters_off = off, .counters_optional = 1};
+    return st;
 }
 
-static void open_counters(live_engine *e, live_slot *s)
+/* The session's reason, naming the setting where the reason does not. */
+static void describe_failure(const probes_session *m, const char *why, char *err, size_t len)
 {
-    s->have_last_read = 0;
-    reset_sums(s);
-    if (e->opts.no_counters) {
-        snprintf(s->counters_summary, sizeof s->counters_summary, "counters off (--no-counters)");
-        return;
-    }
-    int n = hst_pool_threads(s->pool), tids[PROBES_MAX_THREADS];
-    for (int i = 0; i < n && i < PROBES_MAX_THREADS; i++)
-        tids[i] = hst_pool_thread_tid(s->pool, i);
-    probes_counter_opts opts = {.events = e->events[0] ? e->events : NULL, .backend = NULL, .fake_script = NULL};
-    char err[512];
-    s->counters = probes_counters_open(&opts, tids, n < PROBES_MAX_THREADS ? n : PROBES_MAX_THREADS, err, sizeof err);
-    snprintf(s->counters_summary, sizeof s->counters_summary, "%s",
-             s->counters ? probes_counters_summary(s->counters) : err);
-}
-
-static int open_pool(live_engine *e, live_slot *s, int threads, const char *affinity, char *err, size_t len)
-{
-    live_restore_engine_mask(e); /* workers inherit their creator's mask */
-    if (e->topo) {
-        s->affinity = probes_affinity_create(e->topo, affinity, threads, err, len);
-        if (!s->affinity)
-            return -1;
-    } else if (strcmp(affinity, "none") != 0) {
-        snprintf(err, len, "affinity %s needs the topology, which could not be read: %s", affinity, e->topo_why);
-        return -1;
-    }
-    hst_error herr = {{0}};
-    s->pool = hst_pool_create(threads, s->affinity ? probes_affinity_bind_thread : NULL, s->affinity, &herr);
-    if (!s->pool) {
-        snprintf(err, len, "%s", herr.msg);
-        return -1;
-    }
-    s->setting.threads = threads;
-    snprintf(s->setting.affinity, sizeof s->setting.affinity, "%s", affinity);
-    open_counters(e, s);
-    return 0;
+    int named = strncmp(why, "kernel", 6) == 0 || strncmp(why, "precision", 9) == 0;
+    snprintf(err, len, "%s%s", m->failed == PROBES_PART_KERNEL && !named ? "kernel: " : "", why);
 }
 
 /* ---- open / close ------------------------------------------------------------------------ */
 
-/* Repacks the weights (issue 6); f32 is how a model loads. */
-static int apply_precision(live_slot *s, char *err, size_t len)
+/* The slot's own buffers: logits, section times and the prompt. */
+static int open_buffers(live_engine *e, live_slot *s, char *err, size_t len)
 {
-    hst_precision p;
-    if (!s->setting.precision[0])
-        snprintf(s->setting.precision, sizeof s->setting.precision, "f32");
-    if (hst_precision_from_name(s->setting.precision, &p) != 0) {
-        snprintf(err, len, "precision: '%s' is not f32, bf16 or int8", s->setting.precision);
-        return -1;
-    }
-    hst_error herr = {{0}};
-    if (p != HST_PRECISION_F32 && hst_model_set_precision(s->model, p, &herr) != 0) {
-        snprintf(err, len, "%s", herr.msg);
-        return -1;
-    }
-    return 0;
-}
-
-static int open_model_and_session(live_engine *e, live_slot *s, const char *model, hst_model *shared, char *err,
-                                  size_t len)
-{
-    hst_error herr = {{0}};
-    s->owns_model = shared == NULL;
-    s->model = shared ? shared : hst_model_open(model, e->opts.seed, &herr);
-    if (s->model)
-        s->session = hst_session_create(s->model, s->pool, &herr);
-    if (!s->session) {
-        snprintf(err, len, "%s", herr.msg);
-        return -1;
-    }
-    if (s->owns_model && apply_precision(s, err, len) != 0)
-        return -1;
-    hst_session_set_timing(s->session, 1);
-    const hst_config *cfg = hst_session_config(s->session);
+    hst_session_set_timing(s->m.session, 1);
+    const hst_config *cfg = hst_session_config(s->m.session);
     s->max_seq_len = cfg->max_seq_len;
     if (e->opts.max_seq_len > 1 && e->opts.max_seq_len < s->max_seq_len)
         s->max_seq_len = e->opts.max_seq_len;
     s->logits = malloc((size_t)cfg->vocab_size * sizeof *s->logits);
-    s->section_scratch = calloc((size_t)hst_session_section_count(s->session), sizeof *s->section_scratch);
+    s->section_scratch = calloc((size_t)hst_session_section_count(s->m.session), sizeof *s->section_scratch);
     if (!s->logits || !s->section_scratch || build_prompt(e, s) != 0) {
-        snprintf(err, len, "%s: out of memory for the session", model);
+        snprintf(err, len, "%s: out of memory for the session", s->setting.model);
         return -1;
     }
-    snprintf(s->setting.model, sizeof s->setting.model, "%s", model);
     return 0;
 }
 
-static void free_model_and_session(live_slot *s)
+static void free_buffers(live_slot *s)
 {
-    hst_session_free(s->session);
-    if (s->owns_model)
-        hst_model_free(s->model);
     free(s->logits);
     free(s->section_scratch);
     free(s->prompt);
-    s->session = NULL, s->model = NULL, s->logits = NULL, s->section_scratch = NULL, s->prompt = NULL;
+    s->logits = NULL, s->section_scratch = NULL, s->prompt = NULL;
 }
 
 int live_slot_open(live_engine *e, live_slot *s, const live_setting *setting, int ab_side, hst_model *shared_model,
@@ -184,21 +102,20 @@ int live_slot_open(live_engine *e, live_slot *s, const live_setting *setting, in
     memset(s, 0, sizeof *s);
     s->setting = *setting;
     s->ab_side = ab_side;
-    if (setting->threads < 1 || setting->threads > PROBES_MAX_THREADS) {
-        snprintf(err, len, "threads: %d is outside 1..%d", setting->threads, PROBES_MAX_THREADS);
+    if (!s->setting.precision[0]) /* how a model loads */
+        snprintf(s->setting.precision, sizeof s->setting.precision, "f32");
+    live_restore_engine_mask(e); /* workers inherit their creator's mask */
+    const probes_session_settings st = session_settings(e, &s->setting, shared_model);
+    char why[sizeof(hst_error) + 64];
+    if (probes_session_open(&st, &s->m, why, sizeof why) != 0) {
+        describe_failure(&s->m, why, err, len);
+        live_restore_engine_mask(e); /* probes_affinity_free gives back a binding that may be stale by now */
         return -1;
     }
-    if (kernel_from_name(setting->kernel, &s->kernel) != 0) {
-        snprintf(err, len, "kernel: '%s' is not auto, portable, avx2 or avx512", setting->kernel);
-        return -1;
-    }
-    if (hst_kernel_select(s->kernel) < 0) {
-        snprintf(err, len, "kernel: this CPU cannot run the %s kernel", setting->kernel);
-        return -1;
-    }
-    if (open_pool(e, s, setting->threads, setting->affinity, err, len) != 0 ||
-        open_model_and_session(e, s, setting->model, shared_model, err, len) != 0) {
-        live_slot_close(e, s);
+    if (open_buffers(e, s, err, len) != 0) {
+        free_buffers(s);
+        probes_session_close(&s->m);
+        live_restore_engine_mask(e);
         return -1;
     }
     live_slot_new_segment(e, s);
@@ -207,31 +124,36 @@ int live_slot_open(live_engine *e, live_slot *s, const live_setting *setting, in
 
 void live_slot_close(live_engine *e, live_slot *s)
 {
-    if (s->session)
-        live_slot_end_segment(e, s);
-    free_model_and_session(s);
-    close_pool(e, s);
+    live_slot_end_segment(e, s);
+    free_buffers(s);
+    probes_session_close(&s->m);
+    live_restore_engine_mask(e); /* probes_affinity_free gives back a binding that may be stale by now */
 }
 
 int live_slot_set_threads(live_engine *e, live_slot *s, int threads, const char *affinity, char *err, size_t len)
 {
-    /* The new pool is built beside the old one, so a failure changes nothing. */
-    live_slot fresh = *s;
-    fresh.affinity = NULL, fresh.pool = NULL, fresh.counters = NULL;
     if (threads < 1 || threads > PROBES_MAX_THREADS) {
         snprintf(err, len, "%d is outside 1..%d", threads, PROBES_MAX_THREADS);
         return -1;
     }
-    if (open_pool(e, &fresh, threads, affinity, err, len) != 0) {
-        close_pool(e, &fresh);
+    live_setting want = s->setting;
+    want.threads = threads;
+    live_copy_text(want.affinity, sizeof want.affinity, affinity);
+    live_restore_engine_mask(e); /* workers inherit their creator's mask */
+    const probes_session_settings st = session_settings(e, &want, NULL);
+    probes_session fresh;
+    char why[sizeof(hst_error) + 64];
+    if (probes_session_new_pool(&s->m, &st, &fresh, why, sizeof why) != 0) {
+        describe_failure(&fresh, why, err, len);
+        live_restore_engine_mask(e);
         return -1;
     }
     live_slot_end_segment(e, s);
-    close_pool(e, s);
-    s->affinity = fresh.affinity, s->pool = fresh.pool, s->counters = fresh.counters;
-    s->setting = fresh.setting;
-    memcpy(s->counters_summary, fresh.counters_summary, sizeof s->counters_summary);
-    hst_session_set_pool(s->session, s->pool);
+    probes_session_swap_pool(&s->m, &fresh);
+    live_restore_engine_mask(e);
+    s->setting = want;
+    s->have_last_read = 0;
+    reset_sums(s);
     live_slot_new_segment(e, s);
     return 0;
 }
@@ -239,9 +161,8 @@ int live_slot_set_threads(live_engine *e, live_slot *s, int threads, const char 
 void live_slot_activate(live_engine *e, live_slot *s)
 {
     live_restore_engine_mask(e);
-    if (s->affinity)
-        probes_affinity_bind_thread(0, s->affinity);
-    hst_kernel_select(s->kernel);
+    if (s->m.affinity)
+        probes_affinity_bind_thread(0, s->m.affinity);
     s->have_last_read = 0;
 }
 
@@ -250,12 +171,12 @@ void live_slot_activate(live_engine *e, live_slot *s)
 static void describe_placement(live_slot *s, live_segment_info *info)
 {
     info->threads = s->setting.threads;
-    info->affinity_wrapped = s->affinity ? probes_affinity_wrapped(s->affinity) : 0;
+    info->affinity_wrapped = s->m.affinity ? probes_affinity_wrapped(s->m.affinity) : 0;
     for (int i = 0; i < LIVE_SAMPLE_THREADS; i++)
-        info->thread_pu[i] = s->affinity && i < info->threads ? probes_affinity_pu(s->affinity, i) : -1;
-    for (int i = 0; s->affinity && i < info->threads; i++) {
-        probes_metric bound = probes_affinity_binding(s->affinity, i);
-        if (!bound.valid && probes_affinity_pu(s->affinity, i) >= 0) {
+        info->thread_pu[i] = s->m.affinity && i < info->threads ? probes_affinity_pu(s->m.affinity, i) : -1;
+    for (int i = 0; s->m.affinity && i < info->threads; i++) {
+        probes_metric bound = probes_affinity_binding(s->m.affinity, i);
+        if (!bound.valid && probes_affinity_pu(s->m.affinity, i) >= 0) {
             snprintf(info->binding_why_not, sizeof info->binding_why_not, "thread %d: %s", i, bound.why_not);
             break;
         }
@@ -264,10 +185,10 @@ static void describe_placement(live_slot *s, live_segment_info *info)
 
 static void describe_sections(live_slot *s, live_segment_info *info)
 {
-    int n = hst_session_section_count(s->session);
+    int n = hst_session_section_count(s->m.session);
     info->n_sections = n < LIVE_MAX_SECTIONS ? n : LIVE_MAX_SECTIONS;
     for (int i = 0; i < info->n_sections; i++)
-        snprintf(info->section_names[i], sizeof info->section_names[i], "%s", hst_session_section_name(s->session, i));
+        snprintf(info->section_names[i], sizeof info->section_names[i], "%s", hst_session_section_name(s->m.session, i));
     if (n > LIVE_MAX_SECTIONS)
         snprintf(info->section_names[LIVE_MAX_SECTIONS - 1], sizeof info->section_names[0], "(%d more)",
                  n - LIVE_MAX_SECTIONS + 1);
@@ -280,20 +201,20 @@ static void describe_segment(live_engine *e, live_slot *s, live_segment_info *in
     info->valid = 1;
     info->ab_side = s->ab_side;
     info->setting = s->setting;
-    snprintf(info->preset, sizeof info->preset, "%s", hst_model_preset(s->model));
-    snprintf(info->source, sizeof info->source, "%s", hst_model_source(s->model));
-    info->config = *hst_model_config(s->model);
+    snprintf(info->preset, sizeof info->preset, "%s", hst_model_preset(s->m.model));
+    snprintf(info->source, sizeof info->source, "%s", hst_model_source(s->m.model));
+    info->config = *hst_model_config(s->m.model);
     snprintf(info->arch, sizeof info->arch, "%s", hst_arch_name(info->config.arch));
     snprintf(info->arch_class, sizeof info->arch_class, "%s", hst_arch_class(info->config.arch));
-    info->counts = hst_model_counts(s->model);
-    snprintf(info->kernel, sizeof info->kernel, "%s", hst_kernel_name(hst_kernel_current()));
-    info->kv_cache_bytes = hst_session_kv_bytes(s->session);
+    info->counts = hst_model_counts(s->m.model);
+    snprintf(info->kernel, sizeof info->kernel, "%s", hst_kernel_name(hst_session_kernel(s->m.session)));
+    info->kv_cache_bytes = hst_session_kv_bytes(s->m.session);
     info->prompt_tokens = s->prompt_len;
     describe_sections(s, info);
     describe_placement(s, info);
     info->start_ns = hst_now_ns();
-    info->counters_open = s->counters != NULL;
-    snprintf(info->counters_summary, sizeof info->counters_summary, "%s", s->counters_summary);
+    info->counters_open = s->m.counters != NULL;
+    snprintf(info->counters_summary, sizeof info->counters_summary, "%s", s->m.counters_summary);
     (void)e;
 }
 
@@ -303,7 +224,6 @@ void live_slot_new_segment(live_engine *e, live_slot *s)
     s->have_last_read = 0;
     reset_sums(s);
     s->last_publish_ns = hst_now_ns();
-    hst_kernel_select(s->kernel);
     live_segment_info *info = malloc(sizeof *info);
     if (!info)
         return;
@@ -343,18 +263,18 @@ static void add_delta(probes_counter_snapshot *sum, const probes_counter_snapsho
 
 static void counters_before_token(live_slot *s)
 {
-    if (s->counters && !s->have_last_read) {
-        probes_counters_read(s->counters, &s->last_read);
+    if (s->m.counters && !s->have_last_read) {
+        probes_counters_read(s->m.counters, &s->last_read);
         s->have_last_read = 1;
     }
 }
 
 static void counters_after_token(live_slot *s, int prefill)
 {
-    if (!s->counters)
+    if (!s->m.counters)
         return;
     probes_counter_snapshot now;
-    probes_counters_read(s->counters, &now);
+    probes_counters_read(s->m.counters, &now);
     add_delta(prefill ? &s->prefill_sum : &s->decode_sum, &s->last_read, &now);
     if (!prefill)
         add_delta(&s->recent_sum, &s->last_read, &now);
@@ -378,22 +298,22 @@ void live_slot_publish_counters(live_engine *e, live_slot *s, int force)
 {
     uint64_t now = hst_now_ns();
     int any = s->prefill_sum.n || s->decode_sum.n;
-    if (!s->counters || !any || (!force && now - s->last_publish_ns < COUNTER_PUBLISH_NS))
+    if (!s->m.counters || !any || (!force && now - s->last_publish_ns < COUNTER_PUBLISH_NS))
         return;
     s->last_publish_ns = now;
     probes_counter_window *w = malloc(3 * sizeof *w);
     if (!w)
         return;
-    window_of(s->counters, &s->prefill_sum, &w[0]);
-    window_of(s->counters, &s->decode_sum, &w[1]);
-    window_of(s->counters, s->recent_sum.n ? &s->recent_sum : &s->decode_sum, &w[2]);
+    window_of(s->m.counters, &s->prefill_sum, &w[0]);
+    window_of(s->m.counters, &s->decode_sum, &w[1]);
+    window_of(s->m.counters, s->recent_sum.n ? &s->recent_sum : &s->decode_sum, &w[2]);
     memset(&s->recent_sum, 0, sizeof s->recent_sum);
     /* A group lost since the last publish (a failed read) shows in the summary. */
-    snprintf(s->counters_summary, sizeof s->counters_summary, "%s", probes_counters_summary(s->counters));
+    snprintf(s->m.counters_summary, sizeof s->m.counters_summary, "%s", probes_counters_summary(s->m.counters));
     pthread_mutex_lock(&e->lock);
     live_segment_info *info = &e->segments[s->segment % LIVE_MAX_SEGMENTS];
     if (info->id == s->segment) {
-        snprintf(info->counters_summary, sizeof info->counters_summary, "%s", s->counters_summary);
+        snprintf(info->counters_summary, sizeof info->counters_summary, "%s", s->m.counters_summary);
         info->counters_prefill = w[0];
         info->counters_decode = w[1];
         info->counters_recent = w[2];
@@ -407,8 +327,8 @@ void live_slot_publish_counters(live_engine *e, live_slot *s, int force)
 
 static void fill_sections(live_slot *s, live_sample *out)
 {
-    int n = hst_session_section_count(s->session);
-    hst_session_last_section_ns(s->session, s->section_scratch);
+    int n = hst_session_section_count(s->m.session);
+    hst_session_last_section_ns(s->m.session, s->section_scratch);
     out->n_sections = n < LIVE_MAX_SECTIONS ? n : LIVE_MAX_SECTIONS;
     for (int i = 0; i < n; i++)
         out->section_ns[i < LIVE_MAX_SECTIONS ? i : LIVE_MAX_SECTIONS - 1] += s->section_scratch[i];
@@ -416,11 +336,11 @@ static void fill_sections(live_slot *s, live_sample *out)
 
 static void fill_threads(live_slot *s, live_sample *out)
 {
-    out->n_threads = hst_pool_threads(s->pool);
+    out->n_threads = hst_pool_threads(s->m.pool);
     for (int i = 0; i < out->n_threads && i < LIVE_SAMPLE_THREADS; i++) {
-        out->thread_cpu[i] = (int16_t)hst_pool_thread_cpu(s->pool, i);
-        out->thread_migrations[i] = (uint32_t)hst_pool_thread_migrations(s->pool, i);
-        out->thread_busy_ns[i] = hst_pool_thread_busy_ns(s->pool, i);
+        out->thread_cpu[i] = (int16_t)hst_pool_thread_cpu(s->m.pool, i);
+        out->thread_migrations[i] = (uint32_t)hst_pool_thread_migrations(s->m.pool, i);
+        out->thread_busy_ns[i] = hst_pool_thread_busy_ns(s->m.pool, i);
     }
 }
 
@@ -434,10 +354,10 @@ static double prefill_flops(const hst_config *c, hst_mode mode, int n)
 int live_slot_step(live_engine *e, live_slot *s, live_sample *out, char *err, size_t len)
 {
     (void)e;
-    const hst_config *cfg = hst_session_config(s->session);
-    int pos = hst_session_pos(s->session);
+    const hst_config *cfg = hst_session_config(s->m.session);
+    int pos = hst_session_pos(s->m.session);
     if (pos >= s->max_seq_len) {
-        hst_session_reset(s->session);
+        hst_session_reset(s->m.session);
         pos = 0;
     }
     const int prefill = pos == 0;
@@ -448,7 +368,7 @@ int live_slot_step(live_engine *e, live_slot *s, live_sample *out, char *err, si
     hst_error herr = {{0}};
     counters_before_token(s);
     uint64_t t0 = hst_now_ns();
-    int rc = hst_forward(s->session, ids, n, s->logits, 0, &herr);
+    int rc = hst_forward(s->m.session, ids, n, s->logits, 0, &herr);
     int token = rc == 0 ? hst_argmax(s->logits, cfg->vocab_size) : -1;
     uint64_t t1 = hst_now_ns();
     counters_after_token(s, prefill);
@@ -467,7 +387,7 @@ int live_slot_step(live_engine *e, live_slot *s, live_sample *out, char *err, si
     out->phase = prefill ? LIVE_PHASE_PREFILL : LIVE_PHASE_DECODE;
     out->end_ns = t1;
     out->latency_ns = t1 - t0;
-    const hst_mode mode = hst_session_mode(s->session);
+    const hst_mode mode = hst_session_mode(s->m.session);
     out->flops = prefill ? prefill_flops(cfg, mode, n) : hst_flops_decode(cfg, mode, pos);
     out->bytes = prefill ? hst_bytes_prefill(cfg, mode, n) : hst_bytes_decode(cfg, mode, pos);
     fill_sections(s, out);

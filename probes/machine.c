@@ -41,13 +41,6 @@ probes_metric probes_metric_invalid(const char *fmt, ...)
     return m;
 }
 
-uint64_t probes_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
 /* ---- facts --------------------------------------------------------------- */
 
 static int cpuinfo_has_flag(const char *flag)
@@ -112,14 +105,15 @@ probes_machine_facts probes_machine_facts_get(void)
     return f;
 }
 
-void probes_cpu_model(char *buf, size_t len)
+int probes_cpu_model(char *buf, size_t len)
 {
     probes_set_why(buf, len, "unknown CPU");
     FILE *f = fopen("/proc/cpuinfo", "r");
     if (!f)
-        return;
+        return 0;
     char line[1024];
-    while (fgets(line, sizeof line, f)) {
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
         const char *colon = strchr(line, ':');
         if (strncmp(line, "model name", 10) != 0 || !colon)
             continue;
@@ -128,9 +122,10 @@ void probes_cpu_model(char *buf, size_t len)
             colon++;
         probes_set_why(buf, len, "%s", colon);
         buf[strcspn(buf, "\n")] = '\0';
-        break;
+        found = 1;
     }
     fclose(f);
+    return found;
 }
 
 /* ---- reasons --------------------------------------------------------------- */

@@ -2,6 +2,7 @@
  * swap traffic within it. Peaks come from the samples the window takes, not
  * from VmHWM, which is the process's lifetime maximum and never goes down. */
 #include "probes/internal.h"
+#include "probes/memory.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -148,7 +149,7 @@ static slow_sample g_slow;
 
 static void slow_get(slow_sample *out)
 {
-    uint64_t now = probes_now_ns();
+    uint64_t now = hst_now_ns();
     pthread_mutex_lock(&g_slow_lock);
     if (g_slow.t_ns == 0 || now - g_slow.t_ns >= PSS_INTERVAL_NS) {
         g_slow.t_ns = now;
@@ -191,7 +192,7 @@ static void sample_pss(probes_memory_window *w, const slow_sample *s)
 void probes_memory_begin(probes_memory_window *w)
 {
     memset(w, 0, sizeof *w);
-    w->begin_ns = probes_now_ns();
+    w->begin_ns = hst_now_ns();
     struct rusage ru;
     w->faults_ok = getrusage(RUSAGE_SELF, &ru) == 0;
     if (w->faults_ok)
@@ -210,7 +211,7 @@ void probes_memory_begin(probes_memory_window *w)
 void probes_memory_sample(probes_memory_window *w)
 {
     sample_rss(w);
-    if (probes_now_ns() - w->last_pss_ns >= PSS_INTERVAL_NS) {
+    if (hst_now_ns() - w->last_pss_ns >= PSS_INTERVAL_NS) {
         slow_sample s;
         slow_get(&s);
         sample_pss(w, &s);
@@ -255,7 +256,7 @@ void probes_memory_end(probes_memory_window *w, double kv_cache_bytes, probes_me
     slow_get(&s);
     sample_pss(w, &s);
     w->samples++;
-    out->window_ns = probes_now_ns() - w->begin_ns;
+    out->window_ns = hst_now_ns() - w->begin_ns;
     out->samples = w->samples;
     out->rss_bytes = metric_if(w->rss_ok, w->rss_bytes, w->why_rss);
     out->vms_bytes = metric_if(w->rss_ok, w->vms_bytes, w->why_rss);

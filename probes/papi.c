@@ -234,7 +234,7 @@ static void papi_start(probes_counters *set, probes_group *g)
     for (int t = 0; t < pg->n_tids; t++)
         if (pg->eventset[t] != PAPI_NULL && pg->n_added > 0)
             PAPI_start(pg->eventset[t]);
-    pg->start_ns = probes_now_ns();
+    pg->start_ns = hst_now_ns();
 }
 
 /* A failed PAPI_read is reported as the errno behind it (PAPI_ESYS) or
@@ -245,7 +245,7 @@ static void papi_read(probes_counters *set, probes_group *g, int *status, uint64
     const papi_group *pg = g->state;
     if (!pg || pg->n_added == 0)
         return; /* nothing counts: every status stays PROBES_READ_SKIPPED */
-    uint64_t elapsed = probes_now_ns() - pg->start_ns;
+    uint64_t elapsed = hst_now_ns() - pg->start_ns;
     for (int t = 0; t < pg->n_tids; t++) {
         int rc = PAPI_read(pg->eventset[t], pg->values);
         if (rc != PAPI_OK) {

@@ -1,6 +1,7 @@
 /* runner.c — prefill, then token-by-token generation, timing every step.
  * Nothing here allocates per token: buffers are sized before the loop. */
-#include "probes/probes.h"
+#include "probes/json.h"
+#include "probes/runner.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -10,145 +11,45 @@
 
 #define MEMORY_SAMPLE_NS 20000000ull /* 50 memory samples a second at most */
 
-int runner_select_kernel(const char *name, char *chosen, size_t size)
+/* One line for a session that did not open, naming the flag behind the part
+ * that failed. */
+static void report_session_error(const probes_session *s, const char *err)
 {
-    hst_kernel k = HST_KERNEL_AUTO;
-    if (!name || strcmp(name, "auto") == 0)
-        k = HST_KERNEL_AUTO;
-    else if (strcmp(name, "avx512") == 0)
-        k = HST_KERNEL_AVX512;
-    else if (strcmp(name, "avx2") == 0)
-        k = HST_KERNEL_AVX2;
-    else if (strcmp(name, "portable") == 0)
-        k = HST_KERNEL_PORTABLE;
-    else {
-        fprintf(stderr, "hstprof: --kernel must be auto, avx512, avx2 or portable, got '%s'\n", name);
-        return 2;
-    }
-    int got = hst_kernel_select(k);
-    if (got < 0) {
-        fprintf(stderr, "hstprof: this CPU cannot run the %s kernel\n", name);
-        return 2;
-    }
-    snprintf(chosen, size, "%s", hst_kernel_name((hst_kernel)got));
-    return 0;
-}
-
-/* Topology, the affinity plan and the pool whose workers it binds. */
-static int place_threads(const run_request *req, run_result *res)
-{
-    char err[256];
-    hst_error herr = {{0}};
-    res->topo = probes_topo_load(err, sizeof err);
-    if (!res->topo) {
-        fprintf(stderr, "hstprof: %s\n", err);
-        return 1;
-    }
-    res->affinity = probes_affinity_create(res->topo, req->affinity ? req->affinity : "none", req->threads, err,
-                                           sizeof err);
-    if (!res->affinity) {
-        fprintf(stderr, "hstprof: --affinity: %s\n", err);
-        return 2;
-    }
-    snprintf(res->affinity_policy, sizeof res->affinity_policy, "%s", probes_affinity_policy(res->affinity));
-    res->pool = hst_pool_create(req->threads, probes_affinity_bind_thread, res->affinity, &herr);
-    if (!res->pool) {
-        fprintf(stderr, "hstprof: %s\n", herr.msg);
-        return 1;
-    }
-    return 0;
-}
-
-/* Counters on the engine's own threads; events that cannot count here stay
- * in the set with their reason. */
-static int open_counters(const run_request *req, run_result *res)
-{
-    if (req->no_probes || (req->events && strcmp(req->events, "none") == 0)) {
-        snprintf(res->counters_summary, sizeof res->counters_summary, "counters off (%s)",
-                 req->no_probes ? "--no-probes" : "--events none");
-        return 0;
-    }
-    int tids[PROBES_MAX_THREADS], n = req->threads < PROBES_MAX_THREADS ? req->threads : PROBES_MAX_THREADS;
-    for (int i = 0; i < n; i++)
-        tids[i] = hst_pool_thread_tid(res->pool, i);
-    probes_counter_opts opts = {req->events && *req->events ? req->events : NULL, NULL, NULL};
-    char err[256];
-    res->counters = probes_counters_open(&opts, tids, n, err, sizeof err);
-    if (!res->counters) {
-        fprintf(stderr, "hstprof: --events: %s\n", err);
-        return 2;
-    }
-    snprintf(res->counters_summary, sizeof res->counters_summary, "%s", probes_counters_summary(res->counters));
-    res->have_counters = 1;
-    return 0;
-}
-
-/* Cached ceilings only: measuring takes seconds, `hstprof ceilings` does it. */
-static void load_ceilings(run_result *res)
-{
-    char path[512], err[256];
-    if (probes_ceilings_cache_path(path, sizeof path, err, sizeof err) != 0 ||
-        probes_ceilings_load(path, &res->ceilings, err, sizeof err) != 0) {
-        snprintf(res->ceilings_why, sizeof res->ceilings_why,
-                 "no ceilings measured on this machine yet (run 'hstprof ceilings')");
-        return;
-    }
-    res->have_ceilings = 1;
-}
-
-/* Repacks the weights in req->precision (issue 6); 2 for an unknown name. */
-static int apply_precision(const run_request *req, run_result *res)
-{
-    hst_precision p = HST_PRECISION_F32;
-    hst_error err = {{0}};
-    if (req->precision && hst_precision_from_name(req->precision, &p) != 0) {
-        fprintf(stderr, "hstprof: --precision must be f32, bf16 or int8, got '%s'\n", req->precision);
-        return 2;
-    }
-    if (hst_model_set_precision(res->model, p, &err) != 0) {
-        fprintf(stderr, "hstprof: %s\n", err.msg);
-        return 1;
-    }
-    snprintf(res->precision, sizeof res->precision, "%s", hst_precision_name(p));
-    return 0;
+    const char *flag = s->failed == PROBES_PART_AFFINITY ? "--affinity: "
+                     : s->failed == PROBES_PART_COUNTERS ? "--events: "
+                                                         : "";
+    fprintf(stderr, "hstprof: %s%s\n", flag, err);
 }
 
 int runner_prepare(const run_request *req, run_result *res)
 {
     memset(res, 0, sizeof *res);
     runner_note_request(req, res);
-    int rc = runner_select_kernel(req->kernel, res->kernel, sizeof res->kernel);
-    if (rc != 0)
+    probes_session_settings st = req->session;
+    const int events_none = st.events && strcmp(st.events, "none") == 0;
+    if (req->no_probes || events_none)
+        st.counters_off = req->no_probes ? "counters off (--no-probes)" : "counters off (--events none)";
+    st.load_ceilings = 1;
+    char err[1024];
+    int rc = probes_session_open(&st, &res->measured, err, sizeof err);
+    if (rc != 0) {
+        report_session_error(&res->measured, err);
         return rc;
-    hst_error err = {{0}};
-    uint64_t load_start_ns = hst_now_ns();
-    const hst_load_opts load = {.reject_nonfinite_weights = req->strict_weights};
-    res->model = hst_model_open_opts(req->model, req->seed, &load, &err);
-    res->load_ms = (double)(hst_now_ns() - load_start_ns) / 1e6;
-    if (!res->model) {
-        fprintf(stderr, "hstprof: %s\n", err.msg);
-        return 1;
     }
-    char warning[sizeof err.msg + 64];
-    if (hst_model_warning(res->model, warning, sizeof warning))
-        fprintf(stderr, "hstprof: warning: %s (--strict-weights rejects such a file)\n", warning);
-    if ((rc = apply_precision(req, res)) != 0)
-        return rc;
-    res->config = *hst_model_config(res->model);
-    res->counts = hst_model_counts(res->model);
-    snprintf(res->model_name, sizeof res->model_name, "%s", req->model);
-    snprintf(res->preset, sizeof res->preset, "%s", hst_model_preset(res->model));
-    snprintf(res->source, sizeof res->source, "%s", hst_model_source(res->model));
-    if ((rc = place_threads(req, res)) != 0 || (rc = open_counters(req, res)) != 0)
-        return rc;
-    res->session = hst_session_create(res->model, res->pool, &err);
-    if (!res->session) {
-        fprintf(stderr, "hstprof: %s\n", err.msg);
-        return 1;
-    }
-    res->threads = req->threads;
+    const probes_session *m = &res->measured;
+    if (m->warning[0])
+        fprintf(stderr, "hstprof: warning: %s (--strict-weights rejects such a file)\n", m->warning);
+    res->session = m->session;
+    res->config = *hst_model_config(m->model);
+    res->counts = hst_model_counts(m->model);
+    snprintf(res->kernel, sizeof res->kernel, "%s", hst_kernel_name(m->kernel));
+    snprintf(res->model_name, sizeof res->model_name, "%s", st.model);
+    snprintf(res->preset, sizeof res->preset, "%s", hst_model_preset(m->model));
+    snprintf(res->source, sizeof res->source, "%s", hst_model_source(m->model));
+    snprintf(res->counters_summary, sizeof res->counters_summary, "%s", m->counters_summary);
+    res->have_counters = m->counters != NULL;
+    res->threads = st.threads;
     res->kv_cache_bytes = (double)hst_session_kv_bytes(res->session);
-    load_ceilings(res);
     return 0;
 }
 
@@ -233,7 +134,7 @@ static int allocate_buffers(const run_request *req, run_result *res, float **log
     return 0;
 }
 
-/* ---- issue 7: soak runs (--duration) -------------------------------------------- */
+/* ---- soak runs (--duration) ----------------------------------------------------- */
 
 static void soak_begin(const run_request *req, run_result *res)
 {
@@ -362,10 +263,11 @@ static int decode_loop(const run_request *req, run_result *res, hst_sampler *smp
     if (res->n_generated == 0) /* -n 0: prefill only */
         return 0;
     for (uint64_t now = hst_now_ns(); more_tokens(req, res, now); now = hst_now_ns()) {
-        if (probes_interrupted()) {
+        if (req->interrupted && req->interrupted()) {
             if (req->progress)
                 fputc('\n', stderr);
-            return probes_interrupt_exit_status("hstprof run");
+            res->interrupted = 1;
+            return 0;
         }
         int full = hst_session_pos(res->session) >= res->config.max_seq_len;
         if (full && !res->soak.active) { /* check_lengths rules this out; never restart a counted run */
@@ -429,17 +331,18 @@ static void finish_figures(run_result *res)
 
 static void finish_probes(run_result *res, const probes_counter_snapshot *snap, probes_memory_window *mw)
 {
+    probes_counters *counters = res->measured.counters;
     if (res->have_counters) {
-        probes_counters_window(res->counters, &snap[0], &snap[1], &res->prefill_counters);
-        probes_counters_window(res->counters, &snap[1], &snap[2], &res->decode_counters);
-        /* As it is now: a group lost mid-run says so (issue 7). */
-        snprintf(res->counters_summary, sizeof res->counters_summary, "%s", probes_counters_summary(res->counters));
+        probes_counters_window(counters, &snap[0], &snap[1], &res->prefill_counters);
+        probes_counters_window(counters, &snap[1], &snap[2], &res->decode_counters);
+        /* As it is now: a group lost mid-run says so. */
+        snprintf(res->counters_summary, sizeof res->counters_summary, "%s", probes_counters_summary(counters));
     }
     if (mw) {
         probes_memory_end(mw, res->kv_cache_bytes, &res->memory);
         res->have_memory = 1;
     }
-    const probes_ceilings *c = res->have_ceilings ? &res->ceilings : NULL;
+    const probes_ceilings *c = res->measured.have_ceilings ? &res->measured.ceilings : NULL;
     double prefill_flops = res->prefill_gflops_per_s * 1e9 * res->prefill_ms / 1e3;
     res->prefill_roofline = probes_roofline_point(c, res->threads, hst_bytes_prefill(&res->config, hst_session_mode(res->session), res->prompt_len),
                                                   prefill_flops, (uint64_t)(res->prefill_ms * 1e6));
@@ -482,7 +385,7 @@ int runner_generate(const run_request *req, run_result *res)
     }
     hst_error err = {{0}};
     hst_sampler smp;
-    hst_sampler_init(&smp, req->temperature, req->top_k, req->seed);
+    hst_sampler_init(&smp, req->temperature, req->top_k, req->session.seed);
     res->prompt_len = req->n_prompt;
     res->kept_all_logits = req->keep_prefill_logits;
     probes_counter_snapshot snap[3];
@@ -495,28 +398,30 @@ int runner_generate(const run_request *req, run_result *res)
         probes_memory_begin(soak_mw);
     }
     if (res->have_counters)
-        probes_counters_read(res->counters, &snap[0]);
+        probes_counters_read(res->measured.counters, &snap[0]);
     uint64_t wall_start_ns = res->wall_start_ns = res->trace.start_ns = hst_now_ns();
     rc = prefill_and_first_token(req, res, &smp);
     if (rc == 0 && res->have_counters)
-        probes_counters_read(res->counters, &snap[1]);
+        probes_counters_read(res->measured.counters, &snap[1]);
     if (rc == 0 && res->trace.enabled)
         runner_trace_prefill(res, &snap[0], &snap[1]);
     if (rc == 0)
         rc = decode_loop(req, res, &smp, logits, mw, soak_mw);
     res->wall_ms = (double)(hst_now_ns() - wall_start_ns) / 1e6;
     if (rc == 0 && res->have_counters)
-        probes_counters_read(res->counters, &snap[2]);
+        probes_counters_read(res->measured.counters, &snap[2]);
     free(logits);
-    if (rc != 0)
+    if (rc != 0 || res->interrupted) /* interrupted: the caller reports it */
         return rc;
     finish_figures(res);
     finish_probes(res, snap, mw);
     /* The window's peak when sampled; the process's high-water mark otherwise. */
     res->peak_rss_bytes = res->have_memory && res->memory.rss_peak_bytes.valid ? res->memory.rss_peak_bytes.value
                                                                                  : peak_rss_bytes();
-    if (probes_interrupted())
-        return probes_interrupt_exit_status("hstprof run");
+    if (req->interrupted && req->interrupted()) {
+        res->interrupted = 1;
+        return 0;
+    }
     if (hst_quality_hash(res->session, &res->quality_hash, res->quality_tokens, &err) != 0) {
         fprintf(stderr, "hstprof run: %s\n", err.msg);
         return 1;
@@ -526,12 +431,7 @@ int runner_generate(const run_request *req, run_result *res)
 
 void runner_release(run_result *res)
 {
-    hst_session_free(res->session);
-    probes_counters_close(res->counters);
-    hst_pool_free(res->pool);
-    probes_affinity_free(res->affinity);
-    probes_topo_free(res->topo);
-    hst_model_free(res->model);
+    probes_session_close(&res->measured);
     free(res->latencies_ms);
     free(res->soak.first_cycle);
     free(res->generated);
@@ -575,84 +475,23 @@ json_t *runner_result_json(const run_result *r)
 
 /* ---- probes in the summaries ---------------------------------------------- */
 
-/* A metric as JSON: the value, or null beside "<key>_why_not". */
-void probes_metric_put_json(json_t *o, const char *key, const probes_metric *m)
-{
-    if (m->valid) {
-        json_object_set_new(o, key, json_real(m->value));
-        return;
-    }
-    char why_key[96];
-    snprintf(why_key, sizeof why_key, "%s_why_not", key);
-    json_object_set_new(o, key, json_null());
-    json_object_set_new(o, why_key, json_string(m->why_not));
-}
-
-json_t *probes_counter_window_json(const probes_counter_window *w)
-{
-    json_t *events = json_array(), *derived = json_object();
-    for (int i = 0; i < w->n_counters; i++) {
-        const probes_counter_value *c = &w->counters[i];
-        json_t *e = json_pack("{s:s, s:s, s:i, s:I, s:I, s:I}", "name", c->name, "backend", c->backend, "group",
-                              c->group, "raw", (json_int_t)c->raw, "time_enabled_ns",
-                              (json_int_t)c->time_enabled_ns, "time_running_ns", (json_int_t)c->time_running_ns);
-        probes_metric_put_json(e, "value", &c->value);
-        probes_metric_put_json(e, "running_share", &c->running_share);
-        if (c->note[0])
-            json_object_set_new(e, "note", json_string(c->note));
-        json_array_append_new(events, e);
-    }
-    for (int i = 0; i < w->n_derived; i++)
-        probes_metric_put_json(derived, w->derived[i].name, &w->derived[i].metric);
-    return json_pack("{s:I, s:o, s:o}", "window_ns", (json_int_t)w->window_ns, "events", events, "derived", derived);
-}
-
-json_t *probes_memory_report_json(const probes_memory_report *m)
-{
-    json_t *o = json_pack("{s:I, s:I}", "window_ns", (json_int_t)m->window_ns, "samples", (json_int_t)m->samples);
-    const struct { const char *key; const probes_metric *m; } rows[] = {
-        {"rss_bytes", &m->rss_bytes},           {"rss_peak_bytes", &m->rss_peak_bytes},
-        {"pss_bytes", &m->pss_bytes},           {"pss_peak_bytes", &m->pss_peak_bytes},
-        {"vms_bytes", &m->vms_bytes},           {"vms_peak_bytes", &m->vms_peak_bytes},
-        {"minor_faults", &m->minor_faults},     {"major_faults", &m->major_faults},
-        {"swap_in_bytes_system", &m->swap_in_bytes_system}, {"swap_out_bytes_system", &m->swap_out_bytes_system},
-        {"kv_cache_bytes", &m->kv_cache_bytes},
-    };
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
-        probes_metric_put_json(o, rows[i].key, rows[i].m);
-    return o;
-}
-
-json_t *probes_roofline_json(const probes_roofline *r)
-{
-    json_t *o = json_pack("{s:s, s:i}", "bound", r->bound ? r->bound : "unknown", "ceiling_threads", r->ceiling_threads);
-    probes_metric_put_json(o, "achieved_bytes_per_s", &r->achieved_bytes_per_s);
-    probes_metric_put_json(o, "achieved_flops_per_s", &r->achieved_flops_per_s);
-    probes_metric_put_json(o, "arithmetic_intensity_flops_per_byte", &r->arithmetic_intensity_flops_per_byte);
-    probes_metric_put_json(o, "bandwidth_pct", &r->bandwidth_pct);
-    probes_metric_put_json(o, "fma_pct", &r->fma_pct);
-    probes_metric_put_json(o, "matmul_pct", &r->matmul_pct);
-    probes_metric_put_json(o, "roofline_pct", &r->roofline_pct);
-    return o;
-}
-
 json_t *runner_probes_json(const run_result *r)
 {
-    json_t *counters = json_pack("{s:s}", "summary", r->counters_summary);
-    if (r->have_counters) {
-        json_object_set_new(counters, "prefill", probes_counter_window_json(&r->prefill_counters));
-        json_object_set_new(counters, "decode", probes_counter_window_json(&r->decode_counters));
-    }
-    json_t *ceil = r->have_ceilings ? json_pack("{s:s, s:I}", "machine_key", r->ceilings.machine_key,
-                                                "measured_unix_s", (json_int_t)r->ceilings.measured_unix_s)
-                                    : json_pack("{s:n, s:s}", "machine_key", "why_not", r->ceilings_why);
+    static const char *const phases[] = {"prefill", "decode"};
+    const probes_counter_window *windows[] = {&r->prefill_counters, &r->decode_counters};
+    json_t *counters = probes_counters_json(r->counters_summary, r->have_counters ? 2 : 0, phases, windows);
+    const probes_session *m = &r->measured;
+    json_t *ceil = m->have_ceilings ? json_pack("{s:s, s:I}", "machine_key", m->ceilings.machine_key,
+                                                "measured_unix_s", (json_int_t)m->ceilings.measured_unix_s)
+                                    : json_pack("{s:n, s:s}", "machine_key", "why_not", m->ceilings_why);
     json_t *threads = json_array();
-    for (int i = 0; r->pool && i < r->threads; i++)
+    for (int i = 0; m->pool && i < r->threads; i++)
         json_array_append_new(threads, json_pack("{s:i, s:i, s:i, s:I}", "index", i, "bound_pu",
-                                                 probes_affinity_pu(r->affinity, i), "last_cpu",
-                                                 hst_pool_thread_cpu(r->pool, i), "migrations",
-                                                 (json_int_t)hst_pool_thread_migrations(r->pool, i)));
-    return json_pack("{s:s, s:o, s:o, s:o, s:{s:o, s:o}, s:o}", "affinity", r->affinity_policy, "threads_placement",
+                                                 probes_session_thread_pu(m, i), "last_cpu",
+                                                 hst_pool_thread_cpu(m->pool, i), "migrations",
+                                                 (json_int_t)hst_pool_thread_migrations(m->pool, i)));
+    return json_pack("{s:s, s:o, s:o, s:o, s:{s:o, s:o}, s:o}", "affinity", probes_session_affinity_policy(m),
+                     "threads_placement",
                      threads, "counters", counters, "memory", r->have_memory ? probes_memory_report_json(&r->memory) : json_null(),
                      "roofline", "prefill", probes_roofline_json(&r->prefill_roofline), "decode",
                      probes_roofline_json(&r->decode_roofline), "ceilings", ceil);
@@ -701,9 +540,10 @@ static void print_roofline(FILE *f, const char *phase, const probes_roofline *r)
 
 void runner_print_probes(FILE *f, const run_result *r)
 {
-    fprintf(f, "affinity    %s", r->affinity_policy);
-    for (int i = 0; i < r->threads && strcmp(r->affinity_policy, "none") != 0; i++)
-        fprintf(f, "%s thread %d -> PU %d", i ? "," : ":", i, probes_affinity_pu(r->affinity, i));
+    const char *policy = probes_session_affinity_policy(&r->measured);
+    fprintf(f, "affinity    %s", policy);
+    for (int i = 0; i < r->threads && strcmp(policy, "none") != 0; i++)
+        fprintf(f, "%s thread %d -> PU %d", i ? "," : ":", i, probes_session_thread_pu(&r->measured, i));
     fprintf(f, "\ncounters    %s\n", r->counters_summary);
     if (r->have_counters) {
         print_counter_window(f, "prefill", &r->prefill_counters);
@@ -729,7 +569,8 @@ void runner_print_probes(FILE *f, const run_result *r)
         print_metric(f, &m->swap_out_bytes_system, 1e-6, "%.1f MB (system-wide)");
         fprintf(f, "\n");
     }
-    fprintf(f, "roofline    %s\n", r->have_ceilings ? "against this machine's cached ceilings" : r->ceilings_why);
+    fprintf(f, "roofline    %s\n",
+            r->measured.have_ceilings ? "against this machine's cached ceilings" : r->measured.ceilings_why);
     print_roofline(f, "prefill", &r->prefill_roofline);
     if (r->decode_steps > 0)
         print_roofline(f, "decode", &r->decode_roofline);

@@ -2,7 +2,8 @@
  * the settings behind it, figures that were not measured marked as such (so
  * no report shows 0 for "unknown"), and the per-token trace. The trace is
  * sized before the loop; recording a token only writes into its arrays. */
-#include "probes/probes.h"
+#include "probes/json.h"
+#include "probes/runner.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -14,23 +15,21 @@
 
 void runner_note_request(const run_request *req, run_result *res)
 {
-    res->seed = req->seed;
+    res->seed = req->session.seed;
     res->temperature = req->temperature;
     res->top_k = req->temperature > 0 ? req->top_k : 0;
     res->tokens_requested = req->n_tokens;
     snprintf(res->events_requested, sizeof res->events_requested, "%s",
-             req->no_probes ? "none (--no-probes)" : req->events ? req->events : "");
-    snprintf(res->precision, sizeof res->precision, "%s", req->precision ? req->precision : "f32");
+             req->no_probes ? "none (--no-probes)" : req->session.events ? req->session.events : "");
+    snprintf(res->precision, sizeof res->precision, "%s",
+             req->session.precision && *req->session.precision ? req->session.precision : "f32");
 }
 
 /* ---- report fields ---------------------------------------------------------- */
 
 static void set_unmeasured(json_t *o, const char *key, const char *why)
 {
-    char why_key[96];
-    snprintf(why_key, sizeof why_key, "%s_why_not", key);
-    json_object_set_new(o, key, json_null());
-    json_object_set_new(o, why_key, json_string(why));
+    probes_json_put_or_why(o, key, NULL, why);
 }
 
 /* The summary packs zeros where nothing was measured; a report must say why instead. */
@@ -107,7 +106,7 @@ void runner_add_report_fields(json_t *o, const run_result *r)
                                                                         "step, within 0.5%" : "exact"));
     if (r->soak.active)
         json_object_set_new(o, "soak", soak_json(r));
-    json_object_set_new(o, "load_ms", json_real(r->load_ms));
+    json_object_set_new(o, "load_ms", json_real(r->measured.load_ms));
     json_object_set_new(o, "wall_ms", json_real(r->wall_ms));
     json_object_set_new(o, "tokens_generated", json_integer(r->tokens_total));
     json_object_set_new(o, "tokens_requested", json_integer(r->tokens_requested));
@@ -138,7 +137,7 @@ int runner_trace_begin(const run_request *req, run_result *res)
     memset(t, 0, sizeof *t);
     t->capacity = req->n_tokens > 1 ? req->n_tokens : 1; /* the prefill row + one per decode step */
     t->n_sections = hst_session_section_count(res->session);
-    t->n_counters = res->have_counters ? probes_counters_event_count(res->counters) : 0;
+    t->n_counters = res->have_counters ? probes_counters_event_count(res->measured.counters) : 0;
     size_t rows = (size_t)t->capacity;
     t->position = malloc(rows * sizeof *t->position);
     t->tokens_processed = malloc(rows * sizeof *t->tokens_processed);
@@ -213,7 +212,7 @@ void runner_trace_decode(run_result *res, int i, uint64_t t0_ns)
     hst_session_last_section_ns(res->session, &t->section_ns[(size_t)row * t->n_sections]);
     if (t->n_counters > 0) {
         probes_counter_snapshot now_snap;
-        probes_counters_read(res->counters, &now_snap);
+        probes_counters_read(res->measured.counters, &now_snap);
         counter_deltas(t, &t->last, &now_snap, &t->counter_delta[(size_t)row * t->n_counters]);
         t->last = now_snap;
     }
@@ -257,7 +256,7 @@ json_t *runner_trace_json(const run_result *res)
         json_array_append_new(sections, json_string(hst_session_section_name(res->session, s)));
     for (int c = 0; c < t->n_counters; c++) {
         probes_event_info info;
-        probes_counters_event(res->counters, c, &info);
+        probes_counters_event(res->measured.counters, c, &info);
         json_array_append_new(counters, json_string(info.name));
     }
     for (int row = 0; row < t->n_rows; row++)

@@ -1,6 +1,6 @@
 /* stats.c — summaries of timing samples: real percentiles over every sample,
  * and mean/stddev by Welford's update (stable for long runs). */
-#include "probes/probes.h"
+#include "probes/stats.h"
 
 #include <math.h>
 #include <stdlib.h>

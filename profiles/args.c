@@ -368,11 +368,11 @@ int args_check_output_path(const char *flag, const char *path, char *err, size_t
 void settings_defaults(hst_settings *s)
 {
     memset(s, 0, sizeof *s);
-    snprintf(s->model, sizeof s->model, "hst-v4");
+    snprintf(s->model, sizeof s->model, "%s", SETTINGS_DEFAULT_MODEL);
     snprintf(s->affinity, sizeof s->affinity, "none");
     snprintf(s->precision, sizeof s->precision, "f32");
     snprintf(s->kernel, sizeof s->kernel, "auto");
-    snprintf(s->models, sizeof s->models, "hst-v4");
+    snprintf(s->models, sizeof s->models, "%s", SETTINGS_DEFAULT_MODEL);
     snprintf(s->seq, sizeof s->seq, "128,256,512");
     s->n_tokens = 128;
     s->warmup = 2;

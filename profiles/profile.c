@@ -3,7 +3,8 @@
  * profiles.h; every error is one line "<file>:<line>: <problem>". */
 #include "profiles/profiles.h"
 
-#include "exports/exports.h"
+#include "exports/atomic.h"
+#include "probes/session.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -81,25 +82,15 @@ static int rule_affinity(const char *v, char *why, size_t n)
     return -1;
 }
 
-/* The weight storages the engine has (hst_precision_name, issue 6). */
+/* The names a measured session takes, checked as it checks them. */
 static int rule_precision(const char *v, char *why, size_t n)
 {
-    static const char *const precisions[] = {"f32", "bf16", "int8"};
-    for (size_t i = 0; i < sizeof precisions / sizeof precisions[0]; i++)
-        if (strcmp(v, precisions[i]) == 0)
-            return 0;
-    snprintf(why, n, "precision must be f32, bf16 or int8, got '%.200s'", v);
-    return -1;
+    return probes_check_precision_name("precision", v, why, n);
 }
 
 static int rule_kernel(const char *v, char *why, size_t n)
 {
-    static const char *const kernels[] = {"auto", "avx512", "avx2", "portable"};
-    for (size_t i = 0; i < sizeof kernels / sizeof kernels[0]; i++)
-        if (strcmp(v, kernels[i]) == 0)
-            return 0;
-    snprintf(why, n, "kernel must be auto, avx512, avx2 or portable, got '%.200s'", v);
-    return -1;
+    return probes_check_kernel_name("kernel", v, why, n);
 }
 
 static int rule_models(const char *v, char *why, size_t n)
@@ -927,18 +918,4 @@ int profile_list(profile_info **out, char *err, size_t err_size)
             list[i].shadowed = 1;
     *out = list;
     return n;
-}
-
-int profile_from_args(const opt_table *t, int argc, char **argv, hst_settings *s)
-{
-    const char *name = args_find_value(t, argc, argv, 1, "profile");
-    if (!name)
-        return 0;
-    char err[1024];
-    settings_defaults(s);
-    if (profile_load(name, s, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: %s\n", t->command, err);
-        return -1;
-    }
-    return 1;
 }

@@ -1,5 +1,6 @@
 /* profiles.h — run settings: the command-line option parser every command
- * uses (and, with issue 5, named INI profiles). The whole interface of profiles/. */
+ * uses, the settings the commands share, and named INI profiles. The whole
+ * interface of profiles/. */
 #ifndef HSTPROF_PROFILES_H
 #define HSTPROF_PROFILES_H
 
@@ -28,6 +29,10 @@ typedef struct {
      * profile did), so that a value this machine cannot take names its line. */
     char threads_from[1100], affinity_from[1100];
 } hst_settings;
+
+#define SETTINGS_DEFAULT_MODEL "hst-v4"
+#define PROFILE_NAME_MAX 64
+#define PROFILE_PATH_MAX 1024
 
 /* The built-in defaults: hst-v4, seed 0, every PU, no affinity, 128 greedy tokens. */
 void settings_defaults(hst_settings *s);
@@ -92,12 +97,34 @@ const char *args_find_value(const opt_table *t, int argc, char **argv, int first
  * err, e.g. "--export /x/y.md: directory /x does not exist". */
 int args_check_output_path(const char *flag, const char *path, char *err, size_t err_size);
 
+/* ---- the options commands share (settings.c) ------------------------------
+ * One definition of each option that sets a field of hst_settings, so its
+ * bounds, help and metavar are the same in every command; and one rule for
+ * a profile and flags: the defaults, then the profile -p names, then the
+ * flags given. */
+
+typedef struct {
+    hst_settings s;                  /* the result */
+    char profile[PROFILE_PATH_MAX];  /* -p NAME|FILE as given */
+    int oversubscribe;               /* --oversubscribe: threads may share PUs */
+    int seen_model, seen_seed, seen_threads, seen_affinity, seen_kernel, seen_precision, seen_events, seen_profile;
+} settings_flags;
+
+/* The shared option called name, bound to f: "model" (-m), "seed",
+ * "threads" (-t), "oversubscribe", "affinity", "kernel", "precision",
+ * "events" (-e), "profile" (-p). */
+opt_spec settings_option(settings_flags *f, const char *name);
+/* Parses argv with t, whose shared options come from settings_option(f, ...):
+ * settings_defaults, then the profile when -p names one, then the flags.
+ * A flag that overrides a profile's threads or affinity clears where the
+ * profile set it. ARGS_OK, ARGS_HELP, or ARGS_ERROR with one line printed. */
+int settings_parse(const opt_table *t, int argc, char **argv, settings_flags *f);
+
 /* Levenshtein distance of two short names (<= 63 bytes; longer: 64), for
  * "did you mean" suggestions everywhere. */
 size_t args_edit_distance(const char *a, const char *b);
 
-/* ======================= issue 5: named INI profiles ========================
- * (profiles/profile.c, profiles/cmd_profiles.c)
+/* ---- named INI profiles (profile.c; `hstprof profiles` lists them) ---------
  *
  * A profile is a small INI file of run settings, one "key = value" per line:
  *
@@ -115,7 +142,7 @@ size_t args_edit_distance(const char *a, const char *b);
  * cgroup can make it smaller than the machine). A threads value above that,
  * or an affinity list with fewer PUs than threads, is refused when the
  * profile is used, naming "<file>:<line>", unless the command line has
- * --oversubscribe (issue 7); whether the PUs exist is checked then too.
+ * --oversubscribe; whether the PUs exist is checked then too.
  * '#' or ';' start a comment at the beginning of a line, or after white space
  * in an unquoted value. There are no sections. A key given twice is an error.
  *
@@ -129,8 +156,6 @@ size_t args_edit_distance(const char *a, const char *b);
  *      (/proc/self/exe) that holds default.ini.
  * An argument with a '/' or ending in ".ini" is a file path, never a NAME. */
 
-#define PROFILE_NAME_MAX 64
-#define PROFILE_PATH_MAX 1024
 
 /* Applies the profile's keys on top of *s (keys the file leaves out keep
  * their value, so callers start from settings_defaults) and sets s->name.
@@ -170,15 +195,5 @@ typedef struct {
 int profile_list(profile_info **out, char *err, size_t err_size);
 /* One line describing the settings: "hst-v4, 1 thread, affinity none, 128 greedy tokens; bench ...". */
 void profile_summary(const hst_settings *s, char *buf, size_t size);
-
-/* Two-pass parsing for a command whose table has a "profile" option: when
- * argv names a profile, settings_defaults + the profile go into *s and 1 is
- * returned; 0 when none is named; -1 after printing "<command>: <error>". */
-int profile_from_args(const opt_table *t, int argc, char **argv, hst_settings *s);
-
-/* `hstprof profiles` (argv[0] = "profiles"): lists what -p can name. */
-int profiles_cmd_list(int argc, char **argv);
-
-/* ===================== end of issue 5: named INI profiles =================== */
 
 #endif

@@ -8,7 +8,7 @@
 #include <cmocka.h>
 
 #include "tests/st_edit.h"
-#include "exports/exports.h"
+#include "exports/model_file.h"
 
 #include <stdio.h>
 #include <stdlib.h>

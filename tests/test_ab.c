@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "probes/probes.h"
+#include "engine/hst.h"
+#include "probes/stats.h"
 
 #include <math.h>
 #include <stdio.h>

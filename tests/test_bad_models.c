@@ -14,7 +14,7 @@
 #include "tests/harness.h"
 
 #include "engine/internal.h"
-#include "exports/exports.h"
+#include "exports/model_file.h"
 
 #include <errno.h>
 #include <fcntl.h>

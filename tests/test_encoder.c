@@ -63,7 +63,7 @@ static hst_pool *pool_of(int threads)
 /* Selects the kernel; 0 when this CPU cannot run it (the case is skipped). */
 static int use_kernel(hst_kernel k)
 {
-    return hst_kernel_select(k) >= 0;
+    return hst_kernel_use(k) >= 0;
 }
 
 /* Bit-for-bit equality of two results (the determinism rules of 12.0). */
@@ -269,7 +269,7 @@ static void test_attention_options_match_naive_reference(void **state)
             check_attention_against_reference(pool, shapes[s][0], shapes[s][1]);
     }
     assert_true(kernels >= 1);
-    hst_kernel_select(HST_KERNEL_AUTO);
+    hst_kernel_use(HST_KERNEL_AUTO);
     hst_pool_free(pool);
 }
 
@@ -333,7 +333,7 @@ static void test_attention_rows_bit_identical_for_threads_and_splits(void **stat
             attn_fixture_free(&f);
         }
     }
-    hst_kernel_select(HST_KERNEL_AUTO);
+    hst_kernel_use(HST_KERNEL_AUTO);
     for (int t = 0; t < 3; t++)
         hst_pool_free(pools[t]);
 }
@@ -614,7 +614,7 @@ static void test_encoder_layers_match_pytorch_reference(void **state)
             check_layer_against_reference(pool, &layer_shapes[s], HST_ENCODER_PRE_NORM);
         }
     }
-    hst_kernel_select(HST_KERNEL_AUTO);
+    hst_kernel_use(HST_KERNEL_AUTO);
     hst_pool_free(pool);
 }
 
@@ -713,7 +713,7 @@ static void test_encoder_rows_bit_identical_for_threads_and_splits(void **state)
                     check_layer_splits(pools, &shapes[s], (hst_encoder_norm)norm,
                                        ext ? HST_ATTN_FULL : HST_ATTN_CAUSAL);
     }
-    hst_kernel_select(HST_KERNEL_AUTO);
+    hst_kernel_use(HST_KERNEL_AUTO);
     for (int t = 0; t < 3; t++)
         hst_pool_free(pools[t]);
 }
@@ -852,7 +852,7 @@ static void test_layernorm_rows_equal_hst_layernorm_per_row(void **state)
         }
         free(copy);
     }
-    hst_kernel_select(HST_KERNEL_AUTO);
+    hst_kernel_use(HST_KERNEL_AUTO);
     for (int t = 0; t < 3; t++)
         hst_pool_free(pools[t]);
     free(in);

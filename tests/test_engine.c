@@ -262,7 +262,7 @@ static void test_matmul_matches_naive_on_every_kernel(void **state)
     hst_pool *pool = hst_pool_create(3, NULL, NULL, &err);
     int tested = 0;
     for (size_t k = 0; k < 3; k++) {
-        if (hst_kernel_select(kinds[k]) < 0)
+        if (hst_kernel_use(kinds[k]) < 0)
             continue; /* this CPU lacks the ISA */
         tested++;
         for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++)
@@ -270,8 +270,103 @@ static void test_matmul_matches_naive_on_every_kernel(void **state)
                 check_matmul_shape(pool, shapes[s][0], shapes[s][1], shapes[s][2], (hst_epilogue)epi);
     }
     assert_true(tested >= 1);
-    hst_kernel_select(HST_KERNEL_AUTO);
+    hst_kernel_use(HST_KERNEL_AUTO);
     hst_pool_free(pool);
+}
+
+/* Decode steps of ids on s (whose kernel it is); the logits of the last step. */
+static void decode_with_kernel(hst_session *s, const int *ids, int n, float *logits)
+{
+    hst_error err = {{0}};
+    for (int i = 0; i < n; i++)
+        if (hst_forward(s, &ids[i], 1, logits, 0, &err) != 0)
+            fail_msg("%s", err.msg);
+}
+
+/* The kernel belongs to the session: two sessions with different kernels,
+ * stepped alternately on one thread (the dashboard's A/B), each compute
+ * exactly what they compute alone. */
+static void test_sessions_keep_their_own_kernel_side_by_side(void **state)
+{
+    (void)state;
+    hst_model *m = tiny_model(HST_ARCH_V4, 11);
+    const int V = hst_model_config(m)->vocab_size, n = 12;
+    int ids[12];
+    prompt_ids(ids, n, V);
+    hst_kernel best = (hst_kernel)hst_kernel_resolve(HST_KERNEL_AUTO);
+    if (best == HST_KERNEL_PORTABLE)
+        skip(); /* one kernel only: nothing to tell apart */
+    hst_error err = {{0}};
+    hst_pool *pool_a = hst_pool_create(2, NULL, NULL, &err), *pool_b = hst_pool_create(2, NULL, NULL, &err);
+    hst_session *alone_a = hst_session_create(m, pool_a, &err), *alone_b = hst_session_create(m, pool_b, &err);
+    assert_int_equal(hst_session_set_kernel(alone_a, HST_KERNEL_PORTABLE), HST_KERNEL_PORTABLE);
+    assert_int_equal(hst_session_set_kernel(alone_b, HST_KERNEL_AUTO), best);
+    float *ref_a = malloc(sizeof(float) * V), *ref_b = malloc(sizeof(float) * V);
+    float *got_a = malloc(sizeof(float) * V), *got_b = malloc(sizeof(float) * V);
+    decode_with_kernel(alone_a, ids, n, ref_a);
+    decode_with_kernel(alone_b, ids, n, ref_b);
+    assert_true(memcmp(ref_a, ref_b, sizeof(float) * V) != 0); /* else mixing could not show */
+    hst_session_reset(alone_a);
+    hst_session_reset(alone_b);
+    for (int i = 0; i < n; i++) {
+        decode_with_kernel(alone_a, &ids[i], 1, got_a);
+        decode_with_kernel(alone_b, &ids[i], 1, got_b);
+    }
+    assert_memory_equal(got_a, ref_a, sizeof(float) * V);
+    assert_memory_equal(got_b, ref_b, sizeof(float) * V);
+    assert_int_equal(hst_session_kernel(alone_a), HST_KERNEL_PORTABLE);
+    free(ref_a), free(ref_b), free(got_a), free(got_b);
+    hst_session_free(alone_a);
+    hst_session_free(alone_b);
+    hst_pool_free(pool_a);
+    hst_pool_free(pool_b);
+    hst_model_free(m);
+}
+
+/* A pool's workers compute with their caller's kernel: a portable prefill
+ * on 3 threads equals the one on 1 (with head_dim 16 and 64 rows, attention
+ * rows and layer norms run on the workers, where AVX-512 would round
+ * differently). */
+static void test_workers_take_the_session_kernel(void **state)
+{
+    (void)state;
+    hst_config cfg = {HST_ARCH_V4, 300, 64, 4, 4, 128, 2};
+    hst_error herr = {{0}};
+    hst_model *m = hst_model_random(&cfg, 3, &herr);
+    assert_non_null(m);
+    const int V = cfg.vocab_size, S = 64;
+    int ids[64];
+    prompt_ids(ids, S, V);
+    float *logits[2];
+    for (int i = 0; i < 2; i++) {
+        hst_error err = {{0}};
+        hst_pool *pool = hst_pool_create(i == 0 ? 1 : 3, NULL, NULL, &err);
+        hst_session *s = hst_session_create(m, pool, &err);
+        assert_int_equal(hst_session_set_kernel(s, HST_KERNEL_PORTABLE), HST_KERNEL_PORTABLE);
+        logits[i] = malloc((size_t)S * V * sizeof(float));
+        if (hst_forward(s, ids, S, logits[i], 1, &err) != 0)
+            fail_msg("%s", err.msg);
+        hst_session_free(s);
+        hst_pool_free(pool);
+    }
+    assert_memory_equal(logits[0], logits[1], (size_t)S * V * sizeof(float));
+    free(logits[0]);
+    free(logits[1]);
+    hst_model_free(m);
+}
+
+static void test_kernel_names_parse_back(void **state)
+{
+    (void)state;
+    for (int k = HST_KERNEL_AUTO; k <= HST_KERNEL_AVX512; k++) {
+        hst_kernel back = HST_KERNEL_AUTO;
+        assert_int_equal(hst_kernel_from_name(hst_kernel_name((hst_kernel)k), &back), 0);
+        assert_int_equal(back, k);
+    }
+    hst_kernel out = HST_KERNEL_AVX2;
+    assert_int_equal(hst_kernel_from_name("avx1024", &out), -1);
+    assert_int_equal(hst_kernel_from_name(NULL, &out), -1);
+    assert_int_equal(out, HST_KERNEL_AVX2);
 }
 
 static void test_row_ops_match_double_references(void **state)
@@ -567,6 +662,9 @@ int main(void)
         cmocka_unit_test(test_config_constraints_rejected),
         cmocka_unit_test(test_random_init_is_seeded_and_follows_spec),
         cmocka_unit_test(test_matmul_matches_naive_on_every_kernel),
+        cmocka_unit_test(test_sessions_keep_their_own_kernel_side_by_side),
+        cmocka_unit_test(test_workers_take_the_session_kernel),
+        cmocka_unit_test(test_kernel_names_parse_back),
         cmocka_unit_test(test_row_ops_match_double_references),
         cmocka_unit_test(test_decode_matches_prefill_every_preset),
         cmocka_unit_test(test_logits_bit_identical_for_1_2_3_threads),

@@ -16,7 +16,9 @@
 
 #include "tests/harness.h"
 
+#include "exports/atomic.h"
 #include "exports/exports.h"
+#include "probes/json.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -656,7 +658,7 @@ static void test_format_from_path(void **state)
 static void test_system_info_has_every_field_or_a_reason(void **state)
 {
     (void)state;
-    json_t *s = export_system_info();
+    json_t *s = probes_system_json();
     assert_non_null(s);
     static const char *const keys[] = {"cpu_model", "cores", "pus", "l3_total_bytes", "caches", "mem_total_bytes",
                                        "os", "kernel", "compiler", "git_commit"};

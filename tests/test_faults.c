@@ -21,6 +21,7 @@
 
 #include "engine/hst.h"
 #include "exports/internal.h"
+#include "exports/model_file.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -8,7 +8,11 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "probes/probes.h"
+#include "probes/json.h"
+#include "probes/live.h"
+#include "probes/live_metrics.h"
+#include "probes/ring.h"
+#include "probes/stats.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -392,6 +396,14 @@ static void test_ab_rounds_alternate_sides(void **state)
     live_get_status(e, &st);
     assert_true(st.ab_active);
     assert_true(st.ab_segment[0] != st.ab_segment[1]);
+    /* Each side's session runs its own kernel. */
+    live_segment_info *info = malloc(sizeof *info);
+    assert_non_null(info);
+    assert_int_equal(live_get_segment(e, st.ab_segment[0], info), 0);
+    assert_string_equal(info->kernel, hst_kernel_name(hst_kernel_default()));
+    assert_int_equal(live_get_segment(e, st.ab_segment[1], info), 0);
+    assert_string_equal(info->kernel, "portable");
+    free(info);
     live_send_simple(e, LIVE_CMD_AB_STOP);
     do
         next_sample(e, &s);

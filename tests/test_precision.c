@@ -166,7 +166,7 @@ static void test_packed_matmul_matches_dequantised_reference_on_every_kernel(voi
     hst_pool *pool = hst_pool_create(3, NULL, NULL, &err);
     int tested = 0;
     for (size_t k = 0; k < 3; k++) {
-        if (hst_kernel_select(kinds[k]) < 0)
+        if (hst_kernel_use(kinds[k]) < 0)
             continue; /* this CPU lacks the ISA */
         tested++;
         for (int p = 0; p < N_PRECISIONS; p++)
@@ -174,7 +174,7 @@ static void test_packed_matmul_matches_dequantised_reference_on_every_kernel(voi
                 check_shape(pool, all_precisions[p], shapes[s][0], shapes[s][1], shapes[s][2]);
     }
     assert_true(tested >= 1);
-    hst_kernel_select(HST_KERNEL_AUTO);
+    hst_kernel_use(HST_KERNEL_AUTO);
     hst_pool_free(pool);
 }
 

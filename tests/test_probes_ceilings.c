@@ -10,6 +10,7 @@
 #include "tests/harness.h"
 
 #include "probes/internal.h"
+#include "probes/ceilings.h"
 
 #include <dirent.h>
 #include <math.h>

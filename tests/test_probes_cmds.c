@@ -10,7 +10,7 @@
 
 #include "tests/harness.h"
 
-#include "probes/probes.h"
+#include "probes/ceilings.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -595,9 +595,9 @@ static void test_bad_fake_scripts_are_rejected(void **state)
 
 static void busy_ms(int ms)
 {
-    uint64_t until = probes_now_ns() + (uint64_t)ms * 1000000ull;
+    uint64_t until = hst_now_ns() + (uint64_t)ms * 1000000ull;
     volatile uint64_t x = 0;
-    while (probes_now_ns() < until)
+    while (hst_now_ns() < until)
         x++;
 }
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "probes/probes.h"
+#include "probes/memory.h"
 
 #include <string.h>
 #include <sys/mman.h>

@@ -4,7 +4,7 @@
  * with jansson and re-padding it, so each test changes exactly one thing and
  * asserts the exact class word of spec 9.4. */
 #include "engine/internal.h"
-#include "exports/exports.h"
+#include "exports/model_file.h"
 
 #include <dirent.h>
 #include <errno.h>

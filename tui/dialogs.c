@@ -49,7 +49,7 @@ void dialogs_build_ab_choices(struct ui_state *ui, const live_status *st)
     live_setting a = base, b = base;
     ui->n_ab = 0;
     /* 1 thread against every PU; on a 1-PU machine 2 threads would share it,
-     * offered only with --oversubscribe (issue 7). */
+     * offered only with --oversubscribe. */
     probes_pu_budget budget = ui->budget;
     if (budget.allowed < 1) /* not set: the engine's topology */
         budget.allowed = budget.machine = st->pu_count > 0 ? st->pu_count : 1;

@@ -39,7 +39,7 @@ static int change_threads(struct app *a, int delta)
         char why[160];
         if (a->ui.oversubscribe || probes_threads_fit(want, a->ui.budget, why, sizeof why))
             ui_message(&a->ui, ROLE_WARN, "at most %d threads here (2 per PU with --oversubscribe)", a->ui.max_threads);
-        else /* issue 7: threads sharing PUs measure the sharing, not the engine */
+        else /* threads sharing PUs measure the sharing, not the engine */
             ui_message(&a->ui, ROLE_WARN, "%d threads: %s; start with --oversubscribe to let threads share PUs", want,
                        why);
         return REDRAW_ALL;

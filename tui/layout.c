@@ -14,7 +14,7 @@
  *   | status bar (1 row)                        |
  *   +------------------------------------------+
  */
-#include "tui/internal.h"
+#include "tui/layout.h"
 
 #include <string.h>
 

@@ -3,6 +3,7 @@
  * saved as a profile through profiles/. */
 #include "exports/exports.h"
 #include "profiles/profiles.h"
+#include "probes/json.h"
 #include "tui/internal.h"
 
 #include <stdio.h>
@@ -40,6 +41,10 @@ int snapshot_write(struct app *a)
     live_snapshot_setup setup = {.seed = a->seed, .profile = a->profile, .events = a->events};
     json_t *snap = live_view_json(a->view, segments, n, &setup);
     free(segments);
+    if (snap && json_object_set_new(snap, "system", probes_system_json()) != 0) {
+        json_decref(snap);
+        snap = NULL;
+    }
     const char *dir = a->ui.snapshot_dir[0] ? a->ui.snapshot_dir : ".";
     char base[96], paths[3][1024], err[512];
     snapshot_base(dir, base, sizeof base);

@@ -1,15 +1,36 @@
 /* tui.h — the whole interface of tui/: the live dashboard.
  *
- * `hstprof` with no arguments and `hstprof dashboard [OPTIONS]` open it:
- * the engine generates continuously on its own thread while panels show
- * throughput, per-layer timers, counters, bandwidth and compute against the
- * machine's ceilings, memory, topology, an A/B comparison and the text.
- * `--screen-dump SECONDS` renders it once as plain text to stdout instead. */
+ * `hstprof` with no arguments and `hstprof dashboard [OPTIONS]` open it
+ * (cmd_dashboard.c reads the options): the engine generates continuously on
+ * its own thread while panels show throughput, per-layer timers, counters,
+ * bandwidth and compute against the machine's ceilings, memory, topology,
+ * an A/B comparison and the text. A screen dump renders it once as plain
+ * text to stdout instead. */
 #ifndef HSTPROF_TUI_H
 #define HSTPROF_TUI_H
 
-/* argv[0] is the command name; returns the exit status (0 ok, 1 run-time
- * error, 2 bad usage, 128 + N after signal N asked it to quit). */
-int tui_main(int argc, char **argv);
+#include <stdint.h>
+
+/* What the dashboard starts with; checked by the caller. */
+typedef struct {
+    const char *model;     /* preset or safetensors file */
+    uint64_t seed;
+    int threads;           /* >= 1 */
+    const char *affinity;  /* none|compact|scatter|LIST */
+    const char *kernel;    /* auto|avx512|avx2|portable */
+    const char *precision; /* f32|bf16|int8 */
+    const char *prompt;    /* "": the default prompt */
+    const char *events;    /* "": the default set */
+    const char *profile;   /* the profile's name ("" none), for snapshots */
+    int no_counters, no_ceilings;
+    int oversubscribe;     /* + may go past the PUs */
+    int screen_dump;       /* 1: run screen_dump_s seconds, print the dashboard once, return */
+    double screen_dump_s;
+    int dump_cols, dump_rows; /* the dump's size; 0: the terminal's, else 120x40 */
+} tui_config;
+
+/* Returns the exit status (0 ok, 1 run-time error, 128 + N after signal N
+ * asked it to quit). */
+int tui_run(const tui_config *c);
 
 #endif

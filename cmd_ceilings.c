@@ -1,7 +1,11 @@
 /* cmd_ceilings.c — `hstprof ceilings`: measure this machine's triad
  * bandwidth, FMA peak and engine matmul rate per thread count, print them
  * and cache them for the dashboard and the exports. */
-#include "probes/internal.h"
+#include "commands.h"
+#include "probes/ceilings.h"
+#include "probes/topo.h"
+
+#include <stdio.h>
 
 #include <string.h>
 
@@ -62,11 +66,11 @@ static int parse_args(int argc, char **argv, int *cached, int *threads)
 {
     const char *value = NULL;
     for (int i = 1; i < argc; i++) {
-        int rc = probes_cmd_opt_value("ceilings", argc, argv, &i, "--threads", &value);
+        int rc = cmd_opt_value("ceilings", argc, argv, &i, "--threads", &value);
         if (rc < 0)
             return -1;
         if (rc > 0) {
-            if (probes_cmd_parse_int("ceilings", "--threads", value, 1, PROBES_MAX_THREADS, threads) != 0)
+            if (cmd_parse_int("ceilings", "--threads", value, 1, PROBES_MAX_THREADS, threads) != 0)
                 return -1;
             /* A ceiling is one thread per PU: shared PUs would sum CPU-time rates past the machine's peak. */
             char why[PROBES_WHY_MAX];
@@ -81,14 +85,14 @@ static int parse_args(int argc, char **argv, int *cached, int *threads)
             usage(stdout);
             return 0;
         } else {
-            probes_cmd_bad_option("ceilings", argv[i]);
+            cmd_bad_option("ceilings", argv[i]);
             return -1;
         }
     }
     return 1;
 }
 
-int probes_cmd_ceilings(int argc, char **argv)
+int cmd_ceilings(int argc, char **argv)
 {
     int cached = 0, threads = 0;
     int rc = parse_args(argc, argv, &cached, &threads);

@@ -1,4 +1,4 @@
-/* kernels.c — the loops `hstprof ceilings` times: a register-only FMA loop
+/* ceiling_loops.c — the loops `hstprof ceilings` times: a register-only FMA loop
  * compiled per ISA and picked at run time (the build is generic x86-64, so
  * -march=native is not an option), and the STREAM triad. */
 #include "probes/internal.h"

@@ -1,8 +1,9 @@
 /* cmd_topo.c — `hstprof topo`: the topology as compact text and, with
  * --affinity, where a policy puts each thread and where the engine's pool
  * threads really run. */
+#include "commands.h"
 #include "engine/hst.h"
-#include "probes/internal.h"
+#include "probes/topo.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,11 +30,11 @@ static int parse_args(int argc, char **argv, topo_args *a)
     memset(a, 0, sizeof *a);
     const char *threads = NULL;
     for (int i = 1; i < argc; i++) {
-        int rc = probes_cmd_opt_value("topo", argc, argv, &i, "--synthetic", &a->synthetic);
+        int rc = cmd_opt_value("topo", argc, argv, &i, "--synthetic", &a->synthetic);
         if (rc == 0)
-            rc = probes_cmd_opt_value("topo", argc, argv, &i, "--affinity", &a->affinity);
+            rc = cmd_opt_value("topo", argc, argv, &i, "--affinity", &a->affinity);
         if (rc == 0)
-            rc = probes_cmd_opt_value("topo", argc, argv, &i, "--threads", &threads);
+            rc = cmd_opt_value("topo", argc, argv, &i, "--threads", &threads);
         if (rc < 0)
             return -1;
         if (rc > 0)
@@ -42,10 +43,10 @@ static int parse_args(int argc, char **argv, topo_args *a)
             usage(stdout);
             return 0;
         }
-        probes_cmd_bad_option("topo", argv[i]);
+        cmd_bad_option("topo", argv[i]);
         return -1;
     }
-    if (threads && probes_cmd_parse_int("topo", "--threads", threads, 1, PROBES_MAX_THREADS, &a->threads) != 0)
+    if (threads && cmd_parse_int("topo", "--threads", threads, 1, PROBES_MAX_THREADS, &a->threads) != 0)
         return -1;
     return 1;
 }
@@ -57,7 +58,7 @@ static int observe_pool(probes_affinity *aff, int n, int *cpu, uint64_t *migrati
     hst_error herr;
     hst_pool *pool = hst_pool_create(n, probes_affinity_bind_thread, aff, &herr);
     if (!pool) {
-        probes_set_why(err, err_len, "engine pool: %s", herr.msg);
+        snprintf(err, err_len, "engine pool: %s", herr.msg);
         return -1;
     }
     /* Large enough for the engine to use the pool (it runs tiny products serially). */
@@ -89,7 +90,7 @@ static void print_plan(const probes_affinity *aff, const int *cpu, const uint64_
 static int show(const topo_args *a, probes_topo *t)
 {
     int n = a->threads > 0 ? a->threads : probes_topo_pu_count(t);
-    char err[PROBES_WHY_MAX];
+    char err[sizeof(hst_error) + 32]; /* an affinity's reason, or the pool's error */
     if (!a->affinity) {
         probes_topo_print(t, stdout, NULL, 0);
         return 0;
@@ -121,7 +122,7 @@ static int show(const topo_args *a, probes_topo *t)
     return rc;
 }
 
-int probes_cmd_topo(int argc, char **argv)
+int cmd_topo(int argc, char **argv)
 {
     topo_args a;
     int rc = parse_args(argc, argv, &a);

@@ -1,5 +1,6 @@
 /* cmd_profiles.c — `hstprof profiles`: what `-p NAME` can name, where each
  * file is, and what it sets; a user profile that hides a shipped one says so. */
+#include "commands.h"
 #include "profiles/profiles.h"
 
 #include <stdio.h>
@@ -37,7 +38,7 @@ static void print_profile(const profile_info *list, int n, int i)
         printf("%-29s shadows the shipped profile %s\n", "", list[i + 1].path);
 }
 
-int profiles_cmd_list(int argc, char **argv)
+int cmd_profiles(int argc, char **argv)
 {
     const opt_table t = {"hstprof profiles", "hstprof profiles",
                          "Lists the profiles -p NAME can apply: yours ($XDG_CONFIG_HOME/hstprof/profiles, default\n"

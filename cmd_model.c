@@ -1,9 +1,9 @@
 /* cmd_model.c — `hstprof model init` and `hstprof model info`. Here, not in
  * engine/: init writes the file through exports/ (export_model_save), and
  * the engine, the lowest layer, includes nothing above it. */
+#include "commands.h"
 #include "engine/hst.h"
-#include "exports/exports.h"
-#include "probes/probes.h"
+#include "exports/model_file.h"
 #include "profiles/profiles.h"
 
 #include <math.h>
@@ -61,22 +61,22 @@ static int model_init(int argc, char **argv)
         return 2;
     }
     char why[2400];
-    if (args_check_output_path("--output", out, why, sizeof why) != 0) { /* issue 7: before the weights are built */
+    if (args_check_output_path("--output", out, why, sizeof why) != 0) { /* before the weights are built */
         fprintf(stderr, "hstprof model init: %s\n", why);
         return 2;
     }
     /* Ctrl-C, SIGTERM or SIGHUP stop the save between tensors: out stays as
      * it was and no temporary is left; exit 128 + signal like run and bench. */
-    probes_interrupt_install();
+    cmd_interrupt_install();
     hst_error err = {{0}};
     hst_model *m = hst_model_open(preset, seed, &err); /* random init, keeping an alias's name (hst-chaos) */
-    if (m && !probes_interrupted())
-        rc = export_model_save(m, out, probes_interrupted, why, sizeof why);
+    if (m && !cmd_interrupted())
+        rc = export_model_save(m, out, cmd_interrupted, why, sizeof why);
     else
         rc = -1;
-    if (probes_interrupted()) {
+    if (cmd_interrupted()) {
         hst_model_free(m);
-        return probes_interrupt_exit_status("hstprof model init");
+        return cmd_interrupt_exit_status("hstprof model init");
     }
     if (rc != 0) {
         fprintf(stderr, "hstprof model init: %s\n", m ? why : err.msg);
@@ -203,7 +203,7 @@ static int model_info(int argc, char **argv)
     return 0;
 }
 
-int probes_cmd_model(int argc, char **argv)
+int cmd_model(int argc, char **argv)
 {
     const char *usage = "usage: hstprof model init --preset P [--seed N] -o FILE.safetensors\n"
                         "       hstprof model info FILE\n";

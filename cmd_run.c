@@ -1,9 +1,13 @@
 /* cmd_run.c — `hstprof run`: prefill a prompt, generate N tokens, and
  * summarise what happened (rates, time to first token, real per-token
  * latency percentiles, memory, quality hash). */
+#include "commands.h"
 #include "engine/hst.h"
+#include "exports/atomic.h"
 #include "exports/exports.h"
-#include "probes/probes.h"
+#include "probes/json.h"
+#include "probes/runner.h"
+#include "probes/topo.h"
 #include "profiles/profiles.h"
 
 #include <math.h>
@@ -17,64 +21,24 @@
 #define DEFAULT_PROMPT "The harmonic spine carries the lattice."
 
 typedef struct {
-    char model[1024];
-    uint64_t seed;
-    int threads;
+    settings_flags set; /* model, seed, threads, affinity, kernel, precision, events, profile; tokens, sampling */
     char prompt[4 * MAX_PROMPT];
     char prompt_tokens[8 * MAX_PROMPT];
-    int n_tokens;
     int greedy;
-    double temperature;
-    int top_k;
     int print_tokens;
     char dump_logits[1024];
     char format[16];
-    char kernel[16];
-    char affinity[256];
-    char events[1024];
     int no_probes;
     int strict_weights;
     int progress;
     int quiet;
-    int oversubscribe, seen_threads, seen_affinity, shared_pus; /* issue 7: threads above the PUs */
-    char threads_from[1100], affinity_from[1100]; /* the profile lines that set them, "" none */
+    int shared_pus; /* --oversubscribe let threads share PUs */
     int seen_prompt, seen_prompt_tokens, seen_temperature, seen_top_k, seen_tokens;
-    double duration_s; /* issue 7: soak run */
+    double duration_s; /* a soak run */
     int seen_export, seen_log, seen_trace, seen_dump_logits; /* an empty FILE is an error, not "none" */
-    /* issue 5: profiles and exports */
-    char profile[1024], profile_name[64], precision[16];
     char export_path[1024], export_format_name[16], log_path[1024], title[256], change[1024], trace_path[1024];
     export_format export_fmt;
 } run_flags;
-
-/* ---- issue 5: profiles first, flags override; exports after the run -------------- */
-
-/* Loads the profile argv names (if any) into f, before args_parse lets the
- * flags override it. Keys run does not use (models, seq, ...) are ignored. */
-static int apply_profile(const opt_table *t, int argc, char **argv, run_flags *f)
-{
-    hst_settings s;
-    int found = profile_from_args(t, argc, argv, &s);
-    if (found <= 0)
-        return found;
-    snprintf(f->profile_name, sizeof f->profile_name, "%s", s.name);
-    snprintf(f->model, sizeof f->model, "%s", s.model);
-    f->seed = s.seed;
-    if (s.threads > 0) { /* 0: every PU, the default already */
-        f->threads = s.threads;
-        snprintf(f->threads_from, sizeof f->threads_from, "%s", s.threads_from);
-    }
-    snprintf(f->affinity, sizeof f->affinity, "%s", s.affinity);
-    snprintf(f->affinity_from, sizeof f->affinity_from, "%s", s.affinity_from);
-    snprintf(f->events, sizeof f->events, "%s", s.events);
-    snprintf(f->prompt, sizeof f->prompt, "%s", s.prompt);
-    f->n_tokens = s.n_tokens;
-    f->temperature = s.temperature;
-    f->top_k = s.top_k;
-    snprintf(f->precision, sizeof f->precision, "%s", s.precision);
-    snprintf(f->kernel, sizeof f->kernel, "%s", s.kernel);
-    return 0;
-}
 
 static int check_one_line(const char *flag, const char *text)
 {
@@ -110,22 +74,14 @@ static int check_export_flags(run_flags *f)
     return check_one_line("--title", f->title) || check_one_line("--change", f->change) ? -1 : 0;
 }
 
-/* Issue 7: placement and output files are checked before the model loads,
- * so that a mistake costs milliseconds, not a whole run. */
+/* Placement and output files are checked before the model loads, so that
+ * a mistake costs milliseconds, not a whole run. */
 static int check_placement_and_outputs(run_flags *f)
 {
-    char what[1200], affinity_what[1400], why[2400];
-    if (f->threads_from[0] && !f->seen_threads)
-        snprintf(what, sizeof what, "%s: threads = %d", f->threads_from, f->threads);
-    else if (f->seen_threads)
-        snprintf(what, sizeof what, "--threads %d", f->threads);
-    else
-        snprintf(what, sizeof what, "%d threads (every PU, the default)", f->threads);
-    snprintf(affinity_what, sizeof affinity_what, "%s: affinity = %s", f->affinity_from, f->affinity);
-    const probes_placement placement = {f->threads, what, f->affinity,
-                                        f->affinity_from[0] && !f->seen_affinity ? affinity_what : NULL,
-                                        f->oversubscribe};
-    int rc = probes_check_placement(&placement, &f->shared_pus, why, sizeof why);
+    char why[2400];
+    if (cmd_check_placement("run", &f->set, f->set.s.threads, &f->shared_pus) != 0)
+        return -1;
+    int rc = 0;
     const struct {
         const char *flag, *path;
         int seen;
@@ -144,8 +100,8 @@ static json_t *run_snapshot(const run_flags *f, const run_result *r)
 {
     json_t *o = runner_result_json(r);
     if (o)
-        json_object_set_new(o, "profile", json_string(f->profile_name));
-    if (o) /* issue 7: --oversubscribe let threads share PUs */
+        json_object_set_new(o, "profile", json_string(f->set.s.name));
+    if (o) /* --oversubscribe let threads share PUs */
         json_object_set_new(o, "oversubscribed", json_boolean(f->shared_pus));
     return o;
 }
@@ -162,7 +118,7 @@ static int write_exports(const run_flags *f, const run_result *r)
     int n = 0, rc = 0;
     char err[1024] = "out of memory rendering the exports";
     json_t *snap = run_snapshot(f, r);
-    if (!snap || export_snapshot_complete(snap) != 0)
+    if (!snap || export_snapshot_complete(snap) != 0 || json_object_set_new(snap, "system", probes_system_json()) != 0)
         rc = -1;
     if (rc == 0 && f->export_path[0]) {
         paths[n] = f->export_path;
@@ -193,25 +149,25 @@ static int write_exports(const run_flags *f, const run_result *r)
 static int parse_flags(int argc, char **argv, run_flags *f)
 {
     const opt_spec opts[] = {
-        {"model", 'm', OPT_STRING, f->model, sizeof f->model, 0, 0, "PRESET|FILE", "model preset or safetensors file (default hst-v4)", NULL},
-        {"seed", 0, OPT_U64, &f->seed, 0, 0, 0, "N", "seed of the random weights and of sampling (default 0)", NULL},
-        {"threads", 't', OPT_INT, &f->threads, 0, 1, 1024, "N", "engine threads (default: every PU)", &f->seen_threads},
-        {"oversubscribe", 0, OPT_FLAG, &f->oversubscribe, 0, 0, 0, NULL, "allow more threads than PUs (they share PUs; timings do not scale)", NULL},
-        {"profile", 'p', OPT_STRING, f->profile, sizeof f->profile, 0, 0, "NAME|FILE", "apply a profile first; flags override it ('hstprof profiles' lists them)", NULL},
+        settings_option(&f->set, "model"),
+        settings_option(&f->set, "seed"),
+        settings_option(&f->set, "threads"),
+        settings_option(&f->set, "oversubscribe"),
+        settings_option(&f->set, "profile"),
         {"prompt", 0, OPT_STRING, f->prompt, sizeof f->prompt, 0, 0, "TEXT", "prompt text; its UTF-8 bytes are the ids 0..255", &f->seen_prompt},
         {"prompt-tokens", 0, OPT_STRING, f->prompt_tokens, sizeof f->prompt_tokens, 0, 0, "1,2,3", "prompt as token ids", &f->seen_prompt_tokens},
-        {"tokens", 'n', OPT_INT, &f->n_tokens, 0, 0, 1 << 20, "N", "tokens to generate (default 128; 0 only prefills; with --duration 0 = no cap)", &f->seen_tokens},
+        {"tokens", 'n', OPT_INT, &f->set.s.n_tokens, 0, 0, 1 << 20, "N", "tokens to generate (default 128; 0 only prefills; with --duration 0 = no cap)", &f->seen_tokens},
         {"duration", 0, OPT_FLOAT, &f->duration_s, 0, 0.001, 604800, "SECONDS", "soak run: generate for this long, restarting from the prompt whenever the context is full; statistics stay in bounded memory", NULL},
         {"greedy", 0, OPT_FLAG, &f->greedy, 0, 0, 0, NULL, "arg-max decoding (the default)", NULL},
-        {"temperature", 0, OPT_FLOAT, &f->temperature, 0, 1e-6, 1e6, "T", "sample at temperature T", &f->seen_temperature},
-        {"top-k", 0, OPT_INT, &f->top_k, 0, 1, 1 << 30, "K", "sample among the K most likely tokens", &f->seen_top_k},
+        {"temperature", 0, OPT_FLOAT, &f->set.s.temperature, 0, 1e-6, 1e6, "T", "sample at temperature T", &f->seen_temperature},
+        {"top-k", 0, OPT_INT, &f->set.s.top_k, 0, 1, 1 << 30, "K", "sample among the K most likely tokens", &f->seen_top_k},
         {"print-tokens", 0, OPT_FLAG, &f->print_tokens, 0, 0, 0, NULL, "print the generated ids on one line, comma-separated", NULL},
         {"dump-logits", 0, OPT_STRING, f->dump_logits, sizeof f->dump_logits, 0, 0, "FILE", "write prefill logits as raw little-endian float32 [prompt_len, vocab]", &f->seen_dump_logits},
         {"format", 0, OPT_STRING, f->format, sizeof f->format, 0, 0, "text|json", "summary format (default text)", NULL},
-        {"kernel", 0, OPT_STRING, f->kernel, sizeof f->kernel, 0, 0, "auto|avx512|avx2|portable", "matmul kernel (default auto)", NULL},
-        {"precision", 0, OPT_STRING, f->precision, sizeof f->precision, 0, 0, "f32|bf16|int8", "storage of the weights every token reads; math stays f32 (default f32)", NULL},
-        {"affinity", 0, OPT_STRING, f->affinity, sizeof f->affinity, 0, 0, "none|compact|scatter|LIST", "place the engine's threads (default none)", &f->seen_affinity},
-        {"events", 'e', OPT_STRING, f->events, sizeof f->events, 0, 0, "LIST|none", "counter events, e.g. cycles,instructions,task-clock (default set when empty)", NULL},
+        settings_option(&f->set, "kernel"),
+        settings_option(&f->set, "precision"),
+        settings_option(&f->set, "affinity"),
+        settings_option(&f->set, "events"),
         {"no-probes", 0, OPT_FLAG, &f->no_probes, 0, 0, 0, NULL, "no counters and no memory sampling (overhead baseline)", NULL},
         {"strict-weights", 0, OPT_FLAG, &f->strict_weights, 0, 0, 0, NULL, "reject a model file holding NaN or Inf weights (exit 1) instead of warning", NULL},
         {"progress", 0, OPT_FLAG, &f->progress, 0, 0, 0, NULL, "live one-line progress on stderr", NULL},
@@ -231,11 +187,10 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         "Prefills the prompt, then generates N tokens one at a time through the KV cache, and prints prefill and\n"
         "decode tokens/s, time to first token, per-token latency percentiles, peak RSS and the quality hash.",
         opts, (int)(sizeof opts / sizeof opts[0]), 0};
-    if (apply_profile(&t, argc, argv, f) != 0)
-        return ARGS_ERROR;
-    int rc = args_parse(&t, argc, argv, 1, NULL, NULL);
+    int rc = settings_parse(&t, argc, argv, &f->set);
     if (rc != ARGS_OK)
         return rc;
+    cmd_default_threads(&f->set.s);
     if (check_export_flags(f) != 0 || check_placement_and_outputs(f) != 0)
         return ARGS_ERROR;
     if (f->seen_prompt && f->seen_prompt_tokens) {
@@ -246,7 +201,7 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         fprintf(stderr, "hstprof run: --greedy cannot be combined with --temperature or --top-k\n");
         return ARGS_ERROR;
     }
-    if (f->seen_top_k && !f->seen_temperature && !(f->temperature > 0)) {
+    if (f->seen_top_k && !f->seen_temperature && !(f->set.s.temperature > 0)) {
         fprintf(stderr, "hstprof run: --top-k needs --temperature\n");
         return ARGS_ERROR;
     }
@@ -255,17 +210,12 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         return ARGS_ERROR;
     }
     if (f->duration_s > 0 && !f->seen_tokens) /* a profile's or the default count would cut the soak short */
-        f->n_tokens = 0;
+        f->set.s.n_tokens = 0;
     if (strcmp(f->format, "text") != 0 && strcmp(f->format, "json") != 0) {
         fprintf(stderr, "hstprof run: --format must be text or json, got '%s'\n", f->format);
         return ARGS_ERROR;
     }
-    hst_precision precision;
-    if (f->precision[0] && hst_precision_from_name(f->precision, &precision) != 0) {
-        fprintf(stderr, "hstprof run: --precision must be f32, bf16 or int8, got '%s'\n", f->precision);
-        return ARGS_ERROR;
-    }
-    return ARGS_OK;
+    return cmd_check_engine_settings("run", f->set.s.kernel, f->set.s.precision, NULL) == 0 ? ARGS_OK : ARGS_ERROR;
 }
 
 static int build_prompt(const run_flags *f, int vocab, int *ids, int *n)
@@ -281,7 +231,7 @@ static int build_prompt(const run_flags *f, int vocab, int *ids, int *n)
         return 0;
     }
     /* An empty --prompt is an error; an empty profile prompt means the default one. */
-    const char *text = f->seen_prompt || f->prompt[0] ? f->prompt : DEFAULT_PROMPT;
+    const char *text = f->seen_prompt ? f->prompt : f->set.s.prompt[0] ? f->set.s.prompt : DEFAULT_PROMPT;
     size_t len = strlen(text);
     if (len == 0) {
         fprintf(stderr, "hstprof run: --prompt is empty\n");
@@ -335,7 +285,7 @@ static void print_text_summary(const run_flags *f, const run_result *r)
         printf("decode      %lld tokens in %.3f ms = %.1f tok/s (%.2f GFLOP/s)\n", (long long)r->decode_steps,
                r->decode_ms, r->decode_tok_per_s, r->decode_gflops_per_s);
     else
-        printf("decode      n/a (%s)\n", f->n_tokens == 0 && !r->soak.active ? "-n 0: prefill only"
+        printf("decode      n/a (%s)\n", f->set.s.n_tokens == 0 && !r->soak.active ? "-n 0: prefill only"
                                                                               : "one token comes from the prefill");
     if (r->soak.active)
         print_soak_summary(r);
@@ -370,7 +320,7 @@ static int write_logits(const char *path, const run_result *r)
     return 0;
 }
 
-int probes_cmd_run(int argc, char **argv)
+int cmd_run(int argc, char **argv)
 {
     run_flags *f = calloc(1, sizeof *f);
     static int ids[MAX_PROMPT];
@@ -378,45 +328,42 @@ int probes_cmd_run(int argc, char **argv)
         fprintf(stderr, "hstprof run: out of memory\n");
         return 1;
     }
-    snprintf(f->model, sizeof f->model, "%s", HST_DEFAULT_PRESET);
     snprintf(f->format, sizeof f->format, "text");
-    snprintf(f->kernel, sizeof f->kernel, "auto");
-    f->threads = probes_pu_budget_get().allowed; /* every PU this process may use */
-    snprintf(f->affinity, sizeof f->affinity, "none"); /* so that an empty --affinity is seen */
-    f->n_tokens = 128;
     int rc = parse_flags(argc, argv, f);
     if (rc != ARGS_OK) {
         free(f);
         return rc == ARGS_HELP ? 0 : 2;
     }
+    const hst_settings *s = &f->set.s;
     run_request req = {0};
-    req.model = f->model;
-    req.seed = f->seed;
-    req.threads = f->threads;
-    req.kernel = f->kernel;
-    req.n_tokens = f->n_tokens;
+    req.session.model = s->model;
+    req.session.seed = s->seed;
+    req.session.threads = s->threads;
+    req.session.kernel = s->kernel;
+    req.session.affinity = s->affinity[0] ? s->affinity : "none";
+    req.session.events = s->events[0] ? s->events : NULL;
+    req.session.strict_weights = f->strict_weights;
+    req.session.precision = s->precision;
+    req.n_tokens = s->n_tokens;
     /* The temperature comes from the flag or the profile; --greedy overrides both. */
-    req.temperature = f->greedy ? 0.0f : (float)f->temperature;
-    req.top_k = f->greedy ? 0 : f->top_k;
+    req.temperature = f->greedy ? 0.0f : (float)s->temperature;
+    req.top_k = f->greedy ? 0 : s->top_k;
     req.keep_prefill_logits = f->dump_logits[0] != '\0';
     req.progress = f->progress;
-    req.affinity = f->affinity[0] ? f->affinity : "none";
-    req.events = f->events[0] ? f->events : NULL;
     req.no_probes = f->no_probes;
-    req.strict_weights = f->strict_weights;
     req.trace = f->trace_path[0] != '\0';
-    req.precision = f->precision[0] ? f->precision : NULL;
     req.duration_s = f->duration_s;
+    req.interrupted = cmd_interrupted;
     run_result res;
-    probes_interrupt_install();
+    cmd_interrupt_install();
     rc = runner_prepare(&req, &res);
     if (rc == 0 && build_prompt(f, res.config.vocab_size, ids, &req.n_prompt) != 0)
         rc = 2;
     req.prompt = ids;
     if (rc == 0)
         rc = runner_generate(&req, &res);
-    if (rc == 0 && probes_interrupted()) /* before any export: none is written */
-        rc = probes_interrupt_exit_status("hstprof run");
+    if (rc == 0 && cmd_interrupted()) /* before any export: none is written */
+        rc = cmd_interrupt_exit_status("hstprof run");
     if (rc == 0 && f->dump_logits[0] && write_logits(f->dump_logits, &res) != 0)
         rc = 1;
     if (rc == 0 && write_exports(f, &res) != 0)

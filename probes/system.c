@@ -1,9 +1,8 @@
-/* system_info.c — the machine and the build behind a report: CPU, cores and
+/* system.c — the machine and the build behind a report: CPU, cores and
  * caches, memory, OS, kernel, compiler, commit. Each figure is read from
  * where the system keeps it; one that cannot be read is null with the reason. */
-#include "exports/internal.h"
-
-#include "probes/probes.h"
+#include "probes/json.h"
+#include "probes/topo.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -17,26 +16,12 @@
 
 static void set_string_or_why(json_t *o, const char *key, const char *value, const char *why)
 {
-    if (value && *value) {
-        json_object_set_new(o, key, json_string(value));
-        return;
-    }
-    char why_key[96];
-    snprintf(why_key, sizeof why_key, "%s_why_not", key);
-    json_object_set_new(o, key, json_null());
-    json_object_set_new(o, why_key, json_string(why));
+    probes_json_put_or_why(o, key, value && *value ? json_string(value) : NULL, why);
 }
 
 static void set_integer_or_why(json_t *o, const char *key, long long value, int valid, const char *why)
 {
-    if (valid) {
-        json_object_set_new(o, key, json_integer(value));
-        return;
-    }
-    char why_key[96];
-    snprintf(why_key, sizeof why_key, "%s_why_not", key);
-    json_object_set_new(o, key, json_null());
-    json_object_set_new(o, why_key, json_string(why));
+    probes_json_put_or_why(o, key, valid ? json_integer(value) : NULL, why);
 }
 
 /* The value of the first "key<sep>value" line of a text file, unquoted. */
@@ -68,8 +53,8 @@ static int read_field(const char *path, const char *key, char sep, char *out, si
 
 static void add_cpu(json_t *o)
 {
-    char model[256] = "";
-    int ok = read_field("/proc/cpuinfo", "model name", ':', model, sizeof model);
+    char model[256];
+    int ok = probes_cpu_model(model, sizeof model);
     set_string_or_why(o, "cpu_model", ok ? model : NULL, "no 'model name' in /proc/cpuinfo");
 }
 
@@ -185,7 +170,7 @@ static void add_build(json_t *o)
     json_object_set_new(o, "git_commit", json_string(HSTPROF_GIT_COMMIT));
 }
 
-json_t *export_system_info(void)
+json_t *probes_system_json(void)
 {
     json_t *o = json_object();
     if (!o)

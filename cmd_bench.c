@@ -1,0 +1,433 @@
+/* cmd_bench.c — `hstprof bench`: prefill throughput for each model x sequence
+ * length x thread count, as min/median/mean/max/stddev over timed runs, into
+ * one JSON report that exports/ renders as Markdown, CSV or JSON. */
+#include "commands.h"
+#include "engine/hst.h"
+#include "exports/atomic.h"
+#include "exports/exports.h"
+#include "probes/json.h"
+#include "probes/session.h"
+#include "probes/stats.h"
+#include "profiles/profiles.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_LIST 32
+
+typedef struct {
+    settings_flags set; /* seed, affinity, kernel, precision, events, profile; models, seq, warmup, runs */
+    char threads[256];  /* a list, unlike the other commands' --threads */
+    int seen_thread_list;
+    char format[16];
+    char output[1024];
+    int no_probes;
+    int seqs[MAX_LIST], n_seqs;
+    int thread_counts[MAX_LIST], n_threads;
+    char *model_names[MAX_LIST];
+    int n_models;
+    char model_buf[2048];
+    export_format fmt;
+    char kernel_in_use[16]; /* what --kernel resolves to on this CPU */
+    int shared_pus;         /* --oversubscribe let threads share PUs */
+} bench_flags;
+
+/* Every thread count against the PUs, the affinity against this machine and
+ * -o against the file system, before any model is built. */
+static int check_placement_and_output(bench_flags *f)
+{
+    char why[2400];
+    for (int i = 0; i < f->n_threads; i++)
+        if (cmd_check_placement("bench", &f->set, f->thread_counts[i], &f->shared_pus) != 0)
+            return -1;
+    if (f->output[0] && args_check_output_path("--output", f->output, why, sizeof why) != 0) {
+        fprintf(stderr, "hstprof bench: %s\n", why);
+        return -1;
+    }
+    return 0;
+}
+
+static int parse_lists(bench_flags *f)
+{
+    char err[160];
+    f->n_seqs = args_parse_int_list(f->set.s.seq, f->seqs, MAX_LIST, 1, 8192, err, sizeof err);
+    if (f->n_seqs < 0) {
+        fprintf(stderr, "hstprof bench: --seq: %s\n", err);
+        return -1;
+    }
+    f->n_threads = args_parse_int_list(f->threads, f->thread_counts, MAX_LIST, 1, 1024, err, sizeof err);
+    if (f->n_threads < 0) {
+        fprintf(stderr, "hstprof bench: --threads: %s\n", err);
+        return -1;
+    }
+    if (check_placement_and_output(f) != 0)
+        return -1;
+    const hst_settings *st = &f->set.s;
+    if (strcmp(st->models, "all") == 0) {
+        f->n_models = 0;
+        for (int i = 0; i < hst_preset_count() && f->n_models < MAX_LIST; i++) {
+            hst_config cfg;
+            /* "all" is every preset this build can run. */
+            if (hst_preset_config(hst_preset_name(i), &cfg) == 0 && hst_arch_implemented(cfg.arch))
+                f->model_names[f->n_models++] = (char *)hst_preset_name(i);
+        }
+    } else {
+        snprintf(f->model_buf, sizeof f->model_buf, "%s", st->models);
+        f->n_models = args_split_list(f->model_buf, f->model_names, MAX_LIST);
+    }
+    if (f->n_models == 0) {
+        fprintf(stderr, "hstprof bench: --models is empty\n");
+        return -1;
+    }
+    if (export_format_from_name(f->format, &f->fmt) != 0) {
+        fprintf(stderr, "hstprof bench: --format must be md, csv or json, got '%s'\n", f->format);
+        return -1;
+    }
+    hst_kernel kernel;
+    if (cmd_check_engine_settings("bench", st->kernel, st->precision, &kernel) != 0)
+        return -1;
+    snprintf(f->kernel_in_use, sizeof f->kernel_in_use, "%s", hst_kernel_name(kernel));
+    return 0;
+}
+
+/* The thread counts: --threads LIST, else the profile's count, else every PU. */
+static void thread_list(bench_flags *f)
+{
+    hst_settings *st = &f->set.s;
+    if (f->seen_thread_list) {
+        f->set.seen_threads = 1; /* what the placement check names */
+        st->threads_from[0] = '\0';
+        return;
+    }
+    cmd_default_threads(st);
+    snprintf(f->threads, sizeof f->threads, "%d", st->threads);
+}
+
+static int parse_flags(int argc, char **argv, bench_flags *f)
+{
+    const opt_spec opts[] = {
+        {"models", 0, OPT_STRING, f->set.s.models, sizeof f->set.s.models, 0, 0, "LIST|all", "presets or files, comma-separated, or all (default hst-v4)", NULL},
+        {"seq", 0, OPT_STRING, f->set.s.seq, sizeof f->set.s.seq, 0, 0, "128,256,512", "sequence lengths (default 128,256,512)", NULL},
+        {"warmup", 0, OPT_INT, &f->set.s.warmup, 0, 0, 1000, "N", "untimed runs per cell (default 2)", NULL},
+        {"runs", 0, OPT_INT, &f->set.s.runs, 0, 1, 100000, "N", "timed runs per cell (default 5)", NULL},
+        {"threads", 't', OPT_STRING, f->threads, sizeof f->threads, 0, 0, "LIST", "thread counts (default: every PU)", &f->seen_thread_list},
+        settings_option(&f->set, "oversubscribe"),
+        {"format", 0, OPT_STRING, f->format, sizeof f->format, 0, 0, "md|csv|json", "report format (default md)", NULL},
+        {"output", 'o', OPT_STRING, f->output, sizeof f->output, 0, 0, "FILE", "write the report to FILE (atomically) instead of stdout", NULL},
+        settings_option(&f->set, "kernel"),
+        settings_option(&f->set, "seed"),
+        settings_option(&f->set, "affinity"),
+        settings_option(&f->set, "events"),
+        {"no-probes", 0, OPT_FLAG, &f->no_probes, 0, 0, 0, NULL, "no counters and no memory sampling", NULL},
+        settings_option(&f->set, "profile"),
+        settings_option(&f->set, "precision"),
+    };
+    const opt_table t = {
+        "hstprof bench",
+        "hstprof bench [-p PROFILE] [--models LIST|all] [--seq 128,256,512] [--warmup 2] [--runs 5] [--threads LIST [--oversubscribe]] "
+        "[--format md|csv|json] [-o FILE]",
+        "Measures prefill throughput (tokens/s = seq_len / forward time, batch 1, logits for every row) for\n"
+        "every model x sequence length x thread count, with min, median, mean, max and stddev over the runs.",
+        opts, (int)(sizeof opts / sizeof opts[0]), 0};
+    int rc = settings_parse(&t, argc, argv, &f->set);
+    if (rc != ARGS_OK)
+        return rc;
+    thread_list(f);
+    return parse_lists(f) == 0 ? ARGS_OK : ARGS_ERROR;
+}
+
+/* Deterministic prompt ids spread over the vocabulary. */
+static void fill_prompt(int *ids, int n, int vocab)
+{
+    for (int i = 0; i < n; i++)
+        ids[i] = (int)(((uint64_t)i * 7919u + 13u) % (uint64_t)vocab);
+}
+
+typedef struct {
+    hst_model *model;     /* shared by the sessions of every thread count */
+    const char *name;
+    float *logits;
+    int *ids;
+} bench_model;
+
+/* The measured session of one model at one thread count. */
+static int open_session(const bench_model *bm, int threads, const bench_flags *f, const probes_topo *topo,
+                        probes_session *s)
+{
+    const int counters_off = f->no_probes || strcmp(f->set.s.events, "none") == 0;
+    const probes_session_settings st = {
+        .shared_model = bm->model, .kernel = f->set.s.kernel, .threads = threads, .affinity = f->set.s.affinity[0] ? f->set.s.affinity : "none",
+        .topo = topo, .events = f->set.s.events, .counters_off = counters_off ? "counters off" : NULL, .load_ceilings = 1};
+    char err[1024];
+    int rc = probes_session_open(&st, s, err, sizeof err);
+    if (rc != 0)
+        fprintf(stderr, "hstprof bench: %s%s\n",
+                s->failed == PROBES_PART_AFFINITY ? "--affinity: " : s->failed == PROBES_PART_COUNTERS ? "--events: " : "",
+                err);
+    return rc;
+}
+
+/* The timed runs of one cell, in one measured window (from the first timed run). */
+static int time_cell(const bench_model *bm, probes_session *s, int S, const bench_flags *f, double *ms,
+                     probes_window *w)
+{
+    hst_error err = {{0}};
+    for (int r = 0; r < f->set.s.warmup + f->set.s.runs; r++) {
+        if (r == f->set.s.warmup)
+            probes_window_begin(s, w, !f->no_probes);
+        if (cmd_interrupted())
+            return -1; /* reported once, by cmd_bench */
+        hst_session_reset(s->session);
+        uint64_t t0 = hst_now_ns();
+        if (hst_forward(s->session, bm->ids, S, bm->logits, 1, &err) != 0) {
+            fprintf(stderr, "hstprof bench: %s: %s\n", bm->name, err.msg);
+            return -1;
+        }
+        if (r >= f->set.s.warmup) {
+            ms[r - f->set.s.warmup] = (double)(hst_now_ns() - t0) / 1e6;
+            if (!f->no_probes)
+                probes_memory_sample(&w->memory);
+        }
+    }
+    probes_window_end(s, w);
+    return 0;
+}
+
+/* Counters, memory and the roofline point of one cell: one window. */
+static void add_cell_probes(json_t *cell, const probes_session *s, int S, const double *ms, int runs,
+                            probes_window *w)
+{
+    double total_ms = 0;
+    for (int i = 0; i < runs; i++)
+        total_ms += ms[i];
+    const hst_config *c = hst_session_config(s->session);
+    hst_mode mode = hst_session_mode(s->session);
+    double flops = hst_flops_prefill_per_token(c, mode, S) * S * runs;
+    double bytes = hst_bytes_prefill(c, mode, S) * runs;
+    probes_window_report *rep = malloc(sizeof *rep);
+    if (!rep)
+        return;
+    probes_window_report_of(s, w, (double)hst_session_kv_bytes(s->session), bytes, flops,
+                            (uint64_t)(total_ms * 1e6), rep);
+    static const char *const phases[] = {"prefill"}; /* a cell is one window */
+    const probes_counter_window *windows[] = {&rep->counters};
+    json_object_set_new(cell, "counters",
+                        probes_counters_json(s->counters ? probes_counters_summary(s->counters) : s->counters_summary,
+                                             rep->have_counters, phases, windows));
+    json_object_set_new(cell, "memory", rep->have_memory ? probes_memory_report_json(&rep->memory) : json_null());
+    json_object_set_new(cell, "roofline", probes_roofline_json(&rep->roofline));
+    free(rep);
+}
+
+static json_t *cell_json(const bench_model *bm, hst_mode mode, int S, int threads, const double *ms, int runs)
+{
+    double *tps = malloc((size_t)runs * sizeof *tps);
+    json_t *samples = json_array();
+    if (!tps || !samples) {
+        free(tps);
+        json_decref(samples);
+        return NULL;
+    }
+    for (int i = 0; i < runs; i++) {
+        tps[i] = S / (ms[i] / 1e3);
+        json_array_append_new(samples, json_real(ms[i]));
+    }
+    sample_summary t, m;
+    stats_summarize(tps, (size_t)runs, &t);
+    stats_summarize(ms, (size_t)runs, &m);
+    free(tps);
+    double flops = hst_flops_prefill_per_token(hst_model_config(bm->model), mode, S);
+    return json_pack("{s:s, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o}",
+                     "model", bm->name, "seq_len", S, "threads", threads, "runs", runs, "tps_median", t.median,
+                     "tps_mean", t.mean, "tps_min", t.min, "tps_max", t.max, "tps_stddev", t.stddev,
+                     "time_ms_median", m.median, "time_ms_mean", m.mean, "time_ms_min", m.min, "time_ms_max", m.max,
+                     "flops_per_token", flops, "gflops_per_s", flops * t.median / 1e9, "samples_ms", samples);
+}
+
+static json_t *model_json(const bench_model *bm)
+{
+    const hst_config *c = hst_model_config(bm->model);
+    hst_counts k = hst_model_counts(bm->model);
+    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:s}", "name", bm->name,
+                     "preset", hst_model_preset(bm->model), "class", hst_arch_class(c->arch), "arch",
+                     hst_arch_name(c->arch), "params_total", (json_int_t)k.params_total, "params_next_token",
+                     (json_int_t)k.params_next_token, "n_layers", c->n_layers, "d_model", c->d_model, "n_heads",
+                     c->n_heads, "vocab_size", c->vocab_size, "max_seq_len", c->max_seq_len, "horizon", c->horizon,
+                     "source", hst_model_source(bm->model));
+}
+
+/* Every model's max_seq_len against --seq before the first cell
+ * runs, so a length the last model cannot take fails at once, not after the
+ * others were measured. A preset's comes from its configuration; a file is
+ * loaded once here, which also reports a file that does not load up front.
+ * 0 ok, 2 a length too long, 1 a model that does not open. */
+static int check_models(const bench_flags *f)
+{
+    for (int m = 0; m < f->n_models; m++) {
+        const char *name = f->model_names[m];
+        hst_config cfg;
+        if (hst_preset_config(name, &cfg) != 0) {
+            hst_error err = {{0}};
+            hst_model *model = hst_model_open(name, f->set.s.seed, &err);
+            if (!model) {
+                fprintf(stderr, "hstprof bench: %s\n", err.msg);
+                return 1;
+            }
+            cfg = *hst_model_config(model);
+            hst_model_free(model);
+        }
+        for (int i = 0; i < f->n_seqs; i++)
+            if (f->seqs[i] > cfg.max_seq_len) {
+                fprintf(stderr, "hstprof bench: --seq %d exceeds max_seq_len %d of %s\n", f->seqs[i], cfg.max_seq_len,
+                        name);
+                return 2;
+            }
+    }
+    return 0;
+}
+
+static int open_bench_model(const char *name, const bench_flags *f, bench_model *bm)
+{
+    memset(bm, 0, sizeof *bm);
+    bm->name = name;
+    const probes_session_settings st = {.model = name, .seed = f->set.s.seed, .precision = f->set.s.precision};
+    double load_ms;
+    probes_session_part failed;
+    char err[1024];
+    bm->model = probes_session_open_model(&st, &load_ms, NULL, 0, &failed, err, sizeof err);
+    if (!bm->model) {
+        fprintf(stderr, "hstprof bench: %s\n", err);
+        return 1;
+    }
+    const hst_config *c = hst_model_config(bm->model);
+    bm->ids = malloc((size_t)c->max_seq_len * sizeof *bm->ids);
+    bm->logits = malloc((size_t)c->max_seq_len * c->vocab_size * sizeof *bm->logits);
+    if (!bm->ids || !bm->logits) {
+        fprintf(stderr, "hstprof bench: out of memory for %s\n", name);
+        return 1;
+    }
+    fill_prompt(bm->ids, c->max_seq_len, c->vocab_size);
+    return 0;
+}
+
+static void close_bench_model(bench_model *bm)
+{
+    hst_model_free(bm->model);
+    free(bm->ids);
+    free(bm->logits);
+}
+
+/* Every seq for one model at one thread count. */
+static int bench_threads(const bench_model *bm, int threads, const bench_flags *f, const probes_topo *topo,
+                         json_t *runs)
+{
+    probes_session s;
+    int rc = open_session(bm, threads, f, topo, &s);
+    double *ms = malloc((size_t)f->set.s.runs * sizeof *ms);
+    probes_window *w = calloc(1, sizeof *w);
+    if (rc == 0 && (!ms || !w)) {
+        fprintf(stderr, "hstprof bench: out of memory\n");
+        rc = 1;
+    }
+    for (int i = 0; rc == 0 && i < f->n_seqs; i++) {
+        if (time_cell(bm, &s, f->seqs[i], f, ms, w) != 0) {
+            rc = 1;
+            break;
+        }
+        json_t *cell = cell_json(bm, hst_session_mode(s.session), f->seqs[i], threads, ms, f->set.s.runs);
+        add_cell_probes(cell, &s, f->seqs[i], ms, f->set.s.runs, w);
+        json_array_append_new(runs, cell);
+    }
+    free(ms);
+    free(w);
+    probes_session_close(&s);
+    return rc;
+}
+
+static json_t *report_header(const bench_flags *f, const char *kernel)
+{
+    char date[64], machine[160];
+    time_t now = time(NULL);
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
+    probes_cpu_model(machine, sizeof machine);
+    char desc[256];
+    snprintf(desc, sizeof desc, "%s, %ld PUs%s", machine, sysconf(_SC_NPROCESSORS_ONLN),
+             f->shared_pus ? " (oversubscribed: threads share PUs, --oversubscribe)" : "");
+    json_t *seq = json_array(), *thr = json_array();
+    for (int i = 0; i < f->n_seqs; i++)
+        json_array_append_new(seq, json_integer(f->seqs[i]));
+    for (int i = 0; i < f->n_threads; i++)
+        json_array_append_new(thr, json_integer(f->thread_counts[i]));
+    return json_pack("{s:s, s:s, s:s, s:s, s:{s:o, s:o, s:i, s:i, s:I}, s:[], s:[]}", "tool", "hstprof bench",
+                     "date", date, "kernel", kernel, "machine", desc, "settings", "seq", seq, "threads", thr,
+                     "warmup", f->set.s.warmup, "runs", f->set.s.runs, "seed", (json_int_t)f->set.s.seed, "models", "runs");
+}
+
+static int emit(const bench_flags *f, const json_t *report)
+{
+    char *text = export_bench_render(report, f->fmt);
+    if (!text) {
+        fprintf(stderr, "hstprof bench: out of memory rendering the report\n");
+        return 1;
+    }
+    int rc = 0;
+    if (f->output[0]) {
+        char err[512];
+        if (export_write_atomic(f->output, text, strlen(text), err, sizeof err) != 0) {
+            fprintf(stderr, "hstprof bench: %s\n", err);
+            rc = 1;
+        }
+    } else {
+        fputs(text, stdout);
+    }
+    free(text);
+    return rc;
+}
+
+int cmd_bench(int argc, char **argv)
+{
+    bench_flags *f = calloc(1, sizeof *f);
+    if (!f)
+        return 1;
+    snprintf(f->format, sizeof f->format, "md");
+    int rc = parse_flags(argc, argv, f);
+    if (rc != ARGS_OK) {
+        free(f);
+        return rc == ARGS_HELP ? 0 : 2;
+    }
+    if ((rc = check_models(f)) != 0) {
+        free(f);
+        return rc;
+    }
+    cmd_interrupt_install();
+    json_t *report = report_header(f, f->kernel_in_use);
+    json_object_set_new(report, "precision", json_string(f->set.s.precision[0] ? f->set.s.precision : "f32"));
+    if (f->set.s.name[0])
+        json_object_set_new(json_object_get(report, "settings"), "profile", json_string(f->set.s.name));
+    char err[256];
+    probes_topo *topo = probes_topo_load(err, sizeof err);
+    if (!topo) {
+        fprintf(stderr, "hstprof bench: %s\n", err);
+        rc = 1;
+    }
+    for (int m = 0; rc == 0 && m < f->n_models; m++) {
+        bench_model bm;
+        rc = open_bench_model(f->model_names[m], f, &bm);
+        if (rc == 0)
+            json_array_append_new(json_object_get(report, "models"), model_json(&bm));
+        for (int t = 0; rc == 0 && t < f->n_threads; t++)
+            rc = bench_threads(&bm, f->thread_counts[t], f, topo, json_object_get(report, "runs"));
+        close_bench_model(&bm);
+    }
+    probes_topo_free(topo);
+    if (cmd_interrupted()) /* nothing partial: the report is written whole or not at all */
+        rc = cmd_interrupt_exit_status("hstprof bench");
+    if (rc == 0)
+        rc = emit(f, report);
+    json_decref(report);
+    free(f);
+    return rc;
+}

@@ -1,0 +1,63 @@
+/* commands.h — the commands `hstprof.c` dispatches to, one file each beside
+ * it (cmd_run.c, cmd_bench.c, ...), as perf's builtin.h declares its
+ * builtin-*.c. A command parses its options and calls the layers below it
+ * (engine, probes, profiles, exports, tui); no layer calls a command.
+ *
+ * argv[0] is the command's name. Exit status: 0 ok, 1 run-time error,
+ * 2 bad usage (one line on stderr), 128 + N after signal N. */
+#ifndef HSTPROF_COMMANDS_H
+#define HSTPROF_COMMANDS_H
+
+#include "engine/hst.h"
+#include "profiles/profiles.h"
+
+int cmd_dashboard(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_layerbench(int argc, char **argv);
+int cmd_model(int argc, char **argv); /* `model init|info` */
+int cmd_events(int argc, char **argv);
+int cmd_topo(int argc, char **argv);
+int cmd_ceilings(int argc, char **argv);
+int cmd_profiles(int argc, char **argv);
+
+/* ---- shared by the commands (cmd_common.c) ---------------------------------- */
+
+/* SIGINT/SIGTERM/SIGHUP for the headless commands: the handler records the
+ * signal; cmd_interrupted() returns it (0: none) for checks at token and
+ * run boundaries (the layers below take it as a callback);
+ * cmd_interrupt_exit_status() prints one line and returns 128 + signal. */
+void cmd_interrupt_install(void);
+int cmd_interrupted(void);
+int cmd_interrupt_exit_status(const char *command);
+
+/* ---- settings every engine-running command checks the same way ---------- */
+
+/* The --kernel and --precision values (NULL or "": the defaults) as the
+ * measured session will take them; the kernel this CPU runs for it in
+ * *resolved (may be NULL). 0, or 2 after one line "hstprof <cmd>: --kernel
+ * must be ..." or "... this CPU cannot run the avx512 kernel". */
+int cmd_check_engine_settings(const char *cmd, const char *kernel, const char *precision, hst_kernel *resolved);
+/* The placement checks before a model loads (threads within this process's
+ * PUs unless --oversubscribe, the affinity on this machine), the line naming
+ * how the user set each: "--threads 3", "x.ini:4: threads = 8" or "3 threads
+ * (every PU, the default)". threads: the count to check (bench checks each
+ * of its list). 0, or -1 after one line; *shared (may be NULL) becomes 1
+ * when --oversubscribe let threads share PUs. */
+int cmd_check_placement(const char *cmd, const settings_flags *f, int threads, int *shared);
+/* threads 0 (the defaults', or a profile's "threads = 0") becomes every PU
+ * this process may use. */
+void cmd_default_threads(hst_settings *s);
+
+/* ---- the hand-written option loop of events, topo and ceilings ----------- */
+
+/* 1 when argv[*i] is --name (value after '=' or in the next argument, *i
+ * advanced), 0 when it is not, -1 when the value is missing (one line
+ * printed). */
+int cmd_opt_value(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value);
+/* Prints "unknown option" and returns 2. */
+int cmd_bad_option(const char *cmd, const char *arg);
+/* value as a whole number within [min, max]; 0, or -1 with one line printed. */
+int cmd_parse_int(const char *cmd, const char *opt, const char *value, int min, int max, int *out);
+
+#endif

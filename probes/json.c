@@ -1,0 +1,80 @@
+/* json.c — probe results as JSON: one rule for a figure that is not known
+ * (null beside "<key>_why_not"), and the objects run, bench and the
+ * dashboard's snapshots share. */
+#include "probes/json.h"
+
+#include <stdio.h>
+
+void probes_json_put_or_why(json_t *o, const char *key, json_t *value, const char *why)
+{
+    if (value) {
+        json_object_set_new(o, key, value);
+        return;
+    }
+    char why_key[128];
+    snprintf(why_key, sizeof why_key, "%s_why_not", key);
+    json_object_set_new(o, key, json_null());
+    json_object_set_new(o, why_key, json_string(why));
+}
+
+void probes_metric_put_json(json_t *o, const char *key, const probes_metric *m)
+{
+    probes_json_put_or_why(o, key, m->valid ? json_real(m->value) : NULL, m->why_not);
+}
+
+json_t *probes_counter_window_json(const probes_counter_window *w)
+{
+    json_t *events = json_array(), *derived = json_object();
+    for (int i = 0; i < w->n_counters; i++) {
+        const probes_counter_value *c = &w->counters[i];
+        json_t *e = json_pack("{s:s, s:s, s:i, s:I, s:I, s:I}", "name", c->name, "backend", c->backend, "group",
+                              c->group, "raw", (json_int_t)c->raw, "time_enabled_ns",
+                              (json_int_t)c->time_enabled_ns, "time_running_ns", (json_int_t)c->time_running_ns);
+        probes_metric_put_json(e, "value", &c->value);
+        probes_metric_put_json(e, "running_share", &c->running_share);
+        if (c->note[0])
+            json_object_set_new(e, "note", json_string(c->note));
+        json_array_append_new(events, e);
+    }
+    for (int i = 0; i < w->n_derived; i++)
+        probes_metric_put_json(derived, w->derived[i].name, &w->derived[i].metric);
+    return json_pack("{s:I, s:o, s:o}", "window_ns", (json_int_t)w->window_ns, "events", events, "derived", derived);
+}
+
+json_t *probes_memory_report_json(const probes_memory_report *m)
+{
+    json_t *o = json_pack("{s:I, s:I}", "window_ns", (json_int_t)m->window_ns, "samples", (json_int_t)m->samples);
+    const struct { const char *key; const probes_metric *m; } rows[] = {
+        {"rss_bytes", &m->rss_bytes},           {"rss_peak_bytes", &m->rss_peak_bytes},
+        {"pss_bytes", &m->pss_bytes},           {"pss_peak_bytes", &m->pss_peak_bytes},
+        {"vms_bytes", &m->vms_bytes},           {"vms_peak_bytes", &m->vms_peak_bytes},
+        {"minor_faults", &m->minor_faults},     {"major_faults", &m->major_faults},
+        {"swap_in_bytes_system", &m->swap_in_bytes_system}, {"swap_out_bytes_system", &m->swap_out_bytes_system},
+        {"kv_cache_bytes", &m->kv_cache_bytes},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        probes_metric_put_json(o, rows[i].key, rows[i].m);
+    return o;
+}
+
+json_t *probes_roofline_json(const probes_roofline *r)
+{
+    json_t *o = json_pack("{s:s, s:i}", "bound", r->bound ? r->bound : "unknown", "ceiling_threads", r->ceiling_threads);
+    probes_metric_put_json(o, "achieved_bytes_per_s", &r->achieved_bytes_per_s);
+    probes_metric_put_json(o, "achieved_flops_per_s", &r->achieved_flops_per_s);
+    probes_metric_put_json(o, "arithmetic_intensity_flops_per_byte", &r->arithmetic_intensity_flops_per_byte);
+    probes_metric_put_json(o, "bandwidth_pct", &r->bandwidth_pct);
+    probes_metric_put_json(o, "fma_pct", &r->fma_pct);
+    probes_metric_put_json(o, "matmul_pct", &r->matmul_pct);
+    probes_metric_put_json(o, "roofline_pct", &r->roofline_pct);
+    return o;
+}
+
+json_t *probes_counters_json(const char *summary, int n, const char *const *phases,
+                             const probes_counter_window *const *windows)
+{
+    json_t *o = json_pack("{s:s}", "summary", summary);
+    for (int i = 0; o && i < n; i++)
+        json_object_set_new(o, phases[i], probes_counter_window_json(windows[i]));
+    return o;
+}
