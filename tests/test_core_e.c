@@ -167,13 +167,27 @@ static hst_pool *pool_of(int threads)
     return p;
 }
 
+/* The kernel of the sessions a test creates (a session property, hst.h). */
+static hst_kernel session_kernel = HST_KERNEL_AUTO;
+
 static hst_session *session_of(const hst_model *m, hst_pool *pool, hst_mode mode)
 {
     hst_error err = {{0}};
     hst_session *s = hst_session_create(m, pool, &err);
     if (!s || hst_session_set_mode(s, mode, &err) != 0)
         fail_msg("%s", err.msg);
+    if (hst_session_set_kernel(s, session_kernel) < 0)
+        fail_msg("kernel %s cannot run here", hst_kernel_name(session_kernel));
     return s;
+}
+
+/* Selects the kernel of the sessions to come; 0 when this CPU cannot run it. */
+static int use_kernel(hst_kernel k)
+{
+    if (hst_kernel_resolve(k) < 0)
+        return 0;
+    session_kernel = k;
+    return 1;
 }
 
 /* One prefill of ids[0..S) from position 0 in mode: logits of every row [S][V],
@@ -608,7 +622,7 @@ static void for_each_case(const hst_model *m, stage_check check)
     int ids[32];
     prompt_ids(ids, 32, hst_model_config(m)->vocab_size);
     for (int kernel = 0; kernel < N_KERNELS; kernel++) {
-        if (hst_kernel_select(test_kernels[kernel]) < 0)
+        if (!use_kernel(test_kernels[kernel]))
             continue;
         for (int parity = 0; parity < 2; parity++)
             for (int k = 0; k < N_STAGE_LENGTHS; k++) {
@@ -619,7 +633,7 @@ static void for_each_case(const hst_model *m, stage_check check)
                 stage_log_free(&log);
             }
     }
-    hst_kernel_select(HST_KERNEL_AUTO);
+    use_kernel(HST_KERNEL_AUTO);
 }
 
 static hst_model *norms_model(void) { return edited_model(&small_v8, 5, edit_embedding_norms); }
@@ -849,12 +863,12 @@ static void test_every_split_gives_the_same_bits(void **state)
     int ids[150];
     prompt_ids(ids, S, small_v8.vocab_size);
     for (int kernel = 0; kernel < N_KERNELS; kernel++) {
-        if (hst_kernel_select(test_kernels[kernel]) < 0)
+        if (!use_kernel(test_kernels[kernel]))
             continue;
         check_splits(m, HST_MODE_CAUSAL, ids, S);
         check_splits(m, HST_MODE_PARITY, ids, 40); /* each parity call recomputes its window */
     }
-    hst_kernel_select(HST_KERNEL_AUTO);
+    use_kernel(HST_KERNEL_AUTO);
     hst_model_free(m);
 }
 
