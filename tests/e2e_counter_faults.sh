@@ -9,7 +9,7 @@
 # exit 0 when every check passed. HSTPROF and HSTPROF_ASAN name the binaries.
 set -u
 . "$(dirname "$0")/lib/e2e.sh"
-. "$(dirname "$0")/lib/tmux.sh"
+. "$SRC/tests/lib/tmux.sh"
 
 # with_fd_limit LIMIT CMD...: CMD with only fds 0-2 open and RLIMIT_NOFILE at LIMIT.
 with_fd_limit() {
@@ -49,7 +49,7 @@ start() {
 }
 
 n=0
-for bin in "${HSTPROF:-./hstprof}" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
+for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     bin=$(realpath "$bin")
     n=$((n + 1))
     echo "-- $bin"

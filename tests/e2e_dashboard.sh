@@ -10,8 +10,7 @@
 # with a time limit, never with a long fixed sleep.
 set -u
 . "$(dirname "$0")/lib/e2e.sh"
-. "$(dirname "$0")/lib/tmux.sh"
-HSTPROF=$(realpath "${HSTPROF:-./hstprof}")
+. "$SRC/tests/lib/tmux.sh"
 
 # start NAME ENV... -- ARGS...: runs hstprof ARGS in a new 140x45 session;
 # the wrapper records the exit status and then shows a marker line, so that a

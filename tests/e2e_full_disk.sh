@@ -12,7 +12,7 @@
 # One line per check; exit status 0 = all passed.
 set -u
 . "$(dirname "$0")/lib/e2e.sh"
-. "$(dirname "$0")/lib/full_disk.sh"
+. "$SRC/tests/lib/full_disk.sh"
 
 # refused LABEL LIMIT CAUSE TARGETS COMMAND...: runs COMMAND under
 # `ulimit -f LIMIT` (KiB, or unlimited) and checks what a failed export must
@@ -47,7 +47,6 @@ refused() {
 }
 
 # The ceilings cache, measured once: its file name is this machine's key.
-HSTPROF=${HSTPROF:-./hstprof}
 XDG_CACHE_HOME="$WORK/cache-seed" "$HSTPROF" ceilings --threads 1 >/dev/null 2>&1
 cache_name=$(cd "$WORK/cache-seed/hstprof" 2>/dev/null && ls ceilings-*.json | head -n 1)
 check "the ceilings cache is measured to start from ($cache_name)" $([ -n "$cache_name" ]; echo $?)

@@ -83,7 +83,7 @@ static json_t *fixture(const char *name)
 {
     char path[256];
     json_error_t e;
-    snprintf(path, sizeof path, GOLDEN_DIR "/%s", name);
+    snprintf(path, sizeof path, "%s/%s", harness_source(GOLDEN_DIR), name);
     json_t *o = json_load_file(path, 0, &e);
     if (!o)
         fail_msg("%s:%d: %s", path, e.line, e.text);
@@ -94,7 +94,7 @@ static json_t *fixture(const char *name)
 static void check_golden(const char *name, const char *text)
 {
     char path[256];
-    snprintf(path, sizeof path, GOLDEN_DIR "/%s", name);
+    snprintf(path, sizeof path, "%s/%s", harness_source(GOLDEN_DIR), name);
     const char *update = getenv("HSTPROF_UPDATE_GOLDEN");
     if (update && strcmp(update, "1") == 0) {
         spit(path, text);
