@@ -36,11 +36,18 @@ typedef struct {
     char events[1024];
     char profile[PROFILE_PATH_MAX];
     double screen_dump;
+    char dump_when[64];
     char size[32];
     int no_counters, no_ceilings, oversubscribe;
     int seen_model, seen_seed, seen_threads, seen_affinity, seen_kernel, seen_precision, seen_prompt, seen_events,
-        seen_profile, seen_dump, seen_size;
+        seen_profile, seen_dump, seen_dump_when, seen_size;
 } dashboard_flags;
+
+/* --screen-dump-when: what the dump waits for. */
+typedef struct {
+    uint64_t tokens; /* decode tokens of the shown segment, in its throughput and counter figures; 0: any */
+    int ceilings;    /* 1: the ceilings known (cached, measured, or why not) */
+} dump_condition;
 
 static int parse_flags(int argc, char **argv, dashboard_flags *f)
 {
@@ -56,6 +63,7 @@ static int parse_flags(int argc, char **argv, dashboard_flags *f)
         {"events", 0, OPT_STRING, f->events, sizeof f->events, 0, 0, "LIST", "counter events (default: probes' set)", &f->seen_events},
         {"profile", 'p', OPT_STRING, f->profile, sizeof f->profile, 0, 0, "NAME", "start from a profile (hstprof profiles lists them); flags override it", &f->seen_profile},
         {"screen-dump", 0, OPT_FLOAT, &f->screen_dump, 0, 0, 86400, "SECONDS", "run that long, print the dashboard once as plain text, exit", &f->seen_dump},
+        {"screen-dump-when", 0, OPT_STRING, f->dump_when, sizeof f->dump_when, 0, 0, "tokens=N,ceilings", "print as soon as these are true (--screen-dump's SECONDS then bound the wait; exit 1 if they never are)", &f->seen_dump_when},
         {"size", 0, OPT_STRING, f->size, sizeof f->size, 0, 0, "COLSxROWS", "size of --screen-dump (default: the terminal's, else 120x40)", &f->seen_size},
         {"no-counters", 0, OPT_FLAG, &f->no_counters, 0, 0, 0, NULL, "do not open performance counters", NULL},
         {"no-ceilings", 0, OPT_FLAG, &f->no_ceilings, 0, 0, 0, NULL, "never measure ceilings (use the cache only)", NULL},
@@ -63,7 +71,7 @@ static int parse_flags(int argc, char **argv, dashboard_flags *f)
     const opt_table t = {
         "hstprof dashboard",
         "hstprof [dashboard] [--model PRESET|FILE] [--threads N [--oversubscribe]] [--affinity POLICY] [--seed N] [-p PROFILE] "
-        "[--screen-dump SECONDS [--size COLSxROWS]]",
+        "[--screen-dump SECONDS [--screen-dump-when tokens=N,ceilings] [--size COLSxROWS]]",
         "The live dashboard: generates continuously on the model and shows throughput, per-token latency, per-layer\n"
         "timers, counters, bandwidth and compute against this machine's ceilings, memory and thread placement.\n"
         "Keys: F1 or ? for help, q to quit.",
@@ -142,6 +150,30 @@ static int parse_size(const char *text, int *cols, int *rows)
     return 0;
 }
 
+/* --screen-dump-when: "tokens=N" and "ceilings", comma-separated, at least one. */
+static int parse_dump_when(const char *text, dump_condition *c)
+{
+    char buf[64], *save = NULL;
+    int n = 0;
+    memset(c, 0, sizeof *c);
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save), n++) {
+        if (strcmp(item, "ceilings") == 0) {
+            c->ceilings = 1;
+            continue;
+        }
+        char *end = NULL;
+        if (strncmp(item, "tokens=", 7) != 0 || !isdigit((unsigned char)item[7]))
+            return -1;
+        errno = 0;
+        unsigned long long tokens = strtoull(item + 7, &end, 10);
+        if (errno != 0 || *end != '\0' || tokens == 0 || tokens > 1000000000000ull)
+            return -1;
+        c->tokens = tokens;
+    }
+    return n > 0 ? 0 : -1;
+}
+
 /* A model file is loaded once here: one that does not load fails before the
  * terminal changes (exit 1, as `hstprof run` does), not inside the dashboard. */
 static int check_model(const hst_settings *s)
@@ -193,6 +225,16 @@ static int check_settings(const hst_settings *s, const dashboard_flags *f)
     int cols, rows;
     if (f->seen_size && !f->seen_dump) {
         fprintf(stderr, "hstprof dashboard: --size applies to --screen-dump only (the terminal sets the size)\n");
+        return 2;
+    }
+    dump_condition when;
+    if (f->seen_dump_when && !f->seen_dump) {
+        fprintf(stderr, "hstprof dashboard: --screen-dump-when applies to --screen-dump, whose SECONDS bound the wait\n");
+        return 2;
+    }
+    if (f->seen_dump_when && parse_dump_when(f->dump_when, &when) != 0) {
+        fprintf(stderr, "hstprof dashboard: --screen-dump-when must be tokens=N (N >= 1) and/or ceilings, comma-separated, "
+                        "like tokens=200,ceilings; got '%s'\n", f->dump_when);
         return 2;
     }
     if (f->seen_size && parse_size(f->size, &cols, &rows) != 0) {
@@ -340,25 +382,49 @@ static void print_pad(WINDOW *pad, int rows, int cols)
     if (!line)
         return;
     for (int y = 0; y < rows; y++) {
-        size_t len = 0, last_non_space = 0;
-        mbstate_t st;
-        memset(&st, 0, sizeof st);
-        for (int x = 0; x < cols; x++) {
-            cchar_t cell;
-            wchar_t wch[CCHARW_MAX + 1] = {0};
-            attr_t attrs;
-            short pair;
-            if (mvwin_wch(pad, y, x, &cell) == ERR || getcchar(&cell, wch, &attrs, &pair, NULL) == ERR || !wch[0])
-                wch[0] = L' ';
-            size_t n = wcrtomb(line + len, wch[0], &st);
-            len += n == (size_t)-1 ? 0 : n;
-            if (wch[0] != L' ')
-                last_non_space = len;
-        }
-        line[last_non_space] = '\0';
+        draw_row_text(pad, y, cols, line, (size_t)cols * MB_LEN_MAX + 2);
         printf("%s\n", line);
     }
     free(line);
+}
+
+/* The shown segment's decode tokens count in its throughput and, when it
+ * counts, in its counter windows (published twice a second); the ceilings
+ * are final (cached, measured, or why not). */
+static int dump_condition_met(const live_view *v, const dump_condition *c)
+{
+    const live_segment_stats *s = &v->current;
+    if (c->ceilings && !v->ceilings_done)
+        return 0;
+    if (c->tokens && (!v->has_current || s->decode_tokens < c->tokens ||
+                      (s->info.counters_open && s->info.counters_decode_tokens < c->tokens)))
+        return 0;
+    return 1;
+}
+
+/* Into a->view: the first view meeting the condition (1), or the view after
+ * --screen-dump's SECONDS (1 without a condition, else 0). */
+static int wait_for_dump(struct app *a, const dashboard_flags *f)
+{
+    dump_condition when = {0, 0};
+    if (f->seen_dump_when && parse_dump_when(f->dump_when, &when) != 0) /* checked at start-up already */
+        return 0;
+    uint64_t until = hst_now_ns() + (uint64_t)(f->screen_dump * 1e9), version = 0;
+    for (;;) {
+        uint64_t v = live_metrics_version(a->metrics);
+        if (f->seen_dump_when && v != version) {
+            version = v;
+            live_metrics_view(a->metrics, a->view);
+            if (dump_condition_met(a->view, &when))
+                return 1;
+        }
+        if (hst_now_ns() >= until)
+            break;
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    live_metrics_view(a->metrics, a->view);
+    return !f->seen_dump_when;
 }
 
 static int screen_dump(struct app *a, const dashboard_flags *f)
@@ -366,12 +432,7 @@ static int screen_dump(struct app *a, const dashboard_flags *f)
     int cols, rows;
     if (dump_size(f, &cols, &rows) != 0)
         return 2;
-    uint64_t until = hst_now_ns() + (uint64_t)(f->screen_dump * 1e9);
-    while (hst_now_ns() < until) {
-        struct timespec ts = {0, 20000000};
-        nanosleep(&ts, NULL);
-    }
-    live_metrics_view(a->metrics, a->view);
+    int reached = wait_for_dump(a, f);
     FILE *null_dev = fopen("/dev/null", "r+"); /* curses' input and output: nothing */
     SCREEN *screen = null_dev ? offscreen_terminal(null_dev, null_dev) : NULL;
     int rc = 1;
@@ -392,6 +453,11 @@ static int screen_dump(struct app *a, const dashboard_flags *f)
     }
     if (null_dev)
         fclose(null_dev);
+    if (rc == 0 && !reached) {
+        fprintf(stderr, "hstprof dashboard: --screen-dump-when %s: not reached in %g s (the dashboard above is as it was then)\n",
+                f->dump_when, f->screen_dump);
+        rc = 1;
+    }
     return rc;
 }
 
