@@ -80,6 +80,8 @@ every_writer() {
     refused "run --export --log --trace at once" "$small" "$cause" \
         "$work/run.md,$work/BENCHMARKS.md,$work/trace.csv" "${run[@]}" --export "$work/run.md" \
         --log "$work/BENCHMARKS.md" --title later --trace "$work/trace.csv"
+    refused "run --export md, csv and json at once" "$small" "$cause" "$work/run.md,$work/run.csv,$work/run.json" \
+        "${run[@]}" --export "$work/run.md" --export "$work/run.csv" --export "$work/run.json"
     refused "run --dump-logits" "$small" "$cause" "$work/logits.bin" "${run[@]}" --dump-logits "$work/logits.bin"
     refused "bench -o" "$small" "$cause" "$work/bench.md" \
         "$bin" bench --seq 16 --runs 1 --warmup 0 --threads 1 -o "$work/bench.md"
@@ -117,6 +119,11 @@ for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
         "$work/run.md,$work/BENCHMARKS.md" "$bin" run -n 4 --threads 1 --export "$work/run.md" \
         --log "$work/BENCHMARKS.md" --title later
     check "tmpfs: the report fitted, the log did not" $(grep -q "BENCHMARKS.md: cannot write" "$WORK/err"; echo $?)
+    # The same with three exports: the Markdown (6 KiB) fits, the CSV after it does not.
+    refused "tmpfs, one page short: run --export md --export csv --export json" unlimited "No space left on device" \
+        "$work/run.md,$work/run.csv,$work/run.json" "$bin" run -n 4 --threads 1 --export "$work/run.md" \
+        --export "$work/run.csv" --export "$work/run.json"
+    check "tmpfs: the Markdown export fitted, the CSV did not" $(grep -q "run.csv: cannot write" "$WORK/err"; echo $?)
     fill "$work"
     check "tmpfs: the filesystem is full" $([ "$(df --output=avail "$work" | tail -n 1)" -eq 0 ]; echo $?)
     every_writer unlimited "No space left on device"
