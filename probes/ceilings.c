@@ -240,7 +240,8 @@ static probes_metric measure_matmul(int n_threads, probes_affinity *affinity)
 static int thread_counts(int max_threads, int *counts)
 {
     int n = 0;
-    for (int t = 1; t <= max_threads && n < PROBES_MAX_CEILING_ROWS - 1; t = max_threads <= 8 ? t + 1 : t * 2)
+    counts[n++] = 1; /* both sequences go on with 2 */
+    for (int t = 2; t <= max_threads && n < PROBES_MAX_CEILING_ROWS - 1; t = max_threads <= 8 ? t + 1 : t * 2)
         counts[n++] = t;
     if (counts[n - 1] != max_threads)
         counts[n++] = max_threads;

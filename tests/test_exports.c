@@ -742,21 +742,23 @@ static void test_cli_run_writes_every_export_given(void **state)
     if (r.status != 0)
         fail_msg("status %d, stderr '%s'", r.status, r.err);
     harness_done(&r);
-    char *texts[3] = {slurp(md), slurp(csv), slurp(js)};
-    for (int i = 0; i < 3; i++)
-        if (!texts[i])
-            fail_msg("%s was not written", i == 0 ? md : i == 1 ? csv : js);
-    json_t *o = json_loads(texts[2], 0, NULL);
+    char *md_text = slurp(md), *csv_text = slurp(csv), *json_text = slurp(js);
+    assert_non_null(md_text);
+    assert_non_null(csv_text);
+    assert_non_null(json_text);
+    json_t *o = json_loads(json_text, 0, NULL);
     assert_non_null(o);
     const char *hash = json_string_value(json_object_get(o, "quality_hash"));
     assert_non_null(hash);
-    assert_non_null(strstr(texts[0], hash));
-    assert_non_null(strstr(texts[1], hash));
+    assert_non_null(strstr(md_text, hash));
+    assert_non_null(strstr(csv_text, hash));
     json_decref(o);
-    for (int i = 0; i < 3; i++)
-        free(texts[i]);
+    free(md_text);
+    free(csv_text);
+    free(json_text);
     /* Twice the same file, or --export-format for several: refused before the run. */
-    const char *refused[] = {"--export %s/twice.md --export %s/./twice.md", "--export %s/a.md --export %s/a.csv --export-format md"};
+    const char *refused[] = {"--export %s/twice.md --export %s/./twice.md",
+                             "--export %s/a.md --export %s/a.csv --export-format md"};
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
         char args[1200];
         snprintf(args, sizeof args, refused[i], tmpdir, tmpdir);
