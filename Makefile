@@ -73,8 +73,8 @@ build/.deps-test.ok: .ci/deps.sh | build/.deps-build.ok
 # only when HEAD or the tree's state changed: a commit or an edit rebuilds
 # what includes it, and nothing else.
 VERSION_CMD := v="$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD 2>/dev/null || echo -dirty)"; \
-  mkdir -p build && printf '\#define HSTPROF_GIT_COMMIT "%s"\n' "$$v" >build/version.h.new && \
-  if cmp -s build/version.h.new build/version.h; then rm -f build/version.h.new; else mv build/version.h.new build/version.h; fi
+  new=build/version.h.$$$$; mkdir -p build && printf '\#define HSTPROF_GIT_COMMIT "%s"\n' "$$v" >$$new && \
+  if cmp -s $$new build/version.h; then rm -f $$new; else mv $$new build/version.h; fi
 $(shell $(VERSION_CMD))
 
 # The file that includes it (the .d files know it after the first build).
@@ -128,9 +128,14 @@ check: build/.deps-test.ok
 	@$(MAKE) --no-print-directory $(JOBS) hstprof $(TEST_BIN)
 	@$(RUN_ALL) $(TEST_BIN)
 
+# clang-tidy needs no build: it checks the sources while they compile (its
+# findings are reported by the clang-tidy suite, which checks again only the
+# files that failed).
 test: build/.deps-test.ok
-	@$(MAKE) --no-print-directory $(JOBS) hstprof build-asan/hstprof $(TEST_BIN) $(TEST_BIN_SAN)
-	@$(RUN_ALL) --e2e --tools $(TEST_BIN) $(TEST_BIN_SAN)
+	@$(MAKE) --no-print-directory $(JOBS) -k tidy >/dev/null 2>&1 & tidy=$$!; \
+	$(MAKE) --no-print-directory $(JOBS) hstprof build-asan/hstprof $(TEST_BIN) $(TEST_BIN_SAN); rc=$$?; \
+	wait $$tidy; [ $$rc -eq 0 ] || exit $$rc; \
+	$(RUN_ALL) --e2e --tools $(TEST_BIN) $(TEST_BIN_SAN)
 
 unit-asan: build/.deps-test.ok
 	@$(MAKE) --no-print-directory $(JOBS) build-asan/hstprof $(TEST_BIN_SAN)

@@ -104,7 +104,7 @@ static int check_export_formats(run_flags *f)
         return -1;
     }
     for (int i = 0; i < x->n && !f->export_format_name[0]; i++)
-        if (export_format_from_path(x->items[i], &f->export_fmt[i]) != 0) {
+        if (x->items[i][0] && export_format_from_path(x->items[i], &f->export_fmt[i]) != 0) { /* "": said below */
             fprintf(stderr, "hstprof run: --export %s: name a .md, .csv or .json file, or give --export-format "
                             "md|csv|json\n", x->items[i]);
             return -1;

@@ -100,7 +100,11 @@ run_suite() {
             XDG_CONFIG_HOME="$run/home/.config" TMPDIR="$run/tmp" HSTPROF_TEST_DIR="$run" \
             HSTPROF_SOURCE_DIR="$src" && eval "timeout 600 ${commands[$i]}") >"$log" 2>&1 </dev/null
     fi
-    local rc=$? ok bad
+    local rc=$? ok bad cpu
+    # CPU time of the suite and everything it started (user + system), from
+    # this subshell's children (times in a $(...) would see its own).
+    times >"$root/times$i"
+    cpu=$(tail -n 1 "$root/times$i" | awk '{ n = 0; for (i = 1; i <= NF; i++) { split($i, t, "m"); n += t[1] * 60 + t[2] } printf "%.0f", n }')
     ok=$(sed -n 's/.*\[  PASSED  \] \([0-9]*\) test(s)\..*/\1/p' "$log" | tail -n 1)
     bad=$(sed -n 's/.*\[  FAILED  \] \([0-9]*\) test(s), listed below:.*/\1/p' "$log" | tail -n 1)
     if [ -z "$ok" ] && [ -z "$bad" ]; then
@@ -117,10 +121,10 @@ run_suite() {
     if [ "$ok" -eq 0 ] && [ "$bad" -eq 0 ]; then ok=1; fi
     echo "$ok $bad" >"$root/result$i"
     if [ "$bad" -gt 0 ]; then
-        printf 'FAIL  %-48s %3d passed %3d failed  (%ds, exit %d)\n' "${names[$i]}" "$ok" "$bad" \
-            $((SECONDS - start)) "$rc"
+        printf 'FAIL  %-48s %3d passed %3d failed  (%ds, %ss CPU, exit %d)\n' "${names[$i]}" "$ok" "$bad" \
+            $((SECONDS - start)) "$cpu" "$rc"
     else
-        printf 'ok    %-48s %3d passed  (%ds)\n' "${names[$i]}" "$ok" $((SECONDS - start))
+        printf 'ok    %-48s %3d passed  (%ds, %ss CPU)\n' "${names[$i]}" "$ok" $((SECONDS - start)) "$cpu"
     fi
     rm -rf "$run"
 }
