@@ -55,17 +55,17 @@ all: hstprof
 # Every compile waits for the stamp (order-only), so `make -j2` on a fresh
 # machine installs the packages before it compiles anything.
 deps:
-	$(Q).ci/deps.sh $(BUILD_PKGS)
+	$(Q)bash .ci/deps.sh $(BUILD_PKGS)
 
 deps-test: deps
-	$(Q).ci/deps.sh $(TEST_PKGS)
+	$(Q)bash .ci/deps.sh $(TEST_PKGS)
 
-build/.deps-build.ok: .ci/deps.sh
-	$(Q).ci/deps.sh $(BUILD_PKGS)
+build/.deps-build.ok: .ci/deps.sh Makefile
+	$(Q)bash .ci/deps.sh $(BUILD_PKGS)
 	$(Q)mkdir -p $(dir $@) && touch $@
 
-build/.deps-test.ok: .ci/deps.sh | build/.deps-build.ok
-	$(Q).ci/deps.sh $(TEST_PKGS)
+build/.deps-test.ok: .ci/deps.sh Makefile | build/.deps-build.ok
+	$(Q)bash .ci/deps.sh $(TEST_PKGS)
 	$(Q)touch $@
 
 # ---- the commit reports name -------------------------------------------------------
@@ -155,7 +155,7 @@ clean: clean-fuzz
 
 -include $(shell find build build-asan build-fuzz -name '*.d' 2>/dev/null)
 
-# ---- fuzzing (issue 7) --------------------------------------------------------
+# ---- fuzzing -------------------------------------------------------------------
 #   make fuzz                                   each target for FUZZ_SECONDS (60)
 #   make fuzz FUZZ_TARGETS=safetensors FUZZ_SECONDS=600
 # libFuzzer targets (tests/fuzz/fuzz_*.c) built with clang and ASan+UBSan; the
@@ -181,7 +181,7 @@ FUZZ_LIB_OBJ   := $(foreach m,$(FUZZ_MODULES),$(patsubst %.c,build-fuzz/%.o,$(wi
 .PHONY: fuzz deps-fuzz clean-fuzz
 
 deps-fuzz: deps
-	$(Q).ci/deps.sh $(FUZZ_PKGS)
+	$(Q)bash .ci/deps.sh $(FUZZ_PKGS)
 
 build-fuzz/%.o: %.c | build/.deps-build.ok
 	@mkdir -p $(dir $@)
@@ -209,7 +209,7 @@ fuzz: deps-fuzz $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 clean-fuzz:
 	rm -rf build-fuzz
 
-# ---- clang-tidy (issue 7) -----------------------------------------------------
+# ---- clang-tidy ----------------------------------------------------------------
 #   make tidy      the checks of .clang-tidy (which says why each is on or off)
 # One stamp per source file, so only what changed is checked again; -j runs
 # files in parallel. A finding prints the file's report and fails the target.

@@ -451,8 +451,8 @@ static void sample_cpu_load(live_metrics *m, uint64_t now)
  * step: it would compete with the measurement for the cores and both figures
  * would be wrong. Generation comes first: the first step waits for a few
  * seconds and a few hundred tokens of it, and between steps the engine runs
- * at least twice as long as the last step took. Paused (or failed), the engine is idle anyway, so the
- * steps follow each other at once. */
+ * at least twice as long as the last step took. Paused (or failed), the
+ * engine is idle anyway, so the steps follow each other at once. */
 
 /* done: final (ok, or why there are none); else still measuring. */
 static void set_ceilings_state(live_metrics *m, int done, int ok, const probes_ceilings *c, const char *state)
