@@ -1,20 +1,27 @@
 # hstprof — build, run and test.
-#   make        build ./hstprof (installs missing Debian packages first when root)
-#   make run    build and start the main job on the embedded default model
-#   make test   build and run every test, then again under ASan+UBSan
+#   make            build ./hstprof (installs missing Debian packages first, once)
+#   make run        build and start the dashboard on the embedded default model
+#   make check      the quick loop while editing: release build, unit and CLI suites
+#                   (no sanitizers, no linters), in parallel
+#   make test       everything CI runs: check's suites, the same under ASan+UBSan, the
+#                   end-to-end scripts, valgrind, cppcheck and clang-tidy, in parallel
+#   make unit-asan  the unit and CLI suites under ASan+UBSan only
+#   make e2e        the end-to-end scripts only (tests/e2e_*.sh)
+#   make V=1 ...    full command lines instead of one short line per file
 #
 # Sources are found by wildcard: a new .c file in a module directory is built
 # without touching this file; a new tests/test_*.c becomes a test binary.
+# Header dependencies come from the compiler (-MMD -MP, build*/**/*.d).
 
 CC      ?= cc
 OPT     ?= -O3
 WARN    := -Wall -Wextra -Werror
 CSTD    := -std=c11 -D_GNU_SOURCE
-# The build's commit goes into reports (exports' "System & Model Info").
-GIT_COMMIT := $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$(shell git diff --quiet HEAD 2>/dev/null || echo -dirty)
-CFLAGS_BASE := $(CSTD) $(WARN) -I. -pthread -g -fno-strict-aliasing -DHSTPROF_GIT_COMMIT='"$(GIT_COMMIT)"'
+CFLAGS_BASE := $(CSTD) $(WARN) -I. -pthread -g -fno-strict-aliasing
+DEPFLAGS := -MMD -MP
 LIBS    := -ljansson -lpfm -lpapi -lhwloc -lncursesw -ltinfo -lm -pthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
 # Debian packages the build needs, and the extra ones the tests need.
 BUILD_PKGS := gcc make pkg-config libncurses-dev libpfm4-dev libpapi-dev libhwloc-dev libjansson-dev
@@ -29,71 +36,127 @@ TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=build/tests/%)
 TEST_BIN_SAN := $(TEST_SRC:tests/%.c=build-asan/tests/%)
 TEST_HELPERS := $(filter-out $(TEST_SRC),$(wildcard tests/*.c))
+HELPER_OBJ := $(TEST_HELPERS:%.c=build/%.o)
+HELPER_OBJ_SAN := $(TEST_HELPERS:%.c=build-asan/%.o)
 
-.PHONY: all deps deps-test run test unit unit-asan e2e lint clean bench
+# Quiet by default: "  CC      build/engine/model.o"; V=1 prints the commands.
+ifeq ($(V),1)
+  Q :=
+  say :=
+else
+  Q := @
+  say = @printf '  %-7s %s\n' '$(1)' '$(2)';
+endif
 
-all: deps hstprof
+.PHONY: all deps deps-test run check test unit-asan e2e lint clean
 
-# Installs what is missing; prints the exact command instead when not root.
-define install_missing
-	@command -v dpkg-query >/dev/null 2>&1 || { echo "note: not a Debian system; make sure these are installed: $(1)"; exit 0; }; \
-	missing=""; for p in $(1); do \
-	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
-	done; \
-	if [ -n "$$missing" ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing Debian packages:$$missing"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null || exit 1; \
-	  else \
-	    echo "missing Debian packages; run: sudo apt-get install -y$$missing" >&2; exit 1; \
-	  fi; \
-	fi
-endef
+all: hstprof
 
+# ---- Debian packages: checked once, behind a stamp ----------------------------------
+# Every compile waits for the stamp (order-only), so `make -j2` on a fresh
+# machine installs the packages before it compiles anything.
 deps:
-	$(call install_missing,$(BUILD_PKGS))
+	$(Q)bash .ci/deps.sh $(BUILD_PKGS)
 
 deps-test: deps
-	$(call install_missing,$(TEST_PKGS))
+	$(Q)bash .ci/deps.sh $(TEST_PKGS)
 
-hstprof: build/hstprof.o $(LIB_OBJ)
-	$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $^ $(LIBS)
+build/.deps-build.ok: .ci/deps.sh Makefile
+	$(Q)bash .ci/deps.sh $(BUILD_PKGS)
+	$(Q)mkdir -p $(dir $@) && touch $@
 
-build/%.o: %.c $(wildcard */*.h) $(wildcard *.h)
+build/.deps-test.ok: .ci/deps.sh Makefile | build/.deps-build.ok
+	$(Q)bash .ci/deps.sh $(TEST_PKGS)
+	$(Q)touch $@
+
+# ---- the commit reports name -------------------------------------------------------
+# Written each time make reads this file (so `make -n` sees it too), replaced
+# only when HEAD or the tree's state changed: a commit or an edit rebuilds
+# what includes it, and nothing else.
+VERSION_CMD := v="$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD 2>/dev/null || echo -dirty)"; \
+  new=build/version.h.$$$$; mkdir -p build && printf '\#define HSTPROF_GIT_COMMIT "%s"\n' "$$v" >$$new && \
+  if cmp -s $$new build/version.h; then rm -f $$new; else mv $$new build/version.h; fi
+$(shell $(VERSION_CMD))
+
+# The file that includes it (the .d files know it after the first build).
+build/exports/system_info.o build-asan/exports/system_info.o build-fuzz/exports/system_info.o: build/version.h
+
+# ---- release build ---------------------------------------------------------------------
+hstprof: build/hstprof.o build/libhstprof.a
+	$(call say,LD,$@)$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $^ $(LIBS)
+
+build/libhstprof.a: $(LIB_OBJ)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+build/%.o: %.c | build/.deps-build.ok
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(OPT) -c -o $@ $<
+	$(call say,CC,$@)$(CC) $(CFLAGS_BASE) $(OPT) $(DEPFLAGS) -c -o $@ $<
 
-build-asan/%.o: %.c $(wildcard */*.h) $(wildcard *.h)
+$(TEST_BIN): build/tests/%: build/tests/%.o $(HELPER_OBJ) build/libhstprof.a
+	$(call say,LD,$@)$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $^ $(LIBS) -lcmocka
+
+# ---- ASan+UBSan build --------------------------------------------------------------------
+build-asan/hstprof: build-asan/hstprof.o build-asan/libhstprof.a
+	$(call say,LD,$@)$(CC) $(CFLAGS_BASE) -O1 $(SAN) -o $@ $^ $(LIBS)
+
+build-asan/libhstprof.a: $(LIB_OBJ_SAN)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+build-asan/%.o: %.c | build/.deps-build.ok
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -O1 $(SAN) -c -o $@ $<
+	$(call say,CC,$@)$(CC) $(CFLAGS_BASE) -O1 $(SAN) $(DEPFLAGS) -c -o $@ $<
 
-build-asan/hstprof: build-asan/hstprof.o $(LIB_OBJ_SAN)
-	$(CC) $(CFLAGS_BASE) -O1 $(SAN) -o $@ $^ $(LIBS)
+$(TEST_BIN_SAN): build-asan/tests/%: build-asan/tests/%.o $(HELPER_OBJ_SAN) build-asan/libhstprof.a
+	$(call say,LD,$@)$(CC) $(CFLAGS_BASE) -O1 $(SAN) -o $@ $^ $(LIBS) -lcmocka
 
-build/tests/%: tests/%.c $(LIB_OBJ) $(TEST_HELPERS) $(wildcard tests/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $< $(TEST_HELPERS) $(LIB_OBJ) $(LIBS) -lcmocka
+# The tests' objects need cmocka; make would delete them as intermediate files.
+TEST_OBJ_ALL := $(TEST_SRC:%.c=build/%.o) $(TEST_SRC:%.c=build-asan/%.o) $(HELPER_OBJ) $(HELPER_OBJ_SAN)
+$(TEST_OBJ_ALL): | build/.deps-test.ok
+.SECONDARY: $(TEST_OBJ_ALL)
 
-build-asan/tests/%: tests/%.c $(LIB_OBJ_SAN) $(TEST_HELPERS) $(wildcard tests/*.h)
-	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_BASE) -O1 $(SAN) -o $@ $< $(TEST_HELPERS) $(LIB_OBJ_SAN) $(LIBS) -lcmocka
-
-run: all
+run: hstprof
 	./hstprof
 
-# Every test: unit tests (release build), the same under ASan+UBSan, then the
-# end-to-end scripts against both binaries, then cppcheck.
-test: deps-test hstprof build-asan/hstprof $(TEST_BIN) $(TEST_BIN_SAN)
-	@HSTPROF=./hstprof HSTPROF_ASAN=build-asan/hstprof bash tests/run_all.sh $(TEST_BIN) $(TEST_BIN_SAN)
+# ---- tests --------------------------------------------------------------------------------
+# tests/run_all.sh runs the suites in parallel, each in its own temporary
+# directory (HOME, XDG_CACHE_HOME, XDG_CONFIG_HOME and the working directory),
+# and closes with "N passed, M failed". The builds use every core unless
+# make was given its own -j.
+JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
+RUN_ALL = HSTPROF=./hstprof HSTPROF_ASAN=build-asan/hstprof bash tests/run_all.sh
 
-lint: deps-test
-	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	  --inline-suppr --suppress=missingIncludeSystem -I. $(MODULES) hstprof.c $(wildcard cmd_*.c) tests
+check: build/.deps-test.ok
+	@$(MAKE) --no-print-directory $(JOBS) hstprof $(TEST_BIN)
+	@$(RUN_ALL) $(TEST_BIN)
 
-clean:
+# clang-tidy needs no build: it checks the sources while they compile (its
+# findings are reported by the clang-tidy suite, which checks again only the
+# files that failed).
+test: build/.deps-test.ok
+	@$(MAKE) --no-print-directory $(JOBS) -k tidy >/dev/null 2>&1 & tidy=$$!; \
+	$(MAKE) --no-print-directory $(JOBS) hstprof build-asan/hstprof $(TEST_BIN) $(TEST_BIN_SAN); rc=$$?; \
+	wait $$tidy; [ $$rc -eq 0 ] || exit $$rc; \
+	$(RUN_ALL) --e2e --tools $(TEST_BIN) $(TEST_BIN_SAN)
+
+unit-asan: build/.deps-test.ok
+	@$(MAKE) --no-print-directory $(JOBS) build-asan/hstprof $(TEST_BIN_SAN)
+	@$(RUN_ALL) $(TEST_BIN_SAN)
+
+e2e: build/.deps-test.ok
+	@$(MAKE) --no-print-directory $(JOBS) hstprof build-asan/hstprof
+	@$(RUN_ALL) --e2e
+
+lint: build/.deps-test.ok
+	$(call say,CPPCHECK,$(MODULES) hstprof.c cmd_*.c tests)cppcheck --quiet --error-exitcode=1 \
+	  --enable=warning,performance,portability --inline-suppr --suppress=missingIncludeSystem \
+	  -I. $(MODULES) hstprof.c $(wildcard cmd_*.c) tests
+
+clean: clean-fuzz
 	rm -rf build build-asan hstprof
 
-# ---- fuzzing (issue 7) --------------------------------------------------------
+-include $(shell find build build-asan build-fuzz -name '*.d' 2>/dev/null)
+
+# ---- fuzzing -------------------------------------------------------------------
 #   make fuzz                                   each target for FUZZ_SECONDS (60)
 #   make fuzz FUZZ_TARGETS=safetensors FUZZ_SECONDS=600
 # libFuzzer targets (tests/fuzz/fuzz_*.c) built with clang and ASan+UBSan; the
@@ -119,18 +182,18 @@ FUZZ_LIB_OBJ   := $(foreach m,$(FUZZ_MODULES),$(patsubst %.c,build-fuzz/%.o,$(wi
 .PHONY: fuzz deps-fuzz clean-fuzz
 
 deps-fuzz: deps
-	$(call install_missing,$(FUZZ_PKGS))
+	$(Q)bash .ci/deps.sh $(FUZZ_PKGS)
 
-build-fuzz/%.o: %.c $(wildcard */*.h) $(wildcard *.h)
+build-fuzz/%.o: %.c | build/.deps-build.ok
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+	$(call say,CC,$@)$(FUZZ_CC) $(FUZZ_CFLAGS) $(DEPFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
 
 # An archive: a target links only the modules it reaches.
 build-fuzz/libhstprof.a: $(FUZZ_LIB_OBJ)
-	rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
 
 build-fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_targets.h build-fuzz/libhstprof.a
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libhstprof.a $(LIBS)
+	$(call say,LD,$@)$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< build-fuzz/libhstprof.a $(LIBS)
 
 fuzz: deps-fuzz $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 	@for t in $(FUZZ_TARGETS); do \
@@ -147,15 +210,12 @@ fuzz: deps-fuzz $(FUZZ_TARGETS:%=build-fuzz/fuzz_%)
 clean-fuzz:
 	rm -rf build-fuzz
 
-clean: clean-fuzz
-
-# The regression test replays the fuzz targets' own entry points (it includes them).
-build/tests/test_fuzz_regressions build-asan/tests/test_fuzz_regressions: $(wildcard tests/fuzz/*.c tests/fuzz/*.h)
-
-# ---- clang-tidy (issue 7) -----------------------------------------------------
+# ---- clang-tidy ----------------------------------------------------------------
 #   make tidy      the checks of .clang-tidy (which says why each is on or off)
 # One stamp per source file, so only what changed is checked again; -j runs
 # files in parallel. A finding prints the file's report and fails the target.
+# Each stamp records the headers its file includes (the compiler's -MM), so a
+# header change checks again only the files that include it.
 TIDY_SRC    := $(LIB_SRC) hstprof.c $(wildcard tests/*.c tests/fuzz/*.c)
 TIDY_STAMPS := $(TIDY_SRC:%.c=build/tidy/%.ok)
 
@@ -163,7 +223,8 @@ TIDY_STAMPS := $(TIDY_SRC:%.c=build/tidy/%.ok)
 
 tidy: $(TIDY_STAMPS)
 
-build/tidy/%.ok: %.c .clang-tidy $(wildcard */*.h) $(wildcard *.h) $(wildcard tests/fuzz/*.h)
+build/tidy/%.ok: %.c .clang-tidy | build/.deps-build.ok
 	@mkdir -p $(dir $@)
-	@if clang-tidy --quiet $< -- $(CSTD) -I. >$@.log 2>&1; then touch $@; \
+	$(call say,TIDY,$<)if clang-tidy --quiet $< -- $(CSTD) -I. >$@.log 2>&1; then \
+	  $(CC) $(CSTD) -I. -MM -MP -MT $@ $< >build/tidy/$*.d && touch $@; \
 	 else grep -v '^[0-9]* warnings\? generated\.$$' $@.log; rm -f $@; exit 1; fi

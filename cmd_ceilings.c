@@ -98,7 +98,7 @@ int cmd_ceilings(int argc, char **argv)
     int rc = parse_args(argc, argv, &cached, &threads);
     if (rc <= 0)
         return rc < 0 ? 2 : 0;
-    char path[1024], err[PROBES_WHY_MAX];
+    char path[1024], err[1400]; /* a failed save names the path (up to 1 KiB) and the reason */
     int have_path = probes_ceilings_cache_path(path, sizeof path, err, sizeof err) == 0;
     probes_ceilings c;
     const char *source = "measured now";

@@ -14,9 +14,10 @@
 typedef struct {
     settings_flags set; /* model, seed, threads, affinity, kernel, precision, events, profile; prompt */
     double screen_dump;
+    char dump_when[64];
     char size[32];
     int no_counters, no_ceilings;
-    int seen_prompt, seen_dump, seen_size;
+    int seen_prompt, seen_dump, seen_dump_when, seen_size;
 } dashboard_flags;
 
 static int parse_flags(int argc, char **argv, dashboard_flags *f)
@@ -33,6 +34,7 @@ static int parse_flags(int argc, char **argv, dashboard_flags *f)
         settings_option(&f->set, "events"),
         settings_option(&f->set, "profile"),
         {"screen-dump", 0, OPT_FLOAT, &f->screen_dump, 0, 0, 86400, "SECONDS", "run that long, print the dashboard once as plain text, exit", &f->seen_dump},
+        {"screen-dump-when", 0, OPT_STRING, f->dump_when, sizeof f->dump_when, 0, 0, "tokens=N,ceilings", "print as soon as these are true (--screen-dump's SECONDS then bound the wait; exit 1 if they never are)", &f->seen_dump_when},
         {"size", 0, OPT_STRING, f->size, sizeof f->size, 0, 0, "COLSxROWS", "size of --screen-dump (default: the terminal's, else 120x40)", &f->seen_size},
         {"no-counters", 0, OPT_FLAG, &f->no_counters, 0, 0, 0, NULL, "do not open performance counters", NULL},
         {"no-ceilings", 0, OPT_FLAG, &f->no_ceilings, 0, 0, 0, NULL, "never measure ceilings (use the cache only)", NULL},
@@ -40,7 +42,7 @@ static int parse_flags(int argc, char **argv, dashboard_flags *f)
     const opt_table t = {
         "hstprof dashboard",
         "hstprof [dashboard] [--model PRESET|FILE] [--threads N [--oversubscribe]] [--affinity POLICY] [--seed N] [-p PROFILE] "
-        "[--screen-dump SECONDS [--size COLSxROWS]]",
+        "[--screen-dump SECONDS [--screen-dump-when tokens=N,ceilings] [--size COLSxROWS]]",
         "The live dashboard: generates continuously on the model and shows throughput, per-token latency, per-layer\n"
         "timers, counters, bandwidth and compute against this machine's ceilings, memory and thread placement.\n"
         "Keys: F1 or ? for help, q to quit.",
@@ -76,6 +78,30 @@ static int parse_size(const char *text, int *cols, int *rows)
     *cols = (int)v[0];
     *rows = (int)v[1];
     return 0;
+}
+
+/* --screen-dump-when: "tokens=N" and "ceilings", comma-separated, at least one. */
+static int parse_dump_when(const char *text, tui_config *c)
+{
+    char buf[64], *save = NULL;
+    int n = 0;
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save), n++) {
+        if (strcmp(item, "ceilings") == 0) {
+            c->dump_when_ceilings = 1;
+            continue;
+        }
+        char *end = NULL;
+        if (strncmp(item, "tokens=", 7) != 0 || !isdigit((unsigned char)item[7]))
+            return -1;
+        errno = 0;
+        unsigned long long tokens = strtoull(item + 7, &end, 10);
+        if (errno != 0 || *end != '\0' || tokens == 0 || tokens > 1000000000000ull)
+            return -1;
+        c->dump_when_tokens = tokens;
+    }
+    c->dump_when = n > 0;
+    return n > 0 ? 0 : -1;
 }
 
 /* A model file is loaded once here: one that does not load fails before the
@@ -115,6 +141,15 @@ static int check_settings(const dashboard_flags *f, tui_config *c)
                 f->size);
         return 2;
     }
+    if (f->seen_dump_when && !f->seen_dump) {
+        fprintf(stderr, "hstprof dashboard: --screen-dump-when applies to --screen-dump, whose SECONDS bound the wait\n");
+        return 2;
+    }
+    if (f->seen_dump_when && parse_dump_when(f->dump_when, c) != 0) {
+        fprintf(stderr, "hstprof dashboard: --screen-dump-when must be tokens=N (N >= 1) and/or ceilings, comma-separated, "
+                        "like tokens=200,ceilings; got '%s'\n", f->dump_when);
+        return 2;
+    }
     const hst_settings *s = &f->set.s;
     if (cmd_check_engine_settings("dashboard", s->kernel, s->precision, NULL) != 0 ||
         cmd_check_placement("dashboard", &f->set, s->threads, NULL) != 0)
@@ -143,7 +178,7 @@ int cmd_dashboard(int argc, char **argv)
     c.affinity = s->affinity, c.kernel = s->kernel, c.precision = s->precision;
     c.prompt = s->prompt, c.events = s->events, c.profile = s->name;
     c.no_counters = f->no_counters, c.no_ceilings = f->no_ceilings, c.oversubscribe = f->set.oversubscribe;
-    c.screen_dump = f->seen_dump, c.screen_dump_s = f->screen_dump;
+    c.screen_dump = f->seen_dump, c.screen_dump_s = f->screen_dump, c.dump_when_text = f->dump_when;
     rc = tui_run(&c);
     free(f);
     return rc;

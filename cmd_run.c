@@ -10,6 +10,7 @@
 #include "probes/topo.h"
 #include "profiles/profiles.h"
 
+#include <limits.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,9 +36,10 @@ typedef struct {
     int shared_pus; /* --oversubscribe let threads share PUs */
     int seen_prompt, seen_prompt_tokens, seen_temperature, seen_top_k, seen_tokens;
     double duration_s; /* a soak run */
-    int seen_export, seen_log, seen_trace, seen_dump_logits; /* an empty FILE is an error, not "none" */
-    char export_path[1024], export_format_name[16], log_path[1024], title[256], change[1024], trace_path[1024];
-    export_format export_fmt;
+    int seen_log, seen_trace, seen_dump_logits; /* an empty FILE is an error, not "none" */
+    opt_string_list exports; /* --export, as often as given: written together */
+    char export_format_name[16], log_path[1024], title[256], change[1024], trace_path[1024];
+    export_format export_fmt[OPT_LIST_MAX];
 } run_flags;
 
 static int check_one_line(const char *flag, const char *text)
@@ -48,21 +50,36 @@ static int check_one_line(const char *flag, const char *text)
     return -1;
 }
 
-static int check_export_flags(run_flags *f)
+/* The format of each --export: --export-format for a single one, else its extension. */
+static int check_export_formats(run_flags *f)
 {
-    if (f->export_format_name[0] && !f->export_path[0]) {
+    const opt_string_list *x = &f->exports;
+    if (f->export_format_name[0] && x->n == 0) {
         fprintf(stderr, "hstprof run: --export-format needs --export FILE\n");
         return -1;
     }
-    if (f->export_format_name[0] && export_format_from_name(f->export_format_name, &f->export_fmt) != 0) {
+    if (f->export_format_name[0] && x->n > 1) {
+        fprintf(stderr, "hstprof run: --export-format applies to a single --export; name each of the %d files .md, "
+                        ".csv or .json\n", x->n);
+        return -1;
+    }
+    if (f->export_format_name[0] && export_format_from_name(f->export_format_name, &f->export_fmt[0]) != 0) {
         fprintf(stderr, "hstprof run: --export-format must be md, csv or json, got '%s'\n", f->export_format_name);
         return -1;
     }
-    if (f->export_path[0] && !f->export_format_name[0] && export_format_from_path(f->export_path, &f->export_fmt) != 0) {
-        fprintf(stderr, "hstprof run: --export %s: name a .md, .csv or .json file, or give --export-format md|csv|json\n",
-                f->export_path);
+    for (int i = 0; i < x->n && !f->export_format_name[0]; i++)
+        if (x->items[i][0] && export_format_from_path(x->items[i], &f->export_fmt[i]) != 0) { /* "": said below */
+            fprintf(stderr, "hstprof run: --export %s: name a .md, .csv or .json file, or give --export-format "
+                            "md|csv|json\n", x->items[i]);
+            return -1;
+        }
+    return 0;
+}
+
+static int check_export_flags(run_flags *f)
+{
+    if (check_export_formats(f) != 0)
         return -1;
-    }
     if (f->log_path[0] && !f->title[0]) {
         fprintf(stderr, "hstprof run: --log needs --title (entries with the same title are grouped)\n");
         return -1;
@@ -74,6 +91,55 @@ static int check_export_flags(run_flags *f)
     return check_one_line("--title", f->title) || check_one_line("--change", f->change) ? -1 : 0;
 }
 
+typedef struct {
+    const char *flag, *path;
+} output_file;
+
+/* Every file the run was asked to write (a FILE given empty is listed: it is an error). */
+static int list_outputs(const run_flags *f, output_file *out)
+{
+    int n = 0;
+    for (int i = 0; i < f->exports.n; i++)
+        out[n++] = (output_file){"--export", f->exports.items[i]};
+    if (f->seen_log || f->log_path[0])
+        out[n++] = (output_file){"--log", f->log_path};
+    if (f->seen_trace || f->trace_path[0])
+        out[n++] = (output_file){"--trace", f->trace_path};
+    if (f->seen_dump_logits || f->dump_logits[0])
+        out[n++] = (output_file){"--dump-logits", f->dump_logits};
+    return n;
+}
+
+/* Two outputs naming one file would overwrite each other in the group write.
+ * Compared as written and through their directories, so that ./a.md and
+ * a.md are one. */
+static void resolved_path(const char *path, char *out, size_t len)
+{
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+    if (realpath(dir, real))
+        snprintf(out, len, "%s/%s", real, slash ? slash + 1 : path);
+    else
+        snprintf(out, len, "%s", path);
+}
+
+static int check_distinct_outputs(const output_file *outputs, int n, char *why, size_t len)
+{
+    char a[PATH_MAX + 1024], b[PATH_MAX + 1024];
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            resolved_path(outputs[i].path, a, sizeof a);
+            resolved_path(outputs[j].path, b, sizeof b);
+            if (strcmp(a, b) == 0) {
+                snprintf(why, len, "%s %s and %s %s name the same file; give each output its own", outputs[i].flag,
+                         outputs[i].path, outputs[j].flag, outputs[j].path);
+                return -1;
+            }
+        }
+    return 0;
+}
+
 /* Placement and output files are checked before the model loads, so that
  * a mistake costs milliseconds, not a whole run. */
 static int check_placement_and_outputs(run_flags *f)
@@ -82,14 +148,12 @@ static int check_placement_and_outputs(run_flags *f)
     if (cmd_check_placement("run", &f->set, f->set.s.threads, &f->shared_pus) != 0)
         return -1;
     int rc = 0;
-    const struct {
-        const char *flag, *path;
-        int seen;
-    } outputs[] = {{"--export", f->export_path, f->seen_export}, {"--log", f->log_path, f->seen_log},
-                   {"--trace", f->trace_path, f->seen_trace}, {"--dump-logits", f->dump_logits, f->seen_dump_logits}};
-    for (size_t i = 0; rc == 0 && i < sizeof outputs / sizeof outputs[0]; i++)
-        if (outputs[i].seen || outputs[i].path[0])
-            rc = args_check_output_path(outputs[i].flag, outputs[i].path, why, sizeof why);
+    output_file outputs[OPT_LIST_MAX + 3];
+    int n = list_outputs(f, outputs);
+    for (int i = 0; rc == 0 && i < n; i++)
+        rc = args_check_output_path(outputs[i].flag, outputs[i].path, why, sizeof why);
+    if (rc == 0)
+        rc = check_distinct_outputs(outputs, n, why, sizeof why);
     if (rc != 0)
         fprintf(stderr, "hstprof run: %s\n", why);
     return rc;
@@ -110,19 +174,20 @@ static json_t *run_snapshot(const run_flags *f, const run_result *r)
  * appear or none changes. 0, or 1 with one line on stderr. */
 static int write_exports(const run_flags *f, const run_result *r)
 {
-    if (!f->export_path[0] && !f->log_path[0] && !f->trace_path[0])
+    if (!f->exports.n && !f->log_path[0] && !f->trace_path[0])
         return 0;
-    const char *paths[3];
-    char *texts[3] = {NULL, NULL, NULL};
-    size_t lens[3];
+    enum { MAX_FILES = OPT_LIST_MAX + 2 };
+    const char *paths[MAX_FILES];
+    char *texts[MAX_FILES] = {NULL};
+    size_t lens[MAX_FILES];
     int n = 0, rc = 0;
     char err[1024] = "out of memory rendering the exports";
     json_t *snap = run_snapshot(f, r);
     if (!snap || export_snapshot_complete(snap) != 0 || json_object_set_new(snap, "system", probes_system_json()) != 0)
         rc = -1;
-    if (rc == 0 && f->export_path[0]) {
-        paths[n] = f->export_path;
-        rc = (texts[n++] = export_snapshot_render(snap, f->export_fmt)) ? 0 : -1;
+    for (int i = 0; rc == 0 && i < f->exports.n; i++) {
+        paths[n] = f->exports.items[i];
+        rc = (texts[n++] = export_snapshot_render(snap, f->export_fmt[i])) ? 0 : -1;
     }
     if (rc == 0 && f->log_path[0]) {
         paths[n] = f->log_path;
@@ -172,8 +237,8 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         {"strict-weights", 0, OPT_FLAG, &f->strict_weights, 0, 0, 0, NULL, "reject a model file holding NaN or Inf weights (exit 1) instead of warning", NULL},
         {"progress", 0, OPT_FLAG, &f->progress, 0, 0, 0, NULL, "live one-line progress on stderr", NULL},
         {"quiet", 'q', OPT_FLAG, &f->quiet, 0, 0, 0, NULL, "no summary (with --print-tokens: the ids only)", NULL},
-        {"export", 0, OPT_STRING, f->export_path, sizeof f->export_path, 0, 0, "FILE", "write the run as performance notes (.md), one CSV row (.csv) or JSON (.json)", &f->seen_export},
-        {"export-format", 0, OPT_STRING, f->export_format_name, sizeof f->export_format_name, 0, 0, "md|csv|json", "format of --export (default: from its extension)", NULL},
+        {"export", 0, OPT_STRING_LIST, &f->exports, 0, 0, 0, "FILE", "write the run as performance notes (.md), one CSV row (.csv) or JSON (.json); repeat for several (written together, all or none)", NULL},
+        {"export-format", 0, OPT_STRING, f->export_format_name, sizeof f->export_format_name, 0, 0, "md|csv|json", "format of a single --export (default: from its extension)", NULL},
         {"log", 0, OPT_STRING, f->log_path, sizeof f->log_path, 0, 0, "FILE", "append a dated entry to a benchmark log (e.g. BENCHMARKS.md); needs --title", &f->seen_log},
         {"title", 0, OPT_STRING, f->title, sizeof f->title, 0, 0, "TEXT", "--log: heading the entry goes under (same title: before and after together)", NULL},
         {"change", 0, OPT_STRING, f->change, sizeof f->change, 0, 0, "TEXT", "--log: what changed since the last entry", NULL},

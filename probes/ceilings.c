@@ -236,13 +236,14 @@ static probes_metric measure_matmul(int n_threads, probes_affinity *affinity)
     return probes_metric_of(gflops * 1e9);
 }
 
-/* ---- measuring ------------------------------------------------------------------- */
+/* ---- measuring, in steps ------------------------------------------------------------ */
 
 /* 1..P when P <= 8, else powers of two and P: a few seconds in all. */
 static int thread_counts(int max_threads, int *counts)
 {
     int n = 0;
-    for (int t = 1; t <= max_threads && n < PROBES_MAX_CEILING_ROWS - 1; t = max_threads <= 8 ? t + 1 : t * 2)
+    counts[n++] = 1; /* both sequences go on with 2 */
+    for (int t = 2; t <= max_threads && n < PROBES_MAX_CEILING_ROWS - 1; t = max_threads <= 8 ? t + 1 : t * 2)
         counts[n++] = t;
     if (counts[n - 1] != max_threads)
         counts[n++] = max_threads;
@@ -272,43 +273,126 @@ static void fill_identity(probes_ceilings *out, int pu_count)
     out->measured_unix_s = (int64_t)time(NULL);
 }
 
-static void measure_row(probes_ceiling_row *row, int n, const probes_topo *topo, const probes_ceiling_opts *o,
-                        uint64_t fma_iterations, uint64_t array_bytes)
+/* Three steps per row, in this order. */
+enum { STEP_TRIAD, STEP_FMA, STEP_MATMUL, STEPS_PER_ROW };
+
+static const char *const step_names[STEPS_PER_ROW] = {"triad", "FMA", "matmul"};
+
+static probes_metric *step_metric(probes_ceilings *c, int step)
 {
-    char err[PROBES_WHY_MAX];
-    probes_affinity *aff = topo ? probes_affinity_create(topo, "compact", n, err, sizeof err) : NULL;
-    row->threads = n;
-    row->triad_bytes_per_s = measure_triad(n, aff, array_bytes);
-    row->fma_flops_per_s = measure_fma(n, aff, fma_iterations);
-    row->matmul_flops_per_s = o->skip_matmul ? probes_metric_invalid("not measured (skipped)")
-                                             : measure_matmul(n, aff);
-    probes_affinity_free(aff);
+    probes_ceiling_row *row = &c->rows[step / STEPS_PER_ROW];
+    switch (step % STEPS_PER_ROW) {
+    case STEP_TRIAD:
+        return &row->triad_bytes_per_s;
+    case STEP_FMA:
+        return &row->fma_flops_per_s;
+    default:
+        return &row->matmul_flops_per_s;
+    }
 }
 
-int probes_ceilings_measure(const probes_ceiling_opts *opts, probes_ceilings *out, char *err, size_t err_len)
+static int plan_with(const probes_ceiling_opts *opts, const probes_topo *topo, probes_ceiling_plan *plan, char *err,
+                     size_t err_len)
 {
-    probes_ceiling_opts o = opts ? *opts : (probes_ceiling_opts){0};
-    char topo_err[PROBES_WHY_MAX];
-    probes_topo *topo = probes_topo_load(topo_err, sizeof topo_err);
+    memset(plan, 0, sizeof *plan);
+    plan->opts = opts ? *opts : (probes_ceiling_opts){0};
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     int pus = topo ? probes_topo_pu_count(topo) : (int)(online > 0 ? online : 1);
     if (pus < 1) /* a topology without PUs: thread_counts would read counts[-1] (clang-tidy) */
         pus = 1;
-    fill_identity(out, pus);
-    int max_threads = o.max_threads > 0 && o.max_threads < pus ? o.max_threads : pus;
+    fill_identity(&plan->result, pus);
+    int max_threads = plan->opts.max_threads > 0 && plan->opts.max_threads < pus ? plan->opts.max_threads : pus;
     if (max_threads > PROBES_MAX_THREADS) {
         probes_set_why(err, err_len, "ceilings: %d threads exceed the supported %d", max_threads, PROBES_MAX_THREADS);
-        probes_topo_free(topo);
         return -1;
     }
-    out->triad_array_bytes = o.triad_array_bytes ? o.triad_array_bytes : default_array_bytes(topo);
-    uint64_t fma_iterations = fma_calibrate(o.fma_seconds > 0 ? o.fma_seconds : 0.05);
+    plan->result.triad_array_bytes = plan->opts.triad_array_bytes ? plan->opts.triad_array_bytes
+                                                                   : default_array_bytes(topo);
     int counts[PROBES_MAX_CEILING_ROWS];
-    out->n_rows = thread_counts(max_threads, counts);
-    for (int r = 0; r < out->n_rows; r++)
-        measure_row(&out->rows[r], counts[r], topo, &o, fma_iterations, out->triad_array_bytes);
-    probes_topo_free(topo);
+    plan->result.n_rows = thread_counts(max_threads, counts);
+    for (int r = 0; r < plan->result.n_rows; r++)
+        plan->result.rows[r].threads = counts[r];
+    plan->n_steps = plan->result.n_rows * STEPS_PER_ROW;
+    for (int k = 0; k < plan->n_steps; k++)
+        *step_metric(&plan->result, k) = probes_metric_invalid("not measured yet");
     return 0;
+}
+
+int probes_ceilings_plan(const probes_ceiling_opts *opts, probes_ceiling_plan *plan, char *err, size_t err_len)
+{
+    char topo_err[PROBES_WHY_MAX];
+    probes_topo *topo = probes_topo_load(topo_err, sizeof topo_err);
+    int rc = plan_with(opts, topo, plan, err, err_len);
+    probes_topo_free(topo);
+    return rc;
+}
+
+void probes_ceilings_step_name(const probes_ceiling_plan *plan, int step, char *buf, size_t len)
+{
+    int threads = plan->result.rows[step / STEPS_PER_ROW].threads;
+    snprintf(buf, len, "%s, %d thread%s", step_names[step % STEPS_PER_ROW], threads, threads == 1 ? "" : "s");
+}
+
+static probes_metric run_step_with(const probes_ceiling_plan *plan, int step, const probes_topo *topo,
+                                   uint64_t fma_iterations)
+{
+    int n = plan->result.rows[step / STEPS_PER_ROW].threads;
+    if (step % STEPS_PER_ROW == STEP_MATMUL && plan->opts.skip_matmul)
+        return probes_metric_invalid("not measured (skipped)");
+    char err[PROBES_WHY_MAX];
+    probes_affinity *aff = topo ? probes_affinity_create(topo, "compact", n, err, sizeof err) : NULL;
+    probes_metric m;
+    switch (step % STEPS_PER_ROW) {
+    case STEP_TRIAD:
+        m = measure_triad(n, aff, plan->result.triad_array_bytes);
+        break;
+    case STEP_FMA:
+        if (!fma_iterations)
+            fma_iterations = fma_calibrate(plan->opts.fma_seconds > 0 ? plan->opts.fma_seconds : 0.05);
+        m = measure_fma(n, aff, fma_iterations);
+        break;
+    default:
+        m = measure_matmul(n, aff);
+        break;
+    }
+    probes_affinity_free(aff);
+    return m;
+}
+
+probes_metric probes_ceilings_run_step(const probes_ceiling_plan *plan, int step)
+{
+    char topo_err[PROBES_WHY_MAX];
+    probes_topo *topo = probes_topo_load(topo_err, sizeof topo_err);
+    probes_metric m = run_step_with(plan, step, topo, 0);
+    probes_topo_free(topo);
+    return m;
+}
+
+void probes_ceilings_set_step(probes_ceiling_plan *plan, int step, const probes_metric *m)
+{
+    *step_metric(&plan->result, step) = *m;
+}
+
+/* Every step in turn, in this process, the FMA loop calibrated once. */
+int probes_ceilings_measure(const probes_ceiling_opts *opts, probes_ceilings *out, char *err, size_t err_len)
+{
+    char topo_err[PROBES_WHY_MAX];
+    probes_topo *topo = probes_topo_load(topo_err, sizeof topo_err);
+    probes_ceiling_plan *plan = malloc(sizeof *plan);
+    int rc = plan ? plan_with(opts, topo, plan, err, err_len) : -1;
+    if (!plan)
+        probes_set_why(err, err_len, "ceilings: out of memory");
+    if (rc == 0) {
+        uint64_t fma_iterations = fma_calibrate(plan->opts.fma_seconds > 0 ? plan->opts.fma_seconds : 0.05);
+        for (int k = 0; k < plan->n_steps; k++) {
+            probes_metric m = run_step_with(plan, k, topo, fma_iterations);
+            probes_ceilings_set_step(plan, k, &m);
+        }
+        *out = plan->result;
+    }
+    free(plan);
+    probes_topo_free(topo);
+    return rc;
 }
 
 /* ---- machine key and cache path ----------------------------------------------------- */

@@ -53,6 +53,31 @@ int probes_ceilings_cache_path(char *buf, size_t len, char *err, size_t err_len)
 
 /* Takes a few seconds; opts may be NULL. 0 ok, -1 with err. */
 int probes_ceilings_measure(const probes_ceiling_opts *opts, probes_ceilings *out, char *err, size_t err_len);
+
+/* The same measurement in steps, one figure for one thread count each
+ * (triad, FMA, matmul for the first thread count, then the next), so that a
+ * caller can spread it out: the dashboard runs one step at a time, in a
+ * child process, between stretches of generation. */
+typedef struct {
+    probes_ceilings result;   /* identity and thread counts; each figure once its step ran */
+    probes_ceiling_opts opts;
+    int n_steps;
+} probes_ceiling_plan;
+
+/* opts may be NULL. 0 ok, -1 with err. */
+int probes_ceilings_plan(const probes_ceiling_opts *opts, probes_ceiling_plan *plan, char *err, size_t err_len);
+/* "triad, 2 threads". */
+void probes_ceilings_step_name(const probes_ceiling_plan *plan, int step, char *buf, size_t len);
+/* Measures step 0..n_steps-1 in this process (the FMA step calibrates its
+ * loop first) and returns its figure; probes_ceilings_set_step stores it. */
+probes_metric probes_ceilings_run_step(const probes_ceiling_plan *plan, int step);
+void probes_ceilings_set_step(probes_ceiling_plan *plan, int step, const probes_metric *m);
+/* probes_ceilings_run_step in a child process, so that its arrays never
+ * count in this process's memory; *stop (may be NULL) becoming non-zero
+ * kills the child at once. 0: *out is the step's figure; 1: the child could
+ * not start or ended without one (*out says why); -1: stopped. */
+int probes_ceilings_run_step_in_child(const probes_ceiling_plan *plan, int step, _Atomic int *stop,
+                                      probes_metric *out);
 /* JSON file I/O; save is atomic (temp file + rename) and creates the directory. */
 int probes_ceilings_save(const char *path, const probes_ceilings *c, char *err, size_t err_len);
 int probes_ceilings_load(const char *path, probes_ceilings *out, char *err, size_t err_len);

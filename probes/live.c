@@ -55,9 +55,11 @@ static live_state state_locked(live_engine *e)
         return LIVE_STOPPED;
     if (e->n_slots_status == 0)
         return atomic_load(&e->started) ? LIVE_FAILED : LIVE_STARTING;
-    if (atomic_load(&e->held))
-        return LIVE_HELD;
-    return atomic_load(&e->paused) ? LIVE_PAUSED : LIVE_RUNNING;
+    /* The user's pause first: a hold (measuring ceilings) then only shows
+     * as the reason beside it. */
+    if (atomic_load(&e->paused))
+        return LIVE_PAUSED;
+    return atomic_load(&e->held) ? LIVE_HELD : LIVE_RUNNING;
 }
 
 void live_get_status(live_engine *e, live_status *out)

@@ -157,6 +157,7 @@ typedef struct {
     int counters_open;
     char counters_summary[512];
     int has_windows;
+    uint64_t counters_decode_tokens; /* the decode tokens counters_decode covers */
     probes_counter_window counters_prefill, counters_decode, counters_recent;
 } live_segment_info;
 

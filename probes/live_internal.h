@@ -41,6 +41,7 @@ typedef struct {
     probes_counter_snapshot last_read;
     int have_last_read;
     probes_counter_snapshot prefill_sum, decode_sum, recent_sum;
+    uint64_t decode_tokens;      /* of the segment: the sums cover them */
     uint64_t last_publish_ns;
 } live_slot;
 

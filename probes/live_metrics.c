@@ -22,6 +22,11 @@
 #define AB_EVERY_NS 1000000000ull
 #define PUBLISH_IDLE_NS 500000000ull
 #define TTFT_KEEP 64
+#define CEILINGS_FIRST_AFTER_NS 3000000000ull /* generation before the first step: a new user sees tokens, */
+#define CEILINGS_FIRST_AFTER_TOKENS 256        /* a first sparkline and latency distribution first */
+#define CEILINGS_GAP_MIN_NS 1000000000ull     /* generation between two steps, at least this... */
+#define CEILINGS_GAP_FACTOR 2                 /* ...and twice the last step: measuring holds a third at most */
+#define CEILINGS_POLL_MS 50
 #define ROUND_MAX_TOKENS 4096
 
 typedef struct {
@@ -79,7 +84,7 @@ struct live_metrics {
     live_view *scratch;                  /* probes thread only */
 
     pthread_mutex_t ceilings_lock;
-    int ceilings_ok;
+    int ceilings_ok, ceilings_done;
     probes_ceilings ceilings;
     char ceilings_state[256];
 
@@ -440,11 +445,21 @@ static void sample_cpu_load(live_metrics *m, uint64_t now)
         fclose(f);
 }
 
-/* ---- ceilings (their own thread: a first measurement takes seconds) ------------------------------ */
+/* ---- ceilings (their own thread: a first measurement takes seconds) ------------------------------
+ * Not cached yet, they are measured one step at a time (a figure for a thread
+ * count, well under a second), each in a child process so that its arrays
+ * never show in this process's memory, with the engine held only for that
+ * step: it would compete with the measurement for the cores and both figures
+ * would be wrong. Generation comes first: the first step waits for a few
+ * seconds and a few hundred tokens of it, and between steps the engine runs
+ * at least twice as long as the last step took. Paused (or failed), the
+ * engine is idle anyway, so the steps follow each other at once. */
 
-static void set_ceilings_state(live_metrics *m, int ok, const probes_ceilings *c, const char *state)
+/* done: final (ok, or why there are none); else still measuring. */
+static void set_ceilings_state(live_metrics *m, int done, int ok, const probes_ceilings *c, const char *state)
 {
     pthread_mutex_lock(&m->ceilings_lock);
+    m->ceilings_done = done;
     m->ceilings_ok = ok;
     if (c)
         m->ceilings = *c;
@@ -452,31 +467,125 @@ static void set_ceilings_state(live_metrics *m, int ok, const probes_ceilings *c
     pthread_mutex_unlock(&m->ceilings_lock);
 }
 
+/* Sleeps ms unless stopped; 0 once stopping. */
+static int nap_ms(live_metrics *m, long ms)
+{
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    long ns = until.tv_nsec + ms * 1000000L;
+    until.tv_sec += ns / 1000000000L;
+    until.tv_nsec = ns % 1000000000L;
+    pthread_mutex_lock(&m->stop_lock);
+    while (!atomic_load(&m->stop))
+        if (pthread_cond_timedwait(&m->stop_cond, &m->stop_lock, &until) == ETIMEDOUT)
+            break;
+    pthread_mutex_unlock(&m->stop_lock);
+    return !atomic_load(&m->stop);
+}
+
+/* Until the engine has generated for need_ns and need_tokens since this
+ * call, or is not generating at all (paused, failed). 0 once stopping. */
+static int wait_for_generation(live_metrics *m, uint64_t need_ns, uint64_t need_tokens)
+{
+    live_status st;
+    live_get_status(m->engine, &st);
+    uint64_t generated = 0, last = hst_now_ns(), tokens_at_start = st.tokens;
+    while (generated < need_ns || st.tokens - tokens_at_start < need_tokens) {
+        if (st.state == LIVE_PAUSED || st.state == LIVE_FAILED)
+            return !atomic_load(&m->stop);
+        if (!nap_ms(m, CEILINGS_POLL_MS))
+            return 0;
+        uint64_t now = hst_now_ns();
+        if (st.state == LIVE_RUNNING)
+            generated += now - last;
+        last = now;
+        live_get_status(m->engine, &st);
+    }
+    return !atomic_load(&m->stop);
+}
+
+/* Holds the engine and waits until it is between tokens; 0, or -1 once stopping. */
+static int hold_engine(live_metrics *m, const char *reason)
+{
+    live_hold(m->engine, 1, reason, 0);
+    while (!atomic_load(&m->engine->idle) && !atomic_load(&m->engine->stop)) {
+        if (atomic_load(&m->stop))
+            return -1;
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    return atomic_load(&m->stop) ? -1 : 0;
+}
+
+/* Runs the plan's steps; 0 done (*whole: every step gave its figure), -1 stopped. */
+static int run_steps(live_metrics *m, probes_ceiling_plan *plan, int *whole)
+{
+    char state[64], reason[96];
+    uint64_t need = CEILINGS_FIRST_AFTER_NS, need_tokens = CEILINGS_FIRST_AFTER_TOKENS;
+    *whole = 1;
+    for (int k = 0; k < plan->n_steps; k++) {
+        snprintf(state, sizeof state, "measuring (%d of %d)", k + 1, plan->n_steps);
+        set_ceilings_state(m, 0, 0, NULL, state);
+        if (!wait_for_generation(m, need, need_tokens))
+            return -1;
+        snprintf(reason, sizeof reason, "measuring ceilings (%d of %d)", k + 1, plan->n_steps);
+        uint64_t t0 = hst_now_ns();
+        probes_metric figure;
+        int rc = hold_engine(m, reason) == 0 ? probes_ceilings_run_step_in_child(plan, k, &m->stop, &figure) : -1;
+        live_hold(m->engine, 0, NULL, 0);
+        if (rc < 0)
+            return -1;
+        *whole = *whole && rc == 0;
+        probes_ceilings_set_step(plan, k, &figure);
+        uint64_t took = hst_now_ns() - t0;
+        need = CEILINGS_GAP_FACTOR * took > CEILINGS_GAP_MIN_NS ? CEILINGS_GAP_FACTOR * took : CEILINGS_GAP_MIN_NS;
+        need_tokens = 0;
+    }
+    return 0;
+}
+
+/* Measures, publishes and caches (path NULL: why_no_path); a stopped
+ * measurement leaves no cache. */
+static void measure_ceilings(live_metrics *m, const char *path, const char *why_no_path)
+{
+    char err[1400], state[1500];
+    probes_ceiling_plan *plan = malloc(sizeof *plan);
+    if (!plan || probes_ceilings_plan(&m->opts.ceilings, plan, err, sizeof err) != 0) {
+        set_ceilings_state(m, 1, 0, NULL, plan ? err : "not measured: out of memory");
+        free(plan);
+        return;
+    }
+    int whole = 0;
+    if (run_steps(m, plan, &whole) != 0) {
+        free(plan);
+        return;
+    }
+    if (!whole)
+        snprintf(state, sizeof state, "measured (not cached: a measuring process failed)");
+    else if (!path)
+        snprintf(state, sizeof state, "measured (not cached: %s)", why_no_path);
+    else if (probes_ceilings_save(path, &plan->result, err, sizeof err) != 0)
+        snprintf(state, sizeof state, "measured (not cached: %s)", err);
+    else
+        snprintf(state, sizeof state, "measured");
+    set_ceilings_state(m, 1, 1, &plan->result, state);
+    free(plan);
+}
+
 static void *ceilings_main(void *arg)
 {
     live_metrics *m = arg;
-    char path[1024], err[512], state[300];
+    char path[1024], err[512];
     probes_ceilings *c = calloc(1, sizeof *c);
     if (!c)
         return NULL;
-    if (probes_ceilings_cache_path(path, sizeof path, err, sizeof err) == 0 &&
-        probes_ceilings_load(path, c, err, sizeof err) == 0) {
-        set_ceilings_state(m, 1, c, "cached");
-    } else if (m->opts.no_ceilings) {
-        set_ceilings_state(m, 0, NULL, "not measured (--no-ceilings); run `hstprof ceilings` once");
-    } else {
-        /* The engine would compete with the measurement for the cores and
-         * both numbers would be wrong, so it waits. */
-        set_ceilings_state(m, 0, NULL, "measuring this machine's ceilings (once; then cached)...");
-        live_hold(m->engine, 1, "measuring ceilings", 1);
-        int ok = probes_ceilings_measure(NULL, c, err, sizeof err) == 0;
-        live_hold(m->engine, 0, NULL, 0);
-        if (ok && probes_ceilings_save(path, c, err, sizeof err) != 0)
-            fprintf(stderr, "hstprof: %s\n", err); /* shown after the dashboard ends */
-        if (snprintf(state, sizeof state, "%s", ok ? "measured" : err) < 0)
-            state[0] = '\0';
-        set_ceilings_state(m, ok, ok ? c : NULL, state);
-    }
+    int have_path = probes_ceilings_cache_path(path, sizeof path, err, sizeof err) == 0;
+    if (have_path && probes_ceilings_load(path, c, err, sizeof err) == 0)
+        set_ceilings_state(m, 1, 1, c, "cached");
+    else if (m->opts.no_ceilings)
+        set_ceilings_state(m, 1, 0, NULL, "not measured (--no-ceilings); run `hstprof ceilings` once");
+    else
+        measure_ceilings(m, have_path ? path : NULL, err);
     free(c);
     return NULL;
 }
@@ -525,6 +634,7 @@ static void fill_machine(live_metrics *m, live_view *v)
     memcpy(v->pus, m->pus, sizeof v->pus);
     pthread_mutex_lock(&m->ceilings_lock);
     v->ceilings_ok = m->ceilings_ok;
+    v->ceilings_done = m->ceilings_done;
     v->ceilings = m->ceilings;
     live_copy_text(v->ceilings_state, sizeof v->ceilings_state, m->ceilings_state);
     pthread_mutex_unlock(&m->ceilings_lock);
@@ -632,21 +742,6 @@ static int drain(live_metrics *m)
     return n;
 }
 
-/* Sleeps update_ms unless stopped (then returns at once). */
-static void nap(live_metrics *m)
-{
-    struct timespec until;
-    clock_gettime(CLOCK_REALTIME, &until);
-    long ns = until.tv_nsec + (long)m->opts.update_ms * 1000000L;
-    until.tv_sec += ns / 1000000000L;
-    until.tv_nsec = ns % 1000000000L;
-    pthread_mutex_lock(&m->stop_lock);
-    while (!atomic_load(&m->stop))
-        if (pthread_cond_timedwait(&m->stop_cond, &m->stop_lock, &until) == ETIMEDOUT)
-            break;
-    pthread_mutex_unlock(&m->stop_lock);
-}
-
 static void *metrics_main(void *arg)
 {
     live_metrics *m = arg;
@@ -660,7 +755,7 @@ static void *metrics_main(void *arg)
         sample_cpu_load(m, now);
         if (worth_publishing(m, drained, now))
             publish(m, now);
-        nap(m);
+        nap_ms(m, m->opts.update_ms);
     }
     drain(m);
     publish(m, hst_now_ns());
@@ -707,7 +802,7 @@ void live_metrics_stop(live_metrics *m)
         return;
     pthread_mutex_lock(&m->stop_lock);
     atomic_store(&m->stop, 1);
-    pthread_cond_signal(&m->stop_cond);
+    pthread_cond_broadcast(&m->stop_cond); /* the probes and the ceilings threads */
     pthread_mutex_unlock(&m->stop_lock);
     if (m->thread_started)
         pthread_join(m->thread, NULL);

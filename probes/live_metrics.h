@@ -79,7 +79,8 @@ typedef struct {
     double minor_faults_per_s;
     /* ceilings */
     int ceilings_ok;
-    char ceilings_state[256];    /* "cached", "measured", "measuring...", or why not */
+    int ceilings_done;           /* ceilings_ok and ceilings_state are final */
+    char ceilings_state[256];    /* "cached", "measured", "measuring (2 of 6)", or why not */
     probes_ceilings ceilings;
     /* topology */
     int n_pus, n_cores, n_packages;
@@ -98,6 +99,7 @@ typedef struct live_metrics live_metrics;
 typedef struct {
     int no_ceilings;         /* 1: never measure (only load the cache) */
     int update_ms;           /* 0: 100 */
+    probes_ceiling_opts ceilings; /* how to measure them when not cached (zeros: as `hstprof ceilings`) */
 } live_metrics_options;
 
 /* Starts the probes thread that drains e's ring. */

@@ -41,6 +41,7 @@ void live_restore_engine_mask(live_engine *e)
 
 static void reset_sums(live_slot *s)
 {
+    s->decode_tokens = 0;
     memset(&s->prefill_sum, 0, sizeof s->prefill_sum);
     memset(&s->decode_sum, 0, sizeof s->decode_sum);
     memset(&s->recent_sum, 0, sizeof s->recent_sum);
@@ -318,6 +319,7 @@ void live_slot_publish_counters(live_engine *e, live_slot *s, int force)
         info->counters_decode = w[1];
         info->counters_recent = w[2];
         info->has_windows = 1;
+        info->counters_decode_tokens = s->decode_tokens;
     }
     pthread_mutex_unlock(&e->lock);
     free(w);
@@ -372,6 +374,7 @@ int live_slot_step(live_engine *e, live_slot *s, live_sample *out, char *err, si
     int token = rc == 0 ? hst_argmax(s->logits, cfg->vocab_size) : -1;
     uint64_t t1 = hst_now_ns();
     counters_after_token(s, prefill);
+    s->decode_tokens += !prefill;
     if (rc != 0) {
         snprintf(err, len, "%s", herr.msg);
         return -1;

@@ -145,13 +145,20 @@ static void soak_begin(const run_request *req, run_result *res)
     k->cycles_identical = req->temperature > 0 ? -1 : 1; /* sampled cycles differ by design */
     k->rss_interval_s = req->duration_s / (RUN_RSS_POINTS - 20); /* headroom: halving is for overruns */
     k->warmup_s = req->duration_s * 0.1 < 60 ? req->duration_s * 0.1 : 60;
+    /* -n may end the run long before --duration: its tokens set the scale too. */
+    if (req->n_tokens > 0) {
+        k->rss_interval_tokens = req->n_tokens / (RUN_RSS_POINTS - 20) > 0 ? req->n_tokens / (RUN_RSS_POINTS - 20) : 1;
+        k->warmup_tokens = req->n_tokens / 10;
+    }
 }
 
 /* The timeline keeps at most RUN_RSS_POINTS points: when full, every other
  * point goes and the spacing doubles, so an hour costs what a minute does. */
-static void soak_sample_rss(run_soak *k, double t_s, double rss, int final)
+static void soak_sample_rss(run_soak *k, double t_s, int64_t tokens, double rss, int final)
 {
-    if (!final && k->rss_points > 0 && t_s < k->rss_t_s[k->rss_points - 1] + k->rss_interval_s)
+    int time_due = k->rss_points == 0 || t_s >= k->rss_t_s[k->rss_points - 1] + k->rss_interval_s;
+    int tokens_due = k->rss_interval_tokens > 0 && tokens >= k->rss_last_tokens + k->rss_interval_tokens;
+    if (!final && !time_due && !tokens_due)
         return;
     if (k->rss_points == RUN_RSS_POINTS) {
         for (int i = 0; i < RUN_RSS_POINTS / 2; i++) {
@@ -160,12 +167,15 @@ static void soak_sample_rss(run_soak *k, double t_s, double rss, int final)
         }
         k->rss_points = RUN_RSS_POINTS / 2;
         k->rss_interval_s *= 2;
+        k->rss_interval_tokens *= 2;
     }
     k->rss_t_s[k->rss_points] = t_s;
     k->rss_bytes[k->rss_points++] = rss;
+    k->rss_last_tokens = tokens;
     k->rss_end_bytes = rss;
     /* The first cycle touches every KV-cache position: RSS may grow until it ends. */
-    if (k->rss_after_warmup_bytes == 0 && t_s >= k->warmup_s && k->cycles >= 2) {
+    int past_tenth = t_s >= k->warmup_s || (k->warmup_tokens > 0 && tokens >= k->warmup_tokens);
+    if (k->rss_after_warmup_bytes == 0 && past_tenth && k->cycles >= 2) {
         k->rss_after_warmup_bytes = rss;
         k->warmup_s = t_s;
     }
@@ -177,7 +187,8 @@ static void soak_rss(run_result *res, probes_memory_window *w, int final)
 {
     probes_memory_sample(w);
     if (w->rss_ok)
-        soak_sample_rss(&res->soak, (double)(hst_now_ns() - res->wall_start_ns) / 1e9, (double)w->rss_bytes, final);
+        soak_sample_rss(&res->soak, (double)(hst_now_ns() - res->wall_start_ns) / 1e9, res->tokens_total,
+                        (double)w->rss_bytes, final);
 }
 
 /* Greedy cycles all start from the same prompt, so each must repeat the first. */

@@ -55,11 +55,15 @@ typedef struct {
     double latency_m2;             /* Welford, for the standard deviation */
     double latency_mean_ns;
     int rss_points;
-    double rss_interval_s;         /* spacing of the timeline's points now */
+    double rss_interval_s;         /* spacing of the timeline's points now: 1% of --duration... */
+    int64_t rss_interval_tokens;   /* ...or of -n's tokens when -n caps the run (0: no cap) */
+    int64_t rss_last_tokens;       /* tokens at the last point */
     double rss_t_s[RUN_RSS_POINTS];
     double rss_bytes[RUN_RSS_POINTS];
     double warmup_s;               /* RSS before this is warm-up: the first cycle and at least 10% of
-                                    * the run (at most 60 s); once over, when it ended */
+                                    * the run (of --duration, at most 60 s, or of -n's tokens when -n
+                                    * caps it, whichever comes first); once over, when it ended */
+    int64_t warmup_tokens;         /* 10% of -n (0: no cap) */
     double rss_after_warmup_bytes; /* first sample at or after warmup_s; 0 until then */
     double rss_max_after_warmup_bytes;
     double rss_end_bytes;

@@ -10,6 +10,11 @@
 #include <string.h>
 #include <sys/utsname.h>
 
+/* The commit, which the Makefile writes into build/version.h and rewrites
+ * when HEAD or the tree's state changes; "unknown" in a build without it. */
+#if __has_include("build/version.h")
+#include "build/version.h"
+#endif
 #ifndef HSTPROF_GIT_COMMIT
 #define HSTPROF_GIT_COMMIT "unknown"
 #endif

@@ -130,6 +130,19 @@ static int parse_value(const opt_table *t, const opt_spec *o, const char *v)
         }
         memcpy(o->target, v, strlen(v) + 1);
         return 0;
+    case OPT_STRING_LIST: {
+        opt_string_list *list = o->target;
+        if (strlen(v) >= OPT_LIST_ITEM_MAX) {
+            print_error("%s: --%s value is too long (at most %d bytes)", t->command, o->name, OPT_LIST_ITEM_MAX - 1);
+            return -1;
+        }
+        if (list->n == OPT_LIST_MAX) {
+            print_error("%s: --%s is given more than %d times", t->command, o->name, OPT_LIST_MAX);
+            return -1;
+        }
+        memcpy(list->items[list->n++], v, strlen(v) + 1);
+        return 0;
+    }
     case OPT_FLAG:
         break;
     }

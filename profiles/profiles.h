@@ -45,7 +45,16 @@ typedef enum {
     OPT_U64,    /* unsigned 64-bit decimal */
     OPT_FLOAT,  /* finite double within [min, max] */
     OPT_STRING, /* copied into char[size] */
+    OPT_STRING_LIST, /* repeatable: each value appended to an opt_string_list */
 } opt_kind;
+
+/* What an OPT_STRING_LIST option collects, in the order given. */
+#define OPT_LIST_MAX 8
+#define OPT_LIST_ITEM_MAX 1024
+typedef struct {
+    int n;
+    char items[OPT_LIST_MAX][OPT_LIST_ITEM_MAX];
+} opt_string_list;
 
 typedef struct {
     const char *name;   /* long name without "--" */

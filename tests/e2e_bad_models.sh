@@ -13,8 +13,7 @@
 # missing ASan binary is skipped). One line per check; exit 0 when all passed.
 set -u
 . "$(dirname "$0")/lib/e2e.sh"
-cd "$(dirname "$0")/.."
-SEEDS=tests/fuzz/corpus/safetensors
+SEEDS=$SRC/tests/fuzz/corpus/safetensors
 
 # run BIN ARGS...: status, stdout and stderr into $status, $WORK/out, $WORK/err.
 run() {
@@ -158,10 +157,10 @@ check_binary() {
     done
 }
 
-check_binary release "${HSTPROF:-./hstprof}"
-if [ -x "${HSTPROF_ASAN:-build-asan/hstprof}" ]; then
-    check_binary asan "${HSTPROF_ASAN:-build-asan/hstprof}"
+check_binary release "$HSTPROF"
+if [ -x "${HSTPROF_ASAN:-$SRC/build-asan/hstprof}" ]; then
+    check_binary asan "${HSTPROF_ASAN:-$SRC/build-asan/hstprof}"
 else
-    echo "skip  asan: no ${HSTPROF_ASAN:-build-asan/hstprof}"
+    echo "skip  asan: no ${HSTPROF_ASAN:-$SRC/build-asan/hstprof}"
 fi
 e2e_finish

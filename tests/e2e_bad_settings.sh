@@ -206,7 +206,7 @@ terminal_cases() {
     command -v script >/dev/null 2>&1 || { echo "skip terminal cases: no script(1)"; return; }
     local args
     for args in "--threads $over" "--affinity 0,$bad_pu --threads 1" "-p $p/badkey.ini"; do
-        TERM=xterm-256color script -qec "$bin $args" /dev/null >"$WORK/tty" 2>&1 </dev/null
+        TERM=xterm-256color script -qec "$bin $args" "$WORK/typescript" >"$WORK/tty" 2>&1 </dev/null
         local status=$?
         if [ "$status" -eq 2 ] && ! grep -q $'\e' "$WORK/tty" && [ "$(grep -c . "$WORK/tty")" -eq 1 ]; then
             pass "$(basename "$bin") $args on a terminal: exit 2, one line, terminal untouched"
@@ -223,7 +223,7 @@ terminal_cases() {
     fi
 }
 
-for bin in "${HSTPROF:-./hstprof}" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
+for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     echo "-- $bin"
     matrix
     allowed_cases

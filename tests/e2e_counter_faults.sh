@@ -9,7 +9,7 @@
 # exit 0 when every check passed. HSTPROF and HSTPROF_ASAN name the binaries.
 set -u
 . "$(dirname "$0")/lib/e2e.sh"
-. "$(dirname "$0")/lib/tmux.sh"
+. "$SRC/tests/lib/tmux.sh"
 
 # with_fd_limit LIMIT CMD...: CMD with only fds 0-2 open and RLIMIT_NOFILE at LIMIT.
 with_fd_limit() {
@@ -24,12 +24,13 @@ with_fd_limit() {
 }
 
 # The lowest limit at which the dashboard runs on 1 thread with its software
-# counters counting; 0 when none up to 40.
+# counters counting; 0 when none up to 40. Each try prints the dashboard once
+# its counters cover 20 decode tokens (120 s only bound a hang).
 lowest_limit() {
     local bin=$1 limit
     for limit in $(seq 6 40); do
-        with_fd_limit "$limit" "$bin" dashboard --threads 1 --screen-dump 1 --size 140x45 \
-            >"$WORK/dump" 2>/dev/null </dev/null || continue
+        with_fd_limit "$limit" "$bin" dashboard --threads 1 --no-ceilings --size 140x45 \
+            --screen-dump 120 --screen-dump-when tokens=20 >"$WORK/dump" 2>/dev/null </dev/null || continue
         if grep -Eq '^task-clock +[0-9]' "$WORK/dump" && ! grep -q 'too many open files' "$WORK/dump"; then
             echo "$limit"
             return
@@ -45,11 +46,11 @@ tokens_of() { screen_of "$1" | sed -n 's/.* \([0-9][0-9]*\) decode tokens .*/\1/
 # that fd limit; the exit status goes to $WORK/NAME.exit.
 start() {
     local name=$1 limit=$2 bin=$3
-    tmux_start "$name" -- "(ulimit -n $limit && exec \"$bin\" dashboard --threads 1 --oversubscribe)"
+    tmux_start "$name" -- "(ulimit -n $limit && exec \"$bin\" dashboard --threads 1 --oversubscribe --no-ceilings)"
 }
 
 n=0
-for bin in "${HSTPROF:-./hstprof}" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
+for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     bin=$(realpath "$bin")
     n=$((n + 1))
     echo "-- $bin"
@@ -74,8 +75,12 @@ for bin in "${HSTPROF:-./hstprof}" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     check "the reopened counters say too many open files (EMFILE)" \
         $(wait_for "$name" '^task-clock +(on thread [0-9]+: )?too many open files \(EMFILE\)' 20; echo $?)
     before=$(tokens_of "$name")
-    sleep 2
-    after=$(tokens_of "$name")
+    after=$before
+    for _ in $(seq 100); do # until the count moves; 20 s only bound a hang
+        after=$(tokens_of "$name")
+        [ -n "$before" ] && [ -n "$after" ] && [ "$after" -gt "$before" ] && break
+        sleep 0.2
+    done
     check "generation goes on after the failed reopen (decode tokens $before -> $after)" \
         $([ -n "$before" ] && [ -n "$after" ] && [ "$after" -gt "$before" ]; echo $?)
     check "state is RUNNING" $(wait_for "$name" "state RUNNING" 5; echo $?)

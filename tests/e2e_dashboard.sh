@@ -3,15 +3,16 @@
 # every panel, change threads with + and see the header follow, snapshot
 # with s and find the files, resize below the minimum and back, quit with q
 # (exit status 0, terminal restored), TERM=screen and TERM=linux, NO_COLOR,
-# Ctrl-C, SIGTERM and a crash (SIGSEGV) leaving the terminal restored, and
-# --screen-dump. One line per check; exit 0 when every check passed.
+# Ctrl-C, SIGTERM and a crash (SIGSEGV) leaving the terminal restored, a
+# first start without cached ceilings (tokens at once, the ceilings in steps,
+# q cutting them short without caching), and --screen-dump. One line per
+# check; exit 0 when every check passed.
 #
 # HSTPROF names the binary (default ./hstprof). Everything waits by polling
 # with a time limit, never with a long fixed sleep.
 set -u
 . "$(dirname "$0")/lib/e2e.sh"
-. "$(dirname "$0")/lib/tmux.sh"
-HSTPROF=$(realpath "${HSTPROF:-./hstprof}")
+. "$SRC/tests/lib/tmux.sh"
 
 # start NAME ENV... -- ARGS...: runs hstprof ARGS in a new 140x45 session;
 # the wrapper records the exit status and then shows a marker line, so that a
@@ -168,6 +169,27 @@ signalled() {
 signalled sigterm TERM "SIGTERM" 143
 signalled sighup HUP "SIGHUP" 129
 signalled crash SEGV "SIGSEGV (a crash)" 139
+
+# ---- a machine it has never seen: tokens first, then the ceilings in steps; q cuts them short --
+mkdir -p "$WORK/cache-first"
+start first TERM=xterm-256color "XDG_CACHE_HOME=$WORK/cache-first" -- dashboard --threads 1
+if wait_for first "state RUNNING" 20 && wait_for first "ceilings: measuring \(1 of " 20; then
+    pass "first start: generating at once, the ceilings still to come"
+else
+    fail "first start: not generating with the ceilings still to come"
+fi
+if wait_for first "HELD: measuring ceilings \(1 of " 60; then
+    pass "first start: the engine is held for one step of the measurement at a time"
+else
+    fail "first start: no step of the ceilings measurement seen"
+fi
+"${TMUX_CMD[@]}" send-keys -t first q
+check_restored first "q while measuring ceilings" 0
+if [ -z "$(ls -A "$WORK/cache-first")" ]; then
+    pass "q while measuring ceilings: a measurement cut short is not cached"
+else
+    fail "q while measuring ceilings: cached anyway: $(ls -R "$WORK/cache-first")"
+fi
 
 # ---- --screen-dump -------------------------------------------------------------------------
 dump="$WORK/dump.txt"

@@ -12,7 +12,7 @@
 # One line per check; exit status 0 = all passed.
 set -u
 . "$(dirname "$0")/lib/e2e.sh"
-. "$(dirname "$0")/lib/full_disk.sh"
+. "$SRC/tests/lib/full_disk.sh"
 
 # refused LABEL LIMIT CAUSE TARGETS COMMAND...: runs COMMAND under
 # `ulimit -f LIMIT` (KiB, or unlimited) and checks what a failed export must
@@ -47,7 +47,6 @@ refused() {
 }
 
 # The ceilings cache, measured once: its file name is this machine's key.
-HSTPROF=${HSTPROF:-./hstprof}
 XDG_CACHE_HOME="$WORK/cache-seed" "$HSTPROF" ceilings --threads 1 >/dev/null 2>&1
 cache_name=$(cd "$WORK/cache-seed/hstprof" 2>/dev/null && ls ceilings-*.json | head -n 1)
 check "the ceilings cache is measured to start from ($cache_name)" $([ -n "$cache_name" ]; echo $?)
@@ -81,6 +80,8 @@ every_writer() {
     refused "run --export --log --trace at once" "$small" "$cause" \
         "$work/run.md,$work/BENCHMARKS.md,$work/trace.csv" "${run[@]}" --export "$work/run.md" \
         --log "$work/BENCHMARKS.md" --title later --trace "$work/trace.csv"
+    refused "run --export md, csv and json at once" "$small" "$cause" "$work/run.md,$work/run.csv,$work/run.json" \
+        "${run[@]}" --export "$work/run.md" --export "$work/run.csv" --export "$work/run.json"
     refused "run --dump-logits" "$small" "$cause" "$work/logits.bin" "${run[@]}" --dump-logits "$work/logits.bin"
     refused "bench -o" "$small" "$cause" "$work/bench.md" \
         "$bin" bench --seq 16 --runs 1 --warmup 0 --threads 1 -o "$work/bench.md"
@@ -118,6 +119,11 @@ for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
         "$work/run.md,$work/BENCHMARKS.md" "$bin" run -n 4 --threads 1 --export "$work/run.md" \
         --log "$work/BENCHMARKS.md" --title later
     check "tmpfs: the report fitted, the log did not" $(grep -q "BENCHMARKS.md: cannot write" "$WORK/err"; echo $?)
+    # The same with three exports: the Markdown (6 KiB) fits, the CSV after it does not.
+    refused "tmpfs, one page short: run --export md --export csv --export json" unlimited "No space left on device" \
+        "$work/run.md,$work/run.csv,$work/run.json" "$bin" run -n 4 --threads 1 --export "$work/run.md" \
+        --export "$work/run.csv" --export "$work/run.json"
+    check "tmpfs: the Markdown export fitted, the CSV did not" $(grep -q "run.csv: cannot write" "$WORK/err"; echo $?)
     fill "$work"
     check "tmpfs: the filesystem is full" $([ "$(df --output=avail "$work" | tail -n 1)" -eq 0 ]; echo $?)
     every_writer unlimited "No space left on device"

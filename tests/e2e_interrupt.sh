@@ -46,7 +46,7 @@ interrupt_run() { # signal name, expected status
 }
 
 # The release binary, then the ASan+UBSan one when run_all.sh provides it.
-for bin in "${HSTPROF:-./hstprof}" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
+for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     echo "-- $bin"
     interrupt_bench INT 130
     interrupt_bench TERM 143

@@ -11,7 +11,6 @@
 set -u
 . "$(dirname "$0")/lib/e2e.sh"
 
-HSTPROF=${HSTPROF:-./hstprof}
 work="$WORK/work"
 mkdir -p "$work"
 "$HSTPROF" model init --preset hst-v3 -o "$WORK/old.safetensors" >/dev/null

@@ -12,8 +12,8 @@
 # (HSTPROF, HSTPROF_ASAN). One line per check; exit 0 when all passed.
 set -u
 . "$(dirname "$0")/lib/e2e.sh"
-. "$(dirname "$0")/lib/tmux.sh"
-. "$(dirname "$0")/lib/full_disk.sh"
+. "$SRC/tests/lib/tmux.sh"
+. "$SRC/tests/lib/full_disk.sh"
 
 # start NAME DIR LIMIT: the dashboard in DIR (its snapshot directory) under
 # `ulimit -f LIMIT`; afterwards the wrapper records the exit status (outside
@@ -71,7 +71,7 @@ can_mount=""
 tmpfs_usable && can_mount=1
 
 n=0
-for bin in "$(realpath "${HSTPROF:-./hstprof}")" ${HSTPROF_ASAN:+"$(realpath "$HSTPROF_ASAN")"}; do
+for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     n=$((n + 1))
     echo "-- $bin"
     # A file-size limit: an earlier snapshot (any content) sits in the directory.

@@ -134,7 +134,7 @@ static void test_finite_weights_have_no_warning(void **state)
     char warning[700];
     hst_error err = {{0}};
     const hst_load_opts strict = {.reject_nonfinite_weights = 1};
-    hst_model *m = hst_model_load_opts(SEEDS "tiny-v4.safetensors", &strict, &err);
+    hst_model *m = hst_model_load_opts(harness_source(SEEDS "tiny-v4.safetensors"), &strict, &err);
     if (!m)
         fail_msg("a finite file must load under reject_nonfinite_weights: %s", err.msg);
     const char *first = "stale";
@@ -191,7 +191,7 @@ static void test_half_precision_nan_and_inf_are_counted(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char path[128];
         tmp_path(path, sizeof path, "half.safetensors");
-        copy_with_first_half(cases[i].seed, path, cases[i].bits);
+        copy_with_first_half(harness_source(cases[i].seed), path, cases[i].bits);
         hst_error err = {{0}};
         hst_model *m = hst_model_load(path, &err);
         if (!m)
@@ -278,7 +278,7 @@ static void test_2gib_sparse_file_fails_without_being_read(void **state)
     (void)state;
     char path[128];
     tmp_path(path, sizeof path, "sparse.safetensors");
-    copy_file(SEEDS "tiny-v4.safetensors", path);
+    copy_file(harness_source(SEEDS "tiny-v4.safetensors"), path);
     assert_int_equal(truncate(path, (off_t)TWO_GIB), 0);
     expect_small_failure(path, "bad offsets", 0);
     unlink(path);

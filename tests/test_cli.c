@@ -327,10 +327,32 @@ static void test_bench_csv_and_markdown_shapes(void **state)
     harness_done(&r);
 }
 
+/* ---- the dashboard on a machine it has never seen ----------------------------------- */
+
+/* No ceilings cached: generation starts at once, and the ceilings wait for
+ * it (the Bandwidth panel says they are coming) instead of holding it. */
+static void test_dashboard_generates_before_measuring_ceilings(void **state)
+{
+    (void)state;
+    char cache[512], saved[1024];
+    snprintf(cache, sizeof cache, "%s/fresh-cache", tmpdir);
+    assert_int_equal(mkdir(cache, 0755), 0);
+    snprintf(saved, sizeof saved, "%s", getenv("XDG_CACHE_HOME") ? getenv("XDG_CACHE_HOME") : "");
+    setenv("XDG_CACHE_HOME", cache, 1);
+    result r = run("dashboard --threads 1 --screen-dump 600 --screen-dump-when tokens=50 --size 140x45 --no-counters");
+    setenv("XDG_CACHE_HOME", saved, 1);
+    if (r.status != 0)
+        fail_msg("exit %d, stderr: %s", r.status, r.err);
+    if (!strstr(r.out, "state RUNNING") || !strstr(r.out, "ceilings: measuring (1 of "))
+        fail_msg("want a running engine and ceilings still to come:\n%s", r.out);
+    harness_done(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage_errors_are_one_line_exit_2),
+        cmocka_unit_test(test_dashboard_generates_before_measuring_ceilings),
         cmocka_unit_test(test_help_on_every_command),
         cmocka_unit_test(test_run_json_summary_is_consistent),
         cmocka_unit_test(test_run_json_carries_probes),

@@ -85,7 +85,7 @@ static json_t *fixture(const char *name)
 {
     char path[256];
     json_error_t e;
-    snprintf(path, sizeof path, GOLDEN_DIR "/%s", name);
+    snprintf(path, sizeof path, "%s/%s", harness_source(GOLDEN_DIR), name);
     json_t *o = json_load_file(path, 0, &e);
     if (!o)
         fail_msg("%s:%d: %s", path, e.line, e.text);
@@ -96,7 +96,7 @@ static json_t *fixture(const char *name)
 static void check_golden(const char *name, const char *text)
 {
     char path[256];
-    snprintf(path, sizeof path, GOLDEN_DIR "/%s", name);
+    snprintf(path, sizeof path, "%s/%s", harness_source(GOLDEN_DIR), name);
     const char *update = getenv("HSTPROF_UPDATE_GOLDEN");
     if (update && strcmp(update, "1") == 0) {
         spit(path, text);
@@ -731,6 +731,46 @@ static void test_cli_run_exports_every_format(void **state)
     free(text);
 }
 
+/* --export repeated: every file from one run (the same quality hash in
+ * each), written together. */
+static void test_cli_run_writes_every_export_given(void **state)
+{
+    (void)state;
+    char md[512], csv[512], js[512];
+    snprintf(md, sizeof md, "%s/one-run.md", tmpdir);
+    snprintf(csv, sizeof csv, "%s/one-run.csv", tmpdir);
+    snprintf(js, sizeof js, "%s/one-run.json", tmpdir);
+    cli_result r = run_cli("run -n 6 -t 1 -q --export %s --export %s --export %s", md, csv, js);
+    if (r.status != 0)
+        fail_msg("status %d, stderr '%s'", r.status, r.err);
+    harness_done(&r);
+    char *md_text = slurp(md), *csv_text = slurp(csv), *json_text = slurp(js);
+    assert_non_null(md_text);
+    assert_non_null(csv_text);
+    assert_non_null(json_text);
+    json_t *o = json_loads(json_text, 0, NULL);
+    assert_non_null(o);
+    const char *hash = json_string_value(json_object_get(o, "quality_hash"));
+    assert_non_null(hash);
+    assert_non_null(strstr(md_text, hash));
+    assert_non_null(strstr(csv_text, hash));
+    json_decref(o);
+    free(md_text);
+    free(csv_text);
+    free(json_text);
+    /* Twice the same file, or --export-format for several: refused before the run. */
+    const char *refused[] = {"--export %s/twice.md --export %s/./twice.md",
+                             "--export %s/a.md --export %s/a.csv --export-format md"};
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        char args[1200];
+        snprintf(args, sizeof args, refused[i], tmpdir, tmpdir);
+        r = run_cli("run -n 2 -q %s", args);
+        if (r.status != 2 || harness_count_lines(r.err) != 1)
+            fail_msg("'%s': status %d, stderr '%s' (want 2 and one line)", args, r.status, r.err);
+        harness_done(&r);
+    }
+}
+
 static void test_cli_run_log_and_trace(void **state)
 {
     (void)state;
@@ -824,6 +864,7 @@ int main(void)
         cmocka_unit_test(test_format_from_path),
         cmocka_unit_test(test_system_info_has_every_field_or_a_reason),
         cmocka_unit_test(test_cli_run_exports_every_format),
+        cmocka_unit_test(test_cli_run_writes_every_export_given),
         cmocka_unit_test(test_cli_run_log_and_trace),
         cmocka_unit_test(test_cli_export_failures_exit_2_with_one_line),
     };

@@ -17,6 +17,7 @@
 #include "tests/fuzz/fuzz_args.c"        // NOLINT(bugprone-suspicious-include)
 #include "tests/fuzz/fuzz_profile.c"     // NOLINT(bugprone-suspicious-include)
 #include "tests/fuzz/fuzz_safetensors.c" // NOLINT(bugprone-suspicious-include)
+#include "tests/harness.h"
 
 #include <dirent.h>
 #include <stdio.h>
@@ -73,10 +74,10 @@ static int replay_dir(const char *dir, fuzz_entry entry)
 
 static void replay_target(const char *target, fuzz_entry entry)
 {
-    char dir[256];
-    snprintf(dir, sizeof dir, "tests/fuzz/regressions/%s", target);
+    char dir[1200];
+    snprintf(dir, sizeof dir, "%s/%s", harness_source("tests/fuzz/regressions"), target);
     int regressions = replay_dir(dir, entry);
-    snprintf(dir, sizeof dir, "tests/fuzz/corpus/%s", target);
+    snprintf(dir, sizeof dir, "%s/%s", harness_source("tests/fuzz/corpus"), target);
     int seeds = replay_dir(dir, entry);
     print_message("%s: %d regression inputs, %d seeds\n", target, regressions, seeds);
     assert_true(seeds > 0); /* run from the wrong directory, the test would pass on nothing */

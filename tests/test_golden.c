@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "engine/hst.h"
+#include "tests/harness.h"
 
 #define GOLDEN_TOL 1e-4      /* spec 0 (a): prefill vs an independent implementation */
 #define DECODE_TOL 1e-5      /* spec 5: decode(t) vs prefill(0..t)[t] */
@@ -54,7 +55,7 @@ static golden G[N_MODELS];
 
 static const char *golden_dir(void) {
     const char *d = getenv("HSTPROF_GOLDEN_DIR");
-    return (d && *d) ? d : "tests/golden";
+    return (d && *d) ? d : harness_source("tests/golden");
 }
 
 static void path_of(char *buf, size_t n, const char *model, const char *suffix) {

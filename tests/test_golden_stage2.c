@@ -20,8 +20,8 @@
  *     tokens then one token: the window's last row within 1e-4 of the golden
  *     row (decode(t) = parity_prefill(0..t)[t], 12.0).
  *
- * Data are found in $HSTPROF_GOLDEN_DIR, else tests/golden relative to the
- * current directory (make test runs from the repository root). */
+ * Data are found in $HSTPROF_GOLDEN_DIR, else the repository's tests/golden
+ * (harness_source). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "engine/internal.h" /* hst_session_set_stage_hook */
+#include "tests/harness.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -81,7 +82,7 @@ static char test_names[MAX_TESTS][160];
 static const char *golden_dir(void)
 {
     const char *d = getenv("HSTPROF_GOLDEN_DIR");
-    return (d && *d) ? d : "tests/golden";
+    return (d && *d) ? d : harness_source("tests/golden");
 }
 
 /* ---- reading the data -------------------------------------------------------------- */
@@ -673,8 +674,8 @@ int main(void)
 {
     static struct CMUnitTest tests[MAX_TESTS];
     if (find_models() <= 0) {
-        fprintf(stderr, "test_golden_stage2: no <model>.cases.txt in %s (set HSTPROF_GOLDEN_DIR or run from the "
-                        "repository root)\n", golden_dir());
+        fprintf(stderr, "test_golden_stage2: no <model>.cases.txt in %s (set HSTPROF_GOLDEN_DIR to the data, or "
+                        "HSTPROF_SOURCE_DIR to the repository root)\n", golden_dir());
         return 1;
     }
     for (int m = 0; m < n_models; m++) {

@@ -8,11 +8,16 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "probes/ceilings.h"
 #include "probes/json.h"
 #include "probes/live.h"
 #include "probes/live_metrics.h"
 #include "probes/ring.h"
 #include "probes/stats.h"
+#include "tests/harness.h"
+
+#include <errno.h>
+#include <sys/wait.h>
 
 #include <math.h>
 #include <pthread.h>
@@ -287,10 +292,10 @@ static void test_thread_change_lands_at_a_token_boundary_in_a_new_segment(void *
     live_stop(e);
 }
 
-static void test_pause_stops_tokens_and_resume_restarts_them(void **state)
+/* An engine that generated a token, then paused (and said so). */
+static live_engine *paused_engine(int max_seq_len)
 {
-    (void)state;
-    live_engine *e = start_engine(1, 0, 0);
+    live_engine *e = start_engine(1, max_seq_len, 0);
     live_sample s;
     next_sample(e, &s);
     live_send_simple(e, LIVE_CMD_PAUSE);
@@ -301,6 +306,14 @@ static void test_pause_stops_tokens_and_resume_restarts_them(void **state)
         live_get_status(e, &st);
     } while (st.state != LIVE_PAUSED && hst_now_ns() < until);
     assert_int_equal(st.state, LIVE_PAUSED);
+    return e;
+}
+
+static void test_pause_stops_tokens_and_resume_restarts_them(void **state)
+{
+    (void)state;
+    live_engine *e = paused_engine(0);
+    live_sample s;
     sleep_ms(50);
     while (live_ring_pop(live_engine_ring(e), &s))
         ;
@@ -496,6 +509,110 @@ static void test_many_segments_keep_the_newest(void **state)
     live_stop(e);
 }
 
+/* ---- ceilings measured while the dashboard runs -------------------------------------------------- */
+
+#define MIB (1024.0 * 1024.0)
+
+/* This process's peak RSS (the kernel's high-water mark), in bytes. */
+static double peak_rss_bytes(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kib = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %lf kB", &kib) == 1)
+            break;
+    if (f)
+        fclose(f);
+    assert_true(kib > 0);
+    return kib * 1024;
+}
+
+/* A fresh XDG_CACHE_HOME: nothing measured on this "machine" yet. */
+static void fresh_cache(char *dir, size_t size)
+{
+    assert_int_equal(harness_make_tmpdir(dir, size, "cache"), 0);
+    setenv("XDG_CACHE_HOME", dir, 1);
+}
+
+/* Measured in child processes: 3 x 64 MiB of triad arrays never show in
+ * this process's memory (the figures the Memory panel shows). A paused
+ * engine lets the steps follow each other at once. */
+static void test_ceilings_measured_beside_the_engine_leave_its_memory_alone(void **state)
+{
+    (void)state;
+    char cache[256], path[1024], err[512];
+    fresh_cache(cache, sizeof cache);
+    live_engine *e = paused_engine(64);
+    /* The high-water mark from here on (Linux: "5" resets it). */
+    FILE *clear = fopen("/proc/self/clear_refs", "w");
+    assert_non_null(clear);
+    fputs("5", clear);
+    fclose(clear);
+    double before = peak_rss_bytes();
+    live_metrics_options mo = {.update_ms = 20,
+                               .ceilings = {.triad_array_bytes = 64 * 1024 * 1024, .fma_seconds = 0.01,
+                                            .max_threads = 1}};
+    live_metrics *m = live_metrics_start(e, &mo, err, sizeof err);
+    assert_non_null(m);
+    live_view *v = calloc(1, sizeof *v);
+    uint64_t until = hst_now_ns() + WAIT_NS * 3;
+    do {
+        sleep_ms(20);
+        live_metrics_view(m, v);
+    } while (!v->ceilings_done && hst_now_ns() < until);
+    if (!v->ceilings_ok)
+        fail_msg("ceilings: %s", v->ceilings_state);
+    assert_string_equal(v->ceilings_state, "measured");
+    assert_int_equal(v->ceilings.n_rows, 1);
+    if (!v->ceilings.rows[0].triad_bytes_per_s.valid)
+        fail_msg("triad: %s", v->ceilings.rows[0].triad_bytes_per_s.why_not);
+    assert_true(v->ceilings.rows[0].fma_flops_per_s.valid);
+    double grown = peak_rss_bytes() - before;
+    print_message("peak RSS grew by %.1f MiB while measuring with 3 x 64 MiB arrays\n", grown / MIB);
+    assert_true(grown < 64 * MIB);
+    assert_int_equal(probes_ceilings_cache_path(path, sizeof path, err, sizeof err), 0);
+    assert_true(harness_file_exists(path)); /* cached for the next start */
+    free(v);
+    live_metrics_stop(m);
+    live_stop(e);
+    harness_remove_tmpdir(cache);
+}
+
+/* Stopping (q) in the middle of a step kills its child at once: no
+ * measuring process is left, and a measurement cut short is not cached. */
+static void test_stop_during_a_ceilings_step_kills_it_and_caches_nothing(void **state)
+{
+    (void)state;
+    char cache[256], path[1024], err[512];
+    fresh_cache(cache, sizeof cache);
+    live_engine *e = paused_engine(64);
+    /* Steps of seconds: a stop that waited for them would be seen. */
+    live_metrics_options mo = {.update_ms = 20,
+                               .ceilings = {.triad_array_bytes = 256 * 1024 * 1024, .fma_seconds = 1, .max_threads = 1}};
+    live_metrics *m = live_metrics_start(e, &mo, err, sizeof err);
+    assert_non_null(m);
+    live_status st;
+    uint64_t until = hst_now_ns() + WAIT_NS;
+    do {
+        sleep_ms(5);
+        live_get_status(e, &st);
+    } while (!strstr(st.hold_reason, "measuring ceilings (1 of 3)") && hst_now_ns() < until);
+    assert_non_null(strstr(st.hold_reason, "measuring ceilings (1 of 3)"));
+    sleep_ms(50); /* into the step */
+    uint64_t t0 = hst_now_ns();
+    live_metrics_stop(m);
+    print_message("stopped in %.1f ms during a ceilings step\n", (double)(hst_now_ns() - t0) / 1e6);
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1); /* no child left behind */
+    assert_int_equal(errno, ECHILD);
+    assert_int_equal(probes_ceilings_cache_path(path, sizeof path, err, sizeof err), 0);
+    assert_false(harness_file_exists(path));
+    live_get_status(e, &st);
+    assert_string_equal(st.hold_reason, ""); /* the engine is let go */
+    live_stop(e);
+    harness_remove_tmpdir(cache);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -513,6 +630,8 @@ int main(void)
         cmocka_unit_test(test_ab_rounds_alternate_sides),
         cmocka_unit_test(test_metrics_view_shows_the_current_segment),
         cmocka_unit_test(test_many_segments_keep_the_newest),
+        cmocka_unit_test(test_ceilings_measured_beside_the_engine_leave_its_memory_alone),
+        cmocka_unit_test(test_stop_during_a_ceilings_step_kills_it_and_caches_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -345,7 +345,12 @@ static char *run_cli(const char *args, int *status, int *stderr_lines)
 
 /* run computes the quality hash, which needs a vocabulary of 256 ids: the
  * default preset; bench takes the tiny golden model. */
-#define TINY_MODEL "--models tests/golden/tiny-v4.safetensors"
+static char *run_bench_on_tiny(const char *args, int *status, int *stderr_lines)
+{
+    char line[2048];
+    snprintf(line, sizeof line, "bench --models %s %s", harness_source("tests/golden/tiny-v4.safetensors"), args);
+    return run_cli(line, status, stderr_lines);
+}
 
 static void test_cli_precision_flag(void **state)
 {
@@ -368,15 +373,14 @@ static void test_cli_precision_flag(void **state)
     assert_string_equal(json_string_value(json_object_get(o, "precision")), "bf16");
     json_decref(o);
     free(js);
-    char *csv = run_cli("bench " TINY_MODEL " --seq 8 --threads 1 --runs 1 --warmup 0 --no-probes --precision int8 "
-                        "--format csv",
-                        &status, &lines);
+    char *csv = run_bench_on_tiny("--seq 8 --threads 1 --runs 1 --warmup 0 --no-probes --precision int8 --format csv",
+                                  &status, &lines);
     assert_int_equal(status, 0);
     assert_non_null(strstr(csv, ",precision"));
     assert_non_null(strstr(csv, ",int8"));
     free(csv);
-    char *md = run_cli("bench " TINY_MODEL " --seq 8 --threads 1 --runs 1 --warmup 0 --no-probes --precision bf16",
-                       &status, &lines);
+    char *md = run_bench_on_tiny("--seq 8 --threads 1 --runs 1 --warmup 0 --no-probes --precision bf16", &status,
+                                 &lines);
     assert_int_equal(status, 0);
     assert_non_null(strstr(md, "weights bf16"));
     free(md);

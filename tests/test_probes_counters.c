@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "probes/internal.h"
+#include "tests/harness.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,11 +27,11 @@
 
 static const probes_machine_facts vm_without_pmu = {.hypervisor = 1, .cpu_pmu_present = 0, .paranoid = 2};
 
-static char script_path[256];
+static char script_path[1200];
 
 static void write_script(const char *text)
 {
-    snprintf(script_path, sizeof script_path, "/tmp/hstprof-test-fake-%ld.txt", (long)getpid());
+    snprintf(script_path, sizeof script_path, "%s/fake-counters.txt", harness_workdir());
     FILE *f = fopen(script_path, "w");
     assert_non_null(f);
     fputs(text, f);
@@ -999,7 +1000,7 @@ static void expect_script_error(const char *text, const char *expected)
     write_script(text);
     char err[PROBES_WHY_MAX] = "";
     assert_null(probes_fake_script_load(script_path, err, sizeof err));
-    char where[300];
+    char where[sizeof script_path + 300];
     snprintf(where, sizeof where, "%s:%s", script_path, expected);
     if (!strstr(err, where))
         fail_msg("expected '%s' in: %s", where, err);

@@ -351,7 +351,7 @@ static void test_shipped_profiles_all_load(void **state)
 static void test_shipped_directory_found_beside_the_binary(void **state)
 {
     (void)state;
-    char dir[1024], err[512], bad_err[512], cwd_profiles[1024], cwd[900];
+    char dir[1024], err[512], bad_err[512], source_profiles[1024], cwd[900];
     unsetenv("HSTPROF_PROFILE_DIR");
     int found = profile_shipped_dir(dir, sizeof dir, err, sizeof err);
     setenv("HSTPROF_PROFILE_DIR", "/nonexistent-hstprof-dir", 1);
@@ -359,9 +359,8 @@ static void test_shipped_directory_found_beside_the_binary(void **state)
     setenv("HSTPROF_PROFILE_DIR", shipped_dir, 1); /* restored before any assertion */
     if (found != 0)
         fail_msg("%s", err);
-    assert_non_null(getcwd(cwd, sizeof cwd));
-    snprintf(cwd_profiles, sizeof cwd_profiles, "%s/profiles", cwd);
-    assert_string_equal(dir, cwd_profiles);
+    snprintf(source_profiles, sizeof source_profiles, "%s", harness_source("profiles"));
+    assert_string_equal(dir, source_profiles);
     assert_int_equal(bad, -1);
     assert_string_equal(bad_err, "HSTPROF_PROFILE_DIR=/nonexistent-hstprof-dir: not a directory");
 }
@@ -472,7 +471,7 @@ static void test_cli_profiles_lists_shipped_and_user(void **state)
     write_file(path, "# my own single thread\nthreads = 1\n");
     cli_result *r = run_cli("profiles --bogus");
     assert_int_equal(r->status, 2);
-    r = run_cli("profiles"); /* XDG_CONFIG_HOME is unset here: the user's own directory */
+    r = run_cli("profiles"); /* XDG_CONFIG_HOME unset: $HOME/.config, inside the test's own directory */
     assert_int_equal(r->status, 0);
     setenv("XDG_CONFIG_HOME", xdg, 1);
     r = run_cli("profiles");
@@ -492,9 +491,7 @@ static int setup(void **state)
     if (harness_make_tmpdir(tmpdir, sizeof tmpdir, "profiles") != 0)
         return -1;
     /* The shipped profiles of this checkout, whichever binary runs the test. */
-    if (!getcwd(shipped_dir, sizeof shipped_dir - 16))
-        return -1;
-    strcat(shipped_dir, "/profiles");
+    snprintf(shipped_dir, sizeof shipped_dir, "%s", harness_source("profiles"));
     setenv("HSTPROF_PROFILE_DIR", shipped_dir, 1);
     return 0;
 }

@@ -2,7 +2,10 @@
  * keeps RSS flat after warm-up and its statistics in bounded memory. This is
  * the shortened version (seconds, not an hour) through the real binary
  * ($HSTPROF): the run restarts from the prompt whenever the context is full,
- * greedy cycles repeat the first one, and nothing grows with the length. */
+ * greedy cycles repeat the first one, and nothing grows with the length.
+ * What needs the run to get somewhere (cycles, warm-up) is asked of runs
+ * that -n ends after a number of tokens, --duration only bounding a hang: a
+ * slow machine takes longer, never fails. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,8 +66,9 @@ static const json_t *soak_of(const json_t *o)
 }
 
 /* Everything a soak run reports hangs together: every token is either a
- * decode step or the first token of a cycle, latencies cover every step. */
-static void check_consistent(const json_t *o, double duration_s)
+ * decode step or the first token of a cycle, latencies cover every step.
+ * capped: -n ended it before duration_s. */
+static void check_consistent(const json_t *o, double duration_s, int capped)
 {
     const json_t *k = soak_of(o), *lat = json_object_get(o, "latency");
     double tokens = number(o, "tokens_generated"), cycles = number(k, "cycles");
@@ -76,8 +80,12 @@ static void check_consistent(const json_t *o, double duration_s)
     assert_true(number(lat, "p50_ms") <= number(lat, "p99_ms"));
     assert_true(number(lat, "p99_ms") <= number(lat, "max_ms"));
     double elapsed = number(k, "elapsed_s");
-    assert_true(elapsed >= duration_s);
-    assert_true(elapsed < duration_s + 5); /* stops at the first token past the end */
+    if (capped) {
+        assert_true(elapsed < duration_s);
+    } else {
+        assert_true(elapsed >= duration_s);
+        assert_true(elapsed < duration_s + 5); /* stops at the first token past the end */
+    }
     int max_seq = (int)number(json_object_get(o, "config"), "max_seq_len");
     assert_true(json_array_size(json_object_get(o, "generated")) <= (size_t)max_seq);
     assert_true(json_array_size(json_object_get(k, "rss_timeline")) <= 120);
@@ -86,10 +94,10 @@ static void check_consistent(const json_t *o, double duration_s)
 static void test_soak_restarts_and_keeps_rss_flat(void **state)
 {
     (void)state;
-    json_t *o = run_json("--duration 8");
-    check_consistent(o, 8);
+    json_t *o = run_json("--duration 600 -n 1000");
+    check_consistent(o, 600, 1);
     const json_t *k = soak_of(o);
-    /* hst-v4 has 512 positions: seconds of decoding fill it many times. */
+    /* hst-v4 has 512 positions: 1000 tokens after a 39-token prompt fill them 3 times. */
     assert_true(number(k, "cycles") >= 3);
     assert_true(json_is_true(json_object_get(k, "cycles_identical")));
     assert_true(number(k, "cycles_compared") == number(k, "cycles") - 1 ||
@@ -105,14 +113,23 @@ static void test_soak_restarts_and_keeps_rss_flat(void **state)
 static void test_soak_statistics_do_not_grow(void **state)
 {
     (void)state;
-    json_t *short_run = run_json("--duration 1");
-    json_t *long_run = run_json("--duration 3");
-    check_consistent(short_run, 1);
-    check_consistent(long_run, 3);
+    json_t *short_run = run_json("--duration 600 -n 300");
+    json_t *long_run = run_json("--duration 600 -n 700");
+    check_consistent(short_run, 600, 1);
+    check_consistent(long_run, 600, 1);
     assert_true(number(soak_of(short_run), "statistics_bytes") == number(soak_of(long_run), "statistics_bytes"));
     assert_true(number(long_run, "tokens_generated") > number(short_run, "tokens_generated"));
     json_decref(short_run);
     json_decref(long_run);
+}
+
+/* Without -n, --duration alone ends the run, at the first token past it. */
+static void test_soak_stops_at_its_duration(void **state)
+{
+    (void)state;
+    json_t *o = run_json("--duration 1");
+    check_consistent(o, 1, 0);
+    json_decref(o);
 }
 
 /* -n still caps a soak run; sampled cycles are not compared. */
@@ -134,7 +151,7 @@ static void test_soak_notes(void **state)
     (void)state;
     char path[512];
     snprintf(path, sizeof path, "%s/soak.md", tmpdir);
-    cli_result r = harness_run(tmpdir, "run --threads 1 --duration 4 -q --export %s", path);
+    cli_result r = harness_run(tmpdir, "run --threads 1 --duration 600 -n 1000 -q --export %s", path);
     assert_int_equal(r.status, 0);
     harness_done(&r);
     char *md = harness_slurp(path);
@@ -177,6 +194,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_soak_restarts_and_keeps_rss_flat),
         cmocka_unit_test(test_soak_statistics_do_not_grow),
+        cmocka_unit_test(test_soak_stops_at_its_duration),
         cmocka_unit_test(test_soak_token_cap_and_sampling),
         cmocka_unit_test(test_soak_notes),
         cmocka_unit_test(test_soak_bad_settings),

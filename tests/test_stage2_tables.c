@@ -13,13 +13,14 @@
 
 #include "engine/internal.h"
 #include "tests/st_edit.h"
+#include "tests/harness.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define STAGE2_DIR "tests/golden/stage2/"
+#define STAGE2_DIR "tests/golden/stage2"
 
 /* ---- the name lists --------------------------------------------------------------- */
 
@@ -48,11 +49,11 @@ static void parse_shape(const char *text, tsv_row *r)
 
 static tsv read_tsv(const char *file)
 {
-    char path[256], line[512];
-    snprintf(path, sizeof path, "%s%s", STAGE2_DIR, file);
+    char path[1024], line[512];
+    snprintf(path, sizeof path, "%s/%s", harness_source(STAGE2_DIR), file);
     FILE *f = fopen(path, "r");
     if (!f)
-        fail_msg("cannot open %s (run the tests from the repository root)", path);
+        fail_msg("cannot open %s", path);
     tsv t = {calloc(512, sizeof(tsv_row)), 0};
     assert_non_null(t.rows);
     while (fgets(line, sizeof line, f)) {

@@ -10,6 +10,7 @@
 
 #include "tui/internal.h"
 
+#include <limits.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,8 @@ static int teardown_curses(void **state)
     endwin();
     delscreen(screen);
     fclose(null_dev);
+    screen = NULL; /* the next setup makes a new one */
+    null_dev = NULL;
     return 0;
 }
 
@@ -248,6 +251,34 @@ static void test_panels_draw_only_inside_their_rectangles(void **state)
     }
 }
 
+/* The view the UI holds before the first publish: nothing is known yet, and
+ * the panels say so with a dash, never with a 0 that reads as a figure. */
+static void test_first_frame_shows_dashes_not_zeros(void **state)
+{
+    (void)state;
+    static live_view view;
+    memset(&view, 0, sizeof view);
+    view.status.state = LIVE_STARTING;
+    struct theme theme;
+    theme_init(&theme, 0, theme_utf8_wanted());
+    const int rows = 45, cols = 140;
+    WINDOW *pad = newpad(rows, cols);
+    assert_non_null(pad);
+    render_dashboard(pad, rows, cols, &view, &theme, NULL);
+    static const char *const zeros[] = {"0/0", "0 B", "0 pkg", "0 cores", "0 PUs", "0.0", "n/a", "unavailable:"};
+    int dashes = 0;
+    for (int y = 0; y < rows; y++) {
+        char line[cols * MB_LEN_MAX + 1];
+        draw_row_text(pad, y, cols, line, sizeof line);
+        for (size_t k = 0; k < sizeof zeros / sizeof zeros[0]; k++)
+            if (strstr(line, zeros[k]))
+                fail_msg("row %d shows '%s' before any figure exists:\n%s", y, zeros[k], line);
+        dashes += strstr(line, theme.glyphs.utf8 ? FIG_NONE : " - ") != NULL;
+    }
+    assert_true(dashes >= 5); /* header, throughput, memory, timers, topology at least */
+    delwin(pad);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -256,6 +287,7 @@ int main(void)
         cmocka_unit_test(test_columns_end_on_one_line_and_bottom_takes_the_rest),
         cmocka_unit_test(test_other_panel_sets_keep_the_promises),
         cmocka_unit_test_setup_teardown(test_panels_draw_only_inside_their_rectangles, setup_curses, teardown_curses),
+        cmocka_unit_test_setup_teardown(test_first_frame_shows_dashes_not_zeros, setup_curses, teardown_curses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

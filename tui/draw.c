@@ -3,19 +3,28 @@
  * clipped to the rectangle it is given, so a panel cannot spill. */
 #include "tui/internal.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <wchar.h>
 
 int draw_text(const struct draw_ctx *c, int y, int x, int w, enum role role, const char *text)
 {
     if (w <= 0 || !text)
         return 0;
+    const size_t none_len = sizeof FIG_NONE - 1;
     int n = 0;
     wattrset(c->win, c->theme->attr[role]);
     wmove(c->win, y, x);
-    for (const unsigned char *p = (const unsigned char *)text; *p && n < w; p++, n++)
+    for (const unsigned char *p = (const unsigned char *)text; *p && n < w; p++, n++) {
+        if (strncmp((const char *)p, FIG_NONE, none_len) == 0) {
+            waddstr(c->win, c->theme->glyphs.utf8 ? FIG_NONE : "-");
+            p += none_len - 1;
+            continue;
+        }
         waddch(c->win, *p >= 32 && *p < 127 ? *p : '?');
+    }
     wattrset(c->win, A_NORMAL);
     return n;
 }
@@ -46,6 +55,36 @@ void draw_fill(const struct draw_ctx *c, struct rect r, enum role role)
     wattrset(c->win, A_NORMAL);
 }
 
+void draw_row_text(WINDOW *win, int y, int cols, char *out, size_t size)
+{
+    size_t len = 0, last_non_space = 0;
+    mbstate_t st;
+    memset(&st, 0, sizeof st);
+    for (int x = 0; x < cols && len + MB_LEN_MAX < size; x++) {
+        cchar_t cell;
+        wchar_t wch[CCHARW_MAX + 1] = {0};
+        attr_t attrs;
+        short pair;
+        if (mvwin_wch(win, y, x, &cell) == ERR || getcchar(&cell, wch, &attrs, &pair, NULL) == ERR || !wch[0])
+            wch[0] = L' ';
+        size_t n = wcrtomb(out + len, wch[0], &st);
+        len += n == (size_t)-1 ? 0 : n;
+        if (wch[0] != L' ')
+            last_non_space = len;
+    }
+    out[last_non_space] = '\0';
+}
+
+/* Columns text takes on screen (FIG_NONE is one). */
+static int text_cells(const char *text)
+{
+    int n = 0;
+    for (const char *p = text; *p; p++, n++)
+        if (strncmp(p, FIG_NONE, sizeof FIG_NONE - 1) == 0)
+            p += sizeof FIG_NONE - 2;
+    return n;
+}
+
 void draw_title(const struct draw_ctx *c, struct rect r, const char *title, const char *right)
 {
     if (r.h <= 0 || r.w <= 0)
@@ -54,7 +93,7 @@ void draw_title(const struct draw_ctx *c, struct rect r, const char *title, cons
         put_glyph(c, r.y, x, c->theme->glyphs.hline, ROLE_DIM);
     int used = 1 + draw_textf(c, r.y, r.x + 1, r.w - 1, ROLE_TITLE, " %s ", title);
     if (right && right[0]) {
-        int len = (int)strlen(right) + 2, room = r.w - used - 2;
+        int len = text_cells(right) + 2, room = r.w - used - 2;
         if (room > 4) {
             int x = len <= room ? r.x + r.w - 1 - len : r.x + used + 1;
             draw_textf(c, r.y, x, room, ROLE_DIM, " %s ", right);
@@ -108,7 +147,7 @@ static void scaled(char *buf, size_t len, double v, double base, const char *con
                    const char *suffix)
 {
     if (!isfinite(v)) {
-        snprintf(buf, len, "n/a");
+        snprintf(buf, len, FIG_NONE);
         return;
     }
     int u = 0;
@@ -140,7 +179,7 @@ void fmt_rate(char *buf, size_t len, double per_s, const char *unit)
 void fmt_ms(char *buf, size_t len, double ms)
 {
     if (!isfinite(ms))
-        snprintf(buf, len, "n/a");
+        snprintf(buf, len, FIG_NONE);
     else if (ms >= 1000)
         snprintf(buf, len, "%.2f s", ms / 1000);
     else if (ms >= 100)
@@ -158,7 +197,7 @@ void fmt_ms(char *buf, size_t len, double ms)
 void fmt_tok_rate(char *buf, size_t len, double tok_per_s)
 {
     if (!isfinite(tok_per_s))
-        snprintf(buf, len, "n/a");
+        snprintf(buf, len, FIG_NONE);
     else
         snprintf(buf, len, tok_per_s >= 100 ? "%.0f" : "%.1f", tok_per_s);
 }

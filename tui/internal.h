@@ -72,8 +72,12 @@ struct draw_ctx {
 
 /* Title row: " Title " on a rule, with right-aligned extra text. */
 void draw_title(const struct draw_ctx *c, struct rect r, const char *title, const char *right);
-/* Text at (y, x), cut to w columns; non-ASCII bytes shown as '?'. Returns
- * the columns written. */
+/* A figure that does not exist yet (no token, no sample so far): shown as
+ * an em dash, or "-" without UTF-8 glyphs; never as 0. */
+#define FIG_NONE "\xe2\x80\x94"
+
+/* Text at (y, x), cut to w columns; non-ASCII bytes shown as '?' except
+ * FIG_NONE. Returns the columns written. */
 int draw_text(const struct draw_ctx *c, int y, int x, int w, enum role role, const char *text);
 int draw_textf(const struct draw_ctx *c, int y, int x, int w, enum role role, const char *fmt, ...)
     __attribute__((format(printf, 6, 7)));
@@ -84,7 +88,7 @@ void draw_bar(const struct draw_ctx *c, int y, int x, int w, double fraction, en
 void draw_sparkline(const struct draw_ctx *c, int y, int x, int w, int h, const double *values, int n, double max);
 void draw_fill(const struct draw_ctx *c, struct rect r, enum role role);
 
-/* Number formatting: "1.23 GB", "12.3 M", "n/a" for NaN. */
+/* Number formatting: "1.23 GB", "12.3 M", FIG_NONE for NaN (no figure yet). */
 void fmt_bytes(char *buf, size_t len, double bytes);
 void fmt_count(char *buf, size_t len, double count);
 void fmt_rate(char *buf, size_t len, double per_s, const char *unit);
@@ -92,6 +96,9 @@ void fmt_ms(char *buf, size_t len, double ms);
 void fmt_duration(char *buf, size_t len, double seconds);
 /* "2967" / "12.5" (tokens per second need no prefixes). */
 void fmt_tok_rate(char *buf, size_t len, double tok_per_s);
+/* Row y of win (cols wide) as UTF-8 text without its trailing spaces, into
+ * out[size] (cols * MB_LEN_MAX + 1 bytes hold any row). */
+void draw_row_text(WINDOW *win, int y, int cols, char *out, size_t size);
 /* text word-wrapped into r (at most r.h lines); returns the lines used. */
 int draw_wrapped(const struct draw_ctx *c, struct rect r, enum role role, const char *text);
 

@@ -83,6 +83,10 @@ static void counters_draw(const struct draw_ctx *c, struct rect r)
     draw_title(c, r, "Counters", info->has_windows ? right : "");
     int y = r.y + 1, end = r.y + r.h;
     char why[PROBES_WHY_MAX + 600];
+    if (!c->view->has_current) { /* the engine has not opened them yet */
+        draw_text(c, y, r.x, r.w, ROLE_DIM, FIG_NONE);
+        return;
+    }
     if (!info->counters_open) {
         snprintf(why, sizeof why, "unavailable: %s", info->counters_summary);
         draw_wrapped(c, (struct rect){y, r.x, end - y, r.w}, ROLE_WARN, why);

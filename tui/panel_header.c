@@ -41,14 +41,18 @@ static void model_row(const struct draw_ctx *c, struct rect r)
     char buf[1200], params[32];
     x += draw_text(c, r.y, x, end - x, ROLE_TITLE, "hstprof  ");
     fmt_count(params, sizeof params, (double)info->counts.params_total);
-    if (snprintf(buf, sizeof buf, "%s %s (%s params)", s->model, s->precision, v->has_current ? params : "?") < 0)
+    if (snprintf(buf, sizeof buf, "%s%s%s (%s params)", s->model[0] ? s->model : FIG_NONE, s->precision[0] ? " " : "",
+                 s->precision, v->has_current ? params : FIG_NONE) < 0)
         buf[0] = '\0';
     x = field(c, r.y, x, end, "", ROLE_VALUE, buf);
     int pus = v->status.pu_count, over = s->threads > pus && pus > 0;
-    snprintf(buf, sizeof buf, "%d/%d PUs%s", s->threads, pus, over ? " OVERSUBSCRIBED" : "");
+    if (s->threads > 0 && pus > 0)
+        snprintf(buf, sizeof buf, "%d/%d PUs%s", s->threads, pus, over ? " OVERSUBSCRIBED" : "");
+    else
+        snprintf(buf, sizeof buf, FIG_NONE); /* before the engine reports its setting and the machine's PUs */
     x = field(c, r.y, x, end, "threads ", over ? ROLE_WARN : ROLE_VALUE, buf);
-    x = field(c, r.y, x, end, "affinity ", ROLE_VALUE, s->affinity);
-    x = field(c, r.y, x, end, "kernel ", ROLE_VALUE, v->status.kernel_in_use[0] ? v->status.kernel_in_use : "?");
+    x = field(c, r.y, x, end, "affinity ", ROLE_VALUE, s->affinity[0] ? s->affinity : FIG_NONE);
+    x = field(c, r.y, x, end, "kernel ", ROLE_VALUE, v->status.kernel_in_use[0] ? v->status.kernel_in_use : FIG_NONE);
     if (v->has_current) {
         int is_preset = strcmp(s->model, info->preset) == 0;
         if (snprintf(buf, sizeof buf, "%s%s%s, %s", is_preset ? "" : "preset ", is_preset ? "" : info->preset,
@@ -70,11 +74,17 @@ static void state_row(const struct draw_ctx *c, struct rect r)
     x = field(c, y, x, end, "state ", state_role(v->status.state), buf);
     fmt_duration(elapsed, sizeof elapsed, (double)(v->now_ns - v->start_ns) * 1e-9);
     x = field(c, y, x, end, "elapsed ", ROLE_VALUE, elapsed);
-    snprintf(buf, sizeof buf, "%llu, pos %d/%d", (unsigned long long)v->status.generations, v->status.pos,
-             v->status.max_seq_len);
+    if (v->status.max_seq_len > 0)
+        snprintf(buf, sizeof buf, "%llu, pos %d/%d", (unsigned long long)v->status.generations, v->status.pos,
+                 v->status.max_seq_len);
+    else
+        snprintf(buf, sizeof buf, FIG_NONE); /* no session yet */
     x = field(c, y, x, end, "generation ", ROLE_VALUE, buf);
-    snprintf(buf, sizeof buf, "#%u%s", v->current.info.id,
-             v->ab_active ? (v->shown_side ? " (side B)" : " (side A)") : "");
+    if (v->has_current)
+        snprintf(buf, sizeof buf, "#%u%s", v->current.info.id,
+                 v->ab_active ? (v->shown_side ? " (side B)" : " (side A)") : "");
+    else
+        snprintf(buf, sizeof buf, FIG_NONE);
     x = field(c, y, x, end, "segment ", ROLE_VALUE, buf);
     if (v->dropped_samples) {
         snprintf(buf, sizeof buf, "%llu", (unsigned long long)v->dropped_samples);

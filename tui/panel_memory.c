@@ -3,21 +3,23 @@
  * session, and page faults. */
 #include "tui/internal.h"
 
+#include <math.h>
 #include <stdio.h>
 
+/* "n/a" when it cannot be measured (the reason is shown), FIG_NONE before the first sample. */
 static void metric_bytes(char *buf, size_t len, const probes_metric *m)
 {
     if (m->valid)
         fmt_bytes(buf, len, m->value);
     else
-        snprintf(buf, len, "n/a");
+        snprintf(buf, len, "%s", m->why_not[0] ? "n/a" : FIG_NONE);
 }
 
 static void memory_draw(const struct draw_ctx *c, struct rect r)
 {
     const live_view *v = c->view;
     const probes_memory_report *m = &v->memory;
-    char rss[32], pss[32], peak[32], kv[32], faults[32], rate[32];
+    char rss[32], pss[32], peak[32], kv[32], faults[32], rate[32], major[32];
     draw_title(c, r, "Memory", "whole process");
     if (r.h < 2)
         return;
@@ -30,18 +32,19 @@ static void memory_draw(const struct draw_ctx *c, struct rect r)
     x += draw_textf(c, r.y + 1, x, r.x + r.w - x, ROLE_VALUE, "%-10s", pss);
     x += draw_text(c, r.y + 1, x, r.x + r.w - x, ROLE_LABEL, "peak ");
     draw_text(c, r.y + 1, x, r.x + r.w - x, ROLE_VALUE, peak);
-    if (!m->pss_bytes.valid && r.h > 3)
+    if (!m->pss_bytes.valid && m->pss_bytes.why_not[0] && r.h > 3)
         draw_textf(c, r.y + 3, r.x, r.w, ROLE_DIM, "PSS: %s", m->pss_bytes.why_not);
     if (r.h < 3)
         return;
-    fmt_bytes(kv, sizeof kv, (double)v->current.info.kv_cache_bytes);
-    fmt_count(faults, sizeof faults, m->minor_faults.valid ? m->minor_faults.value : 0);
-    fmt_rate(rate, sizeof rate, v->minor_faults_per_s, "/s");
+    /* Unknown until the session exists and the first samples are in. */
+    fmt_bytes(kv, sizeof kv, v->has_current && v->current.info.kv_cache_bytes ? (double)v->current.info.kv_cache_bytes : NAN);
+    fmt_count(faults, sizeof faults, m->minor_faults.valid ? m->minor_faults.value : NAN);
+    fmt_rate(rate, sizeof rate, m->minor_faults.valid && v->minor_faults_per_s > 0 ? v->minor_faults_per_s : NAN, "/s");
+    fmt_count(major, sizeof major, m->major_faults.valid ? m->major_faults.value : NAN);
     x = r.x + draw_text(c, r.y + 2, r.x, r.w, ROLE_LABEL, "KV cache ");
     x += draw_textf(c, r.y + 2, x, r.x + r.w - x, ROLE_VALUE, "%-10s", kv);
     x += draw_text(c, r.y + 2, x, r.x + r.w - x, ROLE_LABEL, "faults ");
-    draw_textf(c, r.y + 2, x, r.x + r.w - x, ROLE_VALUE, "%s minor (%s), %.0f major", faults, rate,
-               m->major_faults.valid ? m->major_faults.value : 0.0);
+    draw_textf(c, r.y + 2, x, r.x + r.w - x, ROLE_VALUE, "%s minor (%s), %s major", faults, rate, major);
 }
 
 const struct panel panel_memory = {

@@ -4,6 +4,7 @@
  * matmul), and which roof bounds the work. */
 #include "tui/internal.h"
 
+#include <math.h>
 #include <stdio.h>
 
 static void pct_bar_row(const struct draw_ctx *c, struct rect r, int y, const char *label, const char *achieved,
@@ -56,8 +57,8 @@ static void roofline_draw(const struct draw_ctx *c, struct rect r)
     for (int i = 0; i < v->ceilings.n_rows; i++)
         if (v->ceilings.rows[i].threads == rf.ceiling_threads)
             row = &v->ceilings.rows[i];
-    fmt_rate(of_bw, sizeof of_bw, row && row->triad_bytes_per_s.valid ? row->triad_bytes_per_s.value : 0, "B/s");
-    fmt_rate(of_fl, sizeof of_fl, row && row->fma_flops_per_s.valid ? row->fma_flops_per_s.value : 0, "FLOP/s");
+    fmt_rate(of_bw, sizeof of_bw, row && row->triad_bytes_per_s.valid ? row->triad_bytes_per_s.value : NAN, "B/s");
+    fmt_rate(of_fl, sizeof of_fl, row && row->fma_flops_per_s.valid ? row->fma_flops_per_s.value : NAN, "FLOP/s");
     pct_bar_row(c, r, r.y + 1, "bandwidth", bw, &rf.bandwidth_pct, of_bw);
     if (r.h > 2)
         pct_bar_row(c, r, r.y + 2, "compute", fl, &rf.fma_pct, of_fl);

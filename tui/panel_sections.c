@@ -4,6 +4,7 @@
  * panel is short, the largest sections are kept, in forward order. */
 #include "tui/internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -51,7 +52,7 @@ static void sections_draw(const struct draw_ctx *c, struct rect r)
     const live_segment_stats *s = &c->view->current;
     int n = s->info.n_sections;
     char right[96], total[32];
-    fmt_ms(total, sizeof total, s->section_token_ms);
+    fmt_ms(total, sizeof total, c->view->has_current && s->decode_tokens > 0 ? s->section_token_ms : NAN);
     snprintf(right, sizeof right, "%s per decode token", total);
     draw_title(c, r, "Per-layer timers", right);
     if (n == 0 || s->decode_tokens == 0) {

@@ -15,36 +15,47 @@ static double history_max(const live_segment_stats *s)
     return max;
 }
 
+/* x, or NaN (shown as FIG_NONE) while there is nothing it could be computed from. */
+static double known(int exists, double x)
+{
+    return exists ? x : NAN;
+}
+
 static void rates_rows(const struct draw_ctx *c, struct rect r, int y)
 {
     const live_segment_stats *s = &c->view->current;
+    int decoded = c->view->has_current && s->decode_tokens > 0, prefilled = c->view->has_current && s->prefills > 0;
     char now[32], smooth[32], seg[32], last[32], mean[32];
-    fmt_tok_rate(now, sizeof now, s->decode_tok_per_s_now);
-    fmt_tok_rate(smooth, sizeof smooth, s->decode_tok_per_s_smoothed);
-    fmt_tok_rate(seg, sizeof seg, s->decode_tok_per_s);
+    fmt_tok_rate(now, sizeof now, known(decoded, s->decode_tok_per_s_now));
+    fmt_tok_rate(smooth, sizeof smooth, known(decoded, s->decode_tok_per_s_smoothed));
+    fmt_tok_rate(seg, sizeof seg, known(decoded, s->decode_tok_per_s));
     int x = r.x + draw_text(c, y, r.x, r.w, ROLE_LABEL, "decode  ");
     x += draw_textf(c, y, x, r.x + r.w - x, ROLE_VALUE, "%s tok/s", now);
     draw_textf(c, y, x, r.x + r.w - x, ROLE_NORMAL, "  smoothed %s  segment %s", smooth, seg);
-    fmt_tok_rate(last, sizeof last, s->prefill_tok_per_s_last);
-    fmt_tok_rate(mean, sizeof mean, s->prefill_tok_per_s);
+    fmt_tok_rate(last, sizeof last, known(prefilled, s->prefill_tok_per_s_last));
+    fmt_tok_rate(mean, sizeof mean, known(prefilled, s->prefill_tok_per_s));
     x = r.x + draw_text(c, y + 1, r.x, r.w, ROLE_LABEL, "prefill ");
     x += draw_textf(c, y + 1, x, r.x + r.w - x, ROLE_VALUE, "%s tok/s", last);
-    draw_textf(c, y + 1, x, r.x + r.w - x, ROLE_NORMAL, "  mean %s (%d-token prompt x%llu)", mean,
-               s->info.prompt_tokens, (unsigned long long)s->prefills);
+    if (prefilled)
+        draw_textf(c, y + 1, x, r.x + r.w - x, ROLE_NORMAL, "  mean %s (%d-token prompt x%llu)", mean,
+                   s->info.prompt_tokens, (unsigned long long)s->prefills);
+    else
+        draw_textf(c, y + 1, x, r.x + r.w - x, ROLE_NORMAL, "  mean %s", mean);
 }
 
 static void latency_rows(const struct draw_ctx *c, struct rect r, int y)
 {
     const live_segment_stats *s = &c->view->current;
+    int prefilled = c->view->has_current && s->ttft_count > 0, decoded = c->view->has_current && s->decode_tokens > 0;
     char a[32], b[32], d[32];
-    fmt_ms(a, sizeof a, s->ttft_ms_last);
-    fmt_ms(b, sizeof b, s->ttft_ms_median);
+    fmt_ms(a, sizeof a, known(prefilled, s->ttft_ms_last));
+    fmt_ms(b, sizeof b, known(prefilled, s->ttft_ms_median));
     int x = r.x + draw_text(c, y, r.x, r.w, ROLE_LABEL, "TTFT    ");
     x += draw_text(c, y, x, r.x + r.w - x, ROLE_VALUE, a);
     draw_textf(c, y, x, r.x + r.w - x, ROLE_NORMAL, "  median %s of %d", b, s->ttft_count < 64 ? s->ttft_count : 64);
-    fmt_ms(a, sizeof a, s->latency_p50_ms);
-    fmt_ms(b, sizeof b, s->latency_p95_ms);
-    fmt_ms(d, sizeof d, s->latency_p99_ms);
+    fmt_ms(a, sizeof a, known(decoded, s->latency_p50_ms));
+    fmt_ms(b, sizeof b, known(decoded, s->latency_p95_ms));
+    fmt_ms(d, sizeof d, known(decoded, s->latency_p99_ms));
     x = r.x + draw_text(c, y + 1, r.x, r.w, ROLE_LABEL, "latency ");
     if (r.x + r.w - x >= 40)
         draw_textf(c, y + 1, x, r.x + r.w - x, ROLE_VALUE, "p50 %s  p95 %s  p99 %s", a, b, d);
@@ -56,7 +67,10 @@ static void throughput_draw(const struct draw_ctx *c, struct rect r)
 {
     const live_segment_stats *s = &c->view->current;
     char right[64];
-    snprintf(right, sizeof right, "%llu decode tokens", (unsigned long long)s->decode_tokens);
+    if (c->view->has_current)
+        snprintf(right, sizeof right, "%llu decode tokens", (unsigned long long)s->decode_tokens);
+    else
+        snprintf(right, sizeof right, FIG_NONE " decode tokens");
     draw_title(c, r, "Throughput", right);
     if (r.h < 2)
         return;
@@ -65,9 +79,10 @@ static void throughput_draw(const struct draw_ctx *c, struct rect r)
     if (chart_rows > 0) {
         double max = history_max(s);
         char label[32];
-        fmt_tok_rate(label, sizeof label, max);
-        int lw = draw_textf(c, r.y + 3, r.x, 8, ROLE_DIM, "%-7s", label);
-        draw_text(c, r.y + 3 + chart_rows - 1, r.x, 8, ROLE_DIM, chart_rows > 1 ? "0" : "");
+        fmt_tok_rate(label, sizeof label, known(s->history_len > 0, max));
+        int lw = 1 + draw_text(c, r.y + 3, r.x, 7, ROLE_DIM, label);
+        lw = lw < 8 ? 8 : lw;
+        draw_text(c, r.y + 3 + chart_rows - 1, r.x, 8, ROLE_DIM, chart_rows > 1 && s->history_len > 0 ? "0" : "");
         draw_sparkline(c, r.y + 3, r.x + lw, r.w - lw, chart_rows, s->history_tok_per_s, s->history_len, max);
     }
     if (r.h >= 5)

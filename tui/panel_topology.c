@@ -3,6 +3,7 @@
  * their own load: the picture an affinity policy changes. */
 #include "tui/internal.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -58,10 +59,13 @@ static void pu_grid(const struct draw_ctx *c, struct rect r, int y, int rows)
 static void topology_draw(const struct draw_ctx *c, struct rect r)
 {
     const live_view *v = c->view;
-    char right[128], l3[32];
-    fmt_bytes(l3, sizeof l3, (double)v->l3_bytes);
-    snprintf(right, sizeof right, "%d pkg, %d cores, %d PUs, L3 %s", v->n_packages, v->n_cores, v->n_pus,
-             v->l3_bytes ? l3 : "?");
+    char right[128], l3[32], pkg[16], cores[16], pus[16];
+    /* Counts of 0 are not read yet (the probes thread reads them at start). */
+    fmt_bytes(l3, sizeof l3, v->l3_bytes ? (double)v->l3_bytes : NAN);
+    fmt_count(pkg, sizeof pkg, v->n_packages ? v->n_packages : NAN);
+    fmt_count(cores, sizeof cores, v->n_cores ? v->n_cores : NAN);
+    fmt_count(pus, sizeof pus, v->n_pus ? v->n_pus : NAN);
+    snprintf(right, sizeof right, "%s pkg, %s cores, %s PUs, L3 %s", pkg, cores, pus, l3);
     draw_title(c, r, "Topology", right);
     int rows = r.h - 1, y = r.y + 1;
     const live_segment_info *info = &v->current.info;

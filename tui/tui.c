@@ -151,37 +151,53 @@ static void print_pad(WINDOW *pad, int rows, int cols)
     if (!line)
         return;
     for (int y = 0; y < rows; y++) {
-        size_t len = 0, last_non_space = 0;
-        mbstate_t st;
-        memset(&st, 0, sizeof st);
-        for (int x = 0; x < cols; x++) {
-            cchar_t cell;
-            wchar_t wch[CCHARW_MAX + 1] = {0};
-            attr_t attrs;
-            short pair;
-            if (mvwin_wch(pad, y, x, &cell) == ERR || getcchar(&cell, wch, &attrs, &pair, NULL) == ERR || !wch[0])
-                wch[0] = L' ';
-            size_t n = wcrtomb(line + len, wch[0], &st);
-            len += n == (size_t)-1 ? 0 : n;
-            if (wch[0] != L' ')
-                last_non_space = len;
-        }
-        line[last_non_space] = '\0';
+        draw_row_text(pad, y, cols, line, (size_t)cols * MB_LEN_MAX + 2);
         printf("%s\n", line);
     }
     free(line);
+}
+
+/* The shown segment's decode tokens count in its throughput and, when it
+ * counts, in its counter windows (published twice a second); the ceilings
+ * are final (cached, measured, or why not). */
+static int dump_condition_met(const live_view *v, const tui_config *c)
+{
+    const live_segment_stats *s = &v->current;
+    if (c->dump_when_ceilings && !v->ceilings_done)
+        return 0;
+    if (c->dump_when_tokens && (!v->has_current || s->decode_tokens < c->dump_when_tokens ||
+                                (s->info.counters_open && s->info.counters_decode_tokens < c->dump_when_tokens)))
+        return 0;
+    return 1;
+}
+
+/* Into a->view: the first view meeting --screen-dump-when (1), or the view
+ * after --screen-dump's SECONDS (1 without a condition, else 0). */
+static int wait_for_dump(struct app *a, const tui_config *c)
+{
+    uint64_t until = hst_now_ns() + (uint64_t)(c->screen_dump_s * 1e9), version = 0;
+    for (;;) {
+        uint64_t v = live_metrics_version(a->metrics);
+        if (c->dump_when && v != version) {
+            version = v;
+            live_metrics_view(a->metrics, a->view);
+            if (dump_condition_met(a->view, c))
+                return 1;
+        }
+        if (hst_now_ns() >= until)
+            break;
+        struct timespec ts = {0, 20000000};
+        nanosleep(&ts, NULL);
+    }
+    live_metrics_view(a->metrics, a->view);
+    return !c->dump_when;
 }
 
 static int screen_dump(struct app *a, const tui_config *c)
 {
     int cols, rows;
     dump_size(c, &cols, &rows);
-    uint64_t until = hst_now_ns() + (uint64_t)(c->screen_dump_s * 1e9);
-    while (hst_now_ns() < until) {
-        struct timespec ts = {0, 20000000};
-        nanosleep(&ts, NULL);
-    }
-    live_metrics_view(a->metrics, a->view);
+    int reached = wait_for_dump(a, c);
     FILE *null_dev = fopen("/dev/null", "r+"); /* curses' input and output: nothing */
     SCREEN *screen = null_dev ? offscreen_terminal(null_dev, null_dev) : NULL;
     int rc = 1;
@@ -202,6 +218,11 @@ static int screen_dump(struct app *a, const tui_config *c)
     }
     if (null_dev)
         fclose(null_dev);
+    if (rc == 0 && !reached) {
+        fprintf(stderr, "hstprof dashboard: --screen-dump-when %s: not reached in %g s (the dashboard above is as it was then)\n",
+                c->dump_when_text, c->screen_dump_s);
+        rc = 1;
+    }
     return rc;
 }
 

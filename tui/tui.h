@@ -25,7 +25,11 @@ typedef struct {
     int no_counters, no_ceilings;
     int oversubscribe;     /* + may go past the PUs */
     int screen_dump;       /* 1: run screen_dump_s seconds, print the dashboard once, return */
-    double screen_dump_s;
+    double screen_dump_s;  /* with dump_when: the longest wait */
+    int dump_when;         /* 1: dump as soon as the conditions below hold (--screen-dump-when) */
+    uint64_t dump_when_tokens; /* decode tokens of the shown segment; 0: any */
+    int dump_when_ceilings;    /* the ceilings are final (cached, measured, or why not) */
+    const char *dump_when_text; /* as given, for the message when it is not reached */
     int dump_cols, dump_rows; /* the dump's size; 0: the terminal's, else 120x40 */
 } tui_config;
 

@@ -37,6 +37,7 @@ typedef struct {
     int top_k;
     char format[16];
     char models[128];
+    opt_string_list exports;
     int seen_prompt_tokens, seen_temperature;
 } flags;
 
@@ -46,6 +47,14 @@ static const char *check_values(const flags *f, const opt_spec *opts, int n_opts
         const opt_spec *o = &opts[i];
         if (o->kind == OPT_STRING && !memchr(o->target, '\0', o->size))
             return "a string option is not terminated inside its buffer";
+        if (o->kind == OPT_STRING_LIST) {
+            const opt_string_list *l = o->target;
+            if (l->n < 0 || l->n > OPT_LIST_MAX)
+                return "a list option holds more values than it can";
+            for (int k = 0; k < l->n; k++)
+                if (!memchr(l->items[k], '\0', OPT_LIST_ITEM_MAX))
+                    return "a list option's value is not terminated inside its buffer";
+        }
         if (o->kind == OPT_INT) {
             int v = *(const int *)o->target;
             if (v != 0 && (v < o->min || v > o->max)) /* 0: never given */
@@ -129,6 +138,7 @@ const char *fuzz_args_input(const uint8_t *data, size_t size)
         {"top-k", 0, OPT_INT, &f.top_k, 0, 1, 1 << 30, "K", "top-k", NULL},
         {"format", 0, OPT_STRING, f.format, sizeof f.format, 0, 0, "text|json", "format", NULL},
         {"models", 0, OPT_STRING, f.models, sizeof f.models, 0, 0, "LIST", "models", NULL},
+        {"export", 0, OPT_STRING_LIST, &f.exports, 0, 0, 0, "FILE", "exports", NULL},
     };
     const opt_table table = {"hstprof fuzz", "hstprof fuzz [options] [A [B]]", "The fuzz target's table.", opts,
                              (int)(sizeof opts / sizeof opts[0]), MAX_POSITIONAL};

@@ -1,9 +1,17 @@
 # shellcheck shell=bash
 # tests/lib/e2e.sh — what every end-to-end script (tests/e2e_*.sh) shares,
-# sourced first with `. "$(dirname "$0")/lib/e2e.sh"` (this directory is not
+# sourced first with `. "$(dirname "$0")/lib/e2e.sh"`, the other lib/ files
+# after it as `. "$SRC/tests/lib/tmux.sh"` (this directory is not
 # named e2e_*.sh, so run_all.sh does not run it as a test):
 #
-#   WORK                   a private temporary directory, removed on exit
+#   WORK                   a private temporary directory, removed on exit; the
+#                          working directory, and HOME, XDG_CACHE_HOME,
+#                          XDG_CONFIG_HOME and TMPDIR point inside it, so that
+#                          nothing the script or hstprof writes by default
+#                          (caches, profiles, snapshots) lands elsewhere
+#   SRC                    the repository (absolute), for its files
+#   HSTPROF, HSTPROF_ASAN  made absolute (they are relative to the directory
+#                          the script was started in)
 #   e2e_at_exit CODE       shell code (e.g. a function's name) to run on exit,
 #                          before WORK is removed; run in the order registered
 #                          (lib/tmux.sh kills its server, lib/full_disk.sh
@@ -39,5 +47,15 @@ e2e_cleanup() {
     rm -rf "$WORK"
 }
 
-WORK=$(mktemp -d)
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+absolute_from_start() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
+HSTPROF=$(absolute_from_start "${HSTPROF:-$SRC/hstprof}")
+[ -n "${HSTPROF_ASAN:-}" ] && HSTPROF_ASAN=$(absolute_from_start "$HSTPROF_ASAN")
+export HSTPROF HSTPROF_ASAN
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hstprof-e2e-XXXXXX")
 trap e2e_cleanup EXIT
+chmod 755 "$WORK" # a check may drop privileges
+mkdir -p "$WORK/home/.cache" "$WORK/home/.config" "$WORK/tmp"
+export HOME="$WORK/home" XDG_CACHE_HOME="$WORK/home/.cache" XDG_CONFIG_HOME="$WORK/home/.config" TMPDIR="$WORK/tmp"
+cd "$WORK" || exit 1

@@ -21,6 +21,7 @@
 # Everything waits by polling with a time limit, never with a long fixed sleep.
 
 unset TMUX # a private server even when run from inside tmux
+export TMUX_TMPDIR="$WORK" # its socket too
 TMUX_SOCKET="hstprof-$(basename "$0" .sh)-$$"
 TMUX_CMD=(tmux -L "$TMUX_SOCKET" -f /dev/null)
 TMUX_COLS=140
@@ -28,7 +29,7 @@ TMUX_ROWS=45
 
 tmux_at_exit() {
     "${TMUX_CMD[@]}" kill-server >/dev/null 2>&1
-    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$TMUX_SOCKET" # the server leaves its socket behind
+    rm -f "$TMUX_TMPDIR/tmux-$(id -u)/$TMUX_SOCKET" # the server leaves its socket behind
 }
 e2e_at_exit tmux_at_exit
 
