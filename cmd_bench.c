@@ -1,6 +1,10 @@
-/* cmd_bench.c — `hstprof bench`: prefill throughput for each model x sequence
- * length x thread count, as min/median/mean/max/stddev over timed runs, into
- * one JSON report that exports/ renders as Markdown, CSV or JSON. */
+/* cmd_bench.c — `hstprof bench`: for each model x mode x thread count,
+ * prefill throughput at each sequence length (rows ppS) and generation
+ * throughput (a row tgN: N tokens decoded one at a time after a short
+ * prompt), as min/median/mean/max/stddev over timed runs, as llama-bench
+ * reports pp512 and tg128; into one JSON report that exports/ renders as
+ * Markdown, CSV or JSON. Rows of a preset the published benchmark timed
+ * carry its figure to compare with. */
 #include "commands.h"
 #include "engine/hst.h"
 #include "exports/atomic.h"
@@ -10,6 +14,7 @@
 #include "probes/stats.h"
 #include "profiles/profiles.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,9 +22,15 @@
 #include <unistd.h>
 
 #define MAX_LIST 32
+/* The prompt before a generation row's tokens: short, as llama-bench's tg
+ * rows start from an almost empty context, so the row measures decoding. */
+#define TG_PROMPT 16
 
 typedef struct {
-    settings_flags set; /* seed, affinity, kernel, precision, events, profile; models, seq, warmup, runs */
+    settings_flags set; /* seed, affinity, kernel, precision, mode, events, profile; models, seq, gen, warmup, runs */
+    int seen_gen;       /* --gen given: a count the model cannot take is an error, not capped */
+    hst_mode modes[HST_MODE_COUNT];
+    int n_modes;
     char threads[256];  /* a list, unlike the other commands' --threads */
     int seen_thread_list;
     char format[16];
@@ -89,6 +100,8 @@ static int parse_lists(bench_flags *f)
     hst_kernel kernel;
     if (cmd_check_engine_settings("bench", st->kernel, st->precision, &kernel) != 0)
         return -1;
+    if ((f->n_modes = cmd_check_modes("bench", &f->set, f->modes, HST_MODE_COUNT)) < 0)
+        return -1;
     snprintf(f->kernel_in_use, sizeof f->kernel_in_use, "%s", hst_kernel_name(kernel));
     return 0;
 }
@@ -110,7 +123,9 @@ static int parse_flags(int argc, char **argv, bench_flags *f)
 {
     const opt_spec opts[] = {
         {"models", 0, OPT_STRING, f->set.s.models, sizeof f->set.s.models, 0, 0, "LIST|all", "presets or files, comma-separated, or all (default hst-v4)", NULL},
-        {"seq", 0, OPT_STRING, f->set.s.seq, sizeof f->set.s.seq, 0, 0, "128,256,512", "sequence lengths (default 128,256,512)", NULL},
+        {"seq", 0, OPT_STRING, f->set.s.seq, sizeof f->set.s.seq, 0, 0, "128,256,512", "prefill rows ppS: sequence lengths (default 128,256,512)", NULL},
+        {"gen", 0, OPT_INT, &f->set.s.gen, 0, 0, 1 << 20, "N", "generation row tgN: tokens decoded one at a time after a 16-token prompt (default 128, capped to the model's context; 0: no generation row)", &f->seen_gen},
+        settings_option(&f->set, "modes"),
         {"warmup", 0, OPT_INT, &f->set.s.warmup, 0, 0, 1000, "N", "untimed runs per cell (default 2)", NULL},
         {"runs", 0, OPT_INT, &f->set.s.runs, 0, 1, 100000, "N", "timed runs per cell (default 5)", NULL},
         {"threads", 't', OPT_STRING, f->threads, sizeof f->threads, 0, 0, "LIST", "thread counts (default: every PU)", &f->seen_thread_list},
@@ -127,10 +142,16 @@ static int parse_flags(int argc, char **argv, bench_flags *f)
     };
     const opt_table t = {
         "hstprof bench",
-        "hstprof bench [-p PROFILE] [--models LIST|all] [--seq 128,256,512] [--warmup 2] [--runs 5] [--threads LIST [--oversubscribe]] "
-        "[--format md|csv|json] [-o FILE]",
-        "Measures prefill throughput (tokens/s = seq_len / forward time, batch 1, logits for every row) for\n"
-        "every model x sequence length x thread count, with min, median, mean, max and stddev over the runs.",
+        "hstprof bench [-p PROFILE] [--models LIST|all] [--mode causal|parity|parity,causal] [--seq 128,256,512] [--gen 128] "
+        "[--warmup 2] [--runs 5] [--threads LIST [--oversubscribe]] [--format md|csv|json] [-o FILE]",
+        "For every model x mode x thread count, measures prefill throughput at each sequence length (rows pp128,\n"
+        "pp256, ...: tokens/s = S / forward time, batch 1, logits for every row) and generation throughput (row\n"
+        "tg128: 128 tokens decoded one at a time after a 16-token prompt whose prefill is not timed; tokens/s =\n"
+        "N / decode time), with median, mean, stddev, min and max over the timed runs (llama-bench's pp512/tg128).\n"
+        "--mode causal is the default; parity runs hst-v7.0, hst-chaos, hst-v7.1 and hst-v8 as the originals\n"
+        "compute (the published benchmark timed parity; its decode recomputes the window, so parity tg rows are\n"
+        "slow); parity,causal gives a row of each. For the other presets both modes are one computation. Rows of\n"
+        "the presets the published benchmark timed, at its lengths 128, 256, 512, carry its tokens/s to compare.",
         opts, (int)(sizeof opts / sizeof opts[0]), 0};
     int rc = settings_parse(&t, argc, argv, &f->set);
     if (rc != ARGS_OK)
@@ -147,20 +168,23 @@ static void fill_prompt(int *ids, int n, int vocab)
 }
 
 typedef struct {
-    hst_model *model;     /* shared by the sessions of every thread count */
+    hst_model *model;     /* shared by the sessions of every mode and thread count */
     const char *name;
+    char label[160];      /* as rows name it: the published report's name when it has the row */
+    int gen, gen_prompt;  /* the generation row: tokens and the prompt before them (gen 0: none) */
     float *logits;
     int *ids;
 } bench_model;
 
-/* The measured session of one model at one thread count. */
-static int open_session(const bench_model *bm, int threads, const bench_flags *f, const probes_topo *topo,
-                        probes_session *s)
+/* The measured session of one model in one mode at one thread count. */
+static int open_session(const bench_model *bm, hst_mode mode, int threads, const bench_flags *f,
+                        const probes_topo *topo, probes_session *s)
 {
     const int counters_off = f->no_probes || strcmp(f->set.s.events, "none") == 0;
     const probes_session_settings st = {
-        .shared_model = bm->model, .kernel = f->set.s.kernel, .threads = threads, .affinity = f->set.s.affinity[0] ? f->set.s.affinity : "none",
-        .topo = topo, .events = f->set.s.events, .counters_off = counters_off ? "counters off" : NULL, .load_ceilings = 1};
+        .shared_model = bm->model, .kernel = f->set.s.kernel, .mode = hst_mode_name(mode), .threads = threads,
+        .affinity = f->set.s.affinity[0] ? f->set.s.affinity : "none", .topo = topo, .events = f->set.s.events,
+        .counters_off = counters_off ? "counters off" : NULL, .load_ceilings = 1};
     char err[1024];
     int rc = probes_session_open(&st, s, err, sizeof err);
     if (rc != 0)
@@ -170,8 +194,33 @@ static int open_session(const bench_model *bm, int threads, const bench_flags *f
     return rc;
 }
 
-/* The timed runs of one cell, in one measured window (from the first timed run). */
-static int time_cell(const bench_model *bm, probes_session *s, int S, const bench_flags *f, double *ms,
+/* What one cell measures: a prefill of seq_len tokens (gen 0), or gen
+ * tokens decoded one at a time after a prompt of seq_len tokens. */
+typedef struct {
+    int seq_len, gen;
+} bench_test;
+
+/* One timed repetition of a generation row: the prompt's prefill untimed,
+ * then gen decode steps, each feeding the last token chosen (greedy). */
+static int time_generation(const bench_model *bm, probes_session *s, const bench_test *t, double *ms, hst_error *err)
+{
+    const int vocab = hst_session_config(s->session)->vocab_size;
+    if (hst_forward(s->session, bm->ids, t->seq_len, bm->logits, 0, err) != 0)
+        return -1;
+    int token = hst_argmax(bm->logits, vocab);
+    uint64_t t0 = hst_now_ns();
+    for (int i = 0; i < t->gen; i++) {
+        if (hst_forward(s->session, &token, 1, bm->logits, 0, err) != 0)
+            return -1;
+        token = hst_argmax(bm->logits, vocab);
+    }
+    *ms = (double)(hst_now_ns() - t0) / 1e6;
+    return 0;
+}
+
+/* The timed runs of one cell, in one measured window (from the first timed
+ * run; a generation row's window holds its prompts' prefills too). */
+static int time_cell(const bench_model *bm, probes_session *s, const bench_test *t, const bench_flags *f, double *ms,
                      probes_window *w)
 {
     hst_error err = {{0}};
@@ -181,13 +230,18 @@ static int time_cell(const bench_model *bm, probes_session *s, int S, const benc
         if (cmd_interrupted())
             return -1; /* reported once, by cmd_bench */
         hst_session_reset(s->session);
+        double run_ms = 0;
         uint64_t t0 = hst_now_ns();
-        if (hst_forward(s->session, bm->ids, S, bm->logits, 1, &err) != 0) {
+        int rc = t->gen > 0 ? time_generation(bm, s, t, &run_ms, &err)
+                            : hst_forward(s->session, bm->ids, t->seq_len, bm->logits, 1, &err);
+        if (rc != 0) {
             fprintf(stderr, "hstprof bench: %s: %s\n", bm->name, err.msg);
             return -1;
         }
+        if (t->gen == 0)
+            run_ms = (double)(hst_now_ns() - t0) / 1e6;
         if (r >= f->set.s.warmup) {
-            ms[r - f->set.s.warmup] = (double)(hst_now_ns() - t0) / 1e6;
+            ms[r - f->set.s.warmup] = run_ms;
             if (!f->no_probes)
                 probes_memory_sample(&w->memory);
         }
@@ -196,34 +250,65 @@ static int time_cell(const bench_model *bm, probes_session *s, int S, const benc
     return 0;
 }
 
+/* Spec 11's FLOPs and bytes of one run of the cell in mode: a prefill of
+ * seq_len tokens, or the decode steps at positions seq_len .. seq_len+gen-1. */
+static void cell_work(const hst_config *c, hst_mode mode, const bench_test *t, double *flops, double *bytes)
+{
+    if (t->gen == 0) {
+        *flops = hst_flops_prefill_per_token(c, mode, t->seq_len) * t->seq_len;
+        *bytes = hst_bytes_prefill(c, mode, t->seq_len);
+        return;
+    }
+    *flops = *bytes = 0;
+    for (int i = 0; i < t->gen; i++) {
+        *flops += hst_flops_decode(c, mode, t->seq_len + i);
+        *bytes += hst_bytes_decode(c, mode, t->seq_len + i);
+    }
+}
+
 /* Counters, memory and the roofline point of one cell: one window. */
-static void add_cell_probes(json_t *cell, const probes_session *s, int S, const double *ms, int runs,
+static void add_cell_probes(json_t *cell, const probes_session *s, const bench_test *t, const double *ms, int runs,
                             probes_window *w)
 {
-    double total_ms = 0;
+    double total_ms = 0, flops, bytes;
     for (int i = 0; i < runs; i++)
         total_ms += ms[i];
-    const hst_config *c = hst_session_config(s->session);
-    hst_mode mode = hst_session_mode(s->session);
-    double flops = hst_flops_prefill_per_token(c, mode, S) * S * runs;
-    double bytes = hst_bytes_prefill(c, mode, S) * runs;
+    cell_work(hst_session_config(s->session), hst_session_mode(s->session), t, &flops, &bytes);
     probes_window_report *rep = malloc(sizeof *rep);
     if (!rep)
         return;
-    probes_window_report_of(s, w, (double)hst_session_kv_bytes(s->session), bytes, flops,
+    probes_window_report_of(s, w, (double)hst_session_kv_bytes(s->session), bytes * runs, flops * runs,
                             (uint64_t)(total_ms * 1e6), rep);
-    static const char *const phases[] = {"prefill"}; /* a cell is one window */
-    const probes_counter_window *windows[] = {&rep->counters};
+    const char *phase = t->gen ? "decode" : "prefill";
+    const probes_counter_window *windows[] = {&rep->counters}; /* a cell is one window */
     json_object_set_new(cell, "counters",
                         probes_counters_json(s->counters ? probes_counters_summary(s->counters) : s->counters_summary,
-                                             rep->have_counters, phases, windows));
+                                             rep->have_counters, &phase, windows));
     json_object_set_new(cell, "memory", rep->have_memory ? probes_memory_report_json(&rep->memory) : json_null());
     json_object_set_new(cell, "roofline", probes_roofline_json(&rep->roofline));
     free(rep);
 }
 
-static json_t *cell_json(const bench_model *bm, hst_mode mode, int S, int threads, const double *ms, int runs)
+/* The published benchmark's figure for a prefill row it has: its
+ * computation is the parity one (spec 12.C.9, 12.D.0), which is every mode
+ * of Cores A and B. */
+static void add_report_figure(json_t *cell, const hst_model *m, hst_mode mode, const bench_test *t)
 {
+    double tps = t->gen ? NAN : export_seed_report_tps(export_seed_report_find(hst_model_preset(m)), t->seq_len);
+    if (isnan(tps))
+        return;
+    json_object_set_new(cell, "report_tps", json_real(tps));
+    int comparable = mode == HST_MODE_PARITY || !hst_arch_modes_differ(hst_model_config(m)->arch);
+    json_object_set_new(cell, "report_comparable", json_boolean(comparable));
+    if (!comparable)
+        json_object_set_new(cell, "report_why_not",
+                            json_string("the report timed the parity computation; causal mode is a different one"));
+}
+
+static json_t *cell_json(const bench_model *bm, hst_mode mode, const bench_test *t, int threads, const double *ms,
+                         int runs)
+{
+    const int tokens = t->gen ? t->gen : t->seq_len;
     double *tps = malloc((size_t)runs * sizeof *tps);
     json_t *samples = json_array();
     if (!tps || !samples) {
@@ -232,34 +317,77 @@ static json_t *cell_json(const bench_model *bm, hst_mode mode, int S, int thread
         return NULL;
     }
     for (int i = 0; i < runs; i++) {
-        tps[i] = S / (ms[i] / 1e3);
+        tps[i] = tokens / (ms[i] / 1e3);
         json_array_append_new(samples, json_real(ms[i]));
     }
-    sample_summary t, m;
-    stats_summarize(tps, (size_t)runs, &t);
+    sample_summary ts, m;
+    stats_summarize(tps, (size_t)runs, &ts);
     stats_summarize(ms, (size_t)runs, &m);
     free(tps);
-    double flops = hst_flops_prefill_per_token(hst_model_config(bm->model), mode, S);
-    return json_pack("{s:s, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o}",
-                     "model", bm->name, "seq_len", S, "threads", threads, "runs", runs, "tps_median", t.median,
-                     "tps_mean", t.mean, "tps_min", t.min, "tps_max", t.max, "tps_stddev", t.stddev,
-                     "time_ms_median", m.median, "time_ms_mean", m.mean, "time_ms_min", m.min, "time_ms_max", m.max,
-                     "flops_per_token", flops, "gflops_per_s", flops * t.median / 1e9, "samples_ms", samples);
+    double flops, bytes;
+    cell_work(hst_model_config(bm->model), mode, t, &flops, &bytes);
+    flops /= tokens;
+    char test[32], mode_label[64];
+    snprintf(test, sizeof test, "%s%d", t->gen ? "tg" : "pp", tokens);
+    probes_mode_label(hst_model_config(bm->model)->arch, mode, mode_label, sizeof mode_label);
+    json_t *cell = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:i, s:i, s:o, s:i, s:i}", "model", bm->name, "label",
+                             bm->label, "mode", hst_mode_name(mode), "mode_label", mode_label, "test", test, "phase",
+                             t->gen ? "decode" : "prefill", "n_prompt", t->seq_len, "n_gen", t->gen, "seq_len",
+                             t->gen ? json_null() : json_integer(t->seq_len), "threads", threads, "runs", runs);
+    json_t *figures = json_pack("{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:o}", "tps_median",
+                                ts.median, "tps_mean", ts.mean, "tps_min", ts.min, "tps_max", ts.max, "tps_stddev",
+                                ts.stddev, "time_ms_median", m.median, "time_ms_mean", m.mean, "time_ms_min", m.min,
+                                "time_ms_max", m.max, "flops_per_token", flops, "gflops_per_s",
+                                flops * ts.median / 1e9, "samples_ms", samples);
+    if (cell && figures)
+        json_object_update(cell, figures);
+    json_decref(figures);
+    if (cell && t->gen)
+        json_object_set_new(cell, "seq_len_why_not", json_string("a generation row: n_prompt, then n_gen decode steps"));
+    if (cell)
+        add_report_figure(cell, bm->model, mode, t);
+    return cell;
 }
 
 static json_t *model_json(const bench_model *bm)
 {
     const hst_config *c = hst_model_config(bm->model);
     hst_counts k = hst_model_counts(bm->model);
-    return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:s}", "name", bm->name,
-                     "preset", hst_model_preset(bm->model), "class", hst_arch_class(c->arch), "arch",
-                     hst_arch_name(c->arch), "params_total", (json_int_t)k.params_total, "params_next_token",
-                     (json_int_t)k.params_next_token, "n_layers", c->n_layers, "d_model", c->d_model, "n_heads",
-                     c->n_heads, "vocab_size", c->vocab_size, "max_seq_len", c->max_seq_len, "horizon", c->horizon,
-                     "source", hst_model_source(bm->model));
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:i, s:i, s:i, s:i, s:i, s:i, s:s, s:b}", "name",
+                          bm->name, "label", bm->label, "preset", hst_model_preset(bm->model), "class",
+                          hst_arch_class(c->arch), "arch", hst_arch_name(c->arch), "params_total",
+                          (json_int_t)k.params_total, "params_next_token", (json_int_t)k.params_next_token, "n_layers",
+                          c->n_layers, "d_model", c->d_model, "n_heads", c->n_heads, "vocab_size", c->vocab_size,
+                          "max_seq_len", c->max_seq_len, "horizon", c->horizon, "source", hst_model_source(bm->model),
+                          "modes_differ", hst_arch_modes_differ(c->arch));
+    if (o && bm->gen > 0)
+        json_object_set_new(o, "gen", json_integer(bm->gen));
+    return o;
 }
 
-/* Every model's max_seq_len against --seq before the first cell
+/* The generation row's prompt and length for a model of cfg: the default
+ * count is capped to the context, a count given with --gen is not. 0, or 2
+ * after one line. */
+static int plan_generation(const bench_flags *f, const char *name, const hst_config *cfg, int *gen, int *prompt)
+{
+    *prompt = TG_PROMPT < cfg->max_seq_len ? TG_PROMPT : cfg->max_seq_len - 1;
+    *gen = f->set.s.gen;
+    if (*gen <= 0 || *prompt < 1) {
+        *gen = 0;
+        return 0;
+    }
+    if (*prompt + *gen <= cfg->max_seq_len)
+        return 0;
+    if (!f->seen_gen) {
+        *gen = cfg->max_seq_len - *prompt;
+        return 0;
+    }
+    fprintf(stderr, "hstprof bench: --gen %d after a %d-token prompt needs %d positions; %s has max_seq_len %d\n",
+            *gen, *prompt, *prompt + *gen, name, cfg->max_seq_len);
+    return 2;
+}
+
+/* Every model's max_seq_len against --seq and --gen before the first cell
  * runs, so a length the last model cannot take fails at once, not after the
  * others were measured. A preset's comes from its configuration; a file is
  * loaded once here, which also reports a file that does not load up front.
@@ -285,6 +413,9 @@ static int check_models(const bench_flags *f)
                         name);
                 return 2;
             }
+        int gen, prompt;
+        if (plan_generation(f, name, &cfg, &gen, &prompt) != 0)
+            return 2;
     }
     return 0;
 }
@@ -303,6 +434,11 @@ static int open_bench_model(const char *name, const bench_flags *f, bench_model 
         return 1;
     }
     const hst_config *c = hst_model_config(bm->model);
+    if (hst_preset_config(name, &(hst_config){0}) == 0)
+        export_seed_report_label(name, hst_arch_class(c->arch), bm->label, sizeof bm->label);
+    else
+        snprintf(bm->label, sizeof bm->label, "%s", name);
+    plan_generation(f, name, c, &bm->gen, &bm->gen_prompt); /* checked by check_models */
     bm->ids = malloc((size_t)c->max_seq_len * sizeof *bm->ids);
     bm->logits = malloc((size_t)c->max_seq_len * c->vocab_size * sizeof *bm->logits);
     if (!bm->ids || !bm->logits) {
@@ -320,25 +456,29 @@ static void close_bench_model(bench_model *bm)
     free(bm->logits);
 }
 
-/* Every seq for one model at one thread count. */
-static int bench_threads(const bench_model *bm, int threads, const bench_flags *f, const probes_topo *topo,
-                         json_t *runs)
+/* Every row of one model in one mode at one thread count: the prefill rows,
+ * then the generation row. */
+static int bench_setting(const bench_model *bm, hst_mode mode, int threads, const bench_flags *f,
+                         const probes_topo *topo, json_t *runs)
 {
     probes_session s;
-    int rc = open_session(bm, threads, f, topo, &s);
+    int rc = open_session(bm, mode, threads, f, topo, &s);
     double *ms = malloc((size_t)f->set.s.runs * sizeof *ms);
     probes_window *w = calloc(1, sizeof *w);
     if (rc == 0 && (!ms || !w)) {
         fprintf(stderr, "hstprof bench: out of memory\n");
         rc = 1;
     }
-    for (int i = 0; rc == 0 && i < f->n_seqs; i++) {
-        if (time_cell(bm, &s, f->seqs[i], f, ms, w) != 0) {
+    for (int i = 0; rc == 0 && i <= f->n_seqs; i++) {
+        const bench_test t = i < f->n_seqs ? (bench_test){f->seqs[i], 0} : (bench_test){bm->gen_prompt, bm->gen};
+        if (i == f->n_seqs && bm->gen == 0)
+            break;
+        if (time_cell(bm, &s, &t, f, ms, w) != 0) {
             rc = 1;
             break;
         }
-        json_t *cell = cell_json(bm, hst_session_mode(s.session), f->seqs[i], threads, ms, f->set.s.runs);
-        add_cell_probes(cell, &s, f->seqs[i], ms, f->set.s.runs, w);
+        json_t *cell = cell_json(bm, mode, &t, threads, ms, f->set.s.runs);
+        add_cell_probes(cell, &s, &t, ms, f->set.s.runs, w);
         json_array_append_new(runs, cell);
     }
     free(ms);
@@ -356,14 +496,17 @@ static json_t *report_header(const bench_flags *f, const char *kernel)
     char desc[256];
     snprintf(desc, sizeof desc, "%s, %ld PUs%s", machine, sysconf(_SC_NPROCESSORS_ONLN),
              f->shared_pus ? " (oversubscribed: threads share PUs, --oversubscribe)" : "");
-    json_t *seq = json_array(), *thr = json_array();
+    json_t *seq = json_array(), *thr = json_array(), *modes = json_array();
     for (int i = 0; i < f->n_seqs; i++)
         json_array_append_new(seq, json_integer(f->seqs[i]));
     for (int i = 0; i < f->n_threads; i++)
         json_array_append_new(thr, json_integer(f->thread_counts[i]));
-    return json_pack("{s:s, s:s, s:s, s:s, s:{s:o, s:o, s:i, s:i, s:I}, s:[], s:[]}", "tool", "hstprof bench",
-                     "date", date, "kernel", kernel, "machine", desc, "settings", "seq", seq, "threads", thr,
-                     "warmup", f->set.s.warmup, "runs", f->set.s.runs, "seed", (json_int_t)f->set.s.seed, "models", "runs");
+    for (int i = 0; i < f->n_modes; i++)
+        json_array_append_new(modes, json_string(hst_mode_name(f->modes[i])));
+    return json_pack("{s:s, s:s, s:s, s:s, s:{s:o, s:o, s:o, s:i, s:i, s:i, s:i, s:I}, s:[], s:[]}", "tool",
+                     "hstprof bench", "date", date, "kernel", kernel, "machine", desc, "settings", "modes", modes,
+                     "seq", seq, "threads", thr, "gen", f->set.s.gen, "gen_prompt", TG_PROMPT, "warmup",
+                     f->set.s.warmup, "runs", f->set.s.runs, "seed", (json_int_t)f->set.s.seed, "models", "runs");
 }
 
 static int emit(const bench_flags *f, const json_t *report)
@@ -418,8 +561,9 @@ int cmd_bench(int argc, char **argv)
         rc = open_bench_model(f->model_names[m], f, &bm);
         if (rc == 0)
             json_array_append_new(json_object_get(report, "models"), model_json(&bm));
-        for (int t = 0; rc == 0 && t < f->n_threads; t++)
-            rc = bench_threads(&bm, f->thread_counts[t], f, topo, json_object_get(report, "runs"));
+        for (int k = 0; rc == 0 && k < f->n_modes; k++)
+            for (int t = 0; rc == 0 && t < f->n_threads; t++)
+                rc = bench_setting(&bm, f->modes[k], f->thread_counts[t], f, topo, json_object_get(report, "runs"));
         close_bench_model(&bm);
     }
     probes_topo_free(topo);

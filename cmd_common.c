@@ -116,6 +116,19 @@ int cmd_check_engine_settings(const char *cmd, const char *kernel, const char *p
     return 0;
 }
 
+int cmd_check_modes(const char *cmd, const settings_flags *f, hst_mode *modes, int max)
+{
+    char what[PROFILE_NAME_MAX + 32], why[400];
+    if (f->seen_mode || !f->s.name[0])
+        snprintf(what, sizeof what, "--mode");
+    else
+        snprintf(what, sizeof what, "profile %s: mode", f->s.name);
+    int n = settings_modes(f->s.mode, what, modes, max, why, sizeof why);
+    if (n < 0)
+        fprintf(stderr, "hstprof %s: %s\n", cmd, why);
+    return n;
+}
+
 int cmd_check_placement(const char *cmd, const settings_flags *f, int threads, int *shared)
 {
     const hst_settings *s = &f->s;

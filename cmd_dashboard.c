@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 typedef struct {
-    settings_flags set; /* model, seed, threads, affinity, kernel, precision, events, profile; prompt */
+    settings_flags set; /* model, seed, threads, affinity, kernel, precision, mode, events, profile; prompt */
     double screen_dump;
     char dump_when[64];
     char size[32];
@@ -30,6 +30,7 @@ static int parse_flags(int argc, char **argv, dashboard_flags *f)
         settings_option(&f->set, "seed"),
         settings_option(&f->set, "kernel"),
         settings_option(&f->set, "precision"),
+        settings_option(&f->set, "mode"),
         {"prompt", 0, OPT_STRING, f->set.s.prompt, sizeof f->set.s.prompt, 0, 0, "TEXT", "prompt of every generation (its bytes are the ids)", &f->seen_prompt},
         settings_option(&f->set, "events"),
         settings_option(&f->set, "profile"),
@@ -41,7 +42,8 @@ static int parse_flags(int argc, char **argv, dashboard_flags *f)
     };
     const opt_table t = {
         "hstprof dashboard",
-        "hstprof [dashboard] [--model PRESET|FILE] [--threads N [--oversubscribe]] [--affinity POLICY] [--seed N] [-p PROFILE] "
+        "hstprof [dashboard] [--model PRESET|FILE] [--mode causal|parity] [--threads N [--oversubscribe]] [--affinity POLICY] "
+        "[--seed N] [-p PROFILE] "
         "[--screen-dump SECONDS [--screen-dump-when tokens=N,ceilings] [--size COLSxROWS]]",
         "The live dashboard: generates continuously on the model and shows throughput, per-token latency, per-layer\n"
         "timers, counters, bandwidth and compute against this machine's ceilings, memory and thread placement.\n"
@@ -151,7 +153,9 @@ static int check_settings(const dashboard_flags *f, tui_config *c)
         return 2;
     }
     const hst_settings *s = &f->set.s;
-    if (cmd_check_engine_settings("dashboard", s->kernel, s->precision, NULL) != 0 ||
+    hst_mode mode;
+    if (cmd_check_modes("dashboard", &f->set, &mode, 1) < 0 ||
+        cmd_check_engine_settings("dashboard", s->kernel, s->precision, NULL) != 0 ||
         cmd_check_placement("dashboard", &f->set, s->threads, NULL) != 0)
         return 2;
     return check_model(s);
@@ -175,7 +179,7 @@ int cmd_dashboard(int argc, char **argv)
     }
     const hst_settings *s = &f->set.s;
     c.model = s->model, c.seed = s->seed, c.threads = s->threads;
-    c.affinity = s->affinity, c.kernel = s->kernel, c.precision = s->precision;
+    c.affinity = s->affinity, c.kernel = s->kernel, c.precision = s->precision, c.mode = s->mode;
     c.prompt = s->prompt, c.events = s->events, c.profile = s->name;
     c.no_counters = f->no_counters, c.no_ceilings = f->no_ceilings, c.oversubscribe = f->set.oversubscribe;
     c.screen_dump = f->seen_dump, c.screen_dump_s = f->screen_dump, c.dump_when_text = f->dump_when;

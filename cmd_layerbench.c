@@ -105,7 +105,9 @@ static int parse_flags(int argc, char **argv, layerbench_flags *f)
         "Times one HST PreBlock (spec 4.2: LN, QKV, causal attention, out-projection + residual, LN, FFN 4D with\n"
         "ReLU + residual), batch 1, at each sequence length, as a plain-C eager baseline (materialised S x S\n"
         "scores, unfused bias / ReLU / residual passes) and as the engine's fused, streaming path; reports the\n"
-        "median latency, the peak memory each run adds (probes' memory window) and checks that both agree.",
+        "median latency, the peak memory each run adds (probes' memory window) and checks that both agree.\n"
+        "There is no --mode: a PreBlock is causal as written, one computation in both modes (--mode is for\n"
+        "run, bench and the dashboard, where it changes hst-v7.0, hst-chaos, hst-v7.1 and hst-v8).",
         opts, (int)(sizeof opts / sizeof opts[0]), 0};
     int rc = args_parse(&t, argc, argv, 1, NULL, NULL);
     return rc == ARGS_OK ? check_flags(f) : rc;

@@ -22,7 +22,7 @@
 #define DEFAULT_PROMPT "The harmonic spine carries the lattice."
 
 typedef struct {
-    settings_flags set; /* model, seed, threads, affinity, kernel, precision, events, profile; tokens, sampling */
+    settings_flags set; /* model, seed, threads, affinity, kernel, precision, mode, events, profile; tokens, sampling */
     char prompt[4 * MAX_PROMPT];
     char prompt_tokens[8 * MAX_PROMPT];
     int greedy;
@@ -231,6 +231,7 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         {"format", 0, OPT_STRING, f->format, sizeof f->format, 0, 0, "text|json", "summary format (default text)", NULL},
         settings_option(&f->set, "kernel"),
         settings_option(&f->set, "precision"),
+        settings_option(&f->set, "mode"),
         settings_option(&f->set, "affinity"),
         settings_option(&f->set, "events"),
         {"no-probes", 0, OPT_FLAG, &f->no_probes, 0, 0, 0, NULL, "no counters and no memory sampling (overhead baseline)", NULL},
@@ -246,11 +247,15 @@ static int parse_flags(int argc, char **argv, run_flags *f)
     };
     const opt_table t = {
         "hstprof run",
-        "hstprof run [-p PROFILE] [--model PRESET|FILE] [--seed N] [--threads N] [--prompt TEXT | --prompt-tokens 1,2,3] "
+        "hstprof run [-p PROFILE] [--model PRESET|FILE] [--mode causal|parity] [--seed N] [--threads N] "
+        "[--prompt TEXT | --prompt-tokens 1,2,3] "
         "[-n N | --duration SECONDS] [--greedy | --temperature T --top-k K] [--print-tokens] [--dump-logits FILE] [--export FILE] "
         "[--log FILE --title T --change TEXT] [--trace FILE.csv]",
         "Prefills the prompt, then generates N tokens one at a time through the KV cache, and prints prefill and\n"
-        "decode tokens/s, time to first token, per-token latency percentiles, peak RSS and the quality hash.",
+        "decode tokens/s, time to first token, per-token latency percentiles, peak RSS and the quality hash.\n"
+        "--mode parity runs hst-v7.0, hst-chaos, hst-v7.1 and hst-v8 as the originals compute (every decode step\n"
+        "recomputes the window: slow at long contexts); causal, the default, decodes incrementally. For the other\n"
+        "presets both modes are one computation.",
         opts, (int)(sizeof opts / sizeof opts[0]), 0};
     int rc = settings_parse(&t, argc, argv, &f->set);
     if (rc != ARGS_OK)
@@ -280,6 +285,9 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         fprintf(stderr, "hstprof run: --format must be text or json, got '%s'\n", f->format);
         return ARGS_ERROR;
     }
+    hst_mode mode;
+    if (cmd_check_modes("run", &f->set, &mode, 1) < 0)
+        return ARGS_ERROR;
     return cmd_check_engine_settings("run", f->set.s.kernel, f->set.s.precision, NULL) == 0 ? ARGS_OK : ARGS_ERROR;
 }
 
@@ -339,8 +347,8 @@ static void print_text_summary(const run_flags *f, const run_result *r)
     const hst_config *c = &r->config;
     printf("model       %s (%s), %.2fM params (%.2fM next-token), %s\n", r->model_name, r->preset,
            r->counts.params_total / 1e6, r->counts.params_next_token / 1e6, r->source);
-    printf("engine      %d thread%s, kernel %s, precision %s, max_seq_len %d, vocab %d\n", r->threads,
-           r->threads == 1 ? "" : "s", r->kernel, r->precision, c->max_seq_len, c->vocab_size);
+    printf("engine      %d thread%s, kernel %s, precision %s, mode %s, max_seq_len %d, vocab %d\n", r->threads,
+           r->threads == 1 ? "" : "s", r->kernel, r->precision, r->mode_label, c->max_seq_len, c->vocab_size);
     if (f->shared_pus)
         printf("            oversubscribed (--oversubscribe): the %d threads share PUs; timings do not show scaling\n",
                r->threads);
@@ -385,6 +393,17 @@ static int write_logits(const char *path, const run_result *r)
     return 0;
 }
 
+/* Parity decode recomputes the window at every step (spec 12.0): said once,
+ * before a run that will decode that way. */
+static void note_parity_decode(const run_request *req, const run_result *res)
+{
+    if (res->mode != HST_MODE_PARITY || !hst_arch_modes_differ(res->config.arch) ||
+        (req->n_tokens <= 1 && req->duration_s <= 0))
+        return;
+    fprintf(stderr, "hstprof run: note: parity mode recomputes the whole window at every decode step (the original's "
+                    "computation), so decoding slows as the context grows; --mode causal decodes incrementally\n");
+}
+
 int cmd_run(int argc, char **argv)
 {
     run_flags *f = calloc(1, sizeof *f);
@@ -409,6 +428,7 @@ int cmd_run(int argc, char **argv)
     req.session.events = s->events[0] ? s->events : NULL;
     req.session.strict_weights = f->strict_weights;
     req.session.precision = s->precision;
+    req.session.mode = s->mode;
     req.n_tokens = s->n_tokens;
     /* The temperature comes from the flag or the profile; --greedy overrides both. */
     req.temperature = f->greedy ? 0.0f : (float)s->temperature;
@@ -425,6 +445,8 @@ int cmd_run(int argc, char **argv)
     if (rc == 0 && build_prompt(f, res.config.vocab_size, ids, &req.n_prompt) != 0)
         rc = 2;
     req.prompt = ids;
+    if (rc == 0)
+        note_parity_decode(&req, &res);
     if (rc == 0)
         rc = runner_generate(&req, &res);
     if (rc == 0 && cmd_interrupted()) /* before any export: none is written */

@@ -38,6 +38,11 @@ int cmd_interrupt_exit_status(const char *command);
  * *resolved (may be NULL). 0, or 2 after one line "hstprof <cmd>: --kernel
  * must be ..." or "... this CPU cannot run the avx512 kernel". */
 int cmd_check_engine_settings(const char *cmd, const char *kernel, const char *precision, hst_kernel *resolved);
+/* The modes the settings name (--mode, else the profile's mode key, else
+ * causal), at most max of them (run and the dashboard: 1; bench: a list).
+ * The count, or -1 after one line "hstprof <cmd>: --mode must be causal or
+ * parity, got 'x'" (naming the profile when the value came from one). */
+int cmd_check_modes(const char *cmd, const settings_flags *f, hst_mode *modes, int max);
 /* The placement checks before a model loads (threads within this process's
  * PUs unless --oversubscribe, the affinity on this machine), the line naming
  * how the user set each: "--threads 3", "x.ini:4: threads = 8" or "3 threads

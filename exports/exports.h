@@ -20,6 +20,27 @@ int export_format_from_path(const char *path, export_format *out);
  * Returns a malloc'd string, NULL when out of memory. */
 char *export_bench_render(const json_t *report, export_format fmt);
 
+/* ---- the published benchmark's figures (seed_report.c) ------------------------
+ * The report `hstprof bench` reproduces, row for row: its TPS per model and
+ * sequence length, to compare with (it timed PyTorch on another machine). */
+#define EXPORT_SEED_SEQS 3 /* S = 128, 256, 512 */
+typedef struct {
+    const char *preset;     /* the engine's preset for the row */
+    const char *name;       /* the report's model name, e.g. "hst_v4_unified" */
+    const char *class_name; /* the PyTorch class it timed */
+    const char *same_as;    /* the preset whose network it is (hst-chaos: hst-v7.0) */
+    double tps[EXPORT_SEED_SEQS];
+    double ms[EXPORT_SEED_SEQS];
+} export_seed_row;
+
+/* The report's row for a preset, or NULL (hst-v8 and files have none). */
+const export_seed_row *export_seed_report_find(const char *preset);
+/* The row's TPS at seq_len, NAN when the report has no such length. */
+double export_seed_report_tps(const export_seed_row *row, int seq_len);
+/* A bench row's model label: "HST-chaos_logic_ai (HSTv7Agile) = hst-v7.0"
+ * for a report row, else "<preset> (<class>)". */
+void export_seed_report_label(const char *preset, const char *class_name, char *buf, size_t len);
+
 /* Layer benchmark report (`hstprof layerbench`), the shape of the fused-layer
  * benchmark (seeds/004): Item/Value hyper-parameters, latency and PEAK memory
  * per sequence length for the baseline and optimized variants, agreement.
@@ -30,7 +51,7 @@ char *export_layerbench_render(const json_t *report, export_format fmt);
 /* A snapshot: the state of a run or of the dashboard at one moment, as one
  * JSON object. Its keys are those of `hstprof run --format json` (tool, date,
  * model, preset, source, config{}, params_total, params_next_token, threads,
- * affinity, kernel, prompt_tokens, prefill_*, decode_*, ttft_ms, latency{},
+ * affinity, kernel, mode, mode_label, prompt_tokens, prefill_*, decode_*, ttft_ms, latency{},
  * quality_hash, generated[]) plus, when known: memory{}, counters{},
  * sections[] ({name, ms, percent}), bandwidth{}, compute{}. A metric that is
  * not available is null with a sibling "<key>_why_not" string.
@@ -103,11 +124,12 @@ int export_log_append(const char *path, const json_t *run, const char *title, co
                       size_t err_size);
 
 /* Per-token trace CSV from the object runner_trace_json (probes) builds:
- * {"sections": [names], "counters": [names], "tokens": [{index, phase,
- * position, tokens_processed, token_id, time_ns, latency_ns, section_ns[],
- * counter_delta[] (null entries: not counted)}]}. Columns: token_index,
- * phase, position, tokens_processed, token_id, time_since_start_ns,
- * latency_ns, section.<name>_ns..., counter.<name>_delta... */
+ * {"mode": "causal"|"parity", "sections": [names], "counters": [names],
+ * "tokens": [{index, phase, position, tokens_processed, token_id, time_ns,
+ * latency_ns, section_ns[], counter_delta[] (null entries: not counted)}]}.
+ * Columns: token_index, phase, mode, position, tokens_processed, token_id,
+ * time_since_start_ns, latency_ns, section.<name>_ns...,
+ * counter.<name>_delta... */
 char *export_trace_render(const json_t *trace);
 
 #endif

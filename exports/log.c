@@ -187,6 +187,7 @@ static void write_entry(FILE *f, const json_t *run, const char *change, const lo
     text_row(f, "Model", ex_string(run, "model", "unavailable: not recorded"));
     text_row(f, "Weights", ex_string(run, "source", "unavailable: not recorded"));
     text_row(f, "Version", ex_string(run, "config.arch", "unavailable: not recorded"));
+    text_row(f, "Mode", ex_string(run, "mode_label", ex_string(run, "mode", "unavailable: not recorded")));
     metric_row(f, "Layers", run, "config.n_layers", "%.0f", 0);
     metric_row(f, "Embedding", run, "config.d_model", "%.0f", 0);
     text_row(f, "CPU", ex_string(run, "system.cpu_model", "unavailable: not recorded"));

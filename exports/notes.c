@@ -119,12 +119,15 @@ static void row_label(const json_t *row, size_t index, char *buf, size_t size)
         return;
     }
     double threads;
-    char why[EX_WHY_MAX];
-    const char *model = ex_string(row, "model", "model unknown");
-    if (ex_number(row, "threads", &threads, why, sizeof why))
-        snprintf(buf, size, "%s, %.0f thread%s, run %zu", model, threads, threads == 1 ? "" : "s", index + 1);
-    else
-        snprintf(buf, size, "%s, run %zu", model, index + 1);
+    char why[EX_WHY_MAX], model[400];
+    const char *mode = ex_string(row, "mode", NULL);
+    snprintf(model, sizeof model, "%s%s%s%s", ex_string(row, "model", "model unknown"), mode ? " (" : "",
+             mode ? mode : "", mode ? ")" : "");
+    int n = ex_number(row, "threads", &threads, why, sizeof why)
+                ? snprintf(buf, size, "%s, %.0f thread%s, run %zu", model, threads, threads == 1 ? "" : "s", index + 1)
+                : snprintf(buf, size, "%s, run %zu", model, index + 1);
+    if (n < 0) /* a label: cut when long */
+        buf[0] = '\0';
 }
 
 /* ---- sections ------------------------------------------------------------------------ */
@@ -418,6 +421,7 @@ static void parameters(FILE *f, const json_t *snap)
     bullet_text(f, "Affinity", snap, "affinity");
     placement(f, snap);
     bullet_text(f, "Precision", snap, "precision");
+    bullet_text(f, "Mode", snap, json_is_string(json_object_get(snap, "mode_label")) ? "mode_label" : "mode");
     bullet(f, "Batch", snap, "batch", 1, "%.0f");
     bullet_text(f, "Kernel", snap, "kernel");
     bullet_text(f, "Model file", snap, "source");
@@ -514,10 +518,10 @@ static void row_cell(FILE *f, const json_t *row, const json_t *snap, const char 
 static void comparative(FILE *f, const json_t *snap, const json_t *const *rows, size_t n)
 {
     fprintf(f, "## Comparative Runs\n\n");
-    fprintf(f, "| Run | Model | Threads | Tokens | Wall (ms) | TPS | Prefill tok/s | Decode tok/s | p50 (ms) | p95 (ms) "
-               "| p99 (ms) | RSS peak (MB) | PSS peak (MB) | VMS peak (MB) | minflt | majflt |\n");
-    fprintf(f, "|----:|:------|--------:|-------:|----------:|----:|--------------:|-------------:|---------:|---------:"
-               "|---------:|--------------:|--------------:|--------------:|-------:|-------:|\n");
+    fprintf(f, "| Run | Model | Mode | Threads | Tokens | Wall (ms) | TPS | Prefill tok/s | Decode tok/s | p50 (ms) "
+               "| p95 (ms) | p99 (ms) | RSS peak (MB) | PSS peak (MB) | VMS peak (MB) | minflt | majflt |\n");
+    fprintf(f, "|----:|:------|:-----|--------:|-------:|----------:|----:|--------------:|-------------:|---------:"
+               "|---------:|---------:|--------------:|--------------:|--------------:|-------:|-------:|\n");
     for (size_t i = 0; i < n; i++) {
         const json_t *r = rows[i];
         char tps[512], why[EX_WHY_MAX];
@@ -528,6 +532,8 @@ static void comparative(FILE *f, const json_t *snap, const json_t *const *rows, 
             snprintf(tps, sizeof tps, "unavailable: %s", why);
         fprintf(f, "| %zu | ", i + 1);
         ex_md_cell(f, ex_string(r, "model", "unavailable: not recorded"));
+        fputs(" | ", f);
+        ex_md_cell(f, ex_string(r, "mode", ex_string(snap, "mode", "unavailable: not recorded")));
         fputs(" |", f);
         row_cell(f, r, snap, "threads", 1, "%.0f");
         row_cell(f, r, snap, "tokens_generated", 1, "%.0f");

@@ -7,7 +7,7 @@
 
 static void header(FILE *f, const json_t *trace)
 {
-    fputs("token_index,phase,position,tokens_processed,token_id,time_since_start_ns,latency_ns", f);
+    fputs("token_index,phase,mode,position,tokens_processed,token_id,time_since_start_ns,latency_ns", f);
     size_t i;
     const json_t *name;
     char column[256];
@@ -49,11 +49,13 @@ static void array_fields(FILE *f, const json_t *values, size_t width)
     }
 }
 
-static void row(FILE *f, const json_t *token, size_t n_sections, size_t n_counters)
+static void row(FILE *f, const json_t *token, const char *mode, size_t n_sections, size_t n_counters)
 {
     const json_t *index = json_object_get(token, "index");
     fprintf(f, "%lld,", (long long)json_integer_value(index));
     ex_csv_text(f, ex_string(token, "phase", ""));
+    fputc(',', f);
+    ex_csv_text(f, mode);
     integer_field(f, token, "position");
     integer_field(f, token, "tokens_processed");
     integer_field(f, token, "token_id");
@@ -76,7 +78,7 @@ char *export_trace_render(const json_t *trace)
     const json_t *token;
     json_array_foreach(json_object_get(trace, "tokens"), i, token)
     {
-        row(t.f, token, n_sections, n_counters);
+        row(t.f, token, ex_string(trace, "mode", ""), n_sections, n_counters);
     }
     return ex_text_close(&t);
 }

@@ -37,9 +37,10 @@ typedef struct {
     char affinity[256];         /* none|compact|scatter|PU list */
     char kernel[16];            /* auto|avx512|avx2|portable */
     char precision[16];         /* f32|bf16|int8: how the weights are stored */
+    char mode[16];              /* causal|parity ("": causal), set on the slot's engine session */
 } live_setting;
 
-/* "4 threads, compact, hst-v4, kernel auto" style one-liner (for A/B labels). */
+/* "4 threads, compact, hst-v4 f32 causal, kernel auto" style one-liner (for A/B labels). */
 void live_setting_describe(const live_setting *s, char *buf, size_t len);
 /* The single field in which a and b differ, described as "threads 1 vs 2";
  * falls back to both descriptions when several differ. */

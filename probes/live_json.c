@@ -9,6 +9,7 @@
  * mirror the static helpers of probes/runner.c; once those are exported,
  * these should call them instead. */
 #include "probes/json.h"
+#include "probes/session.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -129,6 +130,12 @@ static void segment_keys(json_t *o, const live_view *v, const live_segment_stats
     json_object_set_new(o, "threads", json_integer(i->setting.threads));
     json_object_set_new(o, "affinity", json_string(i->setting.affinity));
     json_object_set_new(o, "kernel", json_string(i->kernel));
+    char mode_label[64];
+    hst_mode mode = HST_MODE_CAUSAL;
+    hst_mode_from_name(i->setting.mode, &mode);
+    probes_mode_label(i->config.arch, mode, mode_label, sizeof mode_label);
+    json_object_set_new(o, "mode", json_string(hst_mode_name(mode)));
+    json_object_set_new(o, "mode_label", json_string(mode_label));
     json_object_set_new(o, "prompt_length", json_integer(i->prompt_tokens));
     json_object_set_new(o, "prefills", json_integer((json_int_t)s->prefills));
     json_object_set_new(o, "prompt_tokens", json_integer((json_int_t)s->prefill_tokens));

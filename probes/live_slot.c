@@ -58,7 +58,7 @@ static probes_session_settings session_settings(const live_engine *e, const live
                                                       : NULL;
     const probes_session_settings st = {
         .model = setting->model, .seed = e->opts.seed, .shared_model = shared, .precision = setting->precision,
-        .kernel = setting->kernel, .threads = setting->threads, .affinity = setting->affinity, .topo = e->topo,
+        .kernel = setting->kernel, .mode = setting->mode, .threads = setting->threads, .affinity = setting->affinity, .topo = e->topo,
         .events = e->events, .counters_off = off, .counters_optional = 1};
     return st;
 }
@@ -105,6 +105,8 @@ int live_slot_open(live_engine *e, live_slot *s, const live_setting *setting, in
     s->ab_side = ab_side;
     if (!s->setting.precision[0]) /* how a model loads */
         snprintf(s->setting.precision, sizeof s->setting.precision, "f32");
+    if (!s->setting.mode[0]) /* how a session starts */
+        snprintf(s->setting.mode, sizeof s->setting.mode, "causal");
     live_restore_engine_mask(e); /* workers inherit their creator's mask */
     const probes_session_settings st = session_settings(e, &s->setting, shared_model);
     char why[sizeof(hst_error) + 64];

@@ -43,6 +43,8 @@ int runner_prepare(const run_request *req, run_result *res)
     res->config = *hst_model_config(m->model);
     res->counts = hst_model_counts(m->model);
     snprintf(res->kernel, sizeof res->kernel, "%s", hst_kernel_name(m->kernel));
+    res->mode = hst_session_mode(m->session);
+    probes_mode_label(res->config.arch, res->mode, res->mode_label, sizeof res->mode_label);
     snprintf(res->model_name, sizeof res->model_name, "%s", st.model);
     snprintf(res->preset, sizeof res->preset, "%s", hst_model_preset(m->model));
     snprintf(res->source, sizeof res->source, "%s", hst_model_source(m->model));
@@ -461,14 +463,15 @@ json_t *runner_result_json(const run_result *r)
     json_t *lat = json_pack("{s:I, s:f, s:f, s:f, s:f, s:f, s:f}", "samples", (json_int_t)r->latency.n,
                             "p50_ms", r->latency.p50, "p95_ms", r->latency.p95, "p99_ms", r->latency.p99,
                             "min_ms", r->latency.min, "max_ms", r->latency.max, "mean_ms", r->latency.mean);
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:i, s:i, s:i, s:i, s:i, s:i}, s:I, s:I, s:i, s:s, "
-                     "s:i, s:f, s:f, s:f, s:i, s:f, s:f, s:f, s:f, s:o, s:f, s:f, s:s, s:o}",
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:{s:s, s:i, s:i, s:i, s:i, s:i, s:i}, s:I, s:I, s:i, s:s, s:s, "
+                     "s:s, s:i, s:f, s:f, s:f, s:i, s:f, s:f, s:f, s:f, s:o, s:f, s:f, s:s, s:o}",
                      "tool", "hstprof run", "model", r->model_name, "preset", r->preset, "source", r->source,
                      "config", "arch", hst_arch_name(r->config.arch), "vocab_size", r->config.vocab_size, "d_model",
                      r->config.d_model, "n_heads", r->config.n_heads, "n_layers", r->config.n_layers, "max_seq_len",
                      r->config.max_seq_len, "horizon", r->config.horizon,
                      "params_total", (json_int_t)r->counts.params_total, "params_next_token",
-                     (json_int_t)r->counts.params_next_token, "threads", r->threads, "kernel", r->kernel,
+                     (json_int_t)r->counts.params_next_token, "threads", r->threads, "kernel", r->kernel, "mode",
+                     hst_mode_name(r->mode), "mode_label", r->mode_label,
                      "prompt_tokens", r->prompt_len, "prefill_ms", r->prefill_ms, "prefill_tok_per_s",
                      r->prefill_tok_per_s, "prefill_gflops_per_s", r->prefill_gflops_per_s, "decode_tokens",
                      r->decode_steps, "decode_ms", r->decode_ms, "decode_tok_per_s", r->decode_tok_per_s,

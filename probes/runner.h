@@ -16,8 +16,8 @@
 #include <stdio.h>
 
 typedef struct {
-    /* model, seed, strict weights, precision, kernel, threads, affinity,
-     * events ("none": no counters); the runner sets the counters' summary
+    /* model, seed, strict weights, precision, kernel, mode, threads,
+     * affinity, events ("none": no counters); the runner sets the counters' summary
      * when off and loads the cached ceilings. */
     probes_session_settings session;
     const int *prompt;
@@ -92,6 +92,8 @@ typedef struct {
     hst_config config;
     hst_counts counts;
     char model_name[256], preset[32], source[512], kernel[16];
+    hst_mode mode;            /* the engine session's */
+    char mode_label[64];      /* probes_mode_label: "parity", "causal (same as parity for v4)" */
     int threads;
     int prompt_len;
     int kept_all_logits;

@@ -261,6 +261,7 @@ json_t *runner_trace_json(const run_result *res)
     }
     for (int row = 0; row < t->n_rows; row++)
         json_array_append_new(tokens, trace_row_json(res, row));
-    return json_pack("{s:s, s:s, s:o, s:o, s:o}", "tool", "hstprof run", "model", res->model_name, "sections",
-                     sections, "counters", counters, "tokens", tokens);
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "tool", "hstprof run", "model", res->model_name, "mode",
+                     hst_mode_name(res->mode), "mode_label", res->mode_label, "sections", sections, "counters",
+                     counters, "tokens", tokens);
 }

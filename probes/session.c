@@ -27,6 +27,24 @@ int probes_check_precision_name(const char *what, const char *name, char *why, s
     return -1;
 }
 
+int probes_check_mode_name(const char *what, const char *name, char *why, size_t why_len)
+{
+    hst_mode m;
+    if (name && hst_mode_from_name(name, &m) == 0)
+        return 0;
+    snprintf(why, why_len, "%s must be causal or parity, got '%.200s'", what, name ? name : "");
+    return -1;
+}
+
+void probes_mode_label(hst_arch arch, hst_mode mode, char *buf, size_t len)
+{
+    if (hst_arch_modes_differ(arch))
+        snprintf(buf, len, "%s", hst_mode_name(mode));
+    else
+        snprintf(buf, len, "%s (same as %s for %s)", hst_mode_name(mode),
+                 hst_mode_name(mode == HST_MODE_CAUSAL ? HST_MODE_PARITY : HST_MODE_CAUSAL), hst_arch_name(arch));
+}
+
 static const char *or_default(const char *value, const char *fallback)
 {
     return value && *value ? value : fallback;
@@ -39,6 +57,7 @@ static int status_of(probes_session_part part)
     case PROBES_PART_THREADS:
     case PROBES_PART_KERNEL:
     case PROBES_PART_PRECISION:
+    case PROBES_PART_MODE:
     case PROBES_PART_AFFINITY:
     case PROBES_PART_COUNTERS:
         return 2;
@@ -202,7 +221,15 @@ static int open_model_and_session(const probes_session_settings *st, probes_sess
     return 0;
 }
 
-static int create_engine_session(probes_session *s, char *err, size_t err_len)
+/* The mode is checked before anything opens: a bad name costs no model load. */
+static int check_mode(const probes_session_settings *st, probes_session *s, char *err, size_t err_len)
+{
+    if (probes_check_mode_name("mode", or_default(st->mode, "causal"), err, err_len) != 0)
+        return fail(&s->failed, PROBES_PART_MODE);
+    return 0;
+}
+
+static int create_engine_session(const probes_session_settings *st, probes_session *s, char *err, size_t err_len)
 {
     hst_error herr = {{0}};
     s->session = hst_session_create(s->model, s->pool, &herr);
@@ -211,6 +238,13 @@ static int create_engine_session(probes_session *s, char *err, size_t err_len)
         return fail(&s->failed, PROBES_PART_SESSION);
     }
     hst_session_set_kernel(s->session, s->kernel);
+    hst_mode mode;
+    hst_mode_from_name(or_default(st->mode, "causal"), &mode);
+    /* A new session holds no tokens: setting the mode rebuilds nothing. */
+    if (hst_session_set_mode(s->session, mode, &herr) != 0) {
+        snprintf(err, err_len, "%s", herr.msg);
+        return fail(&s->failed, PROBES_PART_SESSION);
+    }
     return 0;
 }
 
@@ -218,6 +252,8 @@ int probes_session_open(const probes_session_settings *st, probes_session *s, ch
 {
     memset(s, 0, sizeof *s);
     int rc = choose_kernel(st, s, err, err_len);
+    if (rc == 0)
+        rc = check_mode(st, s, err, err_len);
     if (rc == 0 && (st->model || st->shared_model))
         rc = open_model_and_session(st, s, err, err_len);
     if (rc == 0)
@@ -225,7 +261,7 @@ int probes_session_open(const probes_session_settings *st, probes_session *s, ch
     if (rc == 0)
         rc = open_pool(st, s, err, err_len);
     if (rc == 0 && s->model)
-        rc = create_engine_session(s, err, err_len);
+        rc = create_engine_session(st, s, err, err_len);
     if (rc == 0 && st->load_ceilings)
         load_ceilings(s);
     if (rc != 0) {

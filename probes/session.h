@@ -4,7 +4,7 @@
  *
  *   model (opened, or borrowed) -> its weight precision -> kernel ->
  *   topology -> affinity plan -> pool placed by it -> counters on the pool's
- *   threads -> engine session (with the kernel) -> cached ceilings
+ *   threads -> engine session (with the kernel and the mode) -> cached ceilings
  *
  * and torn down by one function in the reverse order. The kernel is the
  * engine session's (hst_session_set_kernel): two sessions with different
@@ -27,6 +27,12 @@
  * ("--kernel", "kernel" in a profile). */
 int probes_check_kernel_name(const char *what, const char *name, char *why, size_t why_len);
 int probes_check_precision_name(const char *what, const char *name, char *why, size_t why_len);
+/* "<what> must be causal or parity, got 'x'". */
+int probes_check_mode_name(const char *what, const char *name, char *why, size_t why_len);
+/* The mode as reports name it: "parity" or "causal" where the two differ
+ * (Cores C, D, E), else "causal (same as parity for v4)": Cores A and B are
+ * causal as written, so both modes are one computation (spec 12.0). */
+void probes_mode_label(hst_arch arch, hst_mode mode, char *buf, size_t len);
 
 typedef struct {
     const char *model;           /* preset or safetensors file; NULL: no model (a pool and a kernel only) */
@@ -35,6 +41,7 @@ typedef struct {
     hst_model *shared_model;     /* used instead of opening model (borrowed: an A/B side's, bench's) */
     const char *precision;       /* f32|bf16|int8 of an opened model; NULL or "": f32 */
     const char *kernel;          /* auto|avx512|avx2|portable; NULL or "": auto */
+    const char *mode;            /* causal|parity, set on the engine session; NULL or "": causal */
     int threads;                 /* 1..PROBES_MAX_THREADS */
     const char *affinity;        /* none|compact|scatter|LIST; NULL: none */
     const probes_topo *topo;     /* shared topology; NULL: loaded here when there is one to load */
@@ -49,6 +56,7 @@ typedef enum {
     PROBES_PART_THREADS,
     PROBES_PART_KERNEL,
     PROBES_PART_PRECISION,
+    PROBES_PART_MODE,
     PROBES_PART_MODEL,
     PROBES_PART_TOPOLOGY,
     PROBES_PART_AFFINITY,
@@ -77,7 +85,7 @@ typedef struct {
 } probes_session;
 
 /* Opens everything settings name. 0 ok; 2 a bad setting (kernel, precision,
- * threads, affinity, events), 1 a run-time failure (model, topology, pool,
+ * mode, threads, affinity, events), 1 a run-time failure (model, topology, pool,
  * memory); then err has one line without a command prefix, s->failed names
  * the part, and the session is closed again (probes_session_close is
  * harmless). */

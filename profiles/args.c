@@ -385,9 +385,11 @@ void settings_defaults(hst_settings *s)
     snprintf(s->affinity, sizeof s->affinity, "none");
     snprintf(s->precision, sizeof s->precision, "f32");
     snprintf(s->kernel, sizeof s->kernel, "auto");
+    snprintf(s->mode, sizeof s->mode, "causal");
     snprintf(s->models, sizeof s->models, "%s", SETTINGS_DEFAULT_MODEL);
     snprintf(s->seq, sizeof s->seq, "128,256,512");
     s->n_tokens = 128;
+    s->gen = 128;
     s->warmup = 2;
     s->runs = 5;
 }

@@ -93,6 +93,13 @@ static int rule_kernel(const char *v, char *why, size_t n)
     return probes_check_kernel_name("kernel", v, why, n);
 }
 
+/* One mode, or a list for bench; run and the dashboard refuse a list when they use it. */
+static int rule_mode(const char *v, char *why, size_t n)
+{
+    hst_mode modes[HST_MODE_COUNT];
+    return settings_modes(v, "mode", modes, HST_MODE_COUNT, why, n) < 0 ? -1 : 0;
+}
+
 static int rule_models(const char *v, char *why, size_t n)
 {
     if (*v == '\0') {
@@ -121,7 +128,8 @@ static int rule_seq(const char *v, char *why, size_t n)
 
 static const profile_key keys[] = {
     {"model", KEY_STRING, FIELD(model), 0, 0, rule_model,
-     "Model: a preset (hst-v3, hst-v4, hst-v5.2, hst-v6, hst-v6.1) or a safetensors file."},
+     "Model: a preset (hst-v3, hst-v4, hst-v5.2, hst-v6, hst-v6.1, hst-v7.0, hst-chaos, hst-v7.1, hst-v8) or a "
+     "safetensors file."},
     {"seed", KEY_U64, FIELD(seed), 0, 0, NULL, "Seed of the random weights and of sampling."},
     {"threads", KEY_INT, FIELD(threads), 0, 1024, NULL, "Engine threads; 0 = every PU."},
     {"affinity", KEY_STRING, FIELD(affinity), 0, 0, rule_affinity,
@@ -136,8 +144,13 @@ static const profile_key keys[] = {
     {"precision", KEY_STRING, FIELD(precision), 0, 0, rule_precision,
      "Weight precision: f32, bf16 or int8 (weights only; the arithmetic stays f32)."},
     {"kernel", KEY_STRING, FIELD(kernel), 0, 0, rule_kernel, "Matmul kernel: auto, avx512, avx2 or portable."},
+    {"mode", KEY_STRING, FIELD(mode), 0, 0, rule_mode,
+     "Mode: causal (incremental decode) or parity (the original's computation over the window); bench also takes "
+     "parity,causal."},
     {"models", KEY_STRING, FIELD(models), 0, 0, rule_models, "bench: models, comma-separated, or all."},
     {"seq", KEY_STRING, FIELD(seq), 0, 0, rule_seq, "bench: sequence lengths, comma-separated."},
+    {"gen", KEY_INT, offsetof(hst_settings, gen), 0, 0, 1 << 20, NULL,
+     "bench: tokens decoded in each generation row (tgN); 0 = prefill rows only."},
     {"warmup", KEY_INT, offsetof(hst_settings, warmup), 0, 0, 1000, NULL, "bench: untimed runs per cell."},
     {"runs", KEY_INT, offsetof(hst_settings, runs), 0, 1, 100000, NULL, "bench: timed runs per cell."},
 };
@@ -340,7 +353,7 @@ static int parse_line(parse_state *st, char *line, int lineno, char *why, size_t
             snprintf(why, n, "unknown key '%.60s' (did you mean '%s'?)", name, near);
         else
             snprintf(why, n, "unknown key '%.60s' (keys: model, seed, threads, affinity, events, prompt, tokens, "
-                             "temperature, top_k, precision, kernel, models, seq, warmup, runs)", name);
+                             "temperature, top_k, precision, kernel, mode, models, seq, gen, warmup, runs)", name);
         return -1;
     }
     if (st->line_of[k]) {
@@ -810,9 +823,11 @@ void profile_summary(const hst_settings *s, char *buf, size_t size)
     if (s->prompt[0])
         snprintf(extras + strlen(extras), sizeof extras - strlen(extras), ", own prompt (%zu bytes)",
                  strlen(s->prompt));
-    snprintf(buf, size, "%.60s, seed %llu, %s, affinity %.40s, %s, kernel %s%s; bench %.60s at seq %.40s, %d+%d runs",
-             s->model, (unsigned long long)s->seed, threads, s->affinity, sampling, s->kernel, extras, s->models,
-             s->seq, s->warmup, s->runs);
+    snprintf(buf, size,
+             "%.60s, seed %llu, %s, affinity %.40s, %s, kernel %s, mode %s%s; bench %.60s at seq %.40s, tg %d, "
+             "%d+%d runs",
+             s->model, (unsigned long long)s->seed, threads, s->affinity, sampling, s->kernel, s->mode, extras,
+             s->models, s->seq, s->gen, s->warmup, s->runs);
 }
 
 /* The first comment line of the file, without its marker. */

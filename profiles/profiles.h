@@ -4,6 +4,8 @@
 #ifndef HSTPROF_PROFILES_H
 #define HSTPROF_PROFILES_H
 
+#include "engine/hst.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -22,8 +24,10 @@ typedef struct {
     int top_k;              /* <= 0: whole vocabulary */
     char precision[16];     /* weights: f32, bf16 or int8 (hst_precision_name) */
     char kernel[16];        /* auto|avx512|avx2|portable */
+    char mode[32];          /* causal|parity (engine/hst.h); bench: a list, "parity,causal" */
     char models[2048];      /* bench: models, comma-separated, or all */
     char seq[256];          /* bench: sequence lengths "128,256,512" */
+    int gen;                /* bench: tokens of each generation row (tgN); 0: none */
     int warmup, runs;       /* bench: untimed and timed runs per cell */
     /* Where a profile set threads and affinity, "<file>:<line>" ("" when no
      * profile did), so that a value this machine cannot take names its line. */
@@ -34,7 +38,7 @@ typedef struct {
 #define PROFILE_NAME_MAX 64
 #define PROFILE_PATH_MAX 1024
 
-/* The built-in defaults: hst-v4, seed 0, every PU, no affinity, 128 greedy tokens. */
+/* The built-in defaults: hst-v4, seed 0, every PU, no affinity, causal mode, 128 greedy tokens. */
 void settings_defaults(hst_settings *s);
 
 /* ---- option tables ------------------------------------------------------- */
@@ -116,18 +120,25 @@ typedef struct {
     hst_settings s;                  /* the result */
     char profile[PROFILE_PATH_MAX];  /* -p NAME|FILE as given */
     int oversubscribe;               /* --oversubscribe: threads may share PUs */
-    int seen_model, seen_seed, seen_threads, seen_affinity, seen_kernel, seen_precision, seen_events, seen_profile;
+    int seen_model, seen_seed, seen_threads, seen_affinity, seen_kernel, seen_precision, seen_mode, seen_events,
+        seen_profile;
 } settings_flags;
 
 /* The shared option called name, bound to f: "model" (-m), "seed",
  * "threads" (-t), "oversubscribe", "affinity", "kernel", "precision",
- * "events" (-e), "profile" (-p). */
+ * "mode" (one mode), "modes" (--mode taking a list, for bench), "events"
+ * (-e), "profile" (-p). */
 opt_spec settings_option(settings_flags *f, const char *name);
 /* Parses argv with t, whose shared options come from settings_option(f, ...):
  * settings_defaults, then the profile when -p names one, then the flags.
  * A flag that overrides a profile's threads or affinity clears where the
  * profile set it. ARGS_OK, ARGS_HELP, or ARGS_ERROR with one line printed. */
 int settings_parse(const opt_table *t, int argc, char **argv, settings_flags *f);
+
+/* The modes a mode setting names: "causal", "parity" or a list of them
+ * ("parity,causal"), each at most once, in the order given. The count, or -1
+ * with one line in why, naming the setting as what ("--mode", "mode"). */
+int settings_modes(const char *list, const char *what, hst_mode *out, int max, char *why, size_t why_len);
 
 /* Levenshtein distance of two short names (<= 63 bytes; longer: 64), for
  * "did you mean" suggestions everywhere. */
@@ -143,8 +154,9 @@ size_t args_edit_distance(const char *a, const char *b);
  *   prompt  = "The harmonic spine # quoted: keeps '#', leading spaces, \" and \n"
  *
  * Keys map 1:1 to hst_settings: model, seed, threads, affinity, events,
- * prompt, tokens (n_tokens), temperature, top_k, precision, kernel, models,
- * seq, warmup, runs. Values follow the rules of the matching flags (the
+ * prompt, tokens (n_tokens), temperature, top_k, precision, kernel, mode,
+ * models, seq, gen, warmup, runs. mode is causal or parity, or a list of
+ * them for bench ("parity,causal"); run and the dashboard take one. Values follow the rules of the matching flags (the
  * profile also accepts threads = 0 "every PU", temperature = 0 "greedy",
  * top_k = 0 "whole vocabulary", prompt = "" "the default prompt"). "Every PU"
  * means every PU this process may run on (its allowed CPU set: taskset or a

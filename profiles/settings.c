@@ -3,6 +3,8 @@
  * every command), and one rule for a profile and flags. */
 #include "profiles/profiles.h"
 
+#include "probes/session.h"
+
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -33,6 +35,14 @@ opt_spec settings_option(settings_flags *f, const char *name)
     if (strcmp(name, "precision") == 0)
         return STRING_OPTION("precision", 0, precision, "f32|bf16|int8",
                              "storage of the weights every token reads; math stays f32 (default f32)", seen_precision);
+    if (strcmp(name, "mode") == 0)
+        return STRING_OPTION("mode", 0, mode, "causal|parity",
+                             "causal (default): incremental decode; parity: the original's computation over the "
+                             "window, as the published benchmark timed", seen_mode);
+    if (strcmp(name, "modes") == 0)
+        return STRING_OPTION("mode", 0, mode, "causal|parity|LIST",
+                             "modes, comma-separated: causal (default), parity (the original's computation, as the "
+                             "published benchmark timed), or parity,causal for a row of each", seen_mode);
     if (strcmp(name, "events") == 0)
         return STRING_OPTION("events", 'e', events, "LIST|none",
                              "counter events, e.g. cycles,instructions,task-clock (default set when empty)", seen_events);
@@ -56,4 +66,34 @@ int settings_parse(const opt_table *t, int argc, char **argv, settings_flags *f)
     if (f->seen_affinity)
         f->s.affinity_from[0] = '\0';
     return rc;
+}
+
+int settings_modes(const char *list, const char *what, hst_mode *out, int max, char *why, size_t why_len)
+{
+    char buf[sizeof((hst_settings *)0)->mode], *items[HST_MODE_COUNT + 1];
+    hst_mode modes[HST_MODE_COUNT + 1];
+    size_t len = strlen(list);
+    if (len == 0 || len >= sizeof buf || list[0] == ',' || list[len - 1] == ',' || strstr(list, ",,")) {
+        snprintf(why, why_len, "%s must be causal or parity%s, got '%.200s'", what,
+                 max > 1 ? ", or both as parity,causal" : "", list);
+        return -1;
+    }
+    snprintf(buf, sizeof buf, "%s", list);
+    int n = args_split_list(buf, items, HST_MODE_COUNT + 1);
+    for (int i = 0; i < n; i++) {
+        if (probes_check_mode_name(what, items[i], why, why_len) != 0)
+            return -1;
+        hst_mode_from_name(items[i], &modes[i]);
+        for (int j = 0; j < i; j++)
+            if (modes[j] == modes[i]) {
+                snprintf(why, why_len, "%s names %s twice", what, items[i]);
+                return -1;
+            }
+    }
+    if (n > max) {
+        snprintf(why, why_len, "%s takes one mode here, got '%.200s' (a list is for bench)", what, list);
+        return -1;
+    }
+    memcpy(out, modes, (size_t)n * sizeof *out);
+    return n;
 }

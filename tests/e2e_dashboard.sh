@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # e2e_dashboard.sh — the dashboard driven for real under tmux: start and see
 # every panel, change threads with + and see the header follow, snapshot
-# with s and find the files, resize below the minimum and back, quit with q
-# (exit status 0, terminal restored), TERM=screen and TERM=linux, NO_COLOR,
-# Ctrl-C, SIGTERM and a crash (SIGSEGV) leaving the terminal restored, a
-# first start without cached ceilings (tokens at once, the ceilings in steps,
-# q cutting them short without caching), and --screen-dump. One line per
-# check; exit 0 when every check passed.
+# with s and find the files (they say which mode ran), choose hst-v8 and
+# hst-chaos in the model dialog (which lists all nine presets), resize below
+# the minimum and back, quit with q (exit status 0, terminal restored),
+# TERM=screen and TERM=linux, NO_COLOR, Ctrl-C, SIGTERM and a crash (SIGSEGV)
+# leaving the terminal restored, a first start without cached ceilings
+# (tokens at once, the ceilings in steps, q cutting them short without
+# caching), and --screen-dump. One line per check; exit 0 when every check
+# passed.
 #
 # HSTPROF names the binary (default ./hstprof). Everything waits by polling
 # with a time limit, never with a long fixed sleep.
@@ -96,6 +98,12 @@ if grep -q '"tool": "hstprof dashboard"' "$WORK"/hstprof-snapshot-*.json 2>/dev/
 else
     fail "the snapshot JSON lacks tool=hstprof dashboard"
 fi
+if grep -q '"mode": "causal"' "$WORK"/hstprof-snapshot-*.json 2>/dev/null &&
+    grep -q -- '- Mode: \*\*causal (same as parity for v4)\*\*' "$WORK"/hstprof-snapshot-*.md 2>/dev/null; then
+    pass "the snapshot says which mode ran (JSON and Markdown)"
+else
+    fail "the snapshot does not say which mode ran"
+fi
 
 "${TMUX_CMD[@]}" send-keys -t main '?'
 if wait_for main "hstprof keys" 5; then pass "? opens the help"; else fail "? did not open the help"; fi
@@ -123,6 +131,33 @@ else
 fi
 "${TMUX_CMD[@]}" send-keys -t main c
 if wait_for main "press c to compare" 10; then pass "c stops the A/B comparison"; else fail "c did not stop A/B"; fi
+
+# ---- the model dialog: every preset, and switching to a stage-2 one -------------------------
+"${TMUX_CMD[@]}" send-keys -t main m
+if wait_for main "model: Enter loads" 5; then pass "m opens the model dialog"; else fail "m did not open the model dialog"; fi
+missing=""
+for p in hst-v3 hst-v4 hst-v5.2 hst-v6 hst-v6.1 hst-v7.0 hst-chaos hst-v7.1 hst-v8; do
+    wait_for main " $p \(random weights\)" 2 || missing="$missing $p"
+done
+if [ -z "$missing" ]; then pass "the model dialog lists all nine presets"; else fail "the model dialog lacks:$missing"; fi
+for _ in $(seq 12); do "${TMUX_CMD[@]}" send-keys -t main Up; done # the first line, wherever the cursor started
+for _ in $(seq 8); do "${TMUX_CMD[@]}" send-keys -t main Down; done # hst-v8, the ninth
+"${TMUX_CMD[@]}" send-keys -t main Enter
+if wait_for main "hstprof  hst-v8 f32 \(24\.2M params\)" 60 && wait_for main "HSTv8Crystalline" 5 &&
+    wait_for main "mode causal  " 5; then
+    pass "choosing hst-v8 in the dialog loads it (header: hst-v8, HSTv8Crystalline, causal)"
+else
+    fail "choosing hst-v8 did not load it: $(screen_of main | head -2)"
+fi
+"${TMUX_CMD[@]}" send-keys -t main m
+wait_for main "model: Enter loads" 5 || true
+for _ in $(seq 12); do "${TMUX_CMD[@]}" send-keys -t main Up; done
+"${TMUX_CMD[@]}" send-keys -t main Down Down Down Down Down Down Enter # hst-chaos, the seventh
+if wait_for main "hstprof  hst-chaos f32 \(21\.2M params\)" 60 && wait_for main "generation [0-9]+, pos" 10; then
+    pass "choosing hst-chaos loads it and generates"
+else
+    fail "choosing hst-chaos did not load it: $(screen_of main | head -2)"
+fi
 
 "${TMUX_CMD[@]}" resize-window -t main -x 60 -y 15
 if wait_for main "needs at least" 10; then pass "60x15: says the size it needs"; else fail "60x15: no 'needs at least' message"; fi

@@ -284,12 +284,13 @@ static void test_bad_model_files_exit_1_without_output(void **state)
 static void test_bench_json_counts_every_cell(void **state)
 {
     (void)state;
-    result r = run("bench --models hst-v4,hst-v3 --seq 16,32 --threads 1,2 --oversubscribe --warmup 0 --runs 3 --format json");
+    result r = run("bench --models hst-v4,hst-v3 --seq 16,32 --gen 16 --threads 1,2 --oversubscribe --warmup 0 --runs 3 "
+                   "--format json");
     assert_int_equal(r.status, 0);
     json_t *o = json_loads(r.out, 0, NULL);
     assert_non_null(o);
     json_t *runs = json_object_get(o, "runs");
-    assert_int_equal(json_array_size(runs), 2 * 2 * 2);
+    assert_int_equal(json_array_size(runs), 2 * 2 * (2 + 1)); /* models x threads x (pp16, pp32, tg16) */
     size_t i;
     json_t *cell;
     json_array_foreach(runs, i, cell)
@@ -309,18 +310,19 @@ static void test_bench_csv_and_markdown_shapes(void **state)
     (void)state;
     char path[512];
     snprintf(path, sizeof path, "%s/bench.csv", tmpdir);
-    result r = run("bench --seq 16,24 --warmup 0 --runs 2 --format csv -o %s", path);
+    result r = run("bench --seq 16,24 --gen 8 --warmup 0 --runs 2 --format csv -o %s", path);
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, ""); /* the report went to the file */
     harness_done(&r);
     char *csv = harness_slurp(path);
-    assert_int_equal(harness_count_lines(csv), 3);
-    assert_non_null(strstr(csv, "model,seq_len,threads"));
+    assert_int_equal(harness_count_lines(csv), 4); /* the header, pp16, pp24, tg8 */
+    assert_non_null(strstr(csv, "model,label,mode,test,phase,n_prompt,n_gen,seq_len,threads"));
     free(csv);
-    r = run("bench --seq 16 --warmup 0 --runs 2");
+    r = run("bench --seq 16 --gen 8 --warmup 0 --runs 2");
     assert_int_equal(r.status, 0);
     const char *sections[] = {"## Overall Summary", "## Detailed Results by Sequence Length",
-                              "### Sequence Length: 16", "## Performance Insights", "## Model Details"};
+                              "### Sequence Length: 16", "## Prefill and Generation", "## Performance Insights",
+                              "## Model Details"};
     for (size_t i = 0; i < sizeof sections / sizeof sections[0]; i++)
         if (!strstr(r.out, sections[i]))
             fail_msg("bench report lacks '%s'", sections[i]);

@@ -327,7 +327,7 @@ static void test_notes_golden(void **state)
     check_golden("notes.md", md);
     assert_true(check_markdown_tables("notes.md", md) >= 3);
     /* The figures are the fixture's, unknown ones say why. */
-    assert_non_null(strstr(md, "**Best true TPS:** **hst-v4, 2 threads, run 1 — 1523.810**"));
+    assert_non_null(strstr(md, "**Best true TPS:** **hst-v4 (causal), 2 threads, run 1 — 1523.810**"));
     assert_non_null(strstr(md, "- True TPS (Σ tokens / Σ time): **1523.810**"));
     assert_non_null(strstr(md, "- p99: **0.875 ms**"));
     assert_non_null(strstr(md, "- PSS peak: unavailable: /proc/self/smaps_rollup: Permission denied"));
@@ -446,13 +446,16 @@ static void test_trace_csv_golden_and_read_back(void **state)
     assert_int_equal(d->n_records, 4);
     for (int r = 1; r < d->n_records; r++)
         assert_int_equal(d->n_fields[r], d->n_fields[0]);
-    assert_int_equal(d->n_fields[0], 7 + 5 + 2);
-    assert_string_equal(d->field[0][8], "section.bottom.0_ns");
-    assert_string_equal(d->field[0][13], "counter.cycles, \"ref\"_delta");
+    assert_int_equal(d->n_fields[0], 8 + 5 + 2);
+    assert_string_equal(d->field[0][2], "mode");
+    assert_string_equal(d->field[0][9], "section.bottom.0_ns");
+    assert_string_equal(d->field[0][14], "counter.cycles, \"ref\"_delta");
     assert_string_equal(d->field[1][1], "prefill");
-    assert_string_equal(d->field[2][6], "500000");
-    assert_string_equal(d->field[2][12], "1000000");
-    assert_string_equal(d->field[2][13], ""); /* not counted: empty, never 0 */
+    for (int r = 1; r < d->n_records; r++)
+        assert_string_equal(d->field[r][2], "causal"); /* every row says which mode ran */
+    assert_string_equal(d->field[2][7], "500000");
+    assert_string_equal(d->field[2][13], "1000000");
+    assert_string_equal(d->field[2][14], ""); /* not counted: empty, never 0 */
     csv_free(d);
     free(csv);
     json_decref(trace);
@@ -472,7 +475,7 @@ static void test_bench_report_golden(void **state)
     check_golden("bench.csv", csv);
     assert_true(check_markdown_tables("bench.md", md) >= 3);
     csv_doc *d = csv_parse(csv);
-    assert_int_equal(d->n_records, 1 + 8);
+    assert_int_equal(d->n_records, 1 + 12); /* 2 models x 2 thread counts x (pp128, pp256, tg128) */
     const json_t *runs = json_object_get(report, "runs");
     for (int r = 1; r < d->n_records; r++) {
         assert_int_equal(d->n_fields[r], d->n_fields[0]);
@@ -800,7 +803,9 @@ static void test_cli_run_log_and_trace(void **state)
         assert_int_equal(d->n_fields[r], d->n_fields[0]);
     assert_string_equal(d->field[1][1], "prefill");
     assert_string_equal(d->field[2][1], "decode");
-    assert_string_equal(d->field[0][7], "section.embed_ns");
+    assert_string_equal(d->field[0][2], "mode");
+    assert_string_equal(d->field[1][2], "causal");
+    assert_string_equal(d->field[0][8], "section.embed_ns");
     csv_free(d);
     free(text);
 }

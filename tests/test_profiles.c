@@ -110,7 +110,8 @@ static void test_every_error_is_one_line_with_file_and_line(void **state)
         {"Threads = 4\n", "x.ini:1: unknown key 'Threads' (did you mean 'threads'?)"},
         {"top-k = 4\n", "x.ini:1: unknown key 'top-k' (did you mean 'top_k'?)"},
         {"frobnicate = 1\n", "x.ini:1: unknown key 'frobnicate' (keys: model, seed, threads, affinity, events, "
-                             "prompt, tokens, temperature, top_k, precision, kernel, models, seq, warmup, runs)"},
+                             "prompt, tokens, temperature, top_k, precision, kernel, mode, models, seq, gen, warmup, "
+                             "runs)"},
         {"threads = 2\nthreads = 3\n", "x.ini:2: 'threads' is set twice (first on line 1)"},
         {"threads 4\n", "x.ini:1: expected 'key = value', got 'threads 4'"},
         {" = 4\n", "x.ini:1: missing key before '='"},
@@ -211,8 +212,8 @@ static int settings_equal(const hst_settings *a, const hst_settings *b)
            strcmp(a->affinity, b->affinity) == 0 && strcmp(a->events, b->events) == 0 &&
            strcmp(a->prompt, b->prompt) == 0 && a->n_tokens == b->n_tokens && a->temperature == b->temperature &&
            a->top_k == b->top_k && strcmp(a->precision, b->precision) == 0 && strcmp(a->kernel, b->kernel) == 0 &&
-           strcmp(a->models, b->models) == 0 && strcmp(a->seq, b->seq) == 0 && a->warmup == b->warmup &&
-           a->runs == b->runs;
+           strcmp(a->mode, b->mode) == 0 && strcmp(a->models, b->models) == 0 && strcmp(a->seq, b->seq) == 0 &&
+           a->gen == b->gen && a->warmup == b->warmup && a->runs == b->runs;
 }
 
 static void test_save_and_load_round_trip(void **state)
@@ -234,6 +235,8 @@ static void test_save_and_load_round_trip(void **state)
     s.top_k = 5;
     snprintf(s.models, sizeof s.models, "all");
     snprintf(s.seq, sizeof s.seq, "8,16");
+    snprintf(s.mode, sizeof s.mode, "parity,causal");
+    s.gen = 0;
     s.warmup = 1;
     s.runs = 9;
     if (profile_save(&s, "mine", path, sizeof path, err, sizeof err) != 0)
@@ -341,6 +344,7 @@ static void test_shipped_profiles_all_load(void **state)
     assert_int_equal(profile_load("seed-benchmark", &s, err, sizeof err), 0);
     assert_string_equal(s.models, "all");
     assert_string_equal(s.seq, "128,256,512");
+    assert_string_equal(s.mode, "parity"); /* the computation the report timed */
     assert_int_equal(s.warmup, 2);
     assert_int_equal(s.runs, 5);
     unsetenv("XDG_CONFIG_HOME");
@@ -446,13 +450,17 @@ static void test_cli_bench_takes_a_profile(void **state)
     (void)state;
     char path[512];
     snprintf(path, sizeof path, "%s/bench.ini", tmpdir);
-    write_file(path, "models = hst-v4,hst-v3\nseq = 8,16\nwarmup = 0\nruns = 2\nthreads = 1\n");
+    write_file(path, "models = hst-v4,hst-v3\nseq = 8,16\ngen = 4\nmode = parity\nwarmup = 0\nruns = 2\nthreads = 1\n");
     cli_result *r = run_cli("bench -p %s --seq 8 --format json", path);
     if (r->status != 0)
         fail_msg("status %d: %s", r->status, r->err);
     json_t *o = json_loads(r->out, 0, NULL);
     assert_non_null(o);
-    assert_int_equal(json_array_size(json_object_get(o, "runs")), 2); /* 2 models x seq 8 (flag) x 1 thread */
+    /* 2 models x (seq 8 (flag) + the profile's tg4) x 1 thread, in the profile's mode */
+    assert_int_equal(json_array_size(json_object_get(o, "runs")), 2 * 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(o, "runs"), 1), "test")), "tg4");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(o, "runs"), 0), "mode")),
+                        "parity");
     assert_int_equal(json_integer_value(json_object_get(json_object_get(o, "settings"), "runs")), 2);
     json_decref(o);
 }

@@ -1,5 +1,6 @@
 /* panel_header.c — what is running and how: model, preset, parameters,
  * threads, affinity, kernel, state and elapsed time (two rows, htop-style). */
+#include "probes/session.h"
 #include "tui/internal.h"
 
 #include <ctype.h>
@@ -30,6 +31,19 @@ static int field(const struct draw_ctx *c, int y, int x, int end, const char *la
     return x + (x < end ? draw_text(c, y, x, end - x, ROLE_NORMAL, "  ") : 0);
 }
 
+/* The mode as reports name it once the model is known ("causal (same as
+ * parity for v4)"), the setting's name before. */
+static const char *mode_text(const live_view *v, const live_setting *s, char *buf, size_t len)
+{
+    hst_mode mode;
+    if (hst_mode_from_name(s->mode, &mode) != 0)
+        return FIG_NONE;
+    if (!v->has_current)
+        return s->mode;
+    probes_mode_label(v->current.info.config.arch, mode, buf, len);
+    return buf;
+}
+
 /* Row 1: what runs. The model's details come last: they are the first
  * thing to go on a narrow terminal. */
 static void model_row(const struct draw_ctx *c, struct rect r)
@@ -53,6 +67,7 @@ static void model_row(const struct draw_ctx *c, struct rect r)
     x = field(c, r.y, x, end, "threads ", over ? ROLE_WARN : ROLE_VALUE, buf);
     x = field(c, r.y, x, end, "affinity ", ROLE_VALUE, s->affinity[0] ? s->affinity : FIG_NONE);
     x = field(c, r.y, x, end, "kernel ", ROLE_VALUE, v->status.kernel_in_use[0] ? v->status.kernel_in_use : FIG_NONE);
+    x = field(c, r.y, x, end, "mode ", ROLE_VALUE, mode_text(v, s, buf, sizeof buf));
     if (v->has_current) {
         int is_preset = strcmp(s->model, info->preset) == 0;
         if (snprintf(buf, sizeof buf, "%s%s%s, %s", is_preset ? "" : "preset ", is_preset ? "" : info->preset,

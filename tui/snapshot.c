@@ -69,6 +69,7 @@ int profile_save_current(struct app *a, const char *name)
     snprintf(settings.affinity, sizeof settings.affinity, "%s", s->affinity);
     snprintf(settings.kernel, sizeof settings.kernel, "%s", s->kernel);
     snprintf(settings.precision, sizeof settings.precision, "%s", s->precision);
+    snprintf(settings.mode, sizeof settings.mode, "%s", s->mode[0] ? s->mode : "causal");
     snprintf(settings.prompt, sizeof settings.prompt, "%s", a->prompt);
     char path[PROFILE_PATH_MAX], err[512];
     if (profile_save(&settings, name, path, sizeof path, err, sizeof err) != 0) {

@@ -40,6 +40,7 @@ static int start_threads(struct app *a, const tui_config *c)
     snprintf(o.setting.affinity, sizeof o.setting.affinity, "%s", or_default(c->affinity, "none"));
     snprintf(o.setting.kernel, sizeof o.setting.kernel, "%s", or_default(c->kernel, "auto"));
     snprintf(o.setting.precision, sizeof o.setting.precision, "%s", or_default(c->precision, "f32"));
+    snprintf(o.setting.mode, sizeof o.setting.mode, "%s", or_default(c->mode, "causal"));
     o.seed = c->seed;
     o.prompt = or_default(c->prompt, NULL);
     o.events = or_default(c->events, NULL);

@@ -19,6 +19,7 @@ typedef struct {
     const char *affinity;  /* none|compact|scatter|LIST */
     const char *kernel;    /* auto|avx512|avx2|portable */
     const char *precision; /* f32|bf16|int8 */
+    const char *mode;      /* causal|parity */
     const char *prompt;    /* "": the default prompt */
     const char *events;    /* "": the default set */
     const char *profile;   /* the profile's name ("" none), for snapshots */
