@@ -434,7 +434,8 @@ static int open_bench_model(const char *name, const bench_flags *f, bench_model 
         return 1;
     }
     const hst_config *c = hst_model_config(bm->model);
-    if (hst_preset_config(name, &(hst_config){0}) == 0)
+    hst_config preset;
+    if (hst_preset_config(name, &preset) == 0) /* a file is named as given */
         export_seed_report_label(name, hst_arch_class(c->arch), bm->label, sizeof bm->label);
     else
         snprintf(bm->label, sizeof bm->label, "%s", name);
@@ -469,10 +470,9 @@ static int bench_setting(const bench_model *bm, hst_mode mode, int threads, cons
         fprintf(stderr, "hstprof bench: out of memory\n");
         rc = 1;
     }
-    for (int i = 0; rc == 0 && i <= f->n_seqs; i++) {
+    const int n_tests = f->n_seqs + (bm->gen > 0); /* the prefill rows, then the generation row */
+    for (int i = 0; rc == 0 && i < n_tests; i++) {
         const bench_test t = i < f->n_seqs ? (bench_test){f->seqs[i], 0} : (bench_test){bm->gen_prompt, bm->gen};
-        if (i == f->n_seqs && bm->gen == 0)
-            break;
         if (time_cell(bm, &s, &t, f, ms, w) != 0) {
             rc = 1;
             break;

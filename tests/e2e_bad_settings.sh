@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 7, bad settings, through the real binary (release, then ASan+UBSan):
 # threads 0, negative or above the PUs, affinity lists naming PUs that do not
-# exist, sequences longer than max_seq_len, prompt tokens outside the
+# exist, modes that are none (or a list where one mode runs), sequences longer than max_seq_len, prompt tokens outside the
 # vocabulary, unreadable and malformed profiles, output files in missing or
 # read-only directories, and the dashboard's start-up settings. Each case:
 # the exit status, exactly one line on stderr matching a pattern, no
@@ -28,6 +28,8 @@ printf 'threads = two\n' >"$p/badval.ini"
 printf 'threads = -1\n' >"$p/negative.ini"
 printf 'threads = 1\nthreads = 2\n' >"$p/duplicate.ini"
 printf 'affinity = 0,%d\n' "$bad_pu" >"$p/badaffinity.ini"
+printf 'mode = fast\n' >"$p/badmode.ini"
+printf 'mode = parity,causal\n' >"$p/twomodes.ini"
 printf 'threads = 1\x00\x01\x02\xff\n' >"$p/binary.ini"
 head -c 1100000 /dev/zero | tr '\0' 'a' | sed 's/^/prompt = /' >"$p/huge.ini"
 { printf 'prompt = '; head -c 600000 /dev/zero | tr '\0' 'a'; echo; } >"$p/hugeline.ini"
@@ -121,6 +123,15 @@ matrix() {
     expect 2 "--seq 1024 exceeds max_seq_len 512" bench --seq 1024
     expect 2 "outside 1..8192" bench --seq 100000
     expect 2 "outside 1..16384" layerbench --seq 100000
+    # -- modes: a name that is none, a list where one mode runs, a mode named twice
+    expect 2 "--mode must be causal or parity, got 'fast'" run --mode fast -n 2
+    expect 2 "--mode takes one mode here" run --mode parity,causal -n 2
+    expect 2 "--mode names parity twice" bench --mode parity,parity --seq 8
+    expect 2 "--mode must be causal or parity, got 'Causal'" bench --mode Causal --seq 8
+    expect 2 "--mode must be causal or parity" dashboard --mode fast --screen-dump 1
+    expect 2 "badmode.ini:1: mode must be causal or parity, got 'fast'" bench -p "$p/badmode.ini" --seq 8
+    expect 2 "profile twomodes: mode takes one mode here" dashboard -p "$p/twomodes.ini" --screen-dump 1
+    expect 2 "--gen 512 after a 16-token prompt needs 528 positions" bench --gen 512 --seq 8
     # -- prompt tokens outside the vocabulary, or not a list
     expect 2 "99999 is outside 0\.\.4999" run --prompt-tokens 0,99999 -n 2
     expect 2 "-5 is outside 0\.\.4999" run --prompt-tokens -5,1 -n 2
