@@ -209,7 +209,7 @@ static int time_generation(const bench_model *bm, probes_session *s, const bench
         return -1;
     int token = hst_argmax(bm->logits, vocab);
     uint64_t t0 = hst_now_ns();
-    for (int i = 0; i < t->gen; i++) {
+    for (int i = 0; i < t->gen && !cmd_interrupted(); i++) { /* parity steps are slow: stop at the next one */
         if (hst_forward(s->session, &token, 1, bm->logits, 0, err) != 0)
             return -1;
         token = hst_argmax(bm->logits, vocab);
