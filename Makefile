@@ -69,17 +69,19 @@ build/.deps-test.ok: .ci/deps.sh Makefile | build/.deps-build.ok
 	$(Q)bash .ci/deps.sh $(TEST_PKGS)
 	$(Q)touch $@
 
-# ---- the commit reports name -------------------------------------------------------
-# Written each time make reads this file (so `make -n` sees it too), replaced
-# only when HEAD or the tree's state changed: a commit or an edit rebuilds
-# what includes it, and nothing else.
+# ---- the version and the commit reports name ------------------------------------------
+# `hstprof --version` prints both. Written each time make reads this file (so
+# `make -n` sees it too), replaced only when the version, HEAD or the tree's
+# state changed: a commit or an edit rebuilds what includes it, and nothing else.
+VERSION := 0.1.0
 VERSION_CMD := v="$$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD 2>/dev/null || echo -dirty)"; \
-  new=build/version.h.$$$$; mkdir -p build && printf '\#define HSTPROF_GIT_COMMIT "%s"\n' "$$v" >$$new && \
+  new=build/version.h.$$$$; mkdir -p build && \
+  printf '\#define HSTPROF_VERSION "%s"\n\#define HSTPROF_GIT_COMMIT "%s"\n' "$(VERSION)" "$$v" >$$new && \
   if cmp -s $$new build/version.h; then rm -f $$new; else mv $$new build/version.h; fi
 $(shell $(VERSION_CMD))
 
 # The file that includes it (the .d files know it after the first build).
-build/exports/system_info.o build-asan/exports/system_info.o build-fuzz/exports/system_info.o: build/version.h
+build/probes/system.o build-asan/probes/system.o build-fuzz/probes/system.o: build/version.h
 
 # ---- release build ---------------------------------------------------------------------
 hstprof: build/hstprof.o build/libhstprof.a

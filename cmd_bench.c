@@ -32,7 +32,7 @@ typedef struct {
     hst_mode modes[HST_MODE_COUNT];
     int n_modes;
     char threads[256];  /* a list, unlike the other commands' --threads */
-    int seen_thread_list;
+    int seen_thread_list, seen_models;
     char format[16];
     char output[1024];
     int no_probes;
@@ -122,7 +122,7 @@ static void thread_list(bench_flags *f)
 static int parse_flags(int argc, char **argv, bench_flags *f)
 {
     const opt_spec opts[] = {
-        {"models", 0, OPT_STRING, f->set.s.models, sizeof f->set.s.models, 0, 0, "LIST|all", "presets or files, comma-separated, or all (default hst-v4)", NULL},
+        {"models", 0, OPT_STRING, f->set.s.models, sizeof f->set.s.models, 0, 0, "LIST|all", "presets or files, comma-separated, or all (default hst-v4)", &f->seen_models},
         {"seq", 0, OPT_STRING, f->set.s.seq, sizeof f->set.s.seq, 0, 0, "128,256,512", "prefill rows ppS: sequence lengths (default 128,256,512)", NULL},
         {"gen", 0, OPT_INT, &f->set.s.gen, 0, 0, 1 << 20, "N", "generation row tgN: tokens decoded one at a time after a 16-token prompt (default 128, capped to the model's context; 0: no generation row)", &f->seen_gen},
         settings_option(&f->set, "modes"),
@@ -131,7 +131,7 @@ static int parse_flags(int argc, char **argv, bench_flags *f)
         {"threads", 't', OPT_STRING, f->threads, sizeof f->threads, 0, 0, "LIST", "thread counts (default: every PU)", &f->seen_thread_list},
         settings_option(&f->set, "oversubscribe"),
         {"format", 0, OPT_STRING, f->format, sizeof f->format, 0, 0, "md|csv|json", "report format (default md)", NULL},
-        {"output", 'o', OPT_STRING, f->output, sizeof f->output, 0, 0, "FILE", "write the report to FILE (atomically) instead of stdout", NULL},
+        {"output", 'o', OPT_STRING, f->output, sizeof f->output, 0, 0, "FILE", "write the report to FILE (atomically; -: standard output, the default)", NULL},
         settings_option(&f->set, "kernel"),
         settings_option(&f->set, "seed"),
         settings_option(&f->set, "affinity"),
@@ -157,6 +157,8 @@ static int parse_flags(int argc, char **argv, bench_flags *f)
     if (rc != ARGS_OK)
         return rc;
     thread_list(f);
+    if (f->seen_models) /* the flag, not the profile's line, names a missing model */
+        f->set.s.models_from[0] = '\0';
     return parse_lists(f) == 0 ? ARGS_OK : ARGS_ERROR;
 }
 
@@ -187,10 +189,11 @@ static int open_session(const bench_model *bm, hst_mode mode, int threads, const
         .counters_off = counters_off ? "counters off" : NULL, .load_ceilings = 1};
     char err[1024];
     int rc = probes_session_open(&st, s, err, sizeof err);
-    if (rc != 0)
-        fprintf(stderr, "hstprof bench: %s%s\n",
-                s->failed == PROBES_PART_AFFINITY ? "--affinity: " : s->failed == PROBES_PART_COUNTERS ? "--events: " : "",
-                err);
+    if (rc != 0) {
+        char line[1200];
+        probes_session_error_line(s, err, line, sizeof line);
+        fprintf(stderr, "hstprof bench: %s\n", line);
+    }
     return rc;
 }
 
@@ -391,12 +394,16 @@ static int plan_generation(const bench_flags *f, const char *name, const hst_con
  * runs, so a length the last model cannot take fails at once, not after the
  * others were measured. A preset's comes from its configuration; a file is
  * loaded once here, which also reports a file that does not load up front.
- * 0 ok, 2 a length too long, 1 a model that does not open. */
+ * 0 ok, 2 a length too long or a model that does not exist, 1 one that does not load. */
 static int check_models(const bench_flags *f)
 {
+    char how[1200];
+    snprintf(how, sizeof how, "%s%s", f->set.s.models_from, f->set.s.models_from[0] ? ": models entry" : "--models");
     for (int m = 0; m < f->n_models; m++) {
         const char *name = f->model_names[m];
         hst_config cfg;
+        if (cmd_check_model("bench", name, how) != 0)
+            return 2;
         if (hst_preset_config(name, &cfg) != 0) {
             hst_error err = {{0}};
             hst_model *model = hst_model_open(name, f->set.s.seed, &err);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int cmd_opt_value(const char *cmd, int argc, char **argv, int *i, const char *name, const char **value)
 {
@@ -61,6 +62,10 @@ static volatile sig_atomic_t pending_signal;
 
 static void record_signal(int sig)
 {
+    if (sig == SIGINT && pending_signal == SIGINT) { /* a second Ctrl-C: stop now (files on disk stay whole) */
+        signal(SIGINT, SIG_DFL);
+        raise(SIGINT);
+    }
     if (!pending_signal)
         pending_signal = sig;
 }
@@ -91,6 +96,32 @@ int cmd_interrupt_exit_status(const char *command)
     fprintf(stderr, "%s: interrupted by %s; nothing more was written\n", command,
             sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : sig == SIGHUP ? "SIGHUP" : "a signal");
     return 128 + sig;
+}
+
+/* ---- the model ------------------------------------------------------------------------ */
+
+int cmd_check_model(const char *cmd, const char *model, const char *how)
+{
+    hst_config cfg;
+    if (hst_preset_config(model, &cfg) == 0 || access(model, F_OK) == 0 || errno != ENOENT)
+        return 0; /* a file that exists but does not load is the loader's to report (exit 1) */
+    char presets[512] = "";
+    for (int i = 0; i < hst_preset_count(); i++)
+        snprintf(presets + strlen(presets), sizeof presets - strlen(presets), "%s%s", i ? ", " : "",
+                 hst_preset_name(i));
+    fprintf(stderr, "hstprof %s: %s%s%s: unknown model: not a preset (%s) and no such file\n", cmd, how ? how : "",
+            how ? " " : "", model, presets);
+    return 2;
+}
+
+int cmd_check_settings_model(const char *cmd, const hst_settings *s)
+{
+    char how[1200];
+    if (s->model_from[0])
+        snprintf(how, sizeof how, "%s: model =", s->model_from);
+    else
+        snprintf(how, sizeof how, "--model");
+    return cmd_check_model(cmd, s->model, how);
 }
 
 /* ---- the engine's settings --------------------------------------------------------- */

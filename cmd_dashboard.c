@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 typedef struct {
     settings_flags set; /* model, seed, threads, affinity, kernel, precision, mode, events, profile; prompt */
@@ -113,13 +112,8 @@ static int check_model(const hst_settings *s)
     hst_config cfg;
     if (hst_preset_config(s->model, &cfg) == 0)
         return 0;
-    if (access(s->model, F_OK) != 0) {
-        fprintf(stderr, "hstprof dashboard: %s: unknown model: not a preset and no such file (presets: ", s->model);
-        for (int i = 0; i < hst_preset_count(); i++)
-            fprintf(stderr, "%s%s", i ? ", " : "", hst_preset_name(i));
-        fprintf(stderr, ")\n");
+    if (cmd_check_settings_model("dashboard", s) != 0)
         return 2;
-    }
     hst_error err = {{0}};
     hst_model *m = hst_model_open(s->model, s->seed, &err);
     if (!m) {

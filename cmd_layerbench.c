@@ -96,7 +96,7 @@ static int parse_flags(int argc, char **argv, layerbench_flags *f)
         {"seed", 0, OPT_U64, &f->seed, 0, 0, 0, "N", "seed of the random weights and input (default 0)", NULL},
         {"kernel", 0, OPT_STRING, f->kernel, sizeof f->kernel, 0, 0, "auto|avx512|avx2|portable", "engine matmul kernel (default auto)", NULL},
         {"format", 0, OPT_STRING, f->format, sizeof f->format, 0, 0, "md|csv|json", "report format (default md)", NULL},
-        {"output", 'o', OPT_STRING, f->output, sizeof f->output, 0, 0, "FILE", "write the report to FILE (atomically) instead of stdout", NULL},
+        {"output", 'o', OPT_STRING, f->output, sizeof f->output, 0, 0, "FILE", "write the report to FILE (atomically; -: standard output, the default)", NULL},
     };
     const opt_table t = {
         "hstprof layerbench",

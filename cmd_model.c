@@ -3,6 +3,7 @@
  * the engine, the lowest layer, includes nothing above it. */
 #include "commands.h"
 #include "engine/hst.h"
+#include "exports/atomic.h"
 #include "exports/model_file.h"
 #include "profiles/profiles.h"
 
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* 1234567 -> "1,234,567" */
 static const char *grouped(uint64_t v, char *buf, size_t size)
@@ -43,7 +45,7 @@ static int model_init(int argc, char **argv)
     const opt_spec opts[] = {
         {"preset", 0, OPT_STRING, preset, sizeof preset, 0, 0, "P", preset_help, NULL},
         {"seed", 0, OPT_U64, &seed, 0, 0, 0, "N", "random-initialisation seed (default 0)", NULL},
-        {"output", 'o', OPT_STRING, out, sizeof out, 0, 0, "FILE", "safetensors file to write", NULL},
+        {"output", 'o', OPT_STRING, out, sizeof out, 0, 0, "FILE", "safetensors file to write (an existing one is replaced; -: standard output)", NULL},
     };
     const opt_table t = {"hstprof model init", "hstprof model init --preset P [--seed N] -o FILE.safetensors",
                          "Writes a preset's seeded random weights as a safetensors file (spec section 9.5).",
@@ -65,6 +67,16 @@ static int model_init(int argc, char **argv)
         fprintf(stderr, "hstprof model init: %s\n", why);
         return 2;
     }
+    const int to_stdout = strcmp(out, "-") == 0;
+    if (to_stdout && isatty(STDOUT_FILENO)) {
+        fprintf(stderr, "hstprof model init: -o -: standard output is a terminal; redirect it to a file or a pipe\n");
+        return 2;
+    }
+    /* An existing file is replaced (atomically): the last line says so, with its old size. */
+    char file[4096];
+    struct stat old;
+    const int replaces = export_target_check(out, file, sizeof file, NULL, 0) == EXPORT_TARGET_FILE &&
+                         stat(file, &old) == 0;
     /* Ctrl-C, SIGTERM or SIGHUP stop the save between tensors: out stays as
      * it was and no temporary is left; exit 128 + signal like run and bench. */
     cmd_interrupt_install();
@@ -84,10 +96,13 @@ static int model_init(int argc, char **argv)
         return 1;
     }
     hst_counts c = hst_model_counts(m);
-    char a[32], b[32];
-    printf("wrote %s: %s, seed %llu, %d tensors, %s parameters (%s on the next-token path)\n", out, preset,
-           (unsigned long long)seed, c.n_tensors, grouped(c.params_total, a, sizeof a),
-           grouped(c.params_next_token, b, sizeof b));
+    char a[32], b[32], was[80] = "";
+    if (replaces)
+        snprintf(was, sizeof was, " (replaced: it held %s bytes)", grouped((uint64_t)old.st_size, a, sizeof a));
+    /* With -o - the weights are on standard output: the line goes beside them. */
+    fprintf(to_stdout ? stderr : stdout, "wrote %s%s: %s, seed %llu, %d tensors, %s parameters (%s on the next-token path)\n",
+            to_stdout ? "standard output" : out, was, preset, (unsigned long long)seed, c.n_tensors,
+            grouped(c.params_total, a, sizeof a), grouped(c.params_next_token, b, sizeof b));
     hst_model_free(m);
     return 0;
 }
@@ -188,6 +203,8 @@ static int model_info(int argc, char **argv)
         fprintf(stderr, "hstprof model info: a model file is required (see --help)\n");
         return 2;
     }
+    if (cmd_check_model("model info", pos[0], NULL) != 0)
+        return 2;
     hst_error err = {{0}};
     const hst_load_opts load = {.reject_nonfinite_weights = strict_weights};
     hst_model *m = hst_model_open_opts(pos[0], seed, &load, &err);

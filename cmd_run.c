@@ -111,24 +111,31 @@ static int list_outputs(const run_flags *f, output_file *out)
 }
 
 /* Two outputs naming one file would overwrite each other in the group write.
- * Compared as written and through their directories, so that ./a.md and
- * a.md are one. */
+ * Compared through symbolic links and their directories, so that ./a.md,
+ * a.md and a link to it are one. */
 static void resolved_path(const char *path, char *out, size_t len)
 {
-    char dir[PATH_MAX], real[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1, slash ? path : ".");
+    char file[PATH_MAX], dir[PATH_MAX], real[PATH_MAX];
+    if (export_target_check(path, file, sizeof file, NULL, 0) != EXPORT_TARGET_FILE) /* a stream: as named */
+        snprintf(file, sizeof file, "%s", path);
+    const char *slash = strrchr(file, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - file) + (slash == file) : 1, slash ? file : ".");
     if (realpath(dir, real))
-        snprintf(out, len, "%s/%s", real, slash ? slash + 1 : path);
+        snprintf(out, len, "%s/%s", real, slash ? slash + 1 : file);
     else
-        snprintf(out, len, "%s", path);
+        snprintf(out, len, "%s", file);
 }
 
 static int check_distinct_outputs(const output_file *outputs, int n, char *why, size_t len)
 {
-    char a[PATH_MAX + 1024], b[PATH_MAX + 1024];
+    char a[2 * PATH_MAX + 2], b[2 * PATH_MAX + 2];
     for (int i = 0; i < n; i++)
         for (int j = i + 1; j < n; j++) {
+            if (strcmp(outputs[i].path, "-") == 0 && strcmp(outputs[j].path, "-") == 0) {
+                snprintf(why, len, "%s - and %s -: one output at most goes to standard output", outputs[i].flag,
+                         outputs[j].flag);
+                return -1;
+            }
             resolved_path(outputs[i].path, a, sizeof a);
             resolved_path(outputs[j].path, b, sizeof b);
             if (strcmp(a, b) == 0) {
@@ -156,6 +163,15 @@ static int check_placement_and_outputs(run_flags *f)
         rc = check_distinct_outputs(outputs, n, why, sizeof why);
     if (rc != 0)
         fprintf(stderr, "hstprof run: %s\n", why);
+    for (int i = 0; rc == 0 && i < n; i++)
+        if (strcmp(outputs[i].path, "-") == 0) { /* it takes the summary's place */
+            if (f->print_tokens) {
+                fprintf(stderr, "hstprof run: %s - and --print-tokens both write to standard output; name a file "
+                                "for one of them\n", outputs[i].flag);
+                return -1;
+            }
+            f->quiet = 1;
+        }
     return rc;
 }
 
@@ -224,10 +240,10 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         {"tokens", 'n', OPT_INT, &f->set.s.n_tokens, 0, 0, 1 << 20, "N", "tokens to generate (default 128; 0 only prefills; with --duration 0 = no cap)", &f->seen_tokens},
         {"duration", 0, OPT_FLOAT, &f->duration_s, 0, 0.001, 604800, "SECONDS", "soak run: generate for this long, restarting from the prompt whenever the context is full; statistics stay in bounded memory", NULL},
         {"greedy", 0, OPT_FLAG, &f->greedy, 0, 0, 0, NULL, "arg-max decoding (the default)", NULL},
-        {"temperature", 0, OPT_FLOAT, &f->set.s.temperature, 0, 1e-6, 1e6, "T", "sample at temperature T", &f->seen_temperature},
+        {"temperature", 0, OPT_FLOAT, &f->set.s.temperature, 0, 0, 1e6, "T", "sample at temperature T (0: greedy, as a profile's temperature = 0)", &f->seen_temperature},
         {"top-k", 0, OPT_INT, &f->set.s.top_k, 0, 1, 1 << 30, "K", "sample among the K most likely tokens", &f->seen_top_k},
         {"print-tokens", 0, OPT_FLAG, &f->print_tokens, 0, 0, 0, NULL, "print the generated ids on one line, comma-separated", NULL},
-        {"dump-logits", 0, OPT_STRING, f->dump_logits, sizeof f->dump_logits, 0, 0, "FILE", "write prefill logits as raw little-endian float32 [prompt_len, vocab]", &f->seen_dump_logits},
+        {"dump-logits", 0, OPT_STRING, f->dump_logits, sizeof f->dump_logits, 0, 0, "FILE", "write prefill logits as raw little-endian float32 [prompt_len, vocab] (-: standard output)", &f->seen_dump_logits},
         {"format", 0, OPT_STRING, f->format, sizeof f->format, 0, 0, "text|json", "summary format (default text)", NULL},
         settings_option(&f->set, "kernel"),
         settings_option(&f->set, "precision"),
@@ -236,9 +252,9 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         settings_option(&f->set, "events"),
         {"no-probes", 0, OPT_FLAG, &f->no_probes, 0, 0, 0, NULL, "no counters and no memory sampling (overhead baseline)", NULL},
         {"strict-weights", 0, OPT_FLAG, &f->strict_weights, 0, 0, 0, NULL, "reject a model file holding NaN or Inf weights (exit 1) instead of warning", NULL},
-        {"progress", 0, OPT_FLAG, &f->progress, 0, 0, 0, NULL, "live one-line progress on stderr", NULL},
+        {"progress", 0, OPT_FLAG, &f->progress, 0, 0, 0, NULL, "progress on stderr: one line redrawn on a terminal, else a plain line every 5 s", NULL},
         {"quiet", 'q', OPT_FLAG, &f->quiet, 0, 0, 0, NULL, "no summary (with --print-tokens: the ids only)", NULL},
-        {"export", 0, OPT_STRING_LIST, &f->exports, 0, 0, 0, "FILE", "write the run as performance notes (.md), one CSV row (.csv) or JSON (.json); repeat for several (written together, all or none)", NULL},
+        {"export", 0, OPT_STRING_LIST, &f->exports, 0, 0, 0, "FILE", "write the run as performance notes (.md), one CSV row (.csv) or JSON (.json); repeat for several (written together, all or none); - with --export-format: standard output, instead of the summary", NULL},
         {"export-format", 0, OPT_STRING, f->export_format_name, sizeof f->export_format_name, 0, 0, "md|csv|json", "format of a single --export (default: from its extension)", NULL},
         {"log", 0, OPT_STRING, f->log_path, sizeof f->log_path, 0, 0, "FILE", "append a dated entry to a benchmark log (e.g. BENCHMARKS.md); needs --title", &f->seen_log},
         {"title", 0, OPT_STRING, f->title, sizeof f->title, 0, 0, "TEXT", "--log: heading the entry goes under (same title: before and after together)", NULL},
@@ -261,7 +277,8 @@ static int parse_flags(int argc, char **argv, run_flags *f)
     if (rc != ARGS_OK)
         return rc;
     cmd_default_threads(&f->set.s);
-    if (check_export_flags(f) != 0 || check_placement_and_outputs(f) != 0)
+    if (cmd_check_settings_model("run", &f->set.s) != 0 || check_export_flags(f) != 0 ||
+        check_placement_and_outputs(f) != 0)
         return ARGS_ERROR;
     if (f->seen_prompt && f->seen_prompt_tokens) {
         fprintf(stderr, "hstprof run: give --prompt or --prompt-tokens, not both\n");
@@ -271,8 +288,8 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         fprintf(stderr, "hstprof run: --greedy cannot be combined with --temperature or --top-k\n");
         return ARGS_ERROR;
     }
-    if (f->seen_top_k && !f->seen_temperature && !(f->set.s.temperature > 0)) {
-        fprintf(stderr, "hstprof run: --top-k needs --temperature\n");
+    if (f->seen_top_k && !(f->set.s.temperature > 0)) {
+        fprintf(stderr, "hstprof run: --top-k needs --temperature above 0 (a temperature of 0 is greedy)\n");
         return ARGS_ERROR;
     }
     if (f->duration_s > 0 && f->trace_path[0]) {
@@ -345,6 +362,9 @@ static void print_soak_summary(const run_result *r)
 static void print_text_summary(const run_flags *f, const run_result *r)
 {
     const hst_config *c = &r->config;
+    if (r->interrupted)
+        printf("interrupted after %.1f s (Ctrl-C): the figures below cover the run so far; no quality hash\n",
+               r->wall_ms / 1e3);
     printf("model       %s (%s), %.2fM params (%.2fM next-token), %s\n", r->model_name, r->preset,
            r->counts.params_total / 1e6, r->counts.params_next_token / 1e6, r->source);
     printf("engine      %d thread%s, kernel %s, precision %s, mode %s, max_seq_len %d, vocab %d\n", r->threads,
@@ -368,7 +388,8 @@ static void print_text_summary(const run_flags *f, const run_result *r)
         printf("latency     p50 %.3f ms, p95 %.3f ms, p99 %.3f ms per token (min %.3f, max %.3f, %zu samples)\n",
                r->latency.p50, r->latency.p95, r->latency.p99, r->latency.min, r->latency.max, r->latency.n);
     printf("memory      peak RSS %.1f MB, KV cache %.2f MB\n", r->peak_rss_bytes / 1e6, r->kv_cache_bytes / 1e6);
-    printf("quality     hash %016llx (32 greedy tokens after a fixed prompt)\n", (unsigned long long)r->quality_hash);
+    if (!r->interrupted)
+        printf("quality     hash %016llx (32 greedy tokens after a fixed prompt)\n", (unsigned long long)r->quality_hash);
     runner_print_probes(stdout, r);
 }
 
@@ -434,7 +455,7 @@ int cmd_run(int argc, char **argv)
     req.temperature = f->greedy ? 0.0f : (float)s->temperature;
     req.top_k = f->greedy ? 0 : s->top_k;
     req.keep_prefill_logits = f->dump_logits[0] != '\0';
-    req.progress = f->progress;
+    req.progress = !f->progress ? RUN_PROGRESS_OFF : isatty(STDERR_FILENO) ? RUN_PROGRESS_TERMINAL : RUN_PROGRESS_LINES;
     req.no_probes = f->no_probes;
     req.trace = f->trace_path[0] != '\0';
     req.duration_s = f->duration_s;
@@ -449,7 +470,10 @@ int cmd_run(int argc, char **argv)
         note_parity_decode(&req, &res);
     if (rc == 0)
         rc = runner_generate(&req, &res);
-    if (rc == 0 && cmd_interrupted()) /* before any export: none is written */
+    /* SIGTERM or SIGHUP: before any export, so none is written. Ctrl-C once
+     * generating: the run so far is reported and exported, then exit 130. */
+    const int keep_so_far = rc == 0 && cmd_interrupted() == SIGINT && res.interrupted;
+    if (rc == 0 && cmd_interrupted() && !keep_so_far)
         rc = cmd_interrupt_exit_status("hstprof run");
     if (rc == 0 && f->dump_logits[0] && write_logits(f->dump_logits, &res) != 0)
         rc = 1;
@@ -467,6 +491,12 @@ int cmd_run(int argc, char **argv)
             else
                 print_text_summary(f, &res);
         }
+    }
+    if (rc == 0 && keep_so_far) {
+        fflush(stdout);
+        fprintf(stderr, "hstprof run: interrupted by SIGINT after %.1f s; the statistics so far are %s\n",
+                res.wall_ms / 1e3, f->exports.n || f->log_path[0] ? "printed and exported" : "printed");
+        rc = 128 + SIGINT;
     }
     runner_release(&res);
     free(f);

@@ -33,6 +33,15 @@ int cmd_interrupt_exit_status(const char *command);
 
 /* ---- settings every engine-running command checks the same way ---------- */
 
+/* A model that is neither a preset nor an existing file: one line naming it
+ * as the user set it, how = "--model", "x.ini:3: model =" (a profile's line)
+ * or NULL (a positional argument), and 2 (a bad value, like an unknown
+ * preset). 0 otherwise: a file that exists but does not load is reported by
+ * the loader, exit 1. */
+int cmd_check_model(const char *cmd, const char *model, const char *how);
+/* The same for the model of the settings, named by its profile line or --model. */
+int cmd_check_settings_model(const char *cmd, const hst_settings *s);
+
 /* The --kernel and --precision values (NULL or "": the defaults) as the
  * measured session will take them; the kernel this CPU runs for it in
  * *resolved (may be NULL). 0, or 2 after one line "hstprof <cmd>: --kernel

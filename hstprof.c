@@ -2,6 +2,7 @@
  * its file (cmd_<name>.c beside this one, declared in commands.h). */
 #include "commands.h"
 #include "engine/hst.h"
+#include "probes/json.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -37,7 +38,7 @@ static void usage(FILE *out)
             HST_DEFAULT_PRESET, HST_DEFAULT_SEED);
     for (int i = 0; i < N_COMMANDS; i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\n'hstprof COMMAND --help' describes a command's options.\n");
+    fprintf(out, "\n'hstprof COMMAND --help' describes a command's options; 'hstprof --version' names this build.\n");
 }
 
 /* No command: the main job, the live dashboard on the default model. */
@@ -57,6 +58,10 @@ int main(int argc, char **argv)
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
         usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+        printf("hstprof %s (commit %s)\n", probes_build_version(), probes_build_commit());
         return 0;
     }
     /* Options without a command belong to the default command: `hstprof -p fast`. */

@@ -14,11 +14,19 @@
  *
  * What goes into a file is written by a producer, given the staged file's
  * descriptor: a buffer for the reports, the safetensors writer of the engine
- * for a model (model_file.c). */
+ * for a model (model_file.c).
+ *
+ * Not every target is a file to replace: renaming over a FIFO or a device
+ * node would destroy it (as root, a character device became a regular file),
+ * and renaming over a symbolic link would fork a log from the file the link
+ * names. So a link is followed first and the file it names is replaced in its
+ * own directory; "-", a FIFO or a character device get the data as a stream;
+ * anything else is refused before anything is written (atomic.h). */
 #include "exports/atomic.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -266,6 +274,110 @@ static void say_failed(const char *path, int errnum, int (*interrupted)(void), c
         snprintf(err, err_size, "%s: cannot write: %s", path, strerror(errnum));
 }
 
+/* ---- what a target is ------------------------------------------------------------------ */
+
+#define MAX_LINKS 40 /* the kernel's own limit on the links of one path */
+
+/* path with the symbolic links of its last component followed: the file a
+ * write to path reaches (the directories on the way are the kernel's to
+ * follow). A link to nothing gives the file it would create. 0, or -1 with
+ * errno (ELOOP, ENAMETOOLONG). */
+static int follow_links(const char *path, char *out, size_t size)
+{
+    if (snprintf(out, size, "%s", path) >= (int)size) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    for (int hops = 0; hops <= MAX_LINKS; hops++) {
+        struct stat st;
+        char link[PATH_MAX], next[PATH_MAX];
+        if (lstat(out, &st) != 0 || !S_ISLNK(st.st_mode))
+            return 0; /* absent, or not a link: the write's own errors say the rest */
+        ssize_t n = readlink(out, link, sizeof link - 1);
+        if (n < 0)
+            return -1;
+        link[n] = '\0';
+        const char *slash = strrchr(out, '/');
+        int len = link[0] == '/' || !slash ? snprintf(next, sizeof next, "%s", link) /* relative to the link's directory */
+                                           : snprintf(next, sizeof next, "%.*s%s", (int)(slash - out + 1), out, link);
+        if (len < 0 || (size_t)len >= size) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        memcpy(out, next, (size_t)len + 1);
+    }
+    errno = ELOOP;
+    return -1;
+}
+
+static export_target refuse(char *why, size_t why_size, const char *what)
+{
+    if (why && why_size)
+        snprintf(why, why_size, "%s", what);
+    return EXPORT_TARGET_REFUSED;
+}
+
+export_target export_target_check(const char *path, char *file, size_t file_size, char *why, size_t why_size)
+{
+    char resolved[PATH_MAX];
+    struct stat st;
+    if (strcmp(path, "-") == 0)
+        return EXPORT_TARGET_STREAM;
+    if (follow_links(path, resolved, sizeof resolved) != 0)
+        return refuse(why, why_size, errno == ELOOP ? "is a loop of symbolic links; name a file" : strerror(errno));
+    if (stat(resolved, &st) != 0 || S_ISREG(st.st_mode)) {
+        if (file && file_size)
+            snprintf(file, file_size, "%s", resolved);
+        return EXPORT_TARGET_FILE;
+    }
+    if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode))
+        return EXPORT_TARGET_STREAM;
+    return refuse(why, why_size,
+                  S_ISDIR(st.st_mode)    ? "is a directory; name a file"
+                  : S_ISSOCK(st.st_mode) ? "is a socket; name a regular file, a FIFO or a character device"
+                  : S_ISBLK(st.st_mode)  ? "is a block device; name a regular file, a FIFO or a character device"
+                                         : "is not a regular file; name a regular file, a FIFO or a character device");
+}
+
+/* ---- streams ---------------------------------------------------------------------------- */
+
+/* Standard output as it is (after what stdio holds for it), or the node
+ * opened for writing as it is: no truncation, no rename, never our
+ * controlling terminal. A FIFO is opened without waiting, so that one no
+ * process reads fails with ENXIO instead of blocking for ever; then writes
+ * wait for a slow reader as usual. fd, or -1 with errno. */
+static int open_stream(const char *path)
+{
+    if (strcmp(path, "-") == 0) {
+        fflush(stdout);
+        return STDOUT_FILENO;
+    }
+    int fd = open(path, O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
+/* What stdio holds for standard output goes first; our own descriptors close. */
+static int write_stream(const char *path, const ex_source *src)
+{
+    int fd = open_stream(path);
+    if (fd < 0)
+        return -1;
+    int rc = src->produce(fd, src->ctx), e = errno;
+    if (fd != STDOUT_FILENO && close(fd) != 0 && rc == 0)
+        return -1;
+    errno = e;
+    return rc;
+}
+
 /* ---- committing ------------------------------------------------------------------------- */
 
 /* The anonymous file, once it has a name, needs no descriptor: its data were
@@ -373,43 +485,77 @@ static void finish(ex_staged *s)
 
 /* ---- writing files together ------------------------------------------------------------ */
 
+/* The one line for a stream that could not be written. */
+static void say_stream_failed(const char *path, int errnum, int (*interrupted)(void), char *err, size_t err_size)
+{
+    if (errnum == ENXIO) /* O_NONBLOCK on a FIFO without a reader */
+        snprintf(err, err_size, "%s: cannot write: no process is reading this FIFO (start the reader first)", path);
+    else
+        say_failed(path, errnum, interrupted, err, err_size);
+}
+
+/* Files first staged (in order), then the streams written, then the files
+ * put in place; files[i] is where paths[i] leads, "" for a stream. */
+static int stage_and_stream(int n, const char *const *paths, char files[][PATH_MAX], const ex_source *sources,
+                            int (*interrupted)(void), ex_staged *staged, char *err, size_t err_size)
+{
+    int failed = 0;
+    for (int i = 0; !failed && i < n; i++)
+        if (files[i][0] && stage(&staged[i], files[i], &sources[i], interrupted) != 0) {
+            say_failed(paths[i], errno, interrupted, err, err_size);
+            failed = 1;
+        }
+    for (int i = 0; !failed && i < n; i++)
+        if (!files[i][0] && write_stream(paths[i], &sources[i]) != 0) {
+            say_stream_failed(paths[i], errno, interrupted, err, err_size);
+            failed = 1;
+        }
+    /* None is in place yet: discarding is enough (an entry not staged, or
+     * discarded by stage itself, has nothing to discard). */
+    for (int i = 0; failed && i < n; i++)
+        if (files[i][0])
+            discard(&staged[i]);
+    return failed ? -1 : 0;
+}
+
 /* n files, all or nothing (export_write_atomic_files); n <= EXPORT_MAX_FILES. */
 static int write_files(int n, const char *const *paths, const ex_source *sources, int (*interrupted)(void), char *err,
                        size_t err_size)
 {
     ex_staged staged[EXPORT_MAX_FILES];
-    /* A directory in the way fails the commit; say so before writing anything. */
+    char files[EXPORT_MAX_FILES][PATH_MAX];
+    /* What each target is, before anything is written: a directory, a socket... fail here. */
     for (int i = 0; i < n; i++) {
-        struct stat st;
-        if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode)) {
-            say_failed(paths[i], EISDIR, NULL, err, err_size);
+        char why[160];
+        export_target kind = export_target_check(paths[i], files[i], sizeof files[i], why, sizeof why);
+        if (kind == EXPORT_TARGET_REFUSED) {
+            snprintf(err, err_size, "%s: cannot write: %s", paths[i], why);
             return -1;
         }
+        if (kind == EXPORT_TARGET_STREAM)
+            files[i][0] = '\0';
+        staged[i] = (ex_staged){.fd = -1, .state = EX_DONE};
     }
-    /* Stage everything first: a full disk is found here, before any target changes. */
+    /* A full disk is found while staging, before any target changes. */
+    if (stage_and_stream(n, paths, files, sources, interrupted, staged, err, err_size) != 0)
+        return -1;
     int i = 0;
     for (; i < n; i++)
-        if (stage(&staged[i], paths[i], &sources[i], interrupted) != 0)
-            break;
-    if (i < n) {
-        say_failed(paths[i], errno, interrupted, err, err_size);
-        while (i-- > 0)
-            discard(&staged[i]);
-        return -1;
-    }
-    for (i = 0; i < n; i++)
-        if (commit(&staged[i]) != 0)
+        if (files[i][0] && commit(&staged[i]) != 0)
             break;
     if (i < n) {
         say_failed(paths[i], errno, NULL, err, err_size);
         for (int j = i; j < n; j++)
-            discard(&staged[j]);
+            if (files[j][0])
+                discard(&staged[j]);
         while (i-- > 0) /* newest first: the same path twice unwinds in order */
-            roll_back(&staged[i]);
+            if (files[i][0])
+                roll_back(&staged[i]);
         return -1;
     }
     for (i = 0; i < n; i++)
-        finish(&staged[i]);
+        if (files[i][0])
+            finish(&staged[i]);
     return 0;
 }
 

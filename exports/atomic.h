@@ -32,6 +32,28 @@ int export_write_atomic_with(const char *path, export_producer produce, void *ct
 
 #define EXPORT_MAX_FILES 8
 
+/* ---- what a target is ---------------------------------------------------------
+ * A regular file (or nothing yet) is replaced atomically as described above;
+ * a symbolic link is followed, and the file it names is the one replaced, in
+ * its own directory (the link stays a link). "-" means standard output, and
+ * a FIFO or a character device is written as a stream: opened for writing
+ * without truncating or replacing it, the data written in order, nothing
+ * staged (a FIFO that no process reads fails at once, "no process is reading
+ * it", rather than block). Anything else (a directory, a socket, a block
+ * device, a loop of links) is refused before anything is written. Of files
+ * written together, the streams are written after every regular file is
+ * staged and before any is put in place; a stream cannot be taken back. */
+typedef enum {
+    EXPORT_TARGET_FILE,    /* absent or a regular file: staged, then put in place */
+    EXPORT_TARGET_STREAM,  /* "-", a FIFO or a character device: written in place */
+    EXPORT_TARGET_REFUSED, /* why says what it is and what to name instead */
+} export_target;
+
+/* What writing to path would do. For EXPORT_TARGET_FILE, the file the data
+ * would replace (path with the symbolic links of its last component followed)
+ * goes to file (may be NULL). A check only: nothing is opened. */
+export_target export_target_check(const char *path, char *file, size_t file_size, char *why, size_t why_size);
+
 /* Writes n files together, all or nothing: all are staged first (a full disk,
  * no permission, no directory fail here, before any target changes), then
  * put in place one by one; an existing target is swapped with its new

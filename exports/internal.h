@@ -42,6 +42,9 @@ char *ex_text_close(ex_text *t);
 void ex_md_cell(FILE *f, const char *text);
 /* Text inside a list item or heading: newlines as spaces, so the item stays one line. */
 void ex_md_inline(FILE *f, const char *text);
+/* A run Ctrl-C stopped ("interrupted_after_s"): one Markdown paragraph
+ * saying that its figures cover the run so far; nothing otherwise. */
+void ex_md_interrupted(FILE *f, const json_t *run);
 
 /* RFC 4180 field: quoted when it holds a comma, quote, CR or LF; inner quotes doubled. */
 int ex_csv_needs_quotes(const char *field);

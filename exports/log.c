@@ -161,7 +161,8 @@ static void quality_tokens(FILE *f, const json_t *run)
 {
     const json_t *tokens = json_object_get(run, "quality_tokens");
     if (!json_is_array(tokens) || json_array_size(tokens) == 0) {
-        fprintf(f, "Quality tokens: unavailable: not recorded in this snapshot\n\n");
+        fprintf(f, "Quality tokens: unavailable: %s\n\n",
+                ex_string(run, "quality_tokens_why_not", "not recorded in this snapshot"));
         return;
     }
     fprintf(f, "<details><summary>Quality tokens (first %d)</summary>\n\n```\n[", LOG_FIRST_TOKENS);
@@ -183,6 +184,7 @@ static void write_entry(FILE *f, const json_t *run, const char *change, const lo
         fprintf(f, "### %s - %s\n\n", date, change);
     else
         fprintf(f, "### %s\n\n", date);
+    ex_md_interrupted(f, run);
     fprintf(f, "| Metric | Value |\n|--------|-------|\n");
     text_row(f, "Model", ex_string(run, "model", "unavailable: not recorded"));
     text_row(f, "Weights", ex_string(run, "source", "unavailable: not recorded"));
@@ -199,7 +201,8 @@ static void write_entry(FILE *f, const json_t *run, const char *change, const lo
     if (hash)
         fprintf(f, "| Quality Hash | `%s` |\n\n", hash);
     else
-        fprintf(f, "| Quality Hash | unavailable: not recorded in this snapshot |\n\n");
+        fprintf(f, "| Quality Hash | unavailable: %s |\n\n",
+                ex_string(run, "quality_hash_why_not", "not recorded in this snapshot"));
     if (hash && scan->have_previous && strcmp(hash, scan->previous_hash) != 0)
         fprintf(f, "**Quality hash changed**: was %s, now %s (entry \"%s\")\n\n", scan->previous_hash, hash,
                 scan->previous_title);
@@ -274,10 +277,15 @@ char *export_log_render(const char *existing, const json_t *run, const char *tit
     return out;
 }
 
-/* The file's text; *text NULL when it does not exist yet. */
+/* The file's text; *text NULL when it does not exist yet, or is not a file
+ * to read back: a stream ("-", a FIFO, a device) gets the new entry alone
+ * (reading a FIFO would wait for a writer for ever), and a target the write
+ * refuses is reported by the write. */
 static int read_log(const char *path, char **text, char *err, size_t err_size)
 {
     *text = NULL;
+    if (export_target_check(path, NULL, 0, NULL, 0) != EXPORT_TARGET_FILE)
+        return 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (errno == ENOENT)

@@ -140,6 +140,7 @@ static void header(FILE *f, const json_t *snap, const json_t *const *rows, size_
         fprintf(f, "_Last updated: **%s**_\n\n", date);
     else
         fprintf(f, "_Last updated: unavailable: no date in the snapshot_\n\n");
+    ex_md_interrupted(f, snap);
     size_t best = 0;
     double best_tps = -1;
     char why[EX_WHY_MAX] = "no runs";

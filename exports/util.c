@@ -131,6 +131,15 @@ void ex_md_inline(FILE *f, const char *text)
         fputc(*p == '\n' || *p == '\r' ? ' ' : *p, f);
 }
 
+void ex_md_interrupted(FILE *f, const json_t *run)
+{
+    double after_s;
+    char why[EX_WHY_MAX];
+    if (ex_number(run, "interrupted_after_s", &after_s, why, sizeof why))
+        fprintf(f, "**Interrupted after %.1f s** (Ctrl-C): every figure covers the run up to then; no quality "
+                   "hash.\n\n", after_s);
+}
+
 void ex_csv_number(FILE *f, double x)
 {
     fprintf(f, "%.12g", x);

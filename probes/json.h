@@ -28,6 +28,11 @@ json_t *probes_roofline_json(const probes_roofline *r);
  * mem_total_bytes, os, kernel, compiler, git_commit. Unknown figures are
  * null beside "<key>_why_not". New reference; NULL when out of memory. */
 json_t *probes_system_json(void);
+/* This build's version (the Makefile's VERSION) and commit (12 hex digits,
+ * "-dirty" when built from a changed tree), from build/version.h; "unknown"
+ * in a build without it. */
+const char *probes_build_version(void);
+const char *probes_build_commit(void);
 
 /* What the snapshot records beyond the view: how the run was set up. */
 typedef struct {

@@ -15,10 +15,9 @@
  * that failed. */
 static void report_session_error(const probes_session *s, const char *err)
 {
-    const char *flag = s->failed == PROBES_PART_AFFINITY ? "--affinity: "
-                     : s->failed == PROBES_PART_COUNTERS ? "--events: "
-                                                         : "";
-    fprintf(stderr, "hstprof: %s%s\n", flag, err);
+    char line[1200];
+    probes_session_error_line(s, err, line, sizeof line);
+    fprintf(stderr, "hstprof run: %s\n", line);
 }
 
 int runner_prepare(const run_request *req, run_result *res)
@@ -38,7 +37,7 @@ int runner_prepare(const run_request *req, run_result *res)
     }
     const probes_session *m = &res->measured;
     if (m->warning[0])
-        fprintf(stderr, "hstprof: warning: %s (--strict-weights rejects such a file)\n", m->warning);
+        fprintf(stderr, "hstprof run: warning: %s (--strict-weights rejects such a file)\n", m->warning);
     res->session = m->session;
     res->config = *hst_model_config(m->model);
     res->counts = hst_model_counts(m->model);
@@ -73,20 +72,30 @@ static int soak_run(const run_request *req)
     return req->duration_s > 0;
 }
 
+/* On a terminal one line redrawn in place ten times a second; elsewhere (a
+ * file, a pipe, a CI log) plain lines, one every 5 s and the last, with no
+ * control sequence. */
 static void show_progress(const run_request *req, const run_result *res, uint64_t *last_ns, int final)
 {
+    const int terminal = req->progress == RUN_PROGRESS_TERMINAL;
+    const uint64_t interval_ns = terminal ? 100000000ull : 5000000000ull;
     uint64_t now = hst_now_ns();
-    if (!req->progress || (!final && now - *last_ns < 100000000ull))
+    if (req->progress == RUN_PROGRESS_OFF || (!final && now - *last_ns < interval_ns))
         return;
+    if (*last_ns == 0 && !terminal && !final) { /* the first line after 5 s, not at the first token */
+        *last_ns = now;
+        return;
+    }
     *last_ns = now;
+    const char *start = terminal ? "\r\033[K" : "", *end = terminal && !final ? "" : "\n";
     double rate = res->decode_ms > 0 ? (double)res->decode_steps / (res->decode_ms / 1e3) : 0;
     if (soak_run(req))
-        fprintf(stderr, "\r\033[K[%s] generated %lld tokens in %llu cycles, %.0f tok/s decode, %.0f of %.0f s%s",
+        fprintf(stderr, "%s[%s] generated %lld tokens in %llu cycles, %.0f tok/s decode, %.0f of %.0f s%s", start,
                 res->model_name, (long long)res->tokens_total, (unsigned long long)res->soak.cycles, rate,
-                (double)(now - res->wall_start_ns) / 1e9, req->duration_s, final ? "\n" : "");
+                (double)(now - res->wall_start_ns) / 1e9, req->duration_s, end);
     else
-        fprintf(stderr, "\r\033[K[%s] generated %lld/%d tokens, %.0f tok/s decode, ttft %.2f ms%s", res->model_name,
-                (long long)res->tokens_total, req->n_tokens, rate, res->ttft_ms, final ? "\n" : "");
+        fprintf(stderr, "%s[%s] generated %lld/%d tokens, %.0f tok/s decode, ttft %.2f ms%s", start, res->model_name,
+                (long long)res->tokens_total, req->n_tokens, rate, res->ttft_ms, end);
     fflush(stderr);
 }
 
@@ -276,11 +285,9 @@ static int decode_loop(const run_request *req, run_result *res, hst_sampler *smp
     if (res->n_generated == 0) /* -n 0: prefill only */
         return 0;
     for (uint64_t now = hst_now_ns(); more_tokens(req, res, now); now = hst_now_ns()) {
-        if (req->interrupted && req->interrupted()) {
-            if (req->progress)
-                fputc('\n', stderr);
+        if (req->interrupted && req->interrupted()) { /* the figures so far are kept */
             res->interrupted = 1;
-            return 0;
+            break;
         }
         int full = hst_session_pos(res->session) >= res->config.max_seq_len;
         if (full && !res->soak.active) { /* check_lengths rules this out; never restart a counted run */
@@ -424,14 +431,16 @@ int runner_generate(const run_request *req, run_result *res)
     if (rc == 0 && res->have_counters)
         probes_counters_read(res->measured.counters, &snap[2]);
     free(logits);
-    if (rc != 0 || res->interrupted) /* interrupted: the caller reports it */
+    if (rc != 0)
         return rc;
+    /* Interrupted, the figures still cover the run so far (the caller decides
+     * whether to report them); only the quality hash, a run of its own, is not. */
     finish_figures(res);
     finish_probes(res, snap, mw);
     /* The window's peak when sampled; the process's high-water mark otherwise. */
     res->peak_rss_bytes = res->have_memory && res->memory.rss_peak_bytes.valid ? res->memory.rss_peak_bytes.value
                                                                                  : peak_rss_bytes();
-    if (req->interrupted && req->interrupted()) {
+    if (res->interrupted || (req->interrupted && req->interrupted())) {
         res->interrupted = 1;
         return 0;
     }

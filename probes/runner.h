@@ -15,6 +15,9 @@
 #include <jansson.h>
 #include <stdio.h>
 
+/* --progress: a line redrawn in place on a terminal, plain lines elsewhere. */
+typedef enum { RUN_PROGRESS_OFF, RUN_PROGRESS_TERMINAL, RUN_PROGRESS_LINES } run_progress;
+
 typedef struct {
     /* model, seed, strict weights, precision, kernel, mode, threads,
      * affinity, events ("none": no counters); the runner sets the counters' summary
@@ -26,7 +29,7 @@ typedef struct {
     float temperature;    /* <= 0: greedy */
     int top_k;
     int keep_prefill_logits;
-    int progress;         /* live one-line progress on stderr (when a terminal) */
+    run_progress progress; /* live progress on stderr */
     int no_probes;        /* 1: no counters, no memory sampling (overhead baseline) */
     int trace;            /* 1: record a per-token trace (section timers on) */
     /* A soak run: duration_s > 0: generate until that much time has
@@ -38,7 +41,8 @@ typedef struct {
      * trace is allowed. */
     double duration_s;
     /* Asked at every token boundary (may be NULL): non-zero stops the run
-     * there, without the quality hash; res->interrupted says so. */
+     * there; the figures cover the run so far, without the quality hash, and
+     * res->interrupted says so. */
     int (*interrupted)(void);
 } run_request;
 
@@ -127,7 +131,7 @@ typedef struct {
     int top_k, tokens_requested;
     char events_requested[256], precision[16];
     run_trace trace;
-    int interrupted; /* req->interrupted stopped the run: its figures are partial */
+    int interrupted; /* req->interrupted stopped the run: its figures cover wall_ms, no quality hash */
 } run_result;
 
 /* Opens the measured session (probes_session_open). 0 ok; 1 run-time error,

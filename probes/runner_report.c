@@ -36,7 +36,9 @@ static void set_unmeasured(json_t *o, const char *key, const char *why)
 static void mark_unmeasured(json_t *o, const run_result *r)
 {
     if (r->decode_steps == 0) {
-        const char *why = r->tokens_requested == 0 ? "prefill only (-n 0)" : "one token, from the prefill (-n 1)";
+        const char *why = r->interrupted             ? "interrupted before the first decode step"
+                          : r->tokens_requested == 0 ? "prefill only (-n 0)"
+                                                     : "one token, from the prefill (-n 1)";
         static const char *const decode_keys[] = {"decode_ms", "decode_tok_per_s", "decode_gflops_per_s"};
         for (size_t i = 0; i < sizeof decode_keys / sizeof decode_keys[0]; i++)
             set_unmeasured(o, decode_keys[i], why);
@@ -49,6 +51,10 @@ static void mark_unmeasured(json_t *o, const run_result *r)
         set_unmeasured(o, "ttft_ms", "no token generated (-n 0)");
     if (r->peak_rss_bytes <= 0)
         set_unmeasured(o, "peak_rss_bytes", "no VmHWM in /proc/self/status");
+    if (r->interrupted) { /* the hash is a generation of its own, after the run */
+        set_unmeasured(o, "quality_hash", "interrupted (SIGINT) before the quality check");
+        set_unmeasured(o, "quality_tokens", "interrupted (SIGINT) before the quality check");
+    }
 }
 
 static json_t *quality_tokens_json(const run_result *r)
@@ -124,6 +130,10 @@ void runner_add_report_fields(json_t *o, const run_result *r)
         set_unmeasured(o, "decode_bytes_per_token", "no decode step in this run");
     }
     json_object_set_new(o, "quality_tokens", quality_tokens_json(r));
+    /* Ctrl-C stopped the run: every figure covers its first interrupted_after_s. */
+    json_object_set_new(o, "interrupted", json_boolean(r->interrupted));
+    if (r->interrupted)
+        json_object_set_new(o, "interrupted_after_s", json_real(r->wall_ms / 1e3));
     if (!r->have_memory)
         json_object_set_new(o, "memory_why_not", json_string("memory not sampled (--no-probes)"));
     mark_unmeasured(o, r);

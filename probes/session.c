@@ -66,6 +66,19 @@ static int status_of(probes_session_part part)
     }
 }
 
+void probes_session_error_line(const probes_session *s, const char *err, char *line, size_t size)
+{
+    const char *part = s->failed == PROBES_PART_AFFINITY ? "affinity" : s->failed == PROBES_PART_COUNTERS ? "events" : NULL;
+    size_t len = part ? strlen(part) : 0;
+    if (!part) {
+        snprintf(line, size, "%s", err);
+        return;
+    }
+    if (strncmp(err, part, len) == 0 && strncmp(err + len, ": ", 2) == 0) /* "events: ..." names it already */
+        err += len + 2;
+    snprintf(line, size, "--%s: %s", part, err);
+}
+
 static int fail(probes_session_part *failed, probes_session_part part)
 {
     *failed = part;

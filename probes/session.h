@@ -91,6 +91,10 @@ typedef struct {
  * harmless). */
 int probes_session_open(const probes_session_settings *settings, probes_session *s, char *err, size_t err_len);
 void probes_session_close(probes_session *s);
+/* The line a command prints after "hstprof <cmd>: " for a session that did
+ * not open: err behind the flag of the part that failed, said once
+ * ("--events: unknown event 'x': ..."). */
+void probes_session_error_line(const probes_session *s, const char *err, char *line, size_t size);
 /* A new thread count or affinity, in two steps so that the caller can close
  * its books on the old pool in between: new_pool builds the pool (affinity
  * plan, pool, counters) of settings beside s's, into fresh (same returns as

@@ -18,6 +18,19 @@
 #ifndef HSTPROF_GIT_COMMIT
 #define HSTPROF_GIT_COMMIT "unknown"
 #endif
+#ifndef HSTPROF_VERSION
+#define HSTPROF_VERSION "unknown"
+#endif
+
+const char *probes_build_version(void)
+{
+    return HSTPROF_VERSION;
+}
+
+const char *probes_build_commit(void)
+{
+    return HSTPROF_GIT_COMMIT;
+}
 
 static void set_string_or_why(json_t *o, const char *key, const char *value, const char *why)
 {

@@ -3,6 +3,8 @@
  * with a "did you mean" suggestion, --help generated from the table. */
 #include "profiles/profiles.h"
 
+#include "exports/atomic.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -357,12 +359,18 @@ static int output_path_error(char *err, size_t err_size, const char *fmt, ...)
 int args_check_output_path(const char *flag, const char *path, char *err, size_t err_size)
 {
     struct stat st;
-    char dir[4096];
+    char dir[4096], file[4096], why[160];
     if (!*path)
         return output_path_error(err, err_size, "%s: the file name is empty", flag);
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return output_path_error(err, err_size, "%s %s: is a directory; name a file", flag, path);
-    directory_of(path, dir, sizeof dir);
+    switch (export_target_check(path, file, sizeof file, why, sizeof why)) {
+    case EXPORT_TARGET_REFUSED:
+        return output_path_error(err, err_size, "%s %s: %s", flag, path, why);
+    case EXPORT_TARGET_STREAM: /* "-", a FIFO, a character device: written in place */
+        return 0;
+    case EXPORT_TARGET_FILE: /* the file a symbolic link names is the one replaced, in its directory */
+        break;
+    }
+    directory_of(file, dir, sizeof dir);
     if (stat(dir, &st) != 0 && errno == ENOENT)
         return output_path_error(err, err_size, "%s %s: directory %s does not exist", flag, path, dir);
     if (stat(dir, &st) != 0)

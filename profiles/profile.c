@@ -397,6 +397,64 @@ static void note_origin(char *buf, size_t size, const char *file, int lineno)
         snprintf(buf, size, "%.1000s:%d", file, lineno);
 }
 
+/* ---- model paths: relative to the profile, not to where it is used ---------- */
+
+/* A file a profile names (not a preset, not "all", not absolute) is read from
+ * the profile's own directory, so that `-p NAME` finds it from anywhere.
+ * *model rewritten in place; 0, or -1 when the result would not fit. */
+static int rebase_model(char *model, size_t size, const char *file)
+{
+    hst_config cfg;
+    const char *slash = strrchr(file, '/');
+    if (!*model || model[0] == '/' || !slash || strcmp(model, "all") == 0 || hst_preset_config(model, &cfg) == 0)
+        return 0;
+    char joined[PROFILE_PATH_MAX + 1024];
+    int n = snprintf(joined, sizeof joined, "%.*s%s", (int)(slash - file + 1), file, model);
+    if (n < 0 || (size_t)n >= size)
+        return -1;
+    memcpy(model, joined, (size_t)n + 1);
+    return 0;
+}
+
+/* Each entry of bench's comma-separated "models" rebased the same way. */
+static int rebase_model_list(char *models, size_t size, const char *file)
+{
+    char copy[sizeof ((hst_settings *)0)->models], out[sizeof copy] = "", *save = NULL;
+    snprintf(copy, sizeof copy, "%s", models);
+    for (char *item = strtok_r(copy, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+        char one[PROFILE_PATH_MAX];
+        snprintf(one, sizeof one, "%s", item);
+        size_t used = strlen(out);
+        if (rebase_model(one, sizeof one, file) != 0 ||
+            snprintf(out + used, sizeof out - used, "%s%s", used ? "," : "", one) >= (int)(sizeof out - used))
+            return -1;
+    }
+    if (strlen(out) >= size)
+        return -1;
+    memcpy(models, out, strlen(out) + 1);
+    return 0;
+}
+
+/* The model keys once the file is read: rebased, and where they were set
+ * noted for the messages of a model that does not exist. */
+static int settle_models(parse_state *st, int *lineno, char *why, size_t n)
+{
+    const int model = st->line_of[find_key("model")], models = st->line_of[find_key("models")];
+    if (model && rebase_model(st->next.model, sizeof st->next.model, st->file) != 0) {
+        *lineno = model;
+        snprintf(why, n, "model: the path, read from the profile's directory, is too long");
+        return -1;
+    }
+    if (models && rebase_model_list(st->next.models, sizeof st->next.models, st->file) != 0) {
+        *lineno = models;
+        snprintf(why, n, "models: the paths, read from the profile's directory, are too long");
+        return -1;
+    }
+    note_origin(st->next.model_from, sizeof st->next.model_from, st->file, model);
+    note_origin(st->next.models_from, sizeof st->next.models_from, st->file, models);
+    return 0;
+}
+
 int profile_parse(const char *text, size_t len, const char *file, hst_settings *s, char *err, size_t err_size)
 {
     parse_state st = {.file = file, .next = *s};
@@ -428,6 +486,8 @@ int profile_parse(const char *text, size_t len, const char *file, hst_settings *
     }
     if (rc == 0)
         rc = check_combinations(&st, &lineno, why, sizeof why);
+    if (rc == 0)
+        rc = settle_models(&st, &lineno, why, sizeof why);
     if (rc == 0) {
         note_origin(st.next.threads_from, sizeof st.next.threads_from, file, st.line_of[find_key("threads")]);
         note_origin(st.next.affinity_from, sizeof st.next.affinity_from, file, st.line_of[find_key("affinity")]);
@@ -764,6 +824,24 @@ static int make_directories(const char *dir, char *err, size_t err_size)
     }
 }
 
+/* A relative file name made absolute (from the working directory); a preset,
+ * or a path that cannot be made absolute, stays as it is. */
+static void absolute_model_path(char *model, size_t size)
+{
+    hst_config cfg;
+    char real[PATH_MAX], cwd[PATH_MAX];
+    if (model[0] == '/' || hst_preset_config(model, &cfg) == 0)
+        return;
+    if (realpath(model, real)) {
+        if (strlen(real) < size)
+            memcpy(model, real, strlen(real) + 1);
+    } else if (getcwd(cwd, sizeof cwd) && strlen(cwd) + 1 + strlen(model) < size) {
+        char joined[2 * PATH_MAX];
+        snprintf(joined, sizeof joined, "%s/%s", cwd, model);
+        memcpy(model, joined, strlen(joined) + 1);
+    }
+}
+
 int profile_save(const hst_settings *s, const char *name, char *path_out, size_t path_size, char *err,
                  size_t err_size)
 {
@@ -783,7 +861,10 @@ int profile_save(const hst_settings *s, const char *name, char *path_out, size_t
     time_t now = time(NULL);
     strftime(date, sizeof date, "%Y-%m-%d %H:%M:%S UTC", gmtime(&now));
     snprintf(description, sizeof description, "Profile '%s', saved by hstprof on %s.", name, date);
-    char *text = profile_render(s, description);
+    /* A model file is saved by its absolute path: the profile is used from anywhere. */
+    hst_settings saved = *s;
+    absolute_model_path(saved.model, sizeof saved.model);
+    char *text = profile_render(&saved, description);
     if (!text) {
         snprintf(err, err_size, "%s: cannot write: out of memory", path);
         return -1;

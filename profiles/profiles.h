@@ -29,9 +29,10 @@ typedef struct {
     char seq[256];          /* bench: sequence lengths "128,256,512" */
     int gen;                /* bench: tokens of each generation row (tgN); 0: none */
     int warmup, runs;       /* bench: untimed and timed runs per cell */
-    /* Where a profile set threads and affinity, "<file>:<line>" ("" when no
-     * profile did), so that a value this machine cannot take names its line. */
-    char threads_from[1100], affinity_from[1100];
+    /* Where a profile set threads, affinity, model and models, "<file>:<line>"
+     * ("" when no profile did, or a flag overrode it), so that a value this
+     * machine cannot take, or a model file that does not exist, names its line. */
+    char threads_from[1100], affinity_from[1100], model_from[1100], models_from[1100];
 } hst_settings;
 
 #define SETTINGS_DEFAULT_MODEL "hst-v4"
@@ -103,11 +104,14 @@ const char *args_find_value(const opt_table *t, int argc, char **argv, int first
 
 /* Whether the file an output flag names can be written, checked before the
  * work that produces it (a typo in -o fails in milliseconds, not after the
- * run): the name is not empty and not a directory, and its directory exists,
- * is a directory, and is writable (access(2) W_OK, which also reports a
- * read-only file system, even to root). The atomic write at the end still
- * reports a directory that disappears meanwhile. 0 ok; -1 with one line in
- * err, e.g. "--export /x/y.md: directory /x does not exist". */
+ * run): the name is not empty and not a target the writer refuses (a
+ * directory, a socket, a block device, a loop of links: export_target_check);
+ * "-", a FIFO or a character device (streams) pass; for a file, the directory
+ * of the file it names (symbolic links followed) exists, is a directory, and
+ * is writable (access(2) W_OK, which also reports a read-only file system,
+ * even to root). Nothing is opened. The atomic write at the end still reports
+ * a directory that disappears meanwhile. 0 ok; -1 with one line in err, e.g.
+ * "--export /x/y.md: directory /x does not exist". */
 int args_check_output_path(const char *flag, const char *path, char *err, size_t err_size);
 
 /* ---- the options commands share (settings.c) ------------------------------
@@ -164,6 +168,10 @@ size_t args_edit_distance(const char *a, const char *b);
  * or an affinity list with fewer PUs than threads, is refused when the
  * profile is used, naming "<file>:<line>", unless the command line has
  * --oversubscribe; whether the PUs exist is checked then too.
+ * A model file (model, or an entry of models) given as a relative path is
+ * read from the profile's own directory, not from where the profile is used;
+ * profile_save writes absolute paths. Whether the file exists is checked
+ * when the profile is used, naming "<file>:<line>" (model_from, models_from).
  * '#' or ';' start a comment at the beginning of a line, or after white space
  * in an unquoted value. There are no sections. A key given twice is an error.
  *

@@ -65,6 +65,8 @@ int settings_parse(const opt_table *t, int argc, char **argv, settings_flags *f)
         f->s.threads_from[0] = '\0';
     if (f->seen_affinity)
         f->s.affinity_from[0] = '\0';
+    if (f->seen_model)
+        f->s.model_from[0] = '\0';
     return rc;
 }
 

@@ -113,11 +113,11 @@ check_binary() {
     expect_rejected "$which model info preset-wrong-shape" \
         "hstprof model info: $WORK/preset-wrong-shape.safetensors" "wrong shape"
 
-    # The commands that run a model report the same line, prefixed "hstprof".
+    # The commands that run a model report the same line, prefixed with the command.
     for entry in "data-cut-short:truncated" "header-not-json:bad header" "offsets-overlap:bad offsets"; do
         local name=${entry%%:*} class=${entry#*:}
         run "$bin" run --model "$SEEDS/$name" -n 1 --threads 1 --no-probes
-        expect_rejected "$which run $name" "hstprof: $SEEDS/$name" "$class"
+        expect_rejected "$which run $name" "hstprof run: $SEEDS/$name" "$class"
     done
 
     # NaN/Inf weights: a one-line warning by default, a one-line error under --strict-weights.
@@ -142,7 +142,7 @@ check_binary() {
             fail "$which run preset-nan: expected exit 0 and one warning line; got exit $status: $(head -c 300 "$WORK/err")"
         fi
         run "$bin" run --strict-weights --model "$WORK/preset-nan.safetensors" --prompt-tokens 1,2,3 -n 2 --threads 1 --no-probes -q
-        expect_rejected "$which run --strict-weights preset-nan" "hstprof: $WORK/preset-nan.safetensors" \
+        expect_rejected "$which run --strict-weights preset-nan" "hstprof run: $WORK/preset-nan.safetensors" \
             "non-finite weights"
     fi
     # The valid seeds still load, strict or not (the checks above can tell a

@@ -32,12 +32,35 @@ static result run(const char *fmt, ...)
     return harness_run(tmpdir, "%s", args);
 }
 
+/* status and one line on stderr holding want (and, when given, starting with prefix). */
+static void expect_status_line(int status, const char *prefix, const char *want, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void expect_status_line(int status, const char *prefix, const char *want, const char *fmt, ...)
+{
+    char args[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
+    result r = run("%s", args);
+    if (r.status != status || harness_count_lines(r.err) != 1 || !strstr(r.err, want) ||
+        (prefix && strncmp(r.err, prefix, strlen(prefix)) != 0))
+        fail_msg("'%s': status %d, stderr '%s' (want %d and one line '%s...%s')", args, r.status, r.err, status,
+                 prefix ? prefix : "", want);
+    harness_done(&r);
+}
+
 static void expect_usage_error(const char *args, const char *needle)
 {
-    result r = run("%s", args);
-    if (r.status != 2 || harness_count_lines(r.err) != 1 || !strstr(r.err, needle))
-        fail_msg("'%s': status %d, stderr '%s' (want 2 and one line with '%s')", args, r.status, r.err, needle);
-    harness_done(&r);
+    expect_status_line(2, NULL, needle, "%s", args);
+}
+
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    fputs(text, f);
+    assert_int_equal(fclose(f), 0);
 }
 
 static int setup(void **state)
@@ -258,16 +281,14 @@ static void test_bad_model_files_exit_1_without_output(void **state)
     (void)state;
     char path[512];
     snprintf(path, sizeof path, "%s/bad.safetensors", tmpdir);
-    FILE *f = fopen(path, "wb");
-    fputs("garbage", f);
-    fclose(f);
+    write_text(path, "garbage");
     result r = run("run --model %s", path);
     assert_int_equal(r.status, 1);
     assert_int_equal(harness_count_lines(r.err), 1);
     assert_non_null(strstr(r.err, "truncated"));
     harness_done(&r);
     r = run("model info %s/nope.safetensors", tmpdir);
-    assert_int_equal(r.status, 1);
+    assert_int_equal(r.status, 2); /* names nothing: a bad value, as from every command */
     assert_non_null(strstr(r.err, "unknown model"));
     harness_done(&r);
     r = run("model init --preset hst-v4 -o %s/missing/x.safetensors", tmpdir);
@@ -329,6 +350,180 @@ static void test_bench_csv_and_markdown_shapes(void **state)
     harness_done(&r);
 }
 
+/* ---- one contract for every command ------------------------------------------------ */
+
+/* A model that names nothing is a bad value (2) from every command; a file
+ * that exists but does not load is a run-time error (1) from every command. */
+static void test_exit_codes_are_one_rule(void **state)
+{
+    (void)state;
+    char bad[512];
+    snprintf(bad, sizeof bad, "%s/garbage.safetensors", tmpdir);
+    write_text(bad, "garbage");
+    expect_status_line(2, "hstprof run: ", "unknown model", "run -n 2 --model %s/nope.safetensors", tmpdir);
+    expect_status_line(2, "hstprof bench: ", "unknown model", "bench --seq 8 --models hst-v4,%s/nope.st", tmpdir);
+    expect_status_line(2, "hstprof model info: ", "unknown model", "model info %s/nope.safetensors", tmpdir);
+    expect_status_line(2, "hstprof dashboard: ", "unknown model", "dashboard --screen-dump 1 --model no-such-model");
+    expect_status_line(2, "hstprof model init: ", "unknown preset", "model init --preset hst-v9 -o %s/x.st", tmpdir);
+    expect_status_line(1, "hstprof run: ", "truncated", "run -n 2 --model %s", bad);
+    expect_status_line(1, "hstprof bench: ", "truncated", "bench --seq 8 --models %s", bad);
+    expect_status_line(1, "hstprof model info: ", "truncated", "model info %s", bad);
+    expect_status_line(1, "hstprof dashboard: ", "truncated", "dashboard --screen-dump 1 --model %s", bad);
+}
+
+/* Every error names its command once, and the flag once. */
+static void test_errors_are_prefixed_with_the_command(void **state)
+{
+    (void)state;
+    expect_status_line(2, "hstprof run: --events: unknown event 'bogus'", "see hstprof events", "run -n 2 --events bogus");
+    expect_status_line(2, "hstprof bench: --events: unknown event 'bogus'", "see hstprof events",
+                       "bench --seq 8 --runs 1 --warmup 0 --events bogus");
+}
+
+/* A saved profile's "temperature = 0" is greedy, and so is the flag. */
+static void test_temperature_zero_is_greedy(void **state)
+{
+    (void)state;
+    result a = run("run -n 12 --temperature 0 --print-tokens -q");
+    result b = run("run -n 12 --greedy --print-tokens -q");
+    if (a.status != 0)
+        fail_msg("--temperature 0: exit %d, %s", a.status, a.err);
+    assert_string_equal(a.out, b.out);
+    harness_done(&a);
+    harness_done(&b);
+    expect_usage_error("run --temperature 0 --top-k 5", "--top-k needs --temperature above 0");
+}
+
+/* stderr is a file here: progress as plain lines, no \r, no escape sequence. */
+static void test_progress_off_a_terminal_has_no_control_sequences(void **state)
+{
+    (void)state;
+    result r = run("run -n 40 --progress -q");
+    assert_int_equal(r.status, 0);
+    if (!strstr(r.err, "[hst-v4] generated 40/40 tokens") || strchr(r.err, '\r') || strchr(r.err, '\033'))
+        fail_msg("progress on a file: '%s'", r.err);
+    assert_int_equal(harness_count_lines(r.err), 1);
+    harness_done(&r);
+}
+
+/* A dump smaller than the dashboard can draw is refused before it starts. */
+static void test_screen_dump_too_small_is_refused(void **state)
+{
+    (void)state;
+    result r = run("dashboard --threads 1 --screen-dump 0.2 --size 30x8");
+    if (r.status != 2 || harness_count_lines(r.err) != 1 || !strstr(r.err, "--screen-dump at 30x8") ||
+        !strstr(r.err, "needs at least") || r.out[0])
+        fail_msg("exit %d, stdout '%.100s', stderr '%s'", r.status, r.out, r.err);
+    harness_done(&r);
+}
+
+/* --version: the Makefile's version and the commit of build/version.h. */
+static void test_version_names_version_and_commit(void **state)
+{
+    (void)state;
+    char *header = harness_slurp(harness_source("build/version.h"));
+    char version[64] = "", commit[64] = "", want[200];
+    const char *v = strstr(header, "HSTPROF_VERSION \""), *c = strstr(header, "HSTPROF_GIT_COMMIT \"");
+    assert_non_null(v);
+    assert_non_null(c);
+    sscanf(v, "HSTPROF_VERSION \"%63[^\"]", version);
+    sscanf(c, "HSTPROF_GIT_COMMIT \"%63[^\"]", commit);
+    free(header);
+    snprintf(want, sizeof want, "hstprof %s (commit %s)\n", version, commit);
+    result r = run("--version");
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, want);
+    harness_done(&r);
+}
+
+/* "-" is standard output for a single output; never a file named "-". */
+static void test_dash_means_standard_output(void **state)
+{
+    (void)state;
+    result r = run("bench --seq 8 --runs 1 --warmup 0 --format csv -o -");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "model,seq_len,threads"));
+    harness_done(&r);
+    r = run("run -n 4 --export - --export-format json");
+    assert_int_equal(r.status, 0);
+    json_t *o = json_loads(r.out, 0, NULL); /* the export alone: it takes the summary's place */
+    assert_non_null(o);
+    assert_string_equal(json_string_value(json_object_get(o, "tool")), "hstprof run");
+    json_decref(o);
+    harness_done(&r);
+    expect_usage_error("run -n 4 --export - --export-format json --print-tokens", "both write to standard output");
+    expect_usage_error("run -n 4 --export - --export-format json --trace -", "one output at most goes to standard output");
+    char file[512], piped[512];
+    snprintf(file, sizeof file, "%s/init-file.st", tmpdir);
+    snprintf(piped, sizeof piped, "%s/stdout", tmpdir); /* where harness_run puts standard output */
+    r = run("model init --preset hst-v3 -o %s", file);
+    assert_int_equal(r.status, 0);
+    harness_done(&r);
+    r = run("model init --preset hst-v3 -o -");
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.err, "wrote standard output: hst-v3"));
+    harness_done(&r);
+    FILE *a = fopen(file, "rb"), *b = fopen(piped, "rb"); /* the same bytes as the file */
+    assert_non_null(a);
+    assert_non_null(b);
+    int ca, cb;
+    do {
+        ca = fgetc(a);
+        cb = fgetc(b);
+    } while (ca == cb && ca != EOF);
+    assert_int_equal(ca, cb);
+    fclose(a);
+    fclose(b);
+    assert_false(harness_file_exists("-"));
+}
+
+/* model init over an existing file replaces it, and says so with its old size. */
+static void test_model_init_says_it_replaces(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/replaced.st", tmpdir);
+    write_text(path, "twelve bytes");
+    result r = run("model init --preset hst-v4 -o %s", path);
+    assert_int_equal(r.status, 0);
+    assert_non_null(strstr(r.out, "(replaced: it held 12 bytes)"));
+    harness_done(&r);
+}
+
+/* A profile's model file is read from the profile's directory, wherever it
+ * is used from; a missing one is "<profile>:<line>" and exit 2 everywhere. */
+static void test_profile_model_paths(void **state)
+{
+    (void)state;
+    char dir[512], ini[600], gone[600];
+    snprintf(dir, sizeof dir, "%s/profiled", tmpdir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    result r = run("model init --preset hst-v3 -o %s/weights.st", dir);
+    assert_int_equal(r.status, 0);
+    harness_done(&r);
+    snprintf(ini, sizeof ini, "%s/mine.ini", dir);
+    write_text(ini, "model = weights.st\nmodels = weights.st\nthreads = 1\n");
+    r = run("run -p %s -n 4 -q --print-tokens", ini); /* the working directory is not dir */
+    if (r.status != 0)
+        fail_msg("run -p: exit %d, %s", r.status, r.err);
+    harness_done(&r);
+    r = run("bench -p %s --seq 8 --runs 1 --warmup 0 --format csv", ini);
+    if (r.status != 0 || !strstr(r.out, "/profiled/weights.st,8,1"))
+        fail_msg("bench -p: exit %d, %s%s", r.status, r.out, r.err);
+    harness_done(&r);
+    snprintf(gone, sizeof gone, "%s/gone.ini", dir);
+    write_text(gone, "# a model that went away\nmodel = moved.st\nmodels = hst-v4,moved.st\n");
+    char want[1400];
+    snprintf(want, sizeof want, "%s:2: model = %s/moved.st: unknown model", gone, dir);
+    expect_status_line(2, "hstprof run: ", want, "run -p %s -n 2", gone);
+    expect_status_line(2, "hstprof dashboard: ", want, "dashboard -p %s --screen-dump 1", gone);
+    snprintf(want, sizeof want, "%s:3: models entry %s/moved.st: unknown model", gone, dir);
+    expect_status_line(2, "hstprof bench: ", want, "bench -p %s --seq 8", gone);
+    r = run("run -p %s --model hst-v4 -n 2 -q", gone); /* the flag overrides the line */
+    assert_int_equal(r.status, 0);
+    harness_done(&r);
+}
+
 /* ---- the dashboard on a machine it has never seen ----------------------------------- */
 
 /* No ceilings cached: generation starts at once, and the ceilings wait for
@@ -366,6 +561,15 @@ int main(void)
         cmocka_unit_test(test_bad_model_files_exit_1_without_output),
         cmocka_unit_test(test_bench_json_counts_every_cell),
         cmocka_unit_test(test_bench_csv_and_markdown_shapes),
+        cmocka_unit_test(test_exit_codes_are_one_rule),
+        cmocka_unit_test(test_errors_are_prefixed_with_the_command),
+        cmocka_unit_test(test_temperature_zero_is_greedy),
+        cmocka_unit_test(test_progress_off_a_terminal_has_no_control_sequences),
+        cmocka_unit_test(test_screen_dump_too_small_is_refused),
+        cmocka_unit_test(test_version_names_version_and_commit),
+        cmocka_unit_test(test_dash_means_standard_output),
+        cmocka_unit_test(test_model_init_says_it_replaces),
+        cmocka_unit_test(test_profile_model_paths),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -257,6 +257,53 @@ static void test_save_and_load_round_trip(void **state)
     unsetenv("XDG_CONFIG_HOME");
 }
 
+/* The dashboard's p key saves a model named relative to where it runs: the
+ * profile holds the absolute path, so -p NAME finds it from anywhere. */
+static void test_saved_model_path_is_absolute(void **state)
+{
+    (void)state;
+    char xdg[512], dir[512], model[600], err[1024], path[1024], cwd[1024];
+    snprintf(xdg, sizeof xdg, "%s/xdg-absolute", tmpdir);
+    setenv("XDG_CONFIG_HOME", xdg, 1);
+    snprintf(dir, sizeof dir, "%s/models-here", tmpdir);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    snprintf(model, sizeof model, "%s/mine.safetensors", dir);
+    write_file(model, "weights");
+    assert_non_null(getcwd(cwd, sizeof cwd));
+    assert_int_equal(chdir(dir), 0);
+    hst_settings s;
+    settings_defaults(&s);
+    snprintf(s.model, sizeof s.model, "mine.safetensors");
+    int rc = profile_save(&s, "relative", path, sizeof path, err, sizeof err);
+    assert_int_equal(chdir(cwd), 0);
+    if (rc != 0)
+        fail_msg("%s", err);
+    hst_settings back;
+    settings_defaults(&back);
+    assert_int_equal(profile_load("relative", &back, err, sizeof err), 0);
+    assert_string_equal(back.model, model);
+    unsetenv("XDG_CONFIG_HOME");
+}
+
+/* A relative model in a profile is read from the profile's directory, and
+ * where it was set is kept for the message when it is missing. */
+static void test_relative_model_is_read_from_the_profile_directory(void **state)
+{
+    (void)state;
+    hst_settings s;
+    char err[1024];
+    settings_defaults(&s);
+    const char text[] = "model = w.st\nmodels = hst-v4,sub/w.st,/abs/w.st\n";
+    assert_int_equal(profile_parse(text, strlen(text), "/p/q/x.ini", &s, err, sizeof err), 0);
+    assert_string_equal(s.model, "/p/q/w.st");
+    assert_string_equal(s.models, "hst-v4,/p/q/sub/w.st,/abs/w.st");
+    assert_string_equal(s.model_from, "/p/q/x.ini:1");
+    assert_string_equal(s.models_from, "/p/q/x.ini:2");
+    settings_defaults(&s);
+    assert_int_equal(profile_parse(text, strlen(text), "x.ini", &s, err, sizeof err), 0); /* the current directory */
+    assert_string_equal(s.model, "w.st");
+}
+
 static void test_save_refuses_bad_names_and_unwritable_places(void **state)
 {
     (void)state;
@@ -520,6 +567,8 @@ int main(void)
         cmocka_unit_test(test_load_names_the_file_in_errors),
         cmocka_unit_test(test_unknown_name_suggests_the_nearest),
         cmocka_unit_test(test_save_and_load_round_trip),
+        cmocka_unit_test(test_saved_model_path_is_absolute),
+        cmocka_unit_test(test_relative_model_is_read_from_the_profile_directory),
         cmocka_unit_test(test_save_refuses_bad_names_and_unwritable_places),
         cmocka_unit_test(test_user_profiles_shadow_shipped_ones),
         cmocka_unit_test(test_shipped_profiles_all_load),

@@ -88,7 +88,7 @@ void term_block_signals_for_workers(sigset_t *old)
 int term_start(void)
 {
     if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-        fprintf(stderr, "hstprof: the dashboard needs a terminal; for a text rendering use --screen-dump SECONDS\n");
+        fprintf(stderr, "hstprof dashboard: the dashboard needs a terminal; for a text rendering use --screen-dump SECONDS\n");
         return -1;
     }
     have_saved_termios = tcgetattr(STDIN_FILENO, &saved_termios) == 0;
@@ -96,7 +96,7 @@ int term_start(void)
     screen = newterm(NULL, stdout, stdin);
     if (!screen) {
         const char *term = getenv("TERM");
-        fprintf(stderr, "hstprof: cannot use terminal type '%s' (no terminfo entry); try TERM=xterm-256color\n",
+        fprintf(stderr, "hstprof dashboard: cannot use terminal type '%s' (no terminfo entry); try TERM=xterm-256color\n",
                 term ? term : "(unset)");
         return -1;
     }

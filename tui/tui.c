@@ -134,6 +134,24 @@ static void dump_size(const tui_config *c, int *cols, int *rows)
         *cols = ws.ws_col, *rows = ws.ws_row;
 }
 
+/* A dump smaller than the layout's minimum would print only the request to
+ * enlarge the terminal: refused before the engine starts, as a bad value. */
+static int check_dump_size(const tui_config *c)
+{
+    struct panel_place places[LAYOUT_MAX_PANELS];
+    struct layout_result l;
+    int cols, rows;
+    dump_size(c, &cols, &rows);
+    tui_panel_places(places);
+    layout_compute(rows, cols, places, tui_panel_count, &l);
+    if (l.ok)
+        return 0;
+    fprintf(stderr, "hstprof dashboard: --screen-dump at %dx%d%s: the dashboard needs at least %dx%d; give --size "
+                    "%dx%d or larger\n", cols, rows, c->dump_cols > 0 ? "" : " (the terminal's size)", l.need_cols,
+            l.need_rows, l.need_cols, l.need_rows);
+    return 2;
+}
+
 /* curses needs a terminal description even off-screen; any will do. */
 static SCREEN *offscreen_terminal(FILE *out, FILE *in)
 {
@@ -245,6 +263,8 @@ static void set_thread_limit(struct ui_state *ui, int start_threads, int oversub
 int tui_run(const tui_config *c)
 {
     setlocale(LC_ALL, "");
+    if (c->screen_dump && check_dump_size(c) != 0)
+        return 2;
     struct app *a = calloc(1, sizeof *a);
     live_view *view = calloc(1, sizeof *view);
     int rc = 1;

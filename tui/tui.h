@@ -34,8 +34,9 @@ typedef struct {
     int dump_cols, dump_rows; /* the dump's size; 0: the terminal's, else 120x40 */
 } tui_config;
 
-/* Returns the exit status (0 ok, 1 run-time error, 128 + N after signal N
- * asked it to quit). */
+/* Returns the exit status (0 ok, 1 run-time error, 2 a screen dump smaller
+ * than the dashboard's minimum size, refused before anything starts, 128 + N
+ * after signal N asked it to quit). */
 int tui_run(const tui_config *c);
 
 #endif
