@@ -442,7 +442,7 @@ static void test_dash_means_standard_output(void **state)
     (void)state;
     result r = run("bench --seq 8 --runs 1 --warmup 0 --format csv -o -");
     assert_int_equal(r.status, 0);
-    assert_non_null(strstr(r.out, "model,seq_len,threads"));
+    assert_non_null(strstr(r.out, "model,label,mode,test,phase"));
     harness_done(&r);
     r = run("run -n 4 --export - --export-format json");
     assert_int_equal(r.status, 0);
@@ -508,7 +508,7 @@ static void test_profile_model_paths(void **state)
         fail_msg("run -p: exit %d, %s", r.status, r.err);
     harness_done(&r);
     r = run("bench -p %s --seq 8 --runs 1 --warmup 0 --format csv", ini);
-    if (r.status != 0 || !strstr(r.out, "/profiled/weights.st,8,1"))
+    if (r.status != 0 || !strstr(r.out, "/profiled/weights.st,causal,pp8,prefill,8,0,8,1,"))
         fail_msg("bench -p: exit %d, %s%s", r.status, r.out, r.err);
     harness_done(&r);
     snprintf(gone, sizeof gone, "%s/gone.ini", dir);
