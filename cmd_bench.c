@@ -211,7 +211,7 @@ static void add_cell_probes(json_t *cell, const probes_session *s, int S, const 
     if (!rep)
         return;
     probes_window_report_of(s, w, (double)hst_session_kv_bytes(s->session), bytes, flops,
-                            (uint64_t)(total_ms * 1e6), rep);
+                            (uint64_t)(total_ms * 1e6), hst_bytes_prefill(c, mode, S), rep);
     static const char *const phases[] = {"prefill"}; /* a cell is one window */
     const probes_counter_window *windows[] = {&rep->counters};
     json_object_set_new(cell, "counters",

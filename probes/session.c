@@ -300,7 +300,7 @@ void probes_window_end(const probes_session *s, probes_window *w)
 }
 
 void probes_window_report_of(const probes_session *s, probes_window *w, double kv_cache_bytes, double bytes,
-                             double flops, uint64_t elapsed_ns, probes_window_report *out)
+                             double flops, uint64_t elapsed_ns, double working_set, probes_window_report *out)
 {
     memset(out, 0, sizeof *out);
     out->have_counters = w->counting;
@@ -310,5 +310,5 @@ void probes_window_report_of(const probes_session *s, probes_window *w, double k
     if (w->sampling_memory)
         probes_memory_end(&w->memory, kv_cache_bytes, &out->memory);
     out->roofline = probes_roofline_point(s->have_ceilings ? &s->ceilings : NULL, hst_pool_threads(s->pool), bytes,
-                                          flops, elapsed_ns);
+                                          flops, elapsed_ns, working_set);
 }

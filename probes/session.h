@@ -122,9 +122,9 @@ typedef struct {
 } probes_window_report;
 
 /* kv_cache_bytes for the memory report (< 0 unknown); bytes and flops the
- * window's work moved and computed in elapsed_ns, for the roofline against
- * the session's ceilings. */
+ * window's work moved and computed in elapsed_ns, in steps that each read
+ * working_set bytes, for the roofline against the session's ceilings. */
 void probes_window_report_of(const probes_session *s, probes_window *w, double kv_cache_bytes, double bytes,
-                             double flops, uint64_t elapsed_ns, probes_window_report *out);
+                             double flops, uint64_t elapsed_ns, double working_set, probes_window_report *out);
 
 #endif
