@@ -609,7 +609,14 @@ int probes_ceilings_save(const char *path, const probes_ceilings *c, char *err, 
 {
     if (mkdir_parents(path, err, err_len) != 0)
         return -1;
-    json_t *root = ceilings_to_json(c);
+    /* The verdicts written are the ones the figures give, whoever filled c. */
+    probes_ceilings *judged = malloc(sizeof *judged);
+    if (judged) {
+        *judged = *c;
+        probes_ceilings_judge(judged);
+    }
+    json_t *root = judged ? ceilings_to_json(judged) : NULL;
+    free(judged);
     char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(root);
     char *line = text ? realloc(text, strlen(text) + 2) : NULL;

@@ -14,7 +14,8 @@ void probes_json_put_or_why(json_t *o, const char *key, json_t *value, const cha
     char why_key[128];
     snprintf(why_key, sizeof why_key, "%s_why_not", key);
     json_object_set_new(o, key, json_null());
-    json_object_set_new(o, why_key, json_string(why));
+    /* A metric never filled in (zeroed) has no reason yet: it was not measured. */
+    json_object_set_new(o, why_key, json_string(why && *why ? why : "not measured yet"));
 }
 
 void probes_metric_put_json(json_t *o, const char *key, const probes_metric *m)

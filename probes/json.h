@@ -11,7 +11,8 @@
 #include <jansson.h>
 
 /* key = value (its reference is taken), or, when value is NULL, key = null
- * beside "<key>_why_not" = why: the one way a report says "not known". */
+ * beside "<key>_why_not" = why ("not measured yet" when why is empty): the
+ * one way a report says "not known". */
 void probes_json_put_or_why(json_t *o, const char *key, json_t *value, const char *why);
 void probes_metric_put_json(json_t *o, const char *key, const probes_metric *m);
 json_t *probes_counter_window_json(const probes_counter_window *w);

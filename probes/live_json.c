@@ -135,7 +135,8 @@ static void segment_keys(json_t *o, const live_view *v, const live_segment_stats
     live_setting_describe(&i->setting, label, sizeof label);
     json_object_set_new(o, "segment", json_integer(i->id));
     json_object_set_new(o, "label", json_string(label));
-    json_object_set_new(o, "ab_side", i->ab_side < 0 ? json_null() : json_string(i->ab_side ? "B" : "A"));
+    probes_json_put_or_why(o, "ab_side", i->ab_side < 0 ? NULL : json_string(i->ab_side ? "B" : "A"),
+                           "not a side of an A/B comparison");
     json_object_set_new(o, "model", json_string(i->setting.model));
     json_object_set_new(o, "preset", json_string(i->preset));
     json_object_set_new(o, "source", json_string(i->source));
@@ -183,7 +184,7 @@ static json_t *runs_json(const live_view *v, const live_segment_stats *segs, int
 static json_t *ab_json(const live_view *v)
 {
     if (!v->ab_active)
-        return json_null();
+        return NULL;
     const ab_result *r = &v->ab;
     const char *few = "fewer than 6 paired rounds";
     json_t *o = json_pack("{s:s, s:i, s:i, s:i, s:s}", "comparison", v->ab_label, "round_tokens",
@@ -267,6 +268,6 @@ json_t *live_view_json(const live_view *v, const live_segment_stats *segments, i
     json_object_set_new(o, "sections", sections_json(&v->current));
     bandwidth_compute_json(o, v);
     json_object_set_new(o, "runs", runs_json(v, segments, n_segments));
-    json_object_set_new(o, "ab", ab_json(v));
+    probes_json_put_or_why(o, "ab", ab_json(v), "no A/B comparison is running");
     return o;
 }

@@ -20,7 +20,7 @@ static probes_metric share(const probes_metric *achieved, const probes_metric *c
     if (ceiling->value <= 0)
         return probes_metric_invalid("the %s is 0", what);
     if (achieved->value > ceiling->value)
-        return probes_metric_invalid("above the %s (%.1f %s), which so does not bound it: %s", what,
+        return probes_metric_invalid("above the %s (%.1f %s), which therefore does not bound it: %s", what,
                                      ceiling->value / 1e9, unit, above_because);
     return probes_metric_of(100.0 * achieved->value / ceiling->value);
 }

@@ -501,7 +501,7 @@ json_t *runner_probes_json(const run_result *r)
     const probes_session *m = &r->measured;
     json_t *ceil = m->have_ceilings ? json_pack("{s:s, s:I}", "machine_key", m->ceilings.machine_key,
                                                 "measured_unix_s", (json_int_t)m->ceilings.measured_unix_s)
-                                    : json_pack("{s:n, s:s}", "machine_key", "why_not", m->ceilings_why);
+                                    : json_pack("{s:n, s:s}", "machine_key", "machine_key_why_not", m->ceilings_why);
     json_t *threads = json_array();
     for (int i = 0; m->pool && i < r->threads; i++)
         json_array_append_new(threads, json_pack("{s:i, s:i, s:i, s:I}", "index", i, "bound_pu",

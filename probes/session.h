@@ -72,7 +72,7 @@ typedef struct {
     hst_session *session;        /* NULL without a model */
     int have_ceilings;
     probes_ceilings ceilings;
-    char ceilings_why[200];
+    char ceilings_why[600];
     probes_session_part failed;  /* what failed, after a failed open */
 } probes_session;
 

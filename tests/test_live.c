@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "probes/ceilings.h"
+#include "tests/figures_check.h"
 #include "probes/json.h"
 #include "probes/live.h"
 #include "probes/live_metrics.h"
@@ -468,7 +469,21 @@ static void test_metrics_view_shows_the_current_segment(void **state)
     assert_int_equal(json_array_size(json_object_get(j, "runs")), 1);
     assert_true(json_is_null(json_object_get(j, "quality_hash")));
     assert_true(json_is_string(json_object_get(j, "quality_hash_why_not")));
+    /* Unknowns are null with a reason; a known KV cache has no why-not beside it. */
+    char problem[1024];
+    if (json_unknowns_check(j, problem, sizeof problem) != 0)
+        fail_msg("snapshot: %s", problem);
+    assert_true(json_number_value(json_object_get(json_object_get(j, "memory"), "kv_cache_bytes")) > 0);
     json_decref(j);
+    /* A snapshot before the engine reported anything keeps the rule too. */
+    live_view *none = calloc(1, sizeof *none);
+    assert_non_null(none);
+    j = live_view_json(none, NULL, 0, &setup);
+    assert_non_null(j);
+    if (json_unknowns_check(j, problem, sizeof problem) != 0)
+        fail_msg("snapshot before any figure: %s", problem);
+    json_decref(j);
+    free(none);
     free(segs);
     free(v);
     live_metrics_stop(m);

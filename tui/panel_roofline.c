@@ -73,12 +73,19 @@ static void roofline_draw(const struct draw_ctx *c, struct rect r)
     fmt_rate(rate, sizeof rate, rf.level_read_bytes_per_s.valid ? rf.level_read_bytes_per_s.value : NAN, "B/s");
     snprintf(of_bw, sizeof of_bw, "%s read %s", rf.level, rate);
     fmt_rate(of_fl, sizeof of_fl, row && row->fma_flops_per_s.valid ? row->fma_flops_per_s.value : NAN, "FLOP/s");
-    pct_bar_row(c, r, r.y + 1, "bandwidth", bw, &rf.bandwidth_pct, of_bw);
+    /* No share: the reason is long, so it gets the rows below compute. */
+    int why_below = !rf.bandwidth_pct.valid && r.h > 4;
+    probes_metric no_share = probes_metric_invalid("no share of a read ceiling (why below)");
+    pct_bar_row(c, r, r.y + 1, "bandwidth", bw, why_below ? &no_share : &rf.bandwidth_pct, of_bw);
     if (r.h > 2)
         pct_bar_row(c, r, r.y + 2, "compute", fl, &rf.fma_pct, of_fl);
-    if (r.h > 3 && rf.matmul_pct.valid)
+    if (why_below) {
+        draw_wrapped(c, (struct rect){r.y + 3, r.x, r.h - 3 - (r.h > 5), r.w}, ROLE_DIM, rf.bandwidth_pct.why_not);
+    } else if (r.h > 3 && rf.matmul_pct.valid)
         draw_textf(c, r.y + 3, r.x, r.w, ROLE_NORMAL, "%-10s%.1f%% of the engine's own matmul peak", "", rf.matmul_pct.value);
-    if (r.h > 4 && rf.roofline_pct.valid)
+    if (why_below)
+        ; /* the reason took these rows */
+    else if (r.h > 4 && rf.roofline_pct.valid)
         draw_textf(c, r.y + 4, r.x, r.w, ROLE_NORMAL, "%-10s%.2f FLOP/B: %s-bound, at %.1f%% of its roof",
                    "intensity", rf.arithmetic_intensity_flops_per_byte.value, rf.bound, rf.roofline_pct.value);
     else if (r.h > 4)
