@@ -179,7 +179,7 @@ static void static_verdict(const probes_ceilings *c, int l, char *why, size_t le
  * beyond; -1 when none does, -2 when the checks cannot tell. */
 static int first_fast_check(const probes_memory_level *lv, const probes_metric *beyond)
 {
-    if (!beyond || !beyond->valid || lv->n_checks == 0 || !lv->check_read_bytes_per_s[0].valid)
+    if (!beyond->valid || lv->n_checks == 0 || !lv->check_read_bytes_per_s[0].valid)
         return -2;
     for (int i = 0; i < lv->n_checks; i++)
         if (lv->check_read_bytes_per_s[i].valid &&
@@ -198,7 +198,9 @@ static void judge_level(probes_ceilings *c, int l)
         lv->suspicious = 1, lv->usable_bytes = 0;
         return;
     }
-    const probes_metric *beyond = c->n_rows > 0 ? &c->rows[0].read_bytes_per_s[l + 1] : NULL;
+    if (c->n_rows == 0)
+        return; /* nothing measured to check against */
+    const probes_metric *beyond = &c->rows[0].read_bytes_per_s[l + 1];
     int fast = first_fast_check(lv, beyond);
     if (fast == 0 || fast == -2) /* half of it behaves as a cache, or nothing says otherwise */
         return;
