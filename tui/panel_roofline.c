@@ -93,7 +93,7 @@ static void roofline_draw(const struct draw_ctx *c, struct rect r)
     if (r.h > 5) {
         char set[32];
         fmt_bytes(set, sizeof set, rf.working_set_bytes > 0 ? rf.working_set_bytes : NAN);
-        draw_textf(c, r.y + 5, r.x, r.w, ROLE_DIM, "%s%s%s a token; ceilings %s for %d thread%s (%s)", rf.level,
+        draw_textf(c, r.y + 5, r.x, r.w, ROLE_DIM, "%s%s%s/token; ceilings %s (%d thread%s, %s)", rf.level,
                    rf.level[0] ? "-resident: " : "", set, v->ceilings_state, rf.ceiling_threads,
                    rf.ceiling_threads == 1 ? "" : "s", v->ceilings.fma_isa);
     }
