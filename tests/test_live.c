@@ -9,12 +9,12 @@
 #include <cmocka.h>
 
 #include "probes/ceilings.h"
-#include "tests/figures_check.h"
 #include "probes/json.h"
 #include "probes/live.h"
 #include "probes/live_metrics.h"
 #include "probes/ring.h"
 #include "probes/stats.h"
+#include "tests/figures_check.h"
 #include "tests/harness.h"
 
 #include <errno.h>
@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <time.h>
 
@@ -550,14 +551,23 @@ static void fresh_cache(char *dir, size_t size)
     setenv("XDG_CACHE_HOME", dir, 1);
 }
 
-/* Measured in child processes: 3 x 64 MiB of triad arrays never show in
- * this process's memory (the figures the Memory panel shows). A paused
- * engine lets the steps follow each other at once. */
+/* Measured in child processes: 3 x 64 MiB of triad arrays and 64 MiB read
+ * sets never show in this process's memory (the figures the Memory panel
+ * shows). A paused engine lets the steps follow each other at once. A cache
+ * file of an earlier format is measured again and replaced. */
 static void test_ceilings_measured_beside_the_engine_leave_its_memory_alone(void **state)
 {
     (void)state;
     char cache[256], path[1024], err[512];
     fresh_cache(cache, sizeof cache);
+    assert_int_equal(probes_ceilings_cache_path(path, sizeof path, err, sizeof err), 0);
+    char dir[1100];
+    snprintf(dir, sizeof dir, "%s/hstprof", cache);
+    assert_int_equal(mkdir(dir, 0755), 0);
+    FILE *old = fopen(path, "w");
+    assert_non_null(old);
+    fputs("{\"format\": \"hstprof-ceilings-1\", \"rows\": [{\"threads\": 1, \"triad_bytes_per_s\": 3e10}]}\n", old);
+    fclose(old);
     live_engine *e = paused_engine(64);
     /* The high-water mark from here on (Linux: "5" resets it). */
     FILE *clear = fopen("/proc/self/clear_refs", "w");
@@ -589,8 +599,12 @@ static void test_ceilings_measured_beside_the_engine_leave_its_memory_alone(void
     double grown = peak_rss_bytes() - before;
     print_message("peak RSS grew by %.1f MiB while measuring with 3 x 64 MiB arrays\n", grown / MIB);
     assert_true(grown < 64 * MIB);
-    assert_int_equal(probes_ceilings_cache_path(path, sizeof path, err, sizeof err), 0);
-    assert_true(harness_file_exists(path)); /* cached for the next start */
+    probes_ceilings *cached = calloc(1, sizeof *cached);
+    assert_non_null(cached);
+    if (probes_ceilings_load(path, cached, err, sizeof err) != 0) /* cached for the next start, in the new format */
+        fail_msg("%s", err);
+    assert_int_equal(cached->n_levels, v->ceilings.n_levels);
+    free(cached);
     free(v);
     live_metrics_stop(m);
     live_stop(e);
