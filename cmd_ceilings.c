@@ -73,7 +73,7 @@ static void print_levels(const probes_ceilings *c)
         }
         printf("  %-5s %-16s", lv->name, size);
         for (int r = 0; r < c->n_rows; r++) {
-            probes_human_bytes(probes_level_read_set(c, l, c->rows[r].threads, 0), set, sizeof set);
+            probes_human_bytes(probes_level_read_set(c, l, c->rows[r].threads, c->read_set_max), set, sizeof set);
             format_metric(&c->rows[r].read_bytes_per_s[l], 1e9, rate, sizeof rate);
             printf("  %8s %7s", set, rate);
         }

@@ -274,7 +274,7 @@ static void fill_identity(probes_ceilings *out, int pu_count)
 }
 
 /* Per row, in this order: triad, FMA, matmul, then the read of each
- * memory level; after every row, the size check of each cache level. */
+ * memory level; after the rows, the size checks of each cache level. */
 enum { STEP_TRIAD, STEP_FMA, STEP_MATMUL, STEP_FIRST_READ };
 
 static const char *const step_names[STEP_FIRST_READ] = {"triad", "FMA", "matmul"};
@@ -340,6 +340,7 @@ static int plan_with(const probes_ceiling_opts *opts, const probes_topo *topo, p
     plan->result.triad_array_bytes = plan->opts.triad_array_bytes ? plan->opts.triad_array_bytes
                                                                    : default_array_bytes(topo);
     probes_ceilings_levels_from_topo(topo, &plan->result);
+    plan->result.read_set_max = plan->opts.read_set_max;
     int counts[PROBES_MAX_CEILING_ROWS];
     plan->result.n_rows = thread_counts(max_threads, counts);
     for (int r = 0; r < plan->result.n_rows; r++)
@@ -566,6 +567,8 @@ static json_t *ceilings_to_json(const probes_ceilings *c)
     probes_json_put_or_why(root, "memory_bytes", c->memory_bytes ? json_integer((json_int_t)c->memory_bytes) : NULL,
                            "sysconf gives no memory size");
     json_object_set_new(root, "measured_unix_s", json_integer((json_int_t)c->measured_unix_s));
+    if (c->read_set_max)
+        json_object_set_new(root, "read_set_max_bytes", json_integer((json_int_t)c->read_set_max));
     json_object_set_new(root, "levels", levels_to_json(c));
     for (int r = 0; r < c->n_rows; r++) {
         json_t *row = json_object(), *reads = json_array();
@@ -575,7 +578,7 @@ static json_t *ceilings_to_json(const probes_ceilings *c)
         probes_metric_put_json(row, "matmul_flops_per_s", &c->rows[r].matmul_flops_per_s);
         for (int l = 0; l < c->n_levels; l++) {
             json_t *read = json_pack("{s:s, s:I}", "level", c->levels[l].name, "set_bytes",
-                                     (json_int_t)probes_level_read_set(c, l, c->rows[r].threads, 0));
+                                     (json_int_t)probes_level_read_set(c, l, c->rows[r].threads, c->read_set_max));
             probes_metric_put_json(read, "bytes_per_s", &c->rows[r].read_bytes_per_s[l]);
             json_array_append_new(reads, read);
         }
@@ -767,6 +770,7 @@ int probes_ceilings_load(const char *path, probes_ceilings *out, char *err, size
         out->pu_count = (int)json_integer_value(json_object_get(root, "pu_count"));
         out->triad_array_bytes = (uint64_t)json_integer_value(json_object_get(root, "triad_array_bytes"));
         out->memory_bytes = json_get_bytes(root, "memory_bytes");
+        out->read_set_max = json_get_bytes(root, "read_set_max_bytes");
         out->measured_unix_s = (int64_t)json_integer_value(json_object_get(root, "measured_unix_s"));
         rc = levels_from_json(json_object_get(root, "levels"), out, path, err, err_len);
         if (rc == 0)

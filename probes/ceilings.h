@@ -75,6 +75,7 @@ typedef struct {
     char fma_isa[16];        /* "avx512", "avx2", "sse" */
     uint64_t triad_array_bytes; /* size of each of the three arrays */
     uint64_t memory_bytes;      /* the machine's memory (a bound for cache sizes); 0 unknown */
+    uint64_t read_set_max;      /* the cap the read sets were measured with (0: the default) */
     int64_t measured_unix_s;
     int n_levels;
     probes_memory_level levels[PROBES_MAX_MEMORY_LEVELS];
