@@ -280,8 +280,10 @@ static void add_cell_probes(json_t *cell, const probes_session *s, const bench_t
     probes_window_report *rep = malloc(sizeof *rep);
     if (!rep)
         return;
+    /* The working set the roofline places: a prefill's bytes, or one decode step's. */
+    const double working_set = t->gen ? bytes / t->gen : bytes;
     probes_window_report_of(s, w, (double)hst_session_kv_bytes(s->session), bytes * runs, flops * runs,
-                            (uint64_t)(total_ms * 1e6), rep);
+                            (uint64_t)(total_ms * 1e6), working_set, rep);
     const char *phase = t->gen ? "decode" : "prefill";
     const probes_counter_window *windows[] = {&rep->counters}; /* a cell is one window */
     json_object_set_new(cell, "counters",

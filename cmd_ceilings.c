@@ -1,6 +1,7 @@
 /* cmd_ceilings.c — `hstprof ceilings`: measure this machine's triad
- * bandwidth, FMA peak and engine matmul rate per thread count, print them
- * and cache them for the dashboard and the exports. */
+ * bandwidth, FMA peak, engine matmul rate and the read ceiling of each memory
+ * level per thread count, print them and cache them for the dashboard and
+ * the exports. */
 #include "commands.h"
 #include "probes/ceilings.h"
 #include "probes/topo.h"
@@ -13,10 +14,15 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: hstprof ceilings [--cached] [--threads N]\n\n"
                  "Measures, for 1 up to N threads (default: every PU), a STREAM-style triad\n"
-                 "bandwidth, the peak FP32 FMA throughput of a register-only loop and the\n"
-                 "engine's own matmul, in a few seconds; prints them and caches them in\n"
-                 "$XDG_CACHE_HOME/hstprof/ (default ~/.cache/hstprof/), where runs and the\n"
-                 "dashboard read them to show achieved figures as %% of ceiling.\n\n"
+                 "bandwidth, the peak FP32 FMA throughput of a register-only loop, the\n"
+                 "engine's own matmul, and the read bandwidth of a working set that fits each\n"
+                 "data cache hwloc reports (and not the one before) and of DRAM, in several\n"
+                 "seconds. A cache whose size the machine cannot have (not larger than the\n"
+                 "level before, more than half the memory, or half of it reading no faster\n"
+                 "than what lies beyond) is reported as suspicious and not used. Prints them\n"
+                 "and caches them in $XDG_CACHE_HOME/hstprof/ (default ~/.cache/hstprof/),\n"
+                 "where runs and the dashboard compare a phase's bytes with the read ceiling\n"
+                 "of the level its working set fits in, and its FLOPs with the FMA peak.\n\n"
                  "  --cached     print the cached figures; measure only when there are none\n"
                  "  --threads N  measure up to N threads\n");
 }
@@ -38,7 +44,44 @@ static void print_reasons(const probes_ceilings *c)
         for (int k = 0; k < 3; k++)
             if (!ms[k]->valid)
                 printf("  n/a, %s with %d thread(s): %s\n", names[k], row->threads, ms[k]->why_not);
+        for (int l = 0; l < c->n_levels; l++)
+            if (!row->read_bytes_per_s[l].valid)
+                printf("  n/a, %s read with %d thread(s): %s\n", c->levels[l].name, row->threads,
+                       row->read_bytes_per_s[l].why_not);
     }
+    for (int l = 0; l + 1 < c->n_levels; l++)
+        for (int i = 0; i < c->levels[l].n_checks; i++)
+            if (!c->levels[l].check_read_bytes_per_s[i].valid)
+                printf("  n/a, %s size check %d: %s\n", c->levels[l].name, i + 1,
+                       c->levels[l].check_read_bytes_per_s[i].why_not);
+}
+
+/* One line per level: its size, then each thread count's read set and rate. */
+static void print_levels(const probes_ceilings *c)
+{
+    printf("\nread ceilings per memory level (GB/s; the working set read, all threads together)\n");
+    printf("  %-5s %-16s", "level", "size (hwloc)");
+    for (int r = 0; r < c->n_rows; r++)
+        printf("  %9d thread%s", c->rows[r].threads, c->rows[r].threads == 1 ? " " : "s");
+    printf("\n");
+    for (int l = 0; l < c->n_levels; l++) {
+        const probes_memory_level *lv = &c->levels[l];
+        char size[48] = "-", set[32], rate[32];
+        if (l + 1 < c->n_levels) {
+            probes_human_bytes(lv->size_bytes, set, sizeof set);
+            snprintf(size, sizeof size, "%s x%d%s", set, lv->instances, lv->suspicious ? " (?)" : "");
+        }
+        printf("  %-5s %-16s", lv->name, size);
+        for (int r = 0; r < c->n_rows; r++) {
+            probes_human_bytes(probes_level_read_set(c, l, c->rows[r].threads, c->read_set_max), set, sizeof set);
+            format_metric(&c->rows[r].read_bytes_per_s[l], 1e9, rate, sizeof rate);
+            printf("  %8s %7s", set, rate);
+        }
+        printf("\n");
+    }
+    for (int l = 0; l + 1 < c->n_levels; l++)
+        if (c->levels[l].suspicious)
+            printf("  %s: suspicious size: %s\n", c->levels[l].name, c->levels[l].suspicious_why);
 }
 
 static void print_ceilings(const probes_ceilings *c, const char *source, const char *path)
@@ -57,6 +100,7 @@ static void print_ceilings(const probes_ceilings *c, const char *source, const c
         format_metric(&row->fma_flops_per_s, 1e9 * row->threads, per_core, sizeof per_core);
         printf("  %7d  %12s  %14s  %15s  %17s\n", row->threads, triad, fma, mm, per_core);
     }
+    print_levels(c);
     print_reasons(c);
     if (path)
         printf("\ncache: %s\n", path);

@@ -249,7 +249,16 @@ static void roofline_bullets(FILE *f, const json_t *snap, const char *phase)
     snprintf(label, sizeof label, "Effective bandwidth (%s, spec 11 bytes / time)", phase);
     snprintf(path, sizeof path, "roofline.%s.achieved_bytes_per_s", phase);
     bullet(f, label, snap, path, 1e-9, "%.3f GB/s");
-    snprintf(label, sizeof label, "Share of the measured ceiling (%s, STREAM triad)", phase);
+    snprintf(label, sizeof label, "Working set of a step (%s: weights + KV read)", phase);
+    snprintf(path, sizeof path, "roofline.%s.working_set_bytes", phase);
+    bullet(f, label, snap, path, 1e-6, "%.3f MB");
+    snprintf(label, sizeof label, "Memory level it fits in (%s)", phase);
+    snprintf(path, sizeof path, "roofline.%s.level", phase);
+    bullet_text(f, label, snap, path);
+    snprintf(label, sizeof label, "Read ceiling of that level (%s)", phase);
+    snprintf(path, sizeof path, "roofline.%s.level_read_bytes_per_s", phase);
+    bullet(f, label, snap, path, 1e-9, "%.3f GB/s");
+    snprintf(label, sizeof label, "Share of that read ceiling (%s)", phase);
     snprintf(path, sizeof path, "roofline.%s.bandwidth_pct", phase);
     bullet(f, label, snap, path, 1, "%.1f %%");
     snprintf(label, sizeof label, "Compute (%s)", phase);
@@ -283,12 +292,16 @@ static void spatial(FILE *f, const json_t *snap)
     fprintf(f, "\n");
 }
 
-/* One cell: the event's scaled value, or why it is unavailable. */
-static void counter_cell(FILE *f, const json_t *event, const char *key, double scale, const char *fmt)
+/* One cell: the event's scaled value, or why it is unavailable (missing:
+ * why the whole window is). */
+static void counter_cell(FILE *f, const json_t *event, const char *key, double scale, const char *fmt,
+                         const char *missing)
 {
     char buf[512];
     if (!event) {
-        fputs(" unavailable: not in this window |", f);
+        fputs(" unavailable: ", f);
+        ex_md_cell(f, missing);
+        fputs(" |", f);
         return;
     }
     figure(event, key, scale, fmt, buf, sizeof buf);
@@ -309,7 +322,7 @@ static const json_t *event_named(const json_t *window, const char *name)
     return NULL;
 }
 
-static void counter_table(FILE *f, const json_t *prefill, const json_t *decode)
+static void counter_table(FILE *f, const json_t *prefill, const json_t *decode, const char *decode_why)
 {
     fprintf(f, "| Event | Backend | Prefill | Decode | Decode running share |\n");
     fprintf(f, "|-------|---------|--------:|-------:|---------------------:|\n");
@@ -324,15 +337,15 @@ static void counter_table(FILE *f, const json_t *prefill, const json_t *decode)
         fputs(" | ", f);
         ex_md_cell(f, ex_string(e, "backend", ""));
         fputs(" |", f);
-        counter_cell(f, event_named(prefill, name), "value", 1, "%.0f");
-        counter_cell(f, event_named(decode, name), "value", 1, "%.0f");
-        counter_cell(f, event_named(decode, name), "running_share", 100, "%.1f %%");
+        counter_cell(f, event_named(prefill, name), "value", 1, "%.0f", "not in this window");
+        counter_cell(f, event_named(decode, name), "value", 1, "%.0f", decode_why);
+        counter_cell(f, event_named(decode, name), "running_share", 100, "%.1f %%", decode_why);
         fputc('\n', f);
     }
     fputc('\n', f);
 }
 
-static void derived_table(FILE *f, const json_t *prefill, const json_t *decode)
+static void derived_table(FILE *f, const json_t *prefill, const json_t *decode, const char *decode_why)
 {
     const json_t *listed = json_object_get(decode ? decode : prefill, "derived");
     if (json_object_size(listed) == 0)
@@ -348,8 +361,8 @@ static void derived_table(FILE *f, const json_t *prefill, const json_t *decode)
         fputs("| ", f);
         ex_md_cell(f, key);
         fputs(" |", f);
-        counter_cell(f, json_object_get(prefill, "derived"), key, 1, "%.4g");
-        counter_cell(f, json_object_get(decode, "derived"), key, 1, "%.4g");
+        counter_cell(f, json_object_get(prefill, "derived"), key, 1, "%.4g", "not in this window");
+        counter_cell(f, json_object_get(decode, "derived"), key, 1, "%.4g", decode_why);
         fputc('\n', f);
     }
     fputc('\n', f);
@@ -367,8 +380,9 @@ static void counters(FILE *f, const json_t *snap)
     }
     if (summary)
         fprintf(f, "_%s_\n\n", summary);
-    counter_table(f, json_is_object(prefill) ? prefill : NULL, json_is_object(decode) ? decode : NULL);
-    derived_table(f, json_is_object(prefill) ? prefill : NULL, json_is_object(decode) ? decode : NULL);
+    const char *decode_why = ex_string(c, "decode_why_not", "not in this window");
+    counter_table(f, json_is_object(prefill) ? prefill : NULL, json_is_object(decode) ? decode : NULL, decode_why);
+    derived_table(f, json_is_object(prefill) ? prefill : NULL, json_is_object(decode) ? decode : NULL, decode_why);
 }
 
 static void placement(FILE *f, const json_t *snap)

@@ -52,7 +52,7 @@ static int why_beside(const json_t *parent, const char *key, size_t key_len, cha
         return 0;
     snprintf(why_key, sizeof why_key, "%.*s_why_not", (int)key_len, key);
     const char *s = json_string_value(json_object_get(parent, why_key));
-    if (!s)
+    if (!s || !*s) /* an empty reason is none: the caller says so */
         return 0;
     snprintf(why, why_size, "%s", s);
     return 1;

@@ -1,6 +1,6 @@
 /* ceiling_loops.c — the loops `hstprof ceilings` times: a register-only FMA loop
- * compiled per ISA and picked at run time (the build is generic x86-64, so
- * -march=native is not an option), and the STREAM triad. */
+ * and a read loop, each compiled per ISA and picked at run time (the build is
+ * generic x86-64, so -march=native is not an option), and the STREAM triad. */
 #include "probes/internal.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -125,6 +125,87 @@ double probes_fma_loop(uint64_t iterations)
     }
     g_fma_sink = r;
     return (double)iterations * probes_fma_flops_per_iteration();
+}
+
+/* ---- reading: loads into independent sums, as wide as the engine's kernels
+ * load weights, so that the ceiling is what the core can read, not what one
+ * dependent chain of adds allows. */
+
+#define READ_CHAINS 8
+
+#ifdef PROBES_X86
+__attribute__((target("avx512f"))) static float read_avx512(const float *p, size_t n)
+{
+    __m512 acc[READ_CHAINS];
+    for (int k = 0; k < READ_CHAINS; k++)
+        acc[k] = _mm512_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 * READ_CHAINS <= n; i += 16 * READ_CHAINS)
+        for (int k = 0; k < READ_CHAINS; k++)
+            acc[k] = _mm512_add_ps(acc[k], _mm512_loadu_ps(p + i + 16 * k));
+    for (int k = 1; k < READ_CHAINS; k++)
+        acc[0] = _mm512_add_ps(acc[0], acc[k]);
+    float tail = 0;
+    for (; i < n; i++)
+        tail += p[i];
+    return _mm512_reduce_add_ps(acc[0]) + tail;
+}
+
+__attribute__((target("avx2"))) static float read_avx2(const float *p, size_t n)
+{
+    __m256 acc[READ_CHAINS];
+    for (int k = 0; k < READ_CHAINS; k++)
+        acc[k] = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 8 * READ_CHAINS <= n; i += 8 * READ_CHAINS)
+        for (int k = 0; k < READ_CHAINS; k++)
+            acc[k] = _mm256_add_ps(acc[k], _mm256_loadu_ps(p + i + 8 * k));
+    for (int k = 1; k < READ_CHAINS; k++)
+        acc[0] = _mm256_add_ps(acc[0], acc[k]);
+    float lanes[8], tail = 0;
+    _mm256_storeu_ps(lanes, acc[0]);
+    for (; i < n; i++)
+        tail += p[i];
+    return lanes[0] + lanes[1] + lanes[2] + lanes[3] + lanes[4] + lanes[5] + lanes[6] + lanes[7] + tail;
+}
+#endif
+
+static float read_portable(const float *p, size_t n)
+{
+    v4f acc[READ_CHAINS] = {{0}};
+    size_t i = 0;
+    for (; i + 4 * READ_CHAINS <= n; i += 4 * READ_CHAINS)
+        for (int k = 0; k < READ_CHAINS; k++) {
+            v4f x;
+            __builtin_memcpy(&x, p + i + 4 * k, sizeof x);
+            acc[k] += x;
+        }
+    float sum = 0;
+    for (int k = 0; k < READ_CHAINS; k++)
+        sum += acc[k][0] + acc[k][1] + acc[k][2] + acc[k][3];
+    for (; i < n; i++)
+        sum += p[i];
+    return sum;
+}
+
+static volatile float g_read_sink;
+
+void probes_read_loop(const float *p, size_t n)
+{
+    float r;
+    switch (best_isa()) {
+#ifdef PROBES_X86
+    case ISA_AVX512:
+        r = read_avx512(p, n);
+        break;
+    case ISA_AVX2:
+        r = read_avx2(p, n);
+        break;
+#endif
+    default:
+        r = read_portable(p, n);
+    }
+    g_read_sink = r;
 }
 
 void probes_triad(double *restrict a, const double *restrict b, const double *restrict c, double s, size_t n)

@@ -1,5 +1,6 @@
 /* ceilings.c — this machine's bandwidth and compute limits per thread count,
- * their cache file, and the roofline position of a measured run. */
+ * measured in steps, and their cache file. The memory levels are in
+ * ceiling_levels.c, the roofline in roofline.c. */
 #include "engine/hst.h"
 #include "exports/atomic.h"
 #include "probes/ceilings.h"
@@ -28,17 +29,17 @@
 #define MATMUL_N 1024
 #define MATMUL_K 1024
 #define MATMUL_REPS 10
-#define CACHE_FORMAT "hstprof-ceilings-1"
+#define CACHE_FORMAT "hstprof-ceilings-2"
+/* The format before read ceilings per memory level. */
+#define CACHE_FORMAT_1 "hstprof-ceilings-1"
 
 /* ---- a team of bound threads, timed with barriers ----------------------------- */
-
-typedef void (*team_work_fn)(void *ctx, int index, int n_threads);
 
 typedef struct {
     int n;
     int reps;
     probes_affinity *affinity; /* may be NULL */
-    team_work_fn work;
+    probes_team_work_fn work;
     void *ctx;
     pthread_barrier_t barrier;
     pthread_mutex_t gate_lock;
@@ -79,8 +80,7 @@ static void *team_main(void *arg)
     return NULL;
 }
 
-/* Best wall time of reps runs of work on n threads; 0 on failure. */
-static uint64_t team_run(int n, probes_affinity *affinity, team_work_fn work, void *ctx, int reps)
+uint64_t probes_team_run(int n, probes_affinity *affinity, probes_team_work_fn work, void *ctx, int reps)
 {
     team tm = {.n = n, .reps = reps, .affinity = affinity, .work = work, .ctx = ctx};
     pthread_t threads[PROBES_MAX_THREADS];
@@ -115,7 +115,7 @@ typedef struct {
     size_t n;
 } triad_arrays;
 
-static void slice(size_t n, int index, int n_threads, size_t *lo, size_t *hi)
+void probes_team_slice(size_t n, int index, int n_threads, size_t *lo, size_t *hi)
 {
     *lo = n * (size_t)index / (size_t)n_threads;
     *hi = n * (size_t)(index + 1) / (size_t)n_threads;
@@ -127,7 +127,7 @@ static void triad_init_work(void *ctx, int index, int n_threads)
 {
     triad_arrays *t = ctx;
     size_t lo, hi;
-    slice(t->n, index, n_threads, &lo, &hi);
+    probes_team_slice(t->n, index, n_threads, &lo, &hi);
     for (size_t i = lo; i < hi; i++)
         t->a[i] = 0.0, t->b[i] = 1.0, t->c[i] = 2.0;
 }
@@ -136,7 +136,7 @@ static void triad_work(void *ctx, int index, int n_threads)
 {
     triad_arrays *t = ctx;
     size_t lo, hi;
-    slice(t->n, index, n_threads, &lo, &hi);
+    probes_team_slice(t->n, index, n_threads, &lo, &hi);
     probes_triad(t->a + lo, t->b + lo, t->c + lo, 3.0, hi - lo);
 }
 
@@ -150,8 +150,8 @@ static probes_metric measure_triad(int n_threads, probes_affinity *affinity, uin
         m = probes_metric_invalid("could not allocate 3 x %llu MiB for the triad",
                                   (unsigned long long)(array_bytes / MIB));
     } else {
-        team_run(n_threads, affinity, triad_init_work, &t, 1);
-        uint64_t ns = team_run(n_threads, affinity, triad_work, &t, TRIAD_REPS);
+        probes_team_run(n_threads, affinity, triad_init_work, &t, 1);
+        uint64_t ns = probes_team_run(n_threads, affinity, triad_work, &t, TRIAD_REPS);
         /* STREAM's count: read b and c, write a. */
         m = ns ? probes_metric_of(3.0 * (double)t.n * sizeof(double) / ((double)ns * 1e-9))
                : probes_metric_invalid("the triad threads could not start");
@@ -213,7 +213,7 @@ static probes_metric measure_fma(int n_threads, probes_affinity *affinity, uint6
     fma_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.iterations = iterations;
-    if (!team_run(n_threads, affinity, fma_work, &ctx, FMA_REPS))
+    if (!probes_team_run(n_threads, affinity, fma_work, &ctx, FMA_REPS))
         return probes_metric_invalid("the FMA threads could not start");
     double total = 0;
     for (int i = 0; i < n_threads; i++)
@@ -273,22 +273,53 @@ static void fill_identity(probes_ceilings *out, int pu_count)
     out->measured_unix_s = (int64_t)time(NULL);
 }
 
-/* Three steps per row, in this order. */
-enum { STEP_TRIAD, STEP_FMA, STEP_MATMUL, STEPS_PER_ROW };
+/* Per row, in this order: triad, FMA, matmul, then the read of each
+ * memory level; after the rows, the size checks of each cache level. */
+enum { STEP_TRIAD, STEP_FMA, STEP_MATMUL, STEP_FIRST_READ };
 
-static const char *const step_names[STEPS_PER_ROW] = {"triad", "FMA", "matmul"};
+static const char *const step_names[STEP_FIRST_READ] = {"triad", "FMA", "matmul"};
 
-static probes_metric *step_metric(probes_ceilings *c, int step)
+/* The index into check_level/check_rung of a check step; -1 for a row's step. */
+static int check_of_step(const probes_ceiling_plan *plan, int step)
 {
-    probes_ceiling_row *row = &c->rows[step / STEPS_PER_ROW];
-    switch (step % STEPS_PER_ROW) {
+    int k = step - plan->result.n_rows * plan->steps_per_row;
+    return k >= 0 ? k : -1;
+}
+
+static probes_metric *step_metric(probes_ceiling_plan *plan, int step)
+{
+    int check = check_of_step(plan, step);
+    if (check >= 0)
+        return &plan->result.levels[plan->check_level[check]].check_read_bytes_per_s[plan->check_rung[check]];
+    probes_ceiling_row *row = &plan->result.rows[step / plan->steps_per_row];
+    int kind = step % plan->steps_per_row;
+    switch (kind) {
     case STEP_TRIAD:
         return &row->triad_bytes_per_s;
     case STEP_FMA:
         return &row->fma_flops_per_s;
-    default:
+    case STEP_MATMUL:
         return &row->matmul_flops_per_s;
+    default:
+        return &row->read_bytes_per_s[kind - STEP_FIRST_READ];
     }
+}
+
+static void plan_steps(probes_ceiling_plan *plan)
+{
+    probes_ceilings *c = &plan->result;
+    uint64_t max = plan->opts.read_set_max;
+    plan->steps_per_row = STEP_FIRST_READ + c->n_levels;
+    plan->n_checks = 0;
+    probes_ceilings_plan_checks(c, max);
+    for (int l = 0; l + 1 < c->n_levels; l++)
+        for (int i = 0; i < c->levels[l].n_checks; i++) {
+            plan->check_level[plan->n_checks] = l;
+            plan->check_rung[plan->n_checks++] = i;
+        }
+    plan->n_steps = c->n_rows * plan->steps_per_row + plan->n_checks;
+    for (int k = 0; k < plan->n_steps; k++)
+        *step_metric(plan, k) = probes_metric_invalid("not measured yet");
 }
 
 static int plan_with(const probes_ceiling_opts *opts, const probes_topo *topo, probes_ceiling_plan *plan, char *err,
@@ -308,13 +339,13 @@ static int plan_with(const probes_ceiling_opts *opts, const probes_topo *topo, p
     }
     plan->result.triad_array_bytes = plan->opts.triad_array_bytes ? plan->opts.triad_array_bytes
                                                                    : default_array_bytes(topo);
+    probes_ceilings_levels_from_topo(topo, &plan->result);
+    plan->result.read_set_max = plan->opts.read_set_max;
     int counts[PROBES_MAX_CEILING_ROWS];
     plan->result.n_rows = thread_counts(max_threads, counts);
     for (int r = 0; r < plan->result.n_rows; r++)
         plan->result.rows[r].threads = counts[r];
-    plan->n_steps = plan->result.n_rows * STEPS_PER_ROW;
-    for (int k = 0; k < plan->n_steps; k++)
-        *step_metric(&plan->result, k) = probes_metric_invalid("not measured yet");
+    plan_steps(plan);
     return 0;
 }
 
@@ -329,31 +360,45 @@ int probes_ceilings_plan(const probes_ceiling_opts *opts, probes_ceiling_plan *p
 
 void probes_ceilings_step_name(const probes_ceiling_plan *plan, int step, char *buf, size_t len)
 {
-    int threads = plan->result.rows[step / STEPS_PER_ROW].threads;
-    snprintf(buf, len, "%s, %d thread%s", step_names[step % STEPS_PER_ROW], threads, threads == 1 ? "" : "s");
+    int check = check_of_step(plan, step);
+    if (check >= 0) {
+        const probes_memory_level *lv = &plan->result.levels[plan->check_level[check]];
+        snprintf(buf, len, "%s size check %d of %d", lv->name, plan->check_rung[check] + 1, lv->n_checks);
+        return;
+    }
+    int threads = plan->result.rows[step / plan->steps_per_row].threads, kind = step % plan->steps_per_row;
+    const char *plural = threads == 1 ? "" : "s";
+    if (kind < STEP_FIRST_READ)
+        snprintf(buf, len, "%s, %d thread%s", step_names[kind], threads, plural);
+    else
+        snprintf(buf, len, "%s read, %d thread%s", plan->result.levels[kind - STEP_FIRST_READ].name, threads, plural);
 }
 
 static probes_metric run_step_with(const probes_ceiling_plan *plan, int step, const probes_topo *topo,
                                    uint64_t fma_iterations)
 {
-    int n = plan->result.rows[step / STEPS_PER_ROW].threads;
-    if (step % STEPS_PER_ROW == STEP_MATMUL && plan->opts.skip_matmul)
+    int check = check_of_step(plan, step);
+    int n = check >= 0 ? 1 : plan->result.rows[step / plan->steps_per_row].threads;
+    int kind = check >= 0 ? -1 : step % plan->steps_per_row;
+    if (kind == STEP_MATMUL && plan->opts.skip_matmul)
         return probes_metric_invalid("not measured (skipped)");
     char err[PROBES_WHY_MAX];
     probes_affinity *aff = topo ? probes_affinity_create(topo, "compact", n, err, sizeof err) : NULL;
     probes_metric m;
-    switch (step % STEPS_PER_ROW) {
-    case STEP_TRIAD:
+    if (check >= 0) {
+        m = probes_measure_read(1, aff,
+                                plan->result.levels[plan->check_level[check]].check_set_bytes[plan->check_rung[check]]);
+    } else if (kind == STEP_TRIAD) {
         m = measure_triad(n, aff, plan->result.triad_array_bytes);
-        break;
-    case STEP_FMA:
+    } else if (kind == STEP_FMA) {
         if (!fma_iterations)
             fma_iterations = fma_calibrate(plan->opts.fma_seconds > 0 ? plan->opts.fma_seconds : 0.05);
         m = measure_fma(n, aff, fma_iterations);
-        break;
-    default:
+    } else if (kind == STEP_MATMUL) {
         m = measure_matmul(n, aff);
-        break;
+    } else {
+        uint64_t set = probes_level_read_set(&plan->result, kind - STEP_FIRST_READ, n, plan->opts.read_set_max);
+        m = probes_measure_read(n, aff, set);
     }
     probes_affinity_free(aff);
     return m;
@@ -370,7 +415,8 @@ probes_metric probes_ceilings_run_step(const probes_ceiling_plan *plan, int step
 
 void probes_ceilings_set_step(probes_ceiling_plan *plan, int step, const probes_metric *m)
 {
-    *step_metric(&plan->result, step) = *m;
+    *step_metric(plan, step) = *m;
+    probes_ceilings_judge(&plan->result);
 }
 
 /* Every step in turn, in this process, the FMA loop calibrated once. */
@@ -479,6 +525,35 @@ int probes_ceilings_cache_path(char *buf, size_t len, char *err, size_t err_len)
 /* ---- JSON ------------------------------------------------------------------------------ */
 
 
+/* One object per level: hwloc's figures, the size check and its verdict. */
+static json_t *levels_to_json(const probes_ceilings *c)
+{
+    json_t *levels = json_array();
+    for (int l = 0; l < c->n_levels; l++) {
+        const probes_memory_level *lv = &c->levels[l];
+        json_t *o = json_pack("{s:s}", "name", lv->name);
+        if (l + 1 < c->n_levels) {
+            json_object_set_new(o, "size_bytes", json_integer((json_int_t)lv->size_bytes));
+            json_object_set_new(o, "instances", json_integer(lv->instances));
+            json_object_set_new(o, "cores_per_instance", json_integer(lv->cores_per_instance));
+            json_t *checks = json_array();
+            for (int i = 0; i < lv->n_checks; i++) {
+                json_t *check = json_pack("{s:I}", "set_bytes", (json_int_t)lv->check_set_bytes[i]);
+                probes_metric_put_json(check, "read_bytes_per_s", &lv->check_read_bytes_per_s[i]);
+                json_array_append_new(checks, check);
+            }
+            json_object_set_new(o, "checks", checks);
+            json_object_set_new(o, "suspicious", json_boolean(lv->suspicious));
+            if (lv->suspicious)
+                json_object_set_new(o, "suspicious_because", json_string(lv->suspicious_why));
+            probes_json_put_or_why(o, "usable_bytes", lv->usable_bytes ? json_integer((json_int_t)lv->usable_bytes) : NULL,
+                                   lv->suspicious_why);
+        }
+        json_array_append_new(levels, o);
+    }
+    return levels;
+}
+
 static json_t *ceilings_to_json(const probes_ceilings *c)
 {
     json_t *root = json_object(), *rows = json_array();
@@ -489,13 +564,25 @@ static json_t *ceilings_to_json(const probes_ceilings *c)
     json_object_set_new(root, "kernel", json_string(c->kernel));
     json_object_set_new(root, "fma_isa", json_string(c->fma_isa));
     json_object_set_new(root, "triad_array_bytes", json_integer((json_int_t)c->triad_array_bytes));
+    probes_json_put_or_why(root, "memory_bytes", c->memory_bytes ? json_integer((json_int_t)c->memory_bytes) : NULL,
+                           "sysconf gives no memory size");
     json_object_set_new(root, "measured_unix_s", json_integer((json_int_t)c->measured_unix_s));
+    if (c->read_set_max)
+        json_object_set_new(root, "read_set_max_bytes", json_integer((json_int_t)c->read_set_max));
+    json_object_set_new(root, "levels", levels_to_json(c));
     for (int r = 0; r < c->n_rows; r++) {
-        json_t *row = json_object();
+        json_t *row = json_object(), *reads = json_array();
         json_object_set_new(row, "threads", json_integer(c->rows[r].threads));
         probes_metric_put_json(row, "triad_bytes_per_s", &c->rows[r].triad_bytes_per_s);
         probes_metric_put_json(row, "fma_flops_per_s", &c->rows[r].fma_flops_per_s);
         probes_metric_put_json(row, "matmul_flops_per_s", &c->rows[r].matmul_flops_per_s);
+        for (int l = 0; l < c->n_levels; l++) {
+            json_t *read = json_pack("{s:s, s:I}", "level", c->levels[l].name, "set_bytes",
+                                     (json_int_t)probes_level_read_set(c, l, c->rows[r].threads, c->read_set_max));
+            probes_metric_put_json(read, "bytes_per_s", &c->rows[r].read_bytes_per_s[l]);
+            json_array_append_new(reads, read);
+        }
+        json_object_set_new(row, "read", reads);
         json_array_append_new(rows, row);
     }
     json_object_set_new(root, "rows", rows);
@@ -525,7 +612,14 @@ int probes_ceilings_save(const char *path, const probes_ceilings *c, char *err, 
 {
     if (mkdir_parents(path, err, err_len) != 0)
         return -1;
-    json_t *root = ceilings_to_json(c);
+    /* The verdicts written are the ones the figures give, whoever filled c. */
+    probes_ceilings *judged = malloc(sizeof *judged);
+    if (judged) {
+        *judged = *c;
+        probes_ceilings_judge(judged);
+    }
+    json_t *root = judged ? ceilings_to_json(judged) : NULL;
+    free(judged);
     char *text = root ? json_dumps(root, JSON_INDENT(2) | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(root);
     char *line = text ? realloc(text, strlen(text) + 2) : NULL;
@@ -560,6 +654,70 @@ static void json_copy_string(const json_t *root, const char *name, char *out, si
     snprintf(out, len, "%s", s ? s : "");
 }
 
+static uint64_t json_get_bytes(const json_t *o, const char *name)
+{
+    json_int_t v = json_integer_value(json_object_get(o, name));
+    return v > 0 ? (uint64_t)v : 0;
+}
+
+/* The levels: caches, each larger than 0, then DRAM last. */
+static int levels_from_json(const json_t *levels, probes_ceilings *out, const char *path, char *err, size_t err_len)
+{
+    size_t n = json_array_size(levels);
+    const char *last = n ? json_string_value(json_object_get(json_array_get(levels, n - 1), "name")) : NULL;
+    if (!json_is_array(levels) || n == 0 || n > PROBES_MAX_MEMORY_LEVELS || !last || strcmp(last, "DRAM") != 0) {
+        probes_set_why(err, err_len, "%s: \"levels\" must be an array of 1 to %d levels, DRAM last", path,
+                       PROBES_MAX_MEMORY_LEVELS);
+        return -1;
+    }
+    out->n_levels = (int)n;
+    for (int l = 0; l < out->n_levels; l++) {
+        const json_t *o = json_array_get(levels, (size_t)l);
+        probes_memory_level *lv = &out->levels[l];
+        json_copy_string(o, "name", lv->name, sizeof lv->name);
+        lv->size_bytes = json_get_bytes(o, "size_bytes");
+        lv->instances = (int)json_integer_value(json_object_get(o, "instances"));
+        lv->cores_per_instance = (int)json_integer_value(json_object_get(o, "cores_per_instance"));
+        const json_t *checks = json_object_get(o, "checks");
+        lv->n_checks = (int)json_array_size(checks);
+        if (lv->n_checks > PROBES_LEVEL_CHECKS) {
+            probes_set_why(err, err_len, "%s: level %s: at most %d checks", path, lv->name, PROBES_LEVEL_CHECKS);
+            return -1;
+        }
+        for (int i = 0; i < lv->n_checks; i++) {
+            lv->check_set_bytes[i] = json_get_bytes(json_array_get(checks, (size_t)i), "set_bytes");
+            lv->check_read_bytes_per_s[i] = json_get_metric(json_array_get(checks, (size_t)i), "read_bytes_per_s");
+        }
+        if (l + 1 < out->n_levels && (lv->size_bytes == 0 || lv->instances < 1 || lv->cores_per_instance < 1)) {
+            probes_set_why(err, err_len, "%s: level %s: a cache needs size_bytes, instances and cores_per_instance "
+                                         "of at least 1", path, lv->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Each row's reads, one per level in the levels' order. */
+static int reads_from_json(const json_t *reads, probes_ceilings *out, int r, const char *path, char *err,
+                           size_t err_len)
+{
+    if (json_array_size(reads) != (size_t)out->n_levels) {
+        probes_set_why(err, err_len, "%s: row %d: \"read\" must have one entry per level (%d)", path, r,
+                       out->n_levels);
+        return -1;
+    }
+    for (int l = 0; l < out->n_levels; l++) {
+        const json_t *read = json_array_get(reads, (size_t)l);
+        const char *name = json_string_value(json_object_get(read, "level"));
+        if (!name || strcmp(name, out->levels[l].name) != 0) {
+            probes_set_why(err, err_len, "%s: row %d: read %d is not of level %s", path, r, l, out->levels[l].name);
+            return -1;
+        }
+        out->rows[r].read_bytes_per_s[l] = json_get_metric(read, "bytes_per_s");
+    }
+    return 0;
+}
+
 static int rows_from_json(const json_t *rows, probes_ceilings *out, const char *path, char *err, size_t err_len)
 {
     if (!json_is_array(rows) || json_array_size(rows) == 0 || json_array_size(rows) > PROBES_MAX_CEILING_ROWS) {
@@ -579,6 +737,8 @@ static int rows_from_json(const json_t *rows, probes_ceilings *out, const char *
         out->rows[r].triad_bytes_per_s = json_get_metric(row, "triad_bytes_per_s");
         out->rows[r].fma_flops_per_s = json_get_metric(row, "fma_flops_per_s");
         out->rows[r].matmul_flops_per_s = json_get_metric(row, "matmul_flops_per_s");
+        if (reads_from_json(json_object_get(row, "read"), out, r, path, err, err_len) != 0)
+            return -1;
     }
     return 0;
 }
@@ -597,7 +757,10 @@ int probes_ceilings_load(const char *path, probes_ceilings *out, char *err, size
     }
     const char *format = json_string_value(json_object_get(root, "format"));
     int rc = -1;
-    if (!format || strcmp(format, CACHE_FORMAT) != 0) {
+    if (format && strcmp(format, CACHE_FORMAT_1) == 0) {
+        probes_set_why(err, err_len, "%s: ceilings of an earlier hstprof, without read ceilings per cache level; "
+                                     "run 'hstprof ceilings' to measure them again", path);
+    } else if (!format || strcmp(format, CACHE_FORMAT) != 0) {
         probes_set_why(err, err_len, "%s: not a ceilings cache (\"format\" is not \"%s\")", path, CACHE_FORMAT);
     } else {
         json_copy_string(root, "machine_key", out->machine_key, sizeof out->machine_key);
@@ -606,8 +769,14 @@ int probes_ceilings_load(const char *path, probes_ceilings *out, char *err, size
         json_copy_string(root, "fma_isa", out->fma_isa, sizeof out->fma_isa);
         out->pu_count = (int)json_integer_value(json_object_get(root, "pu_count"));
         out->triad_array_bytes = (uint64_t)json_integer_value(json_object_get(root, "triad_array_bytes"));
+        out->memory_bytes = json_get_bytes(root, "memory_bytes");
+        out->read_set_max = json_get_bytes(root, "read_set_max_bytes");
         out->measured_unix_s = (int64_t)json_integer_value(json_object_get(root, "measured_unix_s"));
-        rc = rows_from_json(json_object_get(root, "rows"), out, path, err, err_len);
+        rc = levels_from_json(json_object_get(root, "levels"), out, path, err, err_len);
+        if (rc == 0)
+            rc = rows_from_json(json_object_get(root, "rows"), out, path, err, err_len);
+        if (rc == 0)
+            probes_ceilings_judge(out); /* the verdicts follow from the figures, whoever wrote the file */
     }
     json_decref(root);
     return rc;
@@ -628,66 +797,4 @@ int probes_ceilings_load_or_measure(probes_ceilings *out, const char **source, c
     int saved = have_path && probes_ceilings_save(path, out, ignored, sizeof ignored) == 0;
     *source = saved ? "measured" : "measured (cache not written)";
     return 0;
-}
-
-/* ---- roofline ------------------------------------------------------------------------- */
-
-static probes_metric percent(const probes_metric *achieved, const probes_metric *ceiling, const char *what)
-{
-    if (!achieved->valid)
-        return *achieved;
-    if (!ceiling->valid)
-        return probes_metric_invalid("no %s ceiling: %s", what, ceiling->why_not);
-    if (ceiling->value <= 0)
-        return probes_metric_invalid("the %s ceiling is 0", what);
-    return probes_metric_of(100.0 * achieved->value / ceiling->value);
-}
-
-static probes_metric rate(double amount, uint64_t elapsed_ns, const char *what)
-{
-    if (elapsed_ns == 0)
-        return probes_metric_invalid("no elapsed time");
-    if (amount <= 0)
-        return probes_metric_invalid("no %s figure from the engine", what);
-    return probes_metric_of(amount / ((double)elapsed_ns * 1e-9));
-}
-
-static void roofline_position(probes_roofline *r, const probes_ceiling_row *row)
-{
-    const probes_metric *ai = &r->arithmetic_intensity_flops_per_byte;
-    if (!ai->valid || !row->fma_flops_per_s.valid || !row->triad_bytes_per_s.valid || !r->achieved_flops_per_s.valid) {
-        r->roofline_pct = probes_metric_invalid("needs the FLOPs, the bytes and both ceilings");
-        return;
-    }
-    double memory_roof = ai->value * row->triad_bytes_per_s.value;
-    double roof = memory_roof < row->fma_flops_per_s.value ? memory_roof : row->fma_flops_per_s.value;
-    r->bound = memory_roof < row->fma_flops_per_s.value ? "memory" : "compute";
-    r->roofline_pct = probes_metric_of(100.0 * r->achieved_flops_per_s.value / roof);
-}
-
-probes_roofline probes_roofline_point(const probes_ceilings *c, int threads, double bytes, double flops,
-                                      uint64_t elapsed_ns)
-{
-    probes_roofline r;
-    memset(&r, 0, sizeof r);
-    r.bound = "unknown";
-    r.achieved_bytes_per_s = rate(bytes, elapsed_ns, "bytes");
-    r.achieved_flops_per_s = rate(flops, elapsed_ns, "FLOPs");
-    r.arithmetic_intensity_flops_per_byte = bytes > 0 && flops > 0 ? probes_metric_of(flops / bytes)
-                                                                    : probes_metric_invalid("needs FLOPs and bytes");
-    const probes_ceiling_row *row = NULL;
-    for (int i = 0; c && i < c->n_rows; i++)
-        if (c->rows[i].threads <= threads)
-            row = &c->rows[i];
-    if (!row) {
-        probes_metric none = probes_metric_invalid("no ceilings measured for %d thread(s)", threads);
-        r.bandwidth_pct = r.fma_pct = r.matmul_pct = r.roofline_pct = none;
-        return r;
-    }
-    r.ceiling_threads = row->threads;
-    r.bandwidth_pct = percent(&r.achieved_bytes_per_s, &row->triad_bytes_per_s, "bandwidth");
-    r.fma_pct = percent(&r.achieved_flops_per_s, &row->fma_flops_per_s, "FMA");
-    r.matmul_pct = percent(&r.achieved_flops_per_s, &row->matmul_flops_per_s, "matmul");
-    roofline_position(&r, row);
-    return r;
 }

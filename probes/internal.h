@@ -5,6 +5,7 @@
 #define PROBES_INTERNAL_H
 
 #include "engine/hst.h" /* hst_now_ns: the one clock */
+#include "probes/ceilings.h"
 #include "probes/counters.h"
 #include "probes/topo.h"
 
@@ -170,5 +171,24 @@ const char *probes_fma_isa(void);
 /* FLOPs per iteration of probes_fma_loop. */
 double probes_fma_flops_per_iteration(void);
 void probes_triad(double *a, const double *b, const double *c, double s, size_t n);
+/* Reads p[0..n-1] once, with the widest loads the CPU has. */
+void probes_read_loop(const float *p, size_t n);
+
+/* ---- what ceilings measure with (ceilings.c, ceiling_levels.c) ------------- */
+
+/* Runs work(ctx, index, n) on n threads bound by affinity (may be NULL),
+ * reps times between barriers; the best wall time, 0 when the threads
+ * could not start. */
+typedef void (*probes_team_work_fn)(void *ctx, int index, int n_threads);
+uint64_t probes_team_run(int n, probes_affinity *affinity, probes_team_work_fn work, void *ctx, int reps);
+/* Thread index's share [lo, hi) of n items. */
+void probes_team_slice(size_t n, int index, int n_threads, size_t *lo, size_t *hi);
+/* The memory levels of topo (may be NULL: DRAM only) and the machine's
+ * memory, into c->levels, c->n_levels and c->memory_bytes. */
+void probes_ceilings_levels_from_topo(const probes_topo *topo, probes_ceilings *c);
+/* Each cache level's size checks: its halves down to twice the level before. */
+void probes_ceilings_plan_checks(probes_ceilings *c, uint64_t read_set_max);
+/* The best read rate of set_bytes on n threads, each reading its share. */
+probes_metric probes_measure_read(int n, probes_affinity *affinity, uint64_t set_bytes);
 
 #endif

@@ -14,7 +14,8 @@ void probes_json_put_or_why(json_t *o, const char *key, json_t *value, const cha
     char why_key[128];
     snprintf(why_key, sizeof why_key, "%s_why_not", key);
     json_object_set_new(o, key, json_null());
-    json_object_set_new(o, why_key, json_string(why));
+    /* A metric never filled in (zeroed) has no reason yet: it was not measured. */
+    json_object_set_new(o, why_key, json_string(why && *why ? why : "not measured yet"));
 }
 
 void probes_metric_put_json(json_t *o, const char *key, const probes_metric *m)
@@ -27,9 +28,14 @@ json_t *probes_counter_window_json(const probes_counter_window *w)
     json_t *events = json_array(), *derived = json_object();
     for (int i = 0; i < w->n_counters; i++) {
         const probes_counter_value *c = &w->counters[i];
-        json_t *e = json_pack("{s:s, s:s, s:i, s:I, s:I, s:I}", "name", c->name, "backend", c->backend, "group",
-                              c->group, "raw", (json_int_t)c->raw, "time_enabled_ns",
-                              (json_int_t)c->time_enabled_ns, "time_running_ns", (json_int_t)c->time_running_ns);
+        json_t *e = json_pack("{s:s, s:s, s:i}", "name", c->name, "backend", c->backend, "group", c->group);
+        /* An event that counted nothing has no raw count or times, not zeros. */
+        int counted = c->value.valid;
+        probes_json_put_or_why(e, "raw", counted ? json_integer((json_int_t)c->raw) : NULL, c->value.why_not);
+        probes_json_put_or_why(e, "time_enabled_ns", counted ? json_integer((json_int_t)c->time_enabled_ns) : NULL,
+                               c->value.why_not);
+        probes_json_put_or_why(e, "time_running_ns", counted ? json_integer((json_int_t)c->time_running_ns) : NULL,
+                               c->value.why_not);
         probes_metric_put_json(e, "value", &c->value);
         probes_metric_put_json(e, "running_share", &c->running_share);
         if (c->note[0])
@@ -60,6 +66,10 @@ json_t *probes_memory_report_json(const probes_memory_report *m)
 json_t *probes_roofline_json(const probes_roofline *r)
 {
     json_t *o = json_pack("{s:s, s:i}", "bound", r->bound ? r->bound : "unknown", "ceiling_threads", r->ceiling_threads);
+    probes_json_put_or_why(o, "working_set_bytes", r->working_set_bytes > 0 ? json_real(r->working_set_bytes) : NULL,
+                           "the working set of a step is unknown");
+    probes_json_put_or_why(o, "level", r->level[0] ? json_string(r->level) : NULL, r->level_read_bytes_per_s.why_not);
+    probes_metric_put_json(o, "level_read_bytes_per_s", &r->level_read_bytes_per_s);
     probes_metric_put_json(o, "achieved_bytes_per_s", &r->achieved_bytes_per_s);
     probes_metric_put_json(o, "achieved_flops_per_s", &r->achieved_flops_per_s);
     probes_metric_put_json(o, "arithmetic_intensity_flops_per_byte", &r->arithmetic_intensity_flops_per_byte);

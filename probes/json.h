@@ -11,7 +11,8 @@
 #include <jansson.h>
 
 /* key = value (its reference is taken), or, when value is NULL, key = null
- * beside "<key>_why_not" = why: the one way a report says "not known". */
+ * beside "<key>_why_not" = why ("not measured yet" when why is empty): the
+ * one way a report says "not known". */
 void probes_json_put_or_why(json_t *o, const char *key, json_t *value, const char *why);
 void probes_metric_put_json(json_t *o, const char *key, const probes_metric *m);
 json_t *probes_counter_window_json(const probes_counter_window *w);
@@ -20,11 +21,16 @@ json_t *probes_counter_window_json(const probes_counter_window *w);
 json_t *probes_counters_json(const char *summary, int n, const char *const *phases,
                              const probes_counter_window *const *windows);
 json_t *probes_memory_report_json(const probes_memory_report *m);
+/* bound, ceiling_threads, working_set_bytes, level (the memory level the
+ * working set fits in), level_read_bytes_per_s (its read ceiling), the
+ * achieved rates and the shares (bandwidth_pct of the level's read ceiling,
+ * fma_pct, matmul_pct, roofline_pct), each a value or why not. */
 json_t *probes_roofline_json(const probes_roofline *r);
 
 /* This machine and build, a report's "system": cpu_model, cores, pus,
  * l3_total_bytes (hwloc), caches[] ({level, type, size_bytes,
- * shared_cpu_list}: one instance each, as CPU 0 sees them in sysfs),
+ * shared_cpu_list}: one instance each, as CPU 0 sees them in sysfs; when
+ * sysfs has none, {level, type, size_bytes, instances, source: "hwloc"}),
  * mem_total_bytes, os, kernel, compiler, git_commit. Unknown figures are
  * null beside "<key>_why_not". New reference; NULL when out of memory. */
 json_t *probes_system_json(void);

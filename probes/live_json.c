@@ -44,12 +44,27 @@ static json_t *counters_json(const live_segment_info *i)
     return o;
 }
 
-/* The runner's memory object, with the dashboard's own KV cache figure. */
+/* The segment's KV cache, or why not: a segment holds one once its session exists. */
+static void put_kv_cache(json_t *o, uint64_t kv_cache_bytes)
+{
+    probes_json_put_or_why(o, "kv_cache_bytes", kv_cache_bytes ? json_integer((json_int_t)kv_cache_bytes) : NULL,
+                           "no engine session yet");
+}
+
+/* The runner's memory object, with the dashboard's own KV cache figure in
+ * place of the report's (which has none: the window is the whole process). */
 static json_t *memory_json(const probes_memory_report *m, uint64_t kv_cache_bytes)
 {
     json_t *o = probes_memory_report_json(m);
-    json_object_set_new(o, "kv_cache_bytes", json_integer((json_int_t)kv_cache_bytes));
+    json_object_del(o, "kv_cache_bytes_why_not");
+    put_kv_cache(o, kv_cache_bytes);
     return o;
+}
+
+/* The working set of one step: the mean bytes a step read (0 unknown). */
+static double per_step(double bytes, uint64_t steps)
+{
+    return steps > 0 ? bytes / (double)steps : 0;
 }
 
 /* Both phases of a segment against the ceilings (none: every share says why). */
@@ -57,8 +72,10 @@ static json_t *roofline_phases_json(const live_view *v, const live_segment_stats
 {
     int threads = s->info.threads > 0 ? s->info.threads : 1;
     const probes_ceilings *c = v->ceilings_ok ? &v->ceilings : NULL;
-    probes_roofline prefill = probes_roofline_point(c, threads, s->prefill_bytes, s->prefill_flops, s->prefill_ns);
-    probes_roofline decode = probes_roofline_point(c, threads, s->decode_bytes, s->decode_flops, s->decode_ns);
+    probes_roofline prefill = probes_roofline_point(c, threads, s->prefill_bytes, s->prefill_flops, s->prefill_ns,
+                                                    per_step(s->prefill_bytes, s->prefills));
+    probes_roofline decode = probes_roofline_point(c, threads, s->decode_bytes, s->decode_flops, s->decode_ns,
+                                                   per_step(s->decode_bytes, s->decode_tokens));
     return json_pack("{s:o, s:o}", "prefill", probes_roofline_json(&prefill), "decode", probes_roofline_json(&decode));
 }
 
@@ -119,7 +136,8 @@ static void segment_keys(json_t *o, const live_view *v, const live_segment_stats
     live_setting_describe(&i->setting, label, sizeof label);
     json_object_set_new(o, "segment", json_integer(i->id));
     json_object_set_new(o, "label", json_string(label));
-    json_object_set_new(o, "ab_side", i->ab_side < 0 ? json_null() : json_string(i->ab_side ? "B" : "A"));
+    probes_json_put_or_why(o, "ab_side", i->ab_side < 0 ? NULL : json_string(i->ab_side ? "B" : "A"),
+                           "not a side of an A/B comparison");
     json_object_set_new(o, "model", json_string(i->setting.model));
     json_object_set_new(o, "preset", json_string(i->preset));
     json_object_set_new(o, "source", json_string(i->source));
@@ -153,7 +171,7 @@ static void segment_keys(json_t *o, const live_view *v, const live_segment_stats
     json_object_set_new(o, "wall_ms", json_real((double)(s->prefill_ns + s->decode_ns) / 1e6));
     put_number(o, "ttft_ms", s->ttft_count ? s->ttft_ms_median : NAN, no_prefill);
     json_object_set_new(o, "latency", latency_json(s));
-    json_object_set_new(o, "kv_cache_bytes", json_integer((json_int_t)i->kv_cache_bytes));
+    put_kv_cache(o, i->kv_cache_bytes);
     json_object_set_new(o, "counters", counters_json(i));
     json_object_set_new(o, "roofline", roofline_phases_json(v, s));
     json_object_set_new(o, "threads_placement", placement_json(s));
@@ -173,7 +191,7 @@ static json_t *runs_json(const live_view *v, const live_segment_stats *segs, int
 static json_t *ab_json(const live_view *v)
 {
     if (!v->ab_active)
-        return json_null();
+        return NULL;
     const ab_result *r = &v->ab;
     const char *few = "fewer than 6 paired rounds";
     json_t *o = json_pack("{s:s, s:i, s:i, s:i, s:s}", "comparison", v->ab_label, "round_tokens",
@@ -215,10 +233,12 @@ static void bandwidth_compute_json(json_t *o, const live_view *v)
     const live_segment_stats *s = &v->current;
     const probes_ceilings *c = v->ceilings_ok ? &v->ceilings : NULL;
     probes_roofline r = probes_roofline_point(c, s->info.threads > 0 ? s->info.threads : 1, s->decode_bytes,
-                                              s->decode_flops, s->decode_ns);
+                                              s->decode_flops, s->decode_ns, per_step(s->decode_bytes, s->decode_tokens));
     json_t *bw = json_object(), *fl = json_object();
     put_metric(bw, "achieved_bytes_per_s", &r.achieved_bytes_per_s);
-    put_metric(bw, "percent_of_triad", &r.bandwidth_pct);
+    probes_json_put_or_why(bw, "level", r.level[0] ? json_string(r.level) : NULL, r.level_read_bytes_per_s.why_not);
+    put_metric(bw, "level_read_ceiling_bytes_per_s", &r.level_read_bytes_per_s);
+    put_metric(bw, "percent_of_level_read_ceiling", &r.bandwidth_pct);
     put_metric(fl, "achieved_flops_per_s", &r.achieved_flops_per_s);
     put_metric(fl, "percent_of_fma", &r.fma_pct);
     put_metric(fl, "percent_of_matmul", &r.matmul_pct);
@@ -255,6 +275,6 @@ json_t *live_view_json(const live_view *v, const live_segment_stats *segments, i
     json_object_set_new(o, "sections", sections_json(&v->current));
     bandwidth_compute_json(o, v);
     json_object_set_new(o, "runs", runs_json(v, segments, n_segments));
-    json_object_set_new(o, "ab", ab_json(v));
+    probes_json_put_or_why(o, "ab", ab_json(v), "no A/B comparison is running");
     return o;
 }

@@ -298,6 +298,7 @@ static void finish_recent(segment_state *g, uint64_t now_ns)
         st->recent_decode_flops += b->flops;
         st->recent_decode_bytes += b->bytes;
     }
+    st->recent_decode_tokens = tokens;
     st->decode_tok_per_s_now = st->recent_decode_ns > 0 ? tokens / (st->recent_decode_ns * 1e-9) : NAN;
 }
 

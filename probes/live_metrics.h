@@ -34,7 +34,7 @@ typedef struct {
     double section_ms[LIVE_MAX_SECTIONS];
     double section_token_ms;          /* sum of the above */
     /* last second of decode tokens, for rates against the ceilings */
-    double recent_decode_ns, recent_decode_flops, recent_decode_bytes;
+    double recent_decode_ns, recent_decode_flops, recent_decode_bytes, recent_decode_tokens;
     int history_len;                  /* oldest first */
     double history_tok_per_s[LIVE_HISTORY];
     int n_threads;

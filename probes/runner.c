@@ -364,10 +364,13 @@ static void finish_probes(run_result *res, const probes_counter_snapshot *snap, 
     }
     const probes_ceilings *c = res->measured.have_ceilings ? &res->measured.ceilings : NULL;
     double prefill_flops = res->prefill_gflops_per_s * 1e9 * res->prefill_ms / 1e3;
-    res->prefill_roofline = probes_roofline_point(c, res->threads, hst_bytes_prefill(&res->config, hst_session_mode(res->session), res->prompt_len),
-                                                  prefill_flops, (uint64_t)(res->prefill_ms * 1e6));
+    double prefill_bytes = hst_bytes_prefill(&res->config, hst_session_mode(res->session), res->prompt_len);
+    res->prefill_roofline = probes_roofline_point(c, res->threads, prefill_bytes, prefill_flops,
+                                                  (uint64_t)(res->prefill_ms * 1e6), prefill_bytes);
+    /* A decode step's working set grows with the KV cache: the mean step's. */
+    double decode_step_bytes = res->decode_steps > 0 ? res->decode_bytes / (double)res->decode_steps : 0;
     res->decode_roofline = probes_roofline_point(c, res->threads, res->decode_bytes, res->decode_flops,
-                                                 (uint64_t)(res->decode_ms * 1e6));
+                                                 (uint64_t)(res->decode_ms * 1e6), decode_step_bytes);
 }
 
 static int prefill_and_first_token(const run_request *req, run_result *res, hst_sampler *smp)
@@ -502,11 +505,15 @@ json_t *runner_probes_json(const run_result *r)
 {
     static const char *const phases[] = {"prefill", "decode"};
     const probes_counter_window *windows[] = {&r->prefill_counters, &r->decode_counters};
-    json_t *counters = probes_counters_json(r->counters_summary, r->have_counters ? 2 : 0, phases, windows);
+    /* No decode step, no decode window: not a window of zeros. */
+    int decoded = r->decode_steps > 0;
+    json_t *counters = probes_counters_json(r->counters_summary, r->have_counters ? 1 + decoded : 0, phases, windows);
+    if (counters && r->have_counters && !decoded)
+        probes_json_put_or_why(counters, "decode", NULL, "no decode step in this run");
     const probes_session *m = &r->measured;
     json_t *ceil = m->have_ceilings ? json_pack("{s:s, s:I}", "machine_key", m->ceilings.machine_key,
                                                 "measured_unix_s", (json_int_t)m->ceilings.measured_unix_s)
-                                    : json_pack("{s:n, s:s}", "machine_key", "why_not", m->ceilings_why);
+                                    : json_pack("{s:n, s:s}", "machine_key", "machine_key_why_not", m->ceilings_why);
     json_t *threads = json_array();
     for (int i = 0; m->pool && i < r->threads; i++)
         json_array_append_new(threads, json_pack("{s:i, s:i, s:i, s:I}", "index", i, "bound_pu",
@@ -548,17 +555,20 @@ static void print_counter_window(FILE *f, const char *phase, const probes_counte
     }
 }
 
+/* Two lines: the bytes against the read ceiling of their level, the FLOPs
+ * against the FMA peak and the roof. */
 static void print_roofline(FILE *f, const char *phase, const probes_roofline *r)
 {
-    fprintf(f, "  %-9s", phase);
-    print_metric(f, &r->achieved_bytes_per_s, 1e-9, "%.2f GB/s");
-    fprintf(f, " (");
-    print_metric(f, &r->bandwidth_pct, 1, "%.0f%% of triad");
-    fprintf(f, "), ");
+    char bandwidth[512];
+    probes_roofline_bandwidth_text(r, bandwidth, sizeof bandwidth);
+    fprintf(f, "  %-9s%s\n           ", phase, bandwidth);
     print_metric(f, &r->achieved_flops_per_s, 1e-9, "%.2f GFLOP/s");
     fprintf(f, " (");
-    print_metric(f, &r->fma_pct, 1, "%.0f%% of FMA peak");
-    fprintf(f, "; %s-bound)\n", r->bound);
+    print_metric(f, &r->fma_pct, 1, "%.0f%% of the FMA peak");
+    if (r->roofline_pct.valid)
+        fprintf(f, "; %s-bound, at %.0f%% of its roof)\n", r->bound, r->roofline_pct.value);
+    else
+        fprintf(f, "; roof: %s)\n", r->roofline_pct.why_not);
 }
 
 void runner_print_probes(FILE *f, const run_result *r)
@@ -570,7 +580,8 @@ void runner_print_probes(FILE *f, const run_result *r)
     fprintf(f, "\ncounters    %s\n", r->counters_summary);
     if (r->have_counters) {
         print_counter_window(f, "prefill", &r->prefill_counters);
-        print_counter_window(f, "decode", &r->decode_counters);
+        if (r->decode_steps > 0)
+            print_counter_window(f, "decode", &r->decode_counters);
     }
     if (r->have_memory) {
         const probes_memory_report *m = &r->memory;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- names ---------------------------------------------------------------------- */
 
@@ -213,13 +214,18 @@ static int choose_kernel(const probes_session_settings *st, probes_session *s, c
 /* Cached ceilings only: measuring takes seconds, `hstprof ceilings` does it. */
 static void load_ceilings(probes_session *s)
 {
-    char path[512], err[256];
-    if (probes_ceilings_cache_path(path, sizeof path, err, sizeof err) == 0 &&
-        probes_ceilings_load(path, &s->ceilings, err, sizeof err) == 0) {
+    char path[1024], err[sizeof s->ceilings_why];
+    int have_path = probes_ceilings_cache_path(path, sizeof path, err, sizeof err) == 0;
+    if (have_path && probes_ceilings_load(path, &s->ceilings, err, sizeof err) == 0) {
         s->have_ceilings = 1;
         return;
     }
-    snprintf(s->ceilings_why, sizeof s->ceilings_why, "no ceilings measured on this machine yet (run 'hstprof ceilings')");
+    /* A file that is there but does not load (an earlier format) says why. */
+    if (have_path && access(path, F_OK) == 0)
+        snprintf(s->ceilings_why, sizeof s->ceilings_why, "%s", err);
+    else
+        snprintf(s->ceilings_why, sizeof s->ceilings_why,
+                 "no ceilings measured on this machine yet (run 'hstprof ceilings')");
 }
 
 static int open_model_and_session(const probes_session_settings *st, probes_session *s, char *err, size_t err_len)
@@ -349,7 +355,7 @@ void probes_window_end(const probes_session *s, probes_window *w)
 }
 
 void probes_window_report_of(const probes_session *s, probes_window *w, double kv_cache_bytes, double bytes,
-                             double flops, uint64_t elapsed_ns, probes_window_report *out)
+                             double flops, uint64_t elapsed_ns, double working_set, probes_window_report *out)
 {
     memset(out, 0, sizeof *out);
     out->have_counters = w->counting;
@@ -359,5 +365,5 @@ void probes_window_report_of(const probes_session *s, probes_window *w, double k
     if (w->sampling_memory)
         probes_memory_end(&w->memory, kv_cache_bytes, &out->memory);
     out->roofline = probes_roofline_point(s->have_ceilings ? &s->ceilings : NULL, hst_pool_threads(s->pool), bytes,
-                                          flops, elapsed_ns);
+                                          flops, elapsed_ns, working_set);
 }

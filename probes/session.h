@@ -80,7 +80,7 @@ typedef struct {
     hst_session *session;        /* NULL without a model */
     int have_ceilings;
     probes_ceilings ceilings;
-    char ceilings_why[200];
+    char ceilings_why[600];
     probes_session_part failed;  /* what failed, after a failed open */
 } probes_session;
 
@@ -134,9 +134,9 @@ typedef struct {
 } probes_window_report;
 
 /* kv_cache_bytes for the memory report (< 0 unknown); bytes and flops the
- * window's work moved and computed in elapsed_ns, for the roofline against
- * the session's ceilings. */
+ * window's work moved and computed in elapsed_ns, in steps that each read
+ * working_set bytes, for the roofline against the session's ceilings. */
 void probes_window_report_of(const probes_session *s, probes_window *w, double kv_cache_bytes, double bytes,
-                             double flops, uint64_t elapsed_ns, probes_window_report *out);
+                             double flops, uint64_t elapsed_ns, double working_set, probes_window_report *out);
 
 #endif

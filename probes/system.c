@@ -102,6 +102,21 @@ static long long parse_cache_size(const char *s)
     return v;
 }
 
+/* The data caches hwloc reports (from CPUID when sysfs has none, as in some
+ * VMs), so that the report agrees with the topology the dashboard shows. */
+static void add_hwloc_caches(json_t *caches)
+{
+    char err[256];
+    probes_topo *t = probes_topo_load(err, sizeof err);
+    probes_topo_cache found[8];
+    int n = t ? probes_topo_caches(t, found, 8) : 0;
+    for (int i = 0; i < n; i++)
+        json_array_append_new(caches, json_pack("{s:i, s:s, s:I, s:i, s:s}", "level", found[i].depth, "type",
+                                                found[i].type, "size_bytes", (json_int_t)found[i].size_bytes,
+                                                "instances", found[i].instances, "source", "hwloc"));
+    probes_topo_free(t);
+}
+
 /* Caches as CPU 0 sees them (sysfs, what hwloc reads too): one entry per level
  * and type, the size of one instance and how many PUs share it. */
 static void add_caches(json_t *o)
@@ -142,11 +157,14 @@ static void add_caches(json_t *o)
         if (c)
             json_array_append_new(caches, c);
     }
+    if (json_array_size(caches) == 0)
+        add_hwloc_caches(caches);
     if (json_array_size(caches) > 0) {
         json_object_set_new(o, "caches", caches);
     } else {
         json_decref(caches);
-        set_string_or_why(o, "caches", NULL, "no cache description in /sys/devices/system/cpu/cpu0/cache");
+        set_string_or_why(o, "caches", NULL,
+                          "no cache description in /sys/devices/system/cpu/cpu0/cache, and hwloc reports none");
     }
 }
 

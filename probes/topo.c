@@ -84,9 +84,30 @@ uint64_t probes_topo_l3_bytes(const probes_topo *t)
     return total;
 }
 
+int probes_topo_caches(const probes_topo *t, probes_topo_cache *out, int max)
+{
+    static const hwloc_obj_type_t types[] = {HWLOC_OBJ_L1CACHE, HWLOC_OBJ_L2CACHE, HWLOC_OBJ_L3CACHE,
+                                             HWLOC_OBJ_L4CACHE, HWLOC_OBJ_L5CACHE};
+    int n = 0;
+    for (size_t i = 0; i < sizeof types / sizeof types[0] && n < max; i++) {
+        int count = hwloc_get_nbobjs_by_type(t->topo, types[i]);
+        hwloc_obj_t o = count > 0 ? hwloc_get_obj_by_type(t->topo, types[i], 0) : NULL;
+        if (!o)
+            continue;
+        int cores = o->cpuset ? hwloc_get_nbobjs_inside_cpuset_by_type(t->topo, o->cpuset, HWLOC_OBJ_CORE) : 0;
+        out[n++] = (probes_topo_cache){.depth = (int)i + 1,
+                                       .size_bytes = o->attr ? o->attr->cache.size : 0,
+                                       .instances = count,
+                                       .cores_per_instance = cores > 0 ? cores : 1,
+                                       .type = o->attr && o->attr->cache.type == HWLOC_OBJ_CACHE_DATA ? "Data"
+                                                                                                      : "Unified"};
+    }
+    return n;
+}
+
 /* ---- text form ---------------------------------------------------------------- */
 
-static void human_bytes(uint64_t bytes, char *buf, size_t len)
+void probes_human_bytes(uint64_t bytes, char *buf, size_t len)
 {
     static const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
     double v = (double)bytes;
@@ -102,10 +123,10 @@ static void describe_obj(hwloc_obj_t o, char *buf, size_t len)
     char type[32], size[32];
     hwloc_obj_type_snprintf(type, sizeof type, o, 0);
     if (hwloc_obj_type_is_cache(o->type) && o->attr->cache.size) {
-        human_bytes(o->attr->cache.size, size, sizeof size);
+        probes_human_bytes(o->attr->cache.size, size, sizeof size);
         snprintf(buf, len, "%s (%s)", type, size);
     } else if (o->type == HWLOC_OBJ_NUMANODE) {
-        human_bytes(o->attr->numanode.local_memory, size, sizeof size);
+        probes_human_bytes(o->attr->numanode.local_memory, size, sizeof size);
         snprintf(buf, len, "%s P#%u (%s)", type, o->os_index, size);
     } else if (o->type == HWLOC_OBJ_PU || o->type == HWLOC_OBJ_PACKAGE) {
         snprintf(buf, len, "%s P#%u", type, o->os_index);
@@ -155,7 +176,7 @@ static void print_obj(hwloc_obj_t o, int indent, FILE *out, const int *thread_cp
 void probes_topo_print(const probes_topo *t, FILE *out, const int *thread_cpu, int n_threads)
 {
     char l3[32];
-    human_bytes(probes_topo_l3_bytes(t), l3, sizeof l3);
+    probes_human_bytes(probes_topo_l3_bytes(t), l3, sizeof l3);
     fprintf(out, "%s: %d package(s), %d NUMA node(s), %d L3 (%s in all), %d core(s), %d PU(s)\n",
             t->synthetic ? "synthetic topology" : "this machine",
             hwloc_get_nbobjs_by_type(t->topo, HWLOC_OBJ_PACKAGE), hwloc_get_nbobjs_by_type(t->topo, HWLOC_OBJ_NUMANODE),

@@ -22,6 +22,19 @@ int probes_topo_core_count(const probes_topo *t);
 /* Total L3 bytes (sum over L3 caches); 0 when unknown. */
 uint64_t probes_topo_l3_bytes(const probes_topo *t);
 
+/* A data (or unified) cache level as hwloc reports it. */
+typedef struct {
+    int depth;              /* 1 for L1d, 2 for L2, ... */
+    uint64_t size_bytes;    /* of one instance (the first); 0 unknown */
+    int instances;
+    int cores_per_instance; /* cores under one instance (at least 1) */
+    const char *type;       /* "Data" or "Unified", as sysfs says */
+} probes_topo_cache;
+/* The data and unified caches, L1 first; returns how many (at most max). */
+int probes_topo_caches(const probes_topo *t, probes_topo_cache *out, int max);
+/* Sizes as the topology prints them: "2 MiB", "48 KiB", "1016 MiB". */
+void probes_human_bytes(uint64_t bytes, char *buf, size_t len);
+
 /* Compact lstopo-like text: packages, NUMA nodes, caches with sizes, cores,
  * PUs. thread_cpu[i] (OS index of thread i's CPU, -1 unknown) marks where
  * threads run; thread_cpu may be NULL. */

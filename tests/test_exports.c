@@ -331,7 +331,7 @@ static void test_notes_golden(void **state)
     assert_non_null(strstr(md, "- True TPS (Σ tokens / Σ time): **1523.810**"));
     assert_non_null(strstr(md, "- p99: **0.875 ms**"));
     assert_non_null(strstr(md, "- PSS peak: unavailable: /proc/self/smaps_rollup: Permission denied"));
-    assert_non_null(strstr(md, "STREAM triad): unavailable: no ceilings measured"));
+    assert_non_null(strstr(md, "- Share of that read ceiling (decode): unavailable: no ceilings measured"));
     assert_non_null(strstr(md, "| cycles | perf_event | unavailable: hardware counters unavailable"));
     free(md);
     json_decref(run);

@@ -229,8 +229,13 @@ static void test_ceilings_cached_prints_the_cache_without_measuring(void **state
     snprintf(c.fma_isa, sizeof c.fma_isa, "avx2");
     c.triad_array_bytes = 64u << 20;
     c.n_rows = 1;
-    c.rows[0] = (probes_ceiling_row){1, probes_metric_of(12.5e9), probes_metric_of(99.9e9),
-                                     probes_metric_invalid("engine pool: test reason")};
+    c.rows[0].threads = 1;
+    c.rows[0].triad_bytes_per_s = probes_metric_of(12.5e9);
+    c.rows[0].fma_flops_per_s = probes_metric_of(99.9e9);
+    c.rows[0].matmul_flops_per_s = probes_metric_invalid("engine pool: test reason");
+    c.n_levels = 1; /* DRAM only */
+    snprintf(c.levels[0].name, sizeof c.levels[0].name, "DRAM");
+    c.rows[0].read_bytes_per_s[0] = probes_metric_of(23.4e9);
     char path[1024], err[PROBES_WHY_MAX];
     assert_int_equal(probes_ceilings_cache_path(path, sizeof path, err, sizeof err), 0);
     assert_int_equal(probes_ceilings_save(path, &c, err, sizeof err), 0);
@@ -240,6 +245,7 @@ static void test_ceilings_cached_prints_the_cache_without_measuring(void **state
     assert_contains(r.out, "cached");
     assert_contains(r.out, "12.5");
     assert_contains(r.out, "99.9");
+    assert_contains(r.out, "23.4"); /* the DRAM read ceiling */
     assert_contains(r.out, "engine pool: test reason");
     assert_contains(r.out, path);
 }

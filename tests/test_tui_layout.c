@@ -2,12 +2,15 @@
  * 300x100: panels never overlap, never leave the screen, get at least their
  * minimum rows, and below the minimum the layout says so (with a minimum no
  * larger than a classic 80x24 terminal). Then each panel is drawn into an
- * off-screen pad at many sizes to check it stays inside its rectangle. */
+ * off-screen pad at many sizes to check it stays inside its rectangle, the
+ * first frame shows dashes, and the Bandwidth panel names the level a
+ * token's working set fits in and never shows a share above 100%. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "tests/figures_check.h"
 #include "tui/internal.h"
 
 #include <limits.h>
@@ -265,7 +268,8 @@ static void test_first_frame_shows_dashes_not_zeros(void **state)
     WINDOW *pad = newpad(rows, cols);
     assert_non_null(pad);
     render_dashboard(pad, rows, cols, &view, &theme, NULL);
-    static const char *const zeros[] = {"0/0", "0 B", "0 pkg", "0 cores", "0 PUs", "0.0", "n/a", "unavailable:"};
+    static const char *const zeros[] = {"0/0",   "0 B", "0 pkg",        "0 cores", "0 PUs", "0.0",
+                                        "n/a",   "of 0", "generation 0", "unavailable:"};
     int dashes = 0;
     for (int y = 0; y < rows; y++) {
         char line[cols * MB_LEN_MAX + 1];
@@ -279,6 +283,101 @@ static void test_first_frame_shows_dashes_not_zeros(void **state)
     delwin(pad);
 }
 
+/* The whole dashboard as text, one row after another. */
+static char *dashboard_text(const live_view *view, int rows, int cols)
+{
+    struct theme theme;
+    theme_init(&theme, 0, theme_utf8_wanted());
+    WINDOW *pad = newpad(rows, cols);
+    assert_non_null(pad);
+    render_dashboard(pad, rows, cols, view, &theme, NULL);
+    size_t line_len = (size_t)cols * MB_LEN_MAX + 2;
+    char *text = calloc((size_t)rows, line_len), *p = text;
+    assert_non_null(text);
+    for (int y = 0; y < rows; y++) {
+        draw_row_text(pad, y, cols, p, line_len - 1);
+        p += strlen(p);
+        *p++ = '\n';
+    }
+    delwin(pad);
+    return text;
+}
+
+/* Every "N% of" in text is at most 100. */
+static void expect_no_share_above_100(const char *text)
+{
+    const char *share = text_share_above_100(text);
+    if (share)
+        fail_msg("a share above 100%%: '%.12s' in\n%s", share, text);
+}
+
+/* A 2-core machine whose L3 is 32 MiB (or hwloc's 1016 MiB, unusable). */
+static void ceilings_of_the_issue(probes_ceilings *c, uint64_t l3_bytes, double l3_read)
+{
+    memset(c, 0, sizeof *c);
+    const char *names[] = {"L1d", "L2", "L3", "DRAM"};
+    const uint64_t sizes[] = {48 << 10, 2 << 20, l3_bytes, 0};
+    const int instances[] = {2, 2, 1, 0}, cores[] = {1, 1, 2, 0};
+    const double reads[] = {300e9, 140e9, l3_read, 29e9};
+    c->n_levels = 4;
+    c->n_rows = 1;
+    c->rows[0].threads = 1;
+    c->rows[0].triad_bytes_per_s = probes_metric_of(31.8e9);
+    c->rows[0].fma_flops_per_s = probes_metric_of(230e9);
+    c->rows[0].matmul_flops_per_s = probes_metric_of(150e9);
+    for (int l = 0; l < 4; l++) {
+        snprintf(c->levels[l].name, sizeof c->levels[l].name, "%s", names[l]);
+        c->levels[l].size_bytes = c->levels[l].usable_bytes = sizes[l];
+        c->levels[l].instances = instances[l];
+        c->levels[l].cores_per_instance = cores[l];
+        c->rows[0].read_bytes_per_s[l] = probes_metric_of(reads[l]);
+    }
+    snprintf(c->fma_isa, sizeof c->fma_isa, "avx512");
+}
+
+/* The issue's decode: 8.9 MB a token at 67.8 GB/s on one thread. Against
+ * the DRAM triad (31.8 GB/s) the panel said 213.1%; against the L3's read
+ * ceiling it is 71%, named; and where no ceiling applies it says why. */
+static void test_bandwidth_panel_names_the_level_and_stays_under_100(void **state)
+{
+    (void)state;
+    static live_view view;
+    memset(&view, 0, sizeof view);
+    view.status.state = LIVE_RUNNING;
+    view.has_current = 1;
+    view.current.info.threads = 1;
+    view.current.decode_tokens = 7618;
+    view.current.recent_decode_tokens = 7618;
+    view.current.recent_decode_ns = 1e9;
+    view.current.recent_decode_bytes = 67.8e9;
+    view.current.recent_decode_flops = 1.4e9 * 7618 / 1e3;
+    view.ceilings_ok = view.ceilings_done = 1;
+    snprintf(view.ceilings_state, sizeof view.ceilings_state, "cached");
+    ceilings_of_the_issue(&view.ceilings, 32 << 20, 95.5e9);
+    char *text = dashboard_text(&view, 45, 140);
+    expect_no_share_above_100(text);
+    if (!strstr(text, "71.0% of L3 read") || !strstr(text, "L3-resident"))
+        fail_msg("want 71.0%% of the L3 read ceiling, named:\n%s", text);
+    free(text);
+    /* an L3 ceiling below the rate: no share, the reason instead */
+    ceilings_of_the_issue(&view.ceilings, 32 << 20, 50e9);
+    text = dashboard_text(&view, 45, 140);
+    expect_no_share_above_100(text);
+    if (!strstr(text, "above the L3 read"))
+        fail_msg("want 'above the L3 read ceiling':\n%s", text);
+    free(text);
+    /* hwloc's 1016 MiB L3, no part of which reads faster than DRAM */
+    ceilings_of_the_issue(&view.ceilings, 1016u << 20, 95.5e9);
+    view.ceilings.levels[2].suspicious = 1;
+    view.ceilings.levels[2].usable_bytes = 0;
+    view.l3_bytes = 1016u << 20;
+    text = dashboard_text(&view, 45, 140);
+    expect_no_share_above_100(text);
+    if (!strstr(text, "size is suspicious") || !strstr(text, "L3 1016 MiB (suspicious)"))
+        fail_msg("want the suspicious L3 named in the Bandwidth and Topology panels:\n%s", text);
+    free(text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +387,8 @@ int main(void)
         cmocka_unit_test(test_other_panel_sets_keep_the_promises),
         cmocka_unit_test_setup_teardown(test_panels_draw_only_inside_their_rectangles, setup_curses, teardown_curses),
         cmocka_unit_test_setup_teardown(test_first_frame_shows_dashes_not_zeros, setup_curses, teardown_curses),
+        cmocka_unit_test_setup_teardown(test_bandwidth_panel_names_the_level_and_stays_under_100, setup_curses,
+                                        teardown_curses),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -88,7 +88,8 @@ static void counters_draw(const struct draw_ctx *c, struct rect r)
         return;
     }
     if (!info->counters_open) {
-        snprintf(why, sizeof why, "unavailable: %s", info->counters_summary);
+        snprintf(why, sizeof why, "unavailable: %s",
+                 info->counters_summary[0] ? info->counters_summary : "the engine gave no reason");
         draw_wrapped(c, (struct rect){y, r.x, end - y, r.w}, ROLE_WARN, why);
         return;
     }

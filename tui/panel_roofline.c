@@ -1,7 +1,9 @@
 /* panel_roofline.c — achieved bandwidth and compute of decode tokens over
  * the last second (spec 11 bytes and FLOPs per token), against this
- * machine's measured ceilings (STREAM triad, FMA peak, the engine's own
- * matmul), and which roof bounds the work. */
+ * machine's measured ceilings: the read ceiling of the memory level a
+ * token's working set fits in, the FMA peak, the engine's own matmul; and
+ * which roof bounds the work. A share is never above 100%: when a ceiling
+ * does not apply the panel says why instead. */
 #include "tui/internal.h"
 
 #include <math.h>
@@ -21,30 +23,40 @@ static void pct_bar_row(const struct draw_ctx *c, struct rect r, int y, const ch
         draw_bar(c, y, x, bar_w, pct->value / 100, ROLE_BAR);
         x += bar_w;
     }
-    /* Above 100% of DRAM bandwidth the bytes come from caches: the model's
-     * weights fit in the L3, which the triad deliberately does not. */
-    draw_textf(c, y, x, r.x + r.w - x, ROLE_NORMAL, " %5.1f%% of %s%s", pct->value, of,
-               pct->value > 100 ? " (cache)" : "");
+    draw_textf(c, y, x, r.x + r.w - x, ROLE_NORMAL, " %5.1f%% of %s", pct->value, of);
+}
+
+/* The decode figures the panel shows: the last second, else the segment. */
+typedef struct {
+    double ns, bytes, flops, tokens;
+    int recent;
+} decode_window;
+
+static decode_window decode_window_of(const live_segment_stats *s)
+{
+    int recent = s->recent_decode_ns > 0;
+    return (decode_window){.ns = recent ? s->recent_decode_ns : (double)s->decode_ns,
+                           .bytes = recent ? s->recent_decode_bytes : s->decode_bytes,
+                           .flops = recent ? s->recent_decode_flops : s->decode_flops,
+                           .tokens = recent ? s->recent_decode_tokens : (double)s->decode_tokens,
+                           .recent = recent};
 }
 
 static void roofline_draw(const struct draw_ctx *c, struct rect r)
 {
     const live_view *v = c->view;
     const live_segment_stats *s = &v->current;
-    int recent = s->recent_decode_ns > 0;
-    double ns = recent ? s->recent_decode_ns : (double)s->decode_ns;
-    double bytes = recent ? s->recent_decode_bytes : s->decode_bytes;
-    double flops = recent ? s->recent_decode_flops : s->decode_flops;
-    draw_title(c, r, "Bandwidth & compute", recent ? "decode, last second" : "decode, segment");
+    decode_window d = decode_window_of(s);
+    draw_title(c, r, "Bandwidth & compute", d.recent ? "decode, last second" : "decode, segment");
     if (r.h < 2)
         return;
-    if (ns <= 0) {
+    if (d.ns <= 0) {
         draw_text(c, r.y + 1, r.x, r.w, ROLE_DIM, "waiting for decode tokens...");
         return;
     }
-    char bw[32], fl[32], of_bw[48], of_fl[48];
-    fmt_rate(bw, sizeof bw, bytes / (ns * 1e-9), "B/s");
-    fmt_rate(fl, sizeof fl, flops / (ns * 1e-9), "FLOP/s");
+    char bw[32], fl[32], of_bw[48], of_fl[48], rate[32];
+    fmt_rate(bw, sizeof bw, d.bytes / (d.ns * 1e-9), "B/s");
+    fmt_rate(fl, sizeof fl, d.flops / (d.ns * 1e-9), "FLOP/s");
     if (!v->ceilings_ok) {
         draw_textf(c, r.y + 1, r.x, r.w, ROLE_VALUE, "%s  %s", bw, fl);
         if (r.h > 2)
@@ -52,25 +64,39 @@ static void roofline_draw(const struct draw_ctx *c, struct rect r)
         return;
     }
     int threads = s->info.threads > 0 ? s->info.threads : 1;
-    probes_roofline rf = probes_roofline_point(&v->ceilings, threads, bytes, flops, (uint64_t)ns);
+    double working_set = d.tokens > 0 ? d.bytes / d.tokens : 0;
+    probes_roofline rf = probes_roofline_point(&v->ceilings, threads, d.bytes, d.flops, (uint64_t)d.ns, working_set);
     const probes_ceiling_row *row = NULL;
     for (int i = 0; i < v->ceilings.n_rows; i++)
         if (v->ceilings.rows[i].threads == rf.ceiling_threads)
             row = &v->ceilings.rows[i];
-    fmt_rate(of_bw, sizeof of_bw, row && row->triad_bytes_per_s.valid ? row->triad_bytes_per_s.value : NAN, "B/s");
+    fmt_rate(rate, sizeof rate, rf.level_read_bytes_per_s.valid ? rf.level_read_bytes_per_s.value : NAN, "B/s");
+    snprintf(of_bw, sizeof of_bw, "%s read %s", rf.level, rate);
     fmt_rate(of_fl, sizeof of_fl, row && row->fma_flops_per_s.valid ? row->fma_flops_per_s.value : NAN, "FLOP/s");
-    pct_bar_row(c, r, r.y + 1, "bandwidth", bw, &rf.bandwidth_pct, of_bw);
+    /* No share: the reason is long, so it gets the rows below compute. */
+    int why_below = !rf.bandwidth_pct.valid && r.h > 4;
+    probes_metric no_share = probes_metric_invalid("no share of a read ceiling (why below)");
+    pct_bar_row(c, r, r.y + 1, "bandwidth", bw, why_below ? &no_share : &rf.bandwidth_pct, of_bw);
     if (r.h > 2)
         pct_bar_row(c, r, r.y + 2, "compute", fl, &rf.fma_pct, of_fl);
-    if (r.h > 3 && rf.matmul_pct.valid)
+    if (why_below) {
+        draw_wrapped(c, (struct rect){r.y + 3, r.x, r.h - 3 - (r.h > 5), r.w}, ROLE_DIM, rf.bandwidth_pct.why_not);
+    } else if (r.h > 3 && rf.matmul_pct.valid)
         draw_textf(c, r.y + 3, r.x, r.w, ROLE_NORMAL, "%-10s%.1f%% of the engine's own matmul peak", "", rf.matmul_pct.value);
-    if (r.h > 4)
+    if (why_below)
+        ; /* the reason took these rows */
+    else if (r.h > 4 && rf.roofline_pct.valid)
         draw_textf(c, r.y + 4, r.x, r.w, ROLE_NORMAL, "%-10s%.2f FLOP/B: %s-bound, at %.1f%% of its roof",
-                   "intensity", rf.arithmetic_intensity_flops_per_byte.value, rf.bound,
-                   rf.roofline_pct.valid ? rf.roofline_pct.value : 0.0);
-    if (r.h > 5)
-        draw_textf(c, r.y + 5, r.x, r.w, ROLE_DIM, "ceilings %s for %d thread%s (%s)", v->ceilings_state,
-                   rf.ceiling_threads, rf.ceiling_threads == 1 ? "" : "s", v->ceilings.fma_isa);
+                   "intensity", rf.arithmetic_intensity_flops_per_byte.value, rf.bound, rf.roofline_pct.value);
+    else if (r.h > 4)
+        draw_textf(c, r.y + 4, r.x, r.w, ROLE_DIM, "%-10sroof: %s", "intensity", rf.roofline_pct.why_not);
+    if (r.h > 5) {
+        char set[32];
+        fmt_bytes(set, sizeof set, rf.working_set_bytes > 0 ? rf.working_set_bytes : NAN);
+        draw_textf(c, r.y + 5, r.x, r.w, ROLE_DIM, "%s%s%s/token; ceilings %s (%d thread%s, %s)", rf.level,
+                   rf.level[0] ? "-resident: " : "", set, v->ceilings_state, rf.ceiling_threads,
+                   rf.ceiling_threads == 1 ? "" : "s", v->ceilings.fma_isa);
+    }
 }
 
 const struct panel panel_roofline = {

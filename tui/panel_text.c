@@ -55,8 +55,11 @@ static void text_draw(const struct draw_ctx *c, struct rect r)
 {
     const live_view *v = c->view;
     char right[128];
-    snprintf(right, sizeof right, "generation %llu, %d tokens, %s (t)", (unsigned long long)v->text_generation,
-             v->text_len, c->ui && c->ui->text_as_ids ? "ids" : "text");
+    if (v->text_len > 0)
+        snprintf(right, sizeof right, "generation %llu, %d tokens, %s (t)", (unsigned long long)v->text_generation,
+                 v->text_len, c->ui && c->ui->text_as_ids ? "ids" : "text");
+    else /* no generation has produced a token yet: nothing to number */
+        snprintf(right, sizeof right, "generation %s, %s (t)", FIG_NONE, c->ui && c->ui->text_as_ids ? "ids" : "text");
     draw_title(c, r, "Generated text", right);
     int rows = r.h - 1;
     if (rows <= 0 || r.w <= 0)

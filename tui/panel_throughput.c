@@ -52,7 +52,10 @@ static void latency_rows(const struct draw_ctx *c, struct rect r, int y)
     fmt_ms(b, sizeof b, known(prefilled, s->ttft_ms_median));
     int x = r.x + draw_text(c, y, r.x, r.w, ROLE_LABEL, "TTFT    ");
     x += draw_text(c, y, x, r.x + r.w - x, ROLE_VALUE, a);
-    draw_textf(c, y, x, r.x + r.w - x, ROLE_NORMAL, "  median %s of %d", b, s->ttft_count < 64 ? s->ttft_count : 64);
+    if (prefilled)
+        draw_textf(c, y, x, r.x + r.w - x, ROLE_NORMAL, "  median %s of %d", b, s->ttft_count < 64 ? s->ttft_count : 64);
+    else
+        draw_textf(c, y, x, r.x + r.w - x, ROLE_NORMAL, "  median %s", b);
     fmt_ms(a, sizeof a, known(decoded, s->latency_p50_ms));
     fmt_ms(b, sizeof b, known(decoded, s->latency_p95_ms));
     fmt_ms(d, sizeof d, known(decoded, s->latency_p99_ms));

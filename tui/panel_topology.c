@@ -56,6 +56,15 @@ static void pu_grid(const struct draw_ctx *c, struct rect r, int y, int rows)
     }
 }
 
+/* Whether the measured ceilings found hwloc's L3 size one the machine cannot have. */
+static int l3_suspicious(const live_view *v)
+{
+    for (int l = 0; v->ceilings_ok && l < v->ceilings.n_levels; l++)
+        if (strcmp(v->ceilings.levels[l].name, "L3") == 0)
+            return v->ceilings.levels[l].suspicious;
+    return 0;
+}
+
 static void topology_draw(const struct draw_ctx *c, struct rect r)
 {
     const live_view *v = c->view;
@@ -65,7 +74,8 @@ static void topology_draw(const struct draw_ctx *c, struct rect r)
     fmt_count(pkg, sizeof pkg, v->n_packages ? v->n_packages : NAN);
     fmt_count(cores, sizeof cores, v->n_cores ? v->n_cores : NAN);
     fmt_count(pus, sizeof pus, v->n_pus ? v->n_pus : NAN);
-    snprintf(right, sizeof right, "%s pkg, %s cores, %s PUs, L3 %s", pkg, cores, pus, l3);
+    snprintf(right, sizeof right, "%s pkg, %s cores, %s PUs, L3 %s%s", pkg, cores, pus, l3,
+             l3_suspicious(v) ? " (suspicious)" : "");
     draw_title(c, r, "Topology", right);
     int rows = r.h - 1, y = r.y + 1;
     const live_segment_info *info = &v->current.info;
