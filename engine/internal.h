@@ -305,6 +305,17 @@ typedef enum {
  * increasing order whatever S, the thread count or the tile it falls in. */
 void hst_matmul(hst_pool *pool, const float *X, int S, int ldx, const hst_packed *W,
                 const float *bias, float *Y, int ldy, hst_epilogue epi);
+/* Several products of the same rows X (Q, K and V of a block) as one job of
+ * the pool: one synchronisation instead of one per product. Each output is
+ * computed exactly as hst_matmul computes it. */
+typedef struct {
+    const hst_packed *W;
+    const float *bias;
+    float *Y;
+    int ldy;
+    hst_epilogue epi;
+} hst_matmul_out;
+void hst_matmul_group(hst_pool *pool, const float *X, int S, int ldx, const hst_matmul_out *outs, int n);
 /* Same computation on the calling thread only (small matrices of the lattice). */
 void hst_matmul_serial(const float *X, int S, int ldx, const hst_packed *W,
                        const float *bias, float *Y, int ldy, hst_epilogue epi);

@@ -694,16 +694,60 @@ static void matmul_task(void *ctx, int task)
     matmul_block(j, r0, r1, p0, p1);
 }
 
+/* A call of a row or two (decode) reads each weight once: its cost is the
+ * weights' bytes, and the threads split them by panels. A matrix of a few
+ * panels gets tasks of 4 panels so two threads share even a D x D one. */
+static matmul_job matmul_job_for(const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y,
+                                 int ldy, hst_epilogue epi)
+{
+    int panels = (W->N + HST_NR - 1) / HST_NR;
+    int per_task = S > WIDE_MAX_ROWS ? PANELS_PER_TASK : panels <= 2 * WIDE_PANELS ? 4 : WIDE_PANELS;
+    matmul_job j = {X, S, ldx, W, bias, Y, ldy, epi, (panels + per_task - 1) / per_task, per_task, current_impl()};
+    return j;
+}
+
+static int matmul_tasks(const matmul_job *j) { return (j->S + ROWS_PER_TASK - 1) / ROWS_PER_TASK * j->col_tasks; }
+
 void hst_matmul(hst_pool *pool, const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y,
                 int ldy, hst_epilogue epi)
 {
-    int panels = (W->N + HST_NR - 1) / HST_NR;
-    int per_task = S <= WIDE_MAX_ROWS ? WIDE_PANELS : PANELS_PER_TASK;
-    matmul_job j = {X, S, ldx, W, bias, Y, ldy, epi, (panels + per_task - 1) / per_task, per_task, current_impl()};
-    int row_tasks = (S + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+    matmul_job j = matmul_job_for(X, S, ldx, W, bias, Y, ldy, epi);
     if ((int64_t)S * W->N * W->K < SERIAL_MACS)
         pool = NULL;
-    hst_pool_run(pool, row_tasks * j.col_tasks, matmul_task, &j);
+    hst_pool_run(pool, matmul_tasks(&j), matmul_task, &j);
+}
+
+#define MATMUL_GROUP_MAX 4
+
+typedef struct {
+    matmul_job jobs[MATMUL_GROUP_MAX];
+    int first_task[MATMUL_GROUP_MAX + 1]; /* job i has tasks first_task[i]..first_task[i+1]-1 */
+} matmul_group;
+
+static void matmul_group_task(void *ctx, int task)
+{
+    const matmul_group *g = ctx;
+    int i = 0;
+    while (task >= g->first_task[i + 1])
+        i++;
+    matmul_task((void *)&g->jobs[i], task - g->first_task[i]);
+}
+
+void hst_matmul_group(hst_pool *pool, const float *X, int S, int ldx, const hst_matmul_out *outs, int n)
+{
+    matmul_group g;
+    for (int i = 0; i < n; i += MATMUL_GROUP_MAX) {
+        int count = n - i < MATMUL_GROUP_MAX ? n - i : MATMUL_GROUP_MAX;
+        int64_t macs = 0;
+        g.first_task[0] = 0;
+        for (int k = 0; k < count; k++) {
+            const hst_matmul_out *o = &outs[i + k];
+            g.jobs[k] = matmul_job_for(X, S, ldx, o->W, o->bias, o->Y, o->ldy, o->epi);
+            g.first_task[k + 1] = g.first_task[k] + matmul_tasks(&g.jobs[k]);
+            macs += (int64_t)S * o->W->N * o->W->K;
+        }
+        hst_pool_run(macs < SERIAL_MACS ? NULL : pool, g.first_task[count], matmul_group_task, &g);
+    }
 }
 
 void hst_matmul_serial(const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y, int ldy,

@@ -67,6 +67,7 @@ static float *run_logits(const hst_model *m, int threads, const int *ids, int n,
 {
     hst_error err = {{0}};
     hst_pool *pool = hst_pool_create(threads, NULL, NULL, &err);
+    hst_pool_set_adaptive(pool, 0); /* every job on the whole team: the test compares thread counts */
     hst_session *s = pool ? hst_session_create(m, pool, &err) : NULL;
     if (!s)
         fail_msg("%s", err.msg);
@@ -164,6 +165,7 @@ static void test_packed_matmul_matches_dequantised_reference_on_every_kernel(voi
     const int shapes[][3] = {{1, 1, 1}, {1, 16, 128}, {3, 17, 7}, {9, 33, 5}, {33, 100, 128}, {70, 200, 96}};
     hst_error err = {{0}};
     hst_pool *pool = hst_pool_create(3, NULL, NULL, &err);
+    hst_pool_set_adaptive(pool, 0); /* every job on the whole team: the test compares thread counts */
     int tested = 0;
     for (size_t k = 0; k < 3; k++) {
         if (hst_kernel_use(kinds[k]) < 0)
@@ -214,6 +216,7 @@ static void test_logits_and_tokens_bit_identical_for_1_2_3_threads(void **state)
             for (int t = 1; t <= 3; t++) {
                 hst_error err = {{0}};
                 hst_pool *pool = hst_pool_create(t, NULL, NULL, &err);
+                hst_pool_set_adaptive(pool, 0); /* every job on the whole team: the test compares thread counts */
                 hst_session *s = hst_session_create(m, pool, &err);
                 assert_int_equal(hst_quality_hash(s, &hashes[t - 1], NULL, &err), 0);
                 hst_session_free(s);
