@@ -206,7 +206,7 @@ static void add_cell_probes(json_t *cell, const probes_session *s, int S, const 
     const hst_config *c = hst_session_config(s->session);
     hst_mode mode = hst_session_mode(s->session);
     double flops = hst_flops_prefill_per_token(c, mode, S) * S * runs;
-    double bytes = hst_bytes_prefill(c, mode, S) * runs;
+    double bytes = hst_session_last_bytes(s->session) * runs; /* the runs are alike */
     probes_window_report *rep = malloc(sizeof *rep);
     if (!rep)
         return;

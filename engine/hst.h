@@ -284,6 +284,13 @@ const hst_config *hst_session_config(const hst_session *s);
 const hst_model *hst_session_model(const hst_session *s);
 uint64_t hst_session_kv_bytes(const hst_session *s); /* decode state allocation (hst_decode_state_bytes) */
 
+/* The bytes the last successful hst_forward call read, by spec 11's count
+ * (hst_bytes_decode for one token after position 0, hst_bytes_prefill of
+ * the positions so far otherwise) with the weights stored in bf16 or int8
+ * (hst_model_set_precision) at the size they are stored in, scales
+ * included; 0 before any call. */
+double hst_session_last_bytes(const hst_session *s);
+
 /* Process n >= 1 tokens at positions pos..pos+n-1 (a prefill when pos = 0,
  * a decode step when n = 1) in the session's mode. Writes logits for every
  * row ([n, V]) when all_logits, else only for the last row ([V]). logits may

@@ -216,6 +216,8 @@ struct hst_session {
     char (*section_names)[HST_SECTION_NAME_BYTES];
     uint64_t *section_ns;
     double *section_flops;
+    int last_t0, last_n;    /* the last successful call's rows */
+    uint64_t last_bytes_saved; /* its hst_thread_bytes_saved */
     hst_stage_fn stage_fn;  /* NULL unless a test asked (hst_session_set_stage_hook) */
     void *stage_user;
     void *state;            /* the core's (ops->state_create); NULL when it has none */
@@ -263,6 +265,11 @@ void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx);
  * hst_forward sets it from its session; hst_pool_run hands the caller's to
  * the workers for the job, so every task of a call computes alike. */
 extern _Thread_local hst_kernel hst_thread_kernel;
+/* Bytes of bf16/int8 weights the calling thread's matmuls did not read
+ * because of their storage (4·N·K f32 bytes minus the stored ones, per call):
+ * hst_pool_run adds the workers' to the caller's, hst_forward turns it into
+ * hst_session_last_bytes. */
+extern _Thread_local uint64_t hst_thread_bytes_saved;
 
 /* ---- kernels ------------------------------------------------------------------ */
 

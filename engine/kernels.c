@@ -749,12 +749,26 @@ static matmul_job matmul_job_for(const float *X, int S, int ldx, const hst_packe
     return j;
 }
 
+_Thread_local uint64_t hst_thread_bytes_saved;
+
+/* What reading W once saves against f32 weights (spec 11 counts 4 bytes each). */
+static uint64_t bytes_saved(const hst_packed *W)
+{
+    uint64_t elems = (uint64_t)W->N * (uint64_t)W->K;
+    if (W->precision == HST_PRECISION_BF16)
+        return 2 * elems;
+    if (W->precision == HST_PRECISION_INT8)
+        return 3 * elems - sizeof(float) * (uint64_t)W->N; /* the scales are read too */
+    return 0;
+}
+
 static int matmul_tasks(const matmul_job *j) { return (j->S + ROWS_PER_TASK - 1) / ROWS_PER_TASK * j->col_tasks; }
 
 void hst_matmul(hst_pool *pool, const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y,
                 int ldy, hst_epilogue epi)
 {
     matmul_job j = matmul_job_for(X, S, ldx, W, bias, Y, ldy, epi);
+    hst_thread_bytes_saved += bytes_saved(W);
     if ((int64_t)S * W->N * W->K < SERIAL_MACS)
         pool = NULL;
     hst_pool_run(pool, matmul_tasks(&j), matmul_task, &j);
@@ -788,6 +802,7 @@ void hst_matmul_group(hst_pool *pool, const float *X, int S, int ldx, const hst_
             g.jobs[k] = matmul_job_for(X, S, ldx, o->W, o->bias, o->Y, o->ldy, o->epi);
             g.first_task[k + 1] = g.first_task[k] + matmul_tasks(&g.jobs[k]);
             macs += (int64_t)S * o->W->N * o->W->K;
+            hst_thread_bytes_saved += bytes_saved(o->W);
         }
         hst_pool_run(macs < SERIAL_MACS ? NULL : pool, g.first_task[count], matmul_group_task, &g);
     }

@@ -94,6 +94,7 @@ struct hst_pool {
     _Alignas(64) _Atomic int done; /* tasks of the slice finished */
     _Atomic int n_slice;
     _Atomic int caller_sleeping;
+    _Atomic uint64_t bytes_saved; /* the workers' hst_thread_bytes_saved, for the caller */
 
     /* Contention detection: the caller's alone. */
     int adaptive;
@@ -224,6 +225,10 @@ static void *worker_main(void *arg)
             continue;
         note_cpu(w);
         atomic_fetch_add_explicit(&w->busy_ns, hst_now_ns() - t0, memory_order_relaxed);
+        if (hst_thread_bytes_saved) {
+            atomic_fetch_add_explicit(&p->bytes_saved, hst_thread_bytes_saved, memory_order_relaxed);
+            hst_thread_bytes_saved = 0;
+        }
         int n = atomic_load_explicit(&p->n_slice, memory_order_relaxed);
         if (atomic_fetch_add(&p->done, ran) + ran == n && atomic_load(&p->caller_sleeping))
             futex_wake(&p->done, 1);
@@ -290,6 +295,7 @@ static uint64_t run_team_slice(hst_pool *p, int base, int n, hst_task_fn fn, voi
         atomic_fetch_add_explicit(&p->done, ran, memory_order_acq_rel);
     }
     wait_for_tasks(p, n);
+    hst_thread_bytes_saved += atomic_exchange_explicit(&p->bytes_saved, 0, memory_order_relaxed);
     uint64_t wait = hst_now_ns() - t1;
     uint64_t explained = (ran ? STALL_TASKS * (t1 - t0) / (uint64_t)ran : 0) + STALL_SLACK_NS;
     return wait > explained ? wait : 0;

@@ -389,7 +389,7 @@ int live_slot_step(live_engine *e, live_slot *s, live_sample *out, char *err, si
     out->latency_ns = t1 - t0;
     const hst_mode mode = hst_session_mode(s->m.session);
     out->flops = prefill ? prefill_flops(cfg, mode, n) : hst_flops_decode(cfg, mode, pos);
-    out->bytes = prefill ? hst_bytes_prefill(cfg, mode, n) : hst_bytes_decode(cfg, mode, pos);
+    out->bytes = hst_session_last_bytes(s->m.session);
     fill_sections(s, out);
     fill_threads(s, out);
     return 0;
