@@ -83,6 +83,10 @@ run: all
 
 # Every test: unit tests (release build), the same under ASan+UBSan, then the
 # end-to-end scripts against both binaries, then cppcheck.
+# Benchmarks print figures and never fail on a timing (tests assert no times).
+bench: hstprof
+	tests/bench_contend.sh
+
 test: deps-test hstprof build-asan/hstprof $(TEST_BIN) $(TEST_BIN_SAN)
 	@HSTPROF=./hstprof HSTPROF_ASAN=build-asan/hstprof bash tests/run_all.sh $(TEST_BIN) $(TEST_BIN_SAN)
 

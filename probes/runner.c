@@ -408,6 +408,7 @@ int runner_generate(const run_request *req, run_result *res)
         runner_trace_prefill(res, &snap[0], &snap[1]);
     if (rc == 0)
         rc = decode_loop(req, res, &smp, logits, mw, soak_mw);
+    hst_pool_contention(res->measured.pool, &res->contention);
     res->wall_ms = (double)(hst_now_ns() - wall_start_ns) / 1e6;
     if (rc == 0 && res->have_counters)
         probes_counters_read(res->measured.counters, &snap[2]);

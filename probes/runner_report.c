@@ -123,6 +123,7 @@ void runner_add_report_fields(json_t *o, const run_result *r)
     } else {
         set_unmeasured(o, "decode_bytes_per_token", "no decode step in this run");
     }
+    json_object_set_new(o, "thread_contention", probes_contention_json(&r->contention));
     json_object_set_new(o, "quality_tokens", quality_tokens_json(r));
     if (!r->have_memory)
         json_object_set_new(o, "memory_why_not", json_string("memory not sampled (--no-probes)"));

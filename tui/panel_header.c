@@ -45,8 +45,12 @@ static void model_row(const struct draw_ctx *c, struct rect r)
         buf[0] = '\0';
     x = field(c, r.y, x, end, "", ROLE_VALUE, buf);
     int pus = v->status.pu_count, over = s->threads > pus && pus > 0;
-    snprintf(buf, sizeof buf, "%d/%d PUs%s", s->threads, pus, over ? " OVERSUBSCRIBED" : "");
-    x = field(c, r.y, x, end, "threads ", over ? ROLE_WARN : ROLE_VALUE, buf);
+    /* The pool's fact, not a guess: it runs jobs on one thread while its
+     * threads wait for a core (another process wants them). */
+    int contended = v->has_current && v->current.pool_solo_now;
+    snprintf(buf, sizeof buf, "%d/%d PUs%s%s", s->threads, pus, over ? " OVERSUBSCRIBED" : "",
+             contended ? ", on 1 (contention)" : "");
+    x = field(c, r.y, x, end, "threads ", over || contended ? ROLE_WARN : ROLE_VALUE, buf);
     x = field(c, r.y, x, end, "affinity ", ROLE_VALUE, s->affinity);
     x = field(c, r.y, x, end, "kernel ", ROLE_VALUE, v->status.kernel_in_use[0] ? v->status.kernel_in_use : "?");
     if (v->has_current) {
