@@ -45,20 +45,29 @@
 /* A range word: the job's tag (its generation), then the range's front and
  * back task (16 bits each; bigger jobs run in slices of MAX_SLICE tasks). */
 #define MAX_SLICE 0xffff
-/* Stall detection (see the file comment). A caller's wait counts as a stall
- * when it exceeds STALL_TASKS times the mean duration of the tasks the
+/* Contention detection (see the file comment). A caller's wait counts as a
+ * stall when it exceeds STALL_TASKS times the mean duration of the tasks the
  * caller ran in that job plus STALL_SLACK_NS: imbalance costs at most about
  * one task, a descheduled worker costs a time slice (milliseconds). A window
- * closes after WINDOW_JOBS team jobs; when its stalls exceed 1/STALL_SHARE
- * of its time, jobs run solo for SOLO_NS, then a window of team jobs
- * measures again. */
+ * closes after WINDOW_JOBS team jobs and WINDOW_NS. Jobs run solo for a
+ * period, then a window of team jobs measures again, when in the window
+ * the stalls exceed 1/STALL_SHARE of its time or the team's threads waited
+ * for a core (summed) for more than 1/DELAY_SHARE of it. One CPU-bound
+ * competitor on as many PUs as threads keeps two threads off their cores
+ * about 2/3 of the time in sum (three runnable threads, two cores), light
+ * background work a few percent; a team is about 1.5x one thread, so losing
+ * a quarter of its time to waits leaves it no faster than the caller alone.
+ * The period starts at SOLO_MIN_NS (another process's burst passes quickly)
+ * and doubles up to SOLO_MAX_NS while each team window finds contention
+ * again (a competitor that stays costs a window every half second). */
 #define STALL_TASKS 4
 #define STALL_SLACK_NS 50000
 #define WINDOW_JOBS 16
 #define WINDOW_NS 5000000ull
-#define STALL_SHARE 8
-#define DELAY_SHARE 10
-#define SOLO_NS 250000000ull
+#define STALL_SHARE 4
+#define DELAY_SHARE 4
+#define SOLO_MIN_NS 32000000ull
+#define SOLO_MAX_NS 512000000ull
 
 typedef struct {
     _Alignas(64) _Atomic uint64_t word; /* tag << 32 | front << 16 | back */
@@ -99,7 +108,7 @@ struct hst_pool {
     /* Contention detection: the caller's alone. */
     int adaptive;
     int *schedstat_fd;   /* [n_threads]: /proc/self/task/TID/schedstat, -1 when unreadable */
-    uint64_t window_start, window_delay0, window_stall_ns, solo_until;
+    uint64_t window_start, window_delay0, window_stall_ns, solo_until, solo_ns;
     int window_jobs;
     _Atomic int solo;
     _Atomic uint64_t jobs, jobs_solo, stalls, solo_periods;
@@ -351,10 +360,12 @@ static void account_team_job(hst_pool *p, uint64_t stall_ns)
     if (delayed || p->window_stall_ns * STALL_SHARE > wall) {
         atomic_store_explicit(&p->solo, 1, memory_order_relaxed);
         atomic_fetch_add_explicit(&p->solo_periods, 1, memory_order_relaxed);
-        p->solo_until = now + SOLO_NS;
+        p->solo_until = now + p->solo_ns;
+        p->solo_ns = p->solo_ns * 2 < SOLO_MAX_NS ? p->solo_ns * 2 : SOLO_MAX_NS;
         p->window_start = 0;
         return;
     }
+    p->solo_ns = SOLO_MIN_NS; /* a clean window: the next period starts short */
     open_window(p, now);
 }
 
@@ -453,6 +464,7 @@ hst_pool *hst_pool_create(int n_threads, hst_thread_start_fn on_start, void *use
     p->on_start = on_start;
     p->on_start_user = user;
     p->adaptive = 1;
+    p->solo_ns = SOLO_MIN_NS;
     for (int i = 0; i < n_threads; i++) {
         init_worker(p, i);
         fds[i] = -1;
