@@ -266,10 +266,13 @@ void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx);
  * the workers for the job, so every task of a call computes alike. */
 extern _Thread_local hst_kernel hst_thread_kernel;
 /* Bytes of bf16/int8 weights the calling thread's matmuls did not read
- * because of their storage (4·N·K f32 bytes minus the stored ones, per call):
- * hst_pool_run adds the workers' to the caller's, hst_forward turns it into
- * hst_session_last_bytes. */
+ * because of their storage (4·N·K f32 bytes minus the stored ones, per call).
+ * Workers add theirs to the pool after each job; hst_forward takes them
+ * (hst_pool_take_bytes_saved, which also resets) with the caller's into
+ * hst_session_last_bytes. Jobs complete before hst_pool_run returns, so a
+ * call's share is in the pool when the call ends. */
 extern _Thread_local uint64_t hst_thread_bytes_saved;
+uint64_t hst_pool_take_bytes_saved(hst_pool *p);
 
 /* ---- kernels ------------------------------------------------------------------ */
 

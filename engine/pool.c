@@ -103,7 +103,6 @@ struct hst_pool {
     _Alignas(64) _Atomic int done; /* tasks of the slice finished */
     _Atomic int n_slice;
     _Atomic int caller_sleeping;
-    _Atomic uint64_t bytes_saved; /* the workers' hst_thread_bytes_saved, for the caller */
 
     /* Contention detection: the caller's alone. */
     int adaptive;
@@ -112,6 +111,9 @@ struct hst_pool {
     int window_jobs;
     _Atomic int solo;
     _Atomic uint64_t jobs, jobs_solo, stalls, solo_periods;
+    /* The workers' hst_thread_bytes_saved, taken by hst_forward (its own line:
+     * the workers add to it, the caller reads it once per call). */
+    _Alignas(64) _Atomic uint64_t bytes_saved;
 };
 
 _Thread_local hst_kernel hst_thread_kernel = HST_KERNEL_AUTO;
@@ -304,7 +306,6 @@ static uint64_t run_team_slice(hst_pool *p, int base, int n, hst_task_fn fn, voi
         atomic_fetch_add_explicit(&p->done, ran, memory_order_acq_rel);
     }
     wait_for_tasks(p, n);
-    hst_thread_bytes_saved += atomic_exchange_explicit(&p->bytes_saved, 0, memory_order_relaxed);
     uint64_t wait = hst_now_ns() - t1;
     uint64_t explained = (ran ? STALL_TASKS * (t1 - t0) / (uint64_t)ran : 0) + STALL_SLACK_NS;
     return wait > explained ? wait : 0;
@@ -400,6 +401,13 @@ void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx)
         stall += run_team_slice(p, base, n, fn, ctx);
     }
     account_team_job(p, stall);
+}
+
+uint64_t hst_pool_take_bytes_saved(hst_pool *p)
+{
+    return p && atomic_load_explicit(&p->bytes_saved, memory_order_relaxed)
+               ? atomic_exchange_explicit(&p->bytes_saved, 0, memory_order_relaxed)
+               : 0;
 }
 
 void hst_pool_set_adaptive(hst_pool *p, int on)

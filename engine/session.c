@@ -207,9 +207,10 @@ int hst_forward(hst_session *s, const int *ids, int n, float *logits, int all_lo
     memset(s->section_ns, 0, (size_t)s->n_sections * sizeof *s->section_ns);
     memset(s->section_flops, 0, (size_t)s->n_sections * sizeof *s->section_flops);
     uint64_t saved = hst_thread_bytes_saved;
+    hst_pool_take_bytes_saved(s->pool); /* nothing of an earlier call's */
     if (s->ops->forward(s, s->history + s->pos, n, logits, all_logits, err) != 0)
         return -1;
-    s->last_bytes_saved = hst_thread_bytes_saved - saved;
+    s->last_bytes_saved = hst_thread_bytes_saved - saved + hst_pool_take_bytes_saved(s->pool);
     s->last_t0 = s->pos;
     s->last_n = n;
     s->pos += n;
