@@ -48,7 +48,7 @@ else
   say = @printf '  %-7s %s\n' '$(1)' '$(2)';
 endif
 
-.PHONY: all deps deps-test run check test unit-asan e2e lint clean
+.PHONY: all deps deps-test run check test unit-asan e2e lint clean bench
 
 all: hstprof
 
@@ -126,6 +126,10 @@ run: hstprof
 # make was given its own -j.
 JOBS = $(if $(filter -j%,$(MAKEFLAGS)),,-j$(NPROC))
 RUN_ALL = HSTPROF=./hstprof HSTPROF_ASAN=build-asan/hstprof bash tests/run_all.sh
+
+# Benchmarks print figures and never fail on a timing (tests assert no times).
+bench: hstprof
+	tests/bench_contend.sh
 
 check: build/.deps-test.ok
 	@$(MAKE) --no-print-directory $(JOBS) hstprof $(TEST_BIN)

@@ -269,6 +269,18 @@ static void cell_work(const hst_config *c, hst_mode mode, const bench_test *t, d
     }
 }
 
+/* Spec 11 counts f32 weights; the session counts them at the precision they
+ * are stored in (bf16, int8). The share of its last call, the cell's last
+ * forward, scales the cell's bytes to what the stored weights read. */
+static double bytes_stored_share(const hst_session *session, const bench_test *t)
+{
+    const hst_config *c = hst_session_config(session);
+    hst_mode mode = hst_session_mode(session);
+    double f32 = t->gen ? hst_bytes_decode(c, mode, t->seq_len + t->gen - 1) : hst_bytes_prefill(c, mode, t->seq_len);
+    double stored = hst_session_last_bytes(session);
+    return f32 > 0 && stored > 0 ? stored / f32 : 1.0;
+}
+
 /* Counters, memory and the roofline point of one cell: one window. */
 static void add_cell_probes(json_t *cell, const probes_session *s, const bench_test *t, const double *ms, int runs,
                             probes_window *w)
@@ -277,6 +289,7 @@ static void add_cell_probes(json_t *cell, const probes_session *s, const bench_t
     for (int i = 0; i < runs; i++)
         total_ms += ms[i];
     cell_work(hst_session_config(s->session), hst_session_mode(s->session), t, &flops, &bytes);
+    bytes *= bytes_stored_share(s->session, t);
     probes_window_report *rep = malloc(sizeof *rep);
     if (!rep)
         return;

@@ -372,6 +372,9 @@ static void print_text_summary(const run_flags *f, const run_result *r)
     if (f->shared_pus)
         printf("            oversubscribed (--oversubscribe): the %d threads share PUs; timings do not show scaling\n",
                r->threads);
+    if (r->contention.jobs_solo > 0)
+        printf("            contention: %.0f%% of the jobs ran on 1 thread (the threads waited for a core: another "
+               "process wants these PUs)\n", 100.0 * (double)r->contention.jobs_solo / (double)r->contention.jobs);
     printf("prefill     %d tokens in %.3f ms = %.1f tok/s (%.2f GFLOP/s)\n", r->prompt_len, r->prefill_ms,
            r->prefill_tok_per_s, r->prefill_gflops_per_s);
     if (r->decode_steps > 0)

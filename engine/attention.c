@@ -116,7 +116,8 @@ static void attend_row_portable(const hst_attention_args *a, int row, int h)
 
 #define CHUNK_BLOCKS 4       /* streaming-softmax step: 64 keys per max/rescale */
 #define GROUP_LANES 8        /* (row, head) pairs attended together, at most */
-#define SCORE_LANES 4        /* lanes whose scores are computed together (4 chains each) */
+#define SCORE_LANES 4        /* lanes whose scores are computed together (a chain per block each) */
+#define SCORE_BLOCKS 2       /* key blocks scored together */
 #define MAX_GROUP_VECTORS 16 /* hd up to 256 */
 
 _Static_assert(CHUNK_BLOCKS * KB == HST_ATTN_KEEP_BLOCK, "a softmax chunk is one block of Core D's filter");
@@ -156,36 +157,61 @@ __attribute__((always_inline)) static inline chunk_plan plan_chunk(const hst_att
     return (chunk_plan){-1, -1, 0, 0};
 }
 
+/* Raw scores of lanes r0..r0+RN-1 for the NB blocks from block b0 into
+ * acc[lane][block]: one FMA chain over d per (lane, key), d increasing. The
+ * NB blocks share each broadcast of q[d] and (rows of one head) each key
+ * vector serves the RN lanes, so RN·NB chains run side by side. */
+__attribute__((always_inline, target("avx512f"))) static inline void
+block_scores512(const lane_group *g, int r0, const int RN, const int NB, int b0, const int hd, const int BY_HEAD,
+                __m512 acc[SCORE_LANES][SCORE_BLOCKS])
+{
+    for (int r = 0; r < RN; r++)
+        for (int b = 0; b < NB; b++)
+            acc[r][b] = _mm512_setzero_ps();
+    for (int d = 0; d < hd; d++) {
+        __m512 k[SCORE_BLOCKS];
+        for (int b = 0; !BY_HEAD && b < NB; b++)
+            k[b] = _mm512_load_ps(g->kh[r0] + ((size_t)(b0 + b) * hd + d) * KB);
+        for (int r = 0; r < RN; r++) {
+            __m512 q = _mm512_set1_ps(g->q[r0 + r][d]);
+            for (int b = 0; b < NB; b++) {
+                if (BY_HEAD)
+                    k[b] = _mm512_load_ps(g->kh[r0 + r] + ((size_t)(b0 + b) * hd + d) * KB);
+                acc[r][b] = _mm512_fmadd_ps(q, k[b], acc[r][b]);
+            }
+        }
+    }
+}
+
 /* Scaled scores of every lane for the chunk's blocks into sc[lane][block][key],
- * -inf where the lane does not see the key: four partial chains over d. */
+ * -inf where the lane does not see the key. Blocks go SCORE_BLOCKS at a time
+ * (one for wide heads): with the output accumulators live, more chains than
+ * that would not stay in registers. */
 __attribute__((always_inline, target("avx512f"))) static inline void
 chunk_scores512(const hst_attention_args *a, const lane_group *g, const chunk_plan *p,
                 float sc[GROUP_LANES][CHUNK_BLOCKS][KB], const int R, const int NV, const int BY_HEAD)
 {
-    const int hd = NV * 16, b0 = p->c * CHUNK_BLOCKS;
+    const int hd = NV * 16, b0 = p->c * CHUNK_BLOCKS, per_pass = NV >= 4 ? 1 : SCORE_BLOCKS;
     const __m512 scale = _mm512_set1_ps(a->scale), minus_inf = _mm512_set1_ps(-INFINITY);
-    for (int nb = 0; nb < p->nb; nb++) {
-        const size_t block = (size_t)(b0 + nb) * hd * KB;
-        for (int r0 = 0; r0 < R; r0 += SCORE_LANES) {
-            const int rn = R - r0 < SCORE_LANES ? R - r0 : SCORE_LANES;
-            __m512 acc[SCORE_LANES][4];
-            for (int r = 0; r < rn; r++)
-                acc[r][0] = acc[r][1] = acc[r][2] = acc[r][3] = _mm512_setzero_ps();
-            for (int d = 0; d < hd; d += 4)
-                for (int i = 0; i < 4; i++) {
-                    __m512 k = _mm512_load_ps(g->kh[r0] + block + (size_t)(d + i) * KB);
-                    for (int r = 0; r < rn; r++) {
-                        if (BY_HEAD && r > 0)
-                            k = _mm512_load_ps(g->kh[r0 + r] + block + (size_t)(d + i) * KB);
-                        acc[r][i] = _mm512_fmadd_ps(_mm512_set1_ps(g->q[r0 + r][d + i]), k, acc[r][i]);
-                    }
-                }
+    for (int r0 = 0; r0 < R; r0 += SCORE_LANES) {
+        const int rn = R - r0 < SCORE_LANES ? R - r0 : SCORE_LANES;
+        for (int bb = 0; bb < p->nb; bb += per_pass) {
+            __m512 acc[SCORE_LANES][SCORE_BLOCKS];
+            const int nb = p->nb - bb < per_pass ? p->nb - bb : per_pass;
+            if (nb == 2)
+                block_scores512(g, r0, rn, 2, b0 + bb, hd, BY_HEAD, acc);
+            else
+                block_scores512(g, r0, rn, 1, b0 + bb, hd, BY_HEAD, acc);
             for (int r = 0; r < rn; r++) {
                 const int lane = r0 + r;
-                int valid = p->live >> lane & 1u ? g->last[lane] - (b0 + nb) * KB + 1 : 0;
-                __mmask16 keys = valid >= KB ? (__mmask16)0xffff : valid <= 0 ? 0 : (__mmask16)((1u << valid) - 1u);
-                __m512 s = _mm512_add_ps(_mm512_add_ps(acc[r][0], acc[r][1]), _mm512_add_ps(acc[r][2], acc[r][3]));
-                _mm512_store_ps(sc[lane][nb], _mm512_mask_mov_ps(minus_inf, keys, _mm512_mul_ps(s, scale)));
+                for (int b = 0; b < nb; b++) {
+                    int valid = p->live >> lane & 1u ? g->last[lane] - (b0 + bb + b) * KB + 1 : 0;
+                    __mmask16 keys = valid >= KB  ? (__mmask16)0xffff
+                                   : valid <= 0 ? 0
+                                                 : (__mmask16)((1u << valid) - 1u);
+                    _mm512_store_ps(sc[lane][bb + b],
+                                    _mm512_mask_mov_ps(minus_inf, keys, _mm512_mul_ps(acc[r][b], scale)));
+                }
             }
         }
     }
@@ -197,7 +223,7 @@ chunk_scores512(const hst_attention_args *a, const lane_group *g, const chunk_pl
  * lane alone is latency-bound on its NV chains; hd = 16 takes 8 lanes, its
  * scores computed 4 lanes at a time to stay in registers). Each lane's
  * arithmetic is exactly that of the lane on its own (R = 1): per 64-key chunk
- * it sees keys of, scores in four partial chains over d, scaled, masked to
+ * it sees keys of, scores in one chain over d per key, scaled, masked to
  * -inf outside its extent; one max and rescale; then p = e^(s - max) and
  * o += p * v over the keys in order. Keys another lane needs add p = 0
  * (fma(0, v, o) = o), and a chunk the lane sees nothing of is skipped for it
@@ -240,7 +266,8 @@ attend_lanes512(const hst_attention_args *a, int row0, int h0, const int R, cons
              * reduction and the exponential. */
             if (_mm512_cmp_ps_mask(m, _mm512_set1_ps(running_max[r]), _CMP_GT_OQ)) {
                 float new_max = _mm512_reduce_max_ps(m);
-                __m512 corr = _mm512_set1_ps(expf(running_max[r] - new_max));
+                /* In registers: a call to expf would spill every accumulator. */
+                __m512 corr = exp512_nonpositive(_mm512_set1_ps(running_max[r] - new_max));
                 denom[r] = _mm512_mul_ps(denom[r], corr);
                 for (int v = 0; v < NV; v++)
                     o[r][v] = _mm512_mul_ps(o[r][v], corr);
@@ -248,17 +275,21 @@ attend_lanes512(const hst_attention_args *a, int row0, int h0, const int R, cons
             }
             mx[r] = _mm512_set1_ps(running_max[r]);
         }
-        for (int i = 0; i < cur.nb; i++) {
-            int b = cur.c * CHUNK_BLOCKS + i, keys = cur.last - b * KB + 1 < KB ? cur.last - b * KB + 1 : KB;
+        /* Every weight of the chunk first: the exponentials of its blocks
+         * and lanes are independent, so they overlap instead of each block's
+         * waiting behind the previous block's products. */
+        for (int i = 0; i < cur.nb; i++)
             for (int r = 0; r < R; r++) {
                 if (!(cur.live >> r & 1u)) {
                     _mm512_store_ps(s[r][i], _mm512_setzero_ps());
                     continue;
                 }
-                __m512 p = exp512(_mm512_sub_ps(_mm512_load_ps(s[r][i]), mx[r]));
+                __m512 p = exp512_nonpositive(_mm512_sub_ps(_mm512_load_ps(s[r][i]), mx[r]));
                 denom[r] = _mm512_add_ps(denom[r], p);
                 _mm512_store_ps(s[r][i], p);
             }
+        for (int i = 0; i < cur.nb; i++) {
+            int b = cur.c * CHUNK_BLOCKS + i, keys = cur.last - b * KB + 1 < KB ? cur.last - b * KB + 1 : KB;
             const float *vb = a->v + (size_t)b * KB * a->ldv;
             for (int l = 0; l < keys; l++)
                 for (int v = 0; v < NV; v++) {

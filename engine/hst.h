@@ -239,6 +239,21 @@ uint64_t hst_pool_thread_migrations(const hst_pool *p, int i);
 /* Nanoseconds worker i spent running tasks (its load), since creation. */
 uint64_t hst_pool_thread_busy_ns(const hst_pool *p, int i);
 
+/* Contention (pool.c): when a worker keeps stalling the caller (another
+ * process wants its core), the pool runs jobs on the calling thread alone for
+ * a while and then measures again. Results are the same either way; the
+ * figures say how the threads were actually used. Counts since creation. */
+typedef struct {
+    uint64_t jobs;         /* jobs of more than one task on a pool of more than one thread */
+    uint64_t jobs_solo;    /* of those, run by the calling thread alone because of stalls */
+    uint64_t stalls;       /* team jobs in which the caller waited for a descheduled worker */
+    uint64_t solo_periods; /* times the pool went solo */
+    int solo_now;          /* 1 while it runs jobs alone */
+} hst_pool_contention_stats;
+void hst_pool_contention(const hst_pool *p, hst_pool_contention_stats *out);
+/* On by default; off keeps every job on the whole team (tests, A/B of the policy). */
+void hst_pool_set_adaptive(hst_pool *p, int on);
+
 /* ---- sessions: prefill and decode with a KV cache (spec 4, 5) ----------- */
 
 typedef struct hst_session hst_session;
@@ -268,6 +283,13 @@ int hst_session_pos(const hst_session *s);         /* tokens processed so far */
 const hst_config *hst_session_config(const hst_session *s);
 const hst_model *hst_session_model(const hst_session *s);
 uint64_t hst_session_kv_bytes(const hst_session *s); /* decode state allocation (hst_decode_state_bytes) */
+
+/* The bytes the last successful hst_forward call read, by spec 11's count
+ * (hst_bytes_decode for one token after position 0, hst_bytes_prefill of
+ * the positions so far otherwise) with the weights stored in bf16 or int8
+ * (hst_model_set_precision) at the size they are stored in, scales
+ * included; 0 before any call. */
+double hst_session_last_bytes(const hst_session *s);
 
 /* Process n >= 1 tokens at positions pos..pos+n-1 (a prefill when pos = 0,
  * a decode step when n = 1) in the session's mode. Writes logits for every

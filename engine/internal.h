@@ -216,6 +216,8 @@ struct hst_session {
     char (*section_names)[HST_SECTION_NAME_BYTES];
     uint64_t *section_ns;
     double *section_flops;
+    int last_t0, last_n;    /* the last successful call's rows */
+    uint64_t last_bytes_saved; /* its hst_thread_bytes_saved */
     hst_stage_fn stage_fn;  /* NULL unless a test asked (hst_session_set_stage_hook) */
     void *stage_user;
     void *state;            /* the core's (ops->state_create); NULL when it has none */
@@ -263,6 +265,14 @@ void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx);
  * hst_forward sets it from its session; hst_pool_run hands the caller's to
  * the workers for the job, so every task of a call computes alike. */
 extern _Thread_local hst_kernel hst_thread_kernel;
+/* Bytes of bf16/int8 weights the calling thread's matmuls did not read
+ * because of their storage (4·N·K f32 bytes minus the stored ones, per call).
+ * Workers add theirs to the pool after each job; hst_forward takes them
+ * (hst_pool_take_bytes_saved, which also resets) with the caller's into
+ * hst_session_last_bytes. Jobs complete before hst_pool_run returns, so a
+ * call's share is in the pool when the call ends. */
+extern _Thread_local uint64_t hst_thread_bytes_saved;
+uint64_t hst_pool_take_bytes_saved(hst_pool *p);
 
 /* ---- kernels ------------------------------------------------------------------ */
 
@@ -305,6 +315,17 @@ typedef enum {
  * increasing order whatever S, the thread count or the tile it falls in. */
 void hst_matmul(hst_pool *pool, const float *X, int S, int ldx, const hst_packed *W,
                 const float *bias, float *Y, int ldy, hst_epilogue epi);
+/* Several products of the same rows X (Q, K and V of a block) as one job of
+ * the pool: one synchronisation instead of one per product. Each output is
+ * computed exactly as hst_matmul computes it. */
+typedef struct {
+    const hst_packed *W;
+    const float *bias;
+    float *Y;
+    int ldy;
+    hst_epilogue epi;
+} hst_matmul_out;
+void hst_matmul_group(hst_pool *pool, const float *X, int S, int ldx, const hst_matmul_out *outs, int n);
 /* Same computation on the calling thread only (small matrices of the lattice). */
 void hst_matmul_serial(const float *X, int S, int ldx, const hst_packed *W,
                        const float *bias, float *Y, int ldy, hst_epilogue epi);

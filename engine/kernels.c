@@ -193,23 +193,34 @@ static void store_tile(const float *tile, int tile_ld, int mr, int ncols, const 
 
 /* The same epilogue with AVX-512 masks: identical results (t + b, then
  * max(v, 0) — which gives +0 for -0 and NaN as `v > 0 ? v : 0` does — or
- * y + v), without a branch per element. */
+ * y + v), without a branch per element. b is zero without a bias: t + 0
+ * is what store_tile computes too. */
+__attribute__((always_inline, target("avx512f"))) static inline void epilogue512(__m512 t, __m512 b, float *y,
+                                                                                 __mmask16 cols, hst_epilogue epi)
+{
+    __m512 v = _mm512_add_ps(t, b);
+    if (epi == HST_EPI_RELU)
+        v = _mm512_max_ps(v, _mm512_setzero_ps());
+    else if (epi == HST_EPI_ADD)
+        v = _mm512_add_ps(_mm512_maskz_loadu_ps(cols, y), v);
+    _mm512_mask_storeu_ps(y, cols, v);
+}
+
+/* Columns [c0, c0 + 16) of ncols, as a mask. */
+static inline __mmask16 column_mask(int c0, int ncols)
+{
+    int width = ncols - c0 < HST_NR ? ncols - c0 : HST_NR;
+    return width <= 0 ? 0 : (__mmask16)((1u << width) - 1u);
+}
+
 __attribute__((target("avx512f"))) static void store_tile512(const float *tile, int tile_ld, int mr, int ncols,
                                                              const float *bias, float *Y, int ldy, hst_epilogue epi)
 {
     for (int c0 = 0; c0 < ncols; c0 += HST_NR) {
-        int width = ncols - c0 < HST_NR ? ncols - c0 : HST_NR;
-        __mmask16 cols = (__mmask16)((1u << width) - 1u);
+        __mmask16 cols = column_mask(c0, ncols);
         __m512 b = bias ? _mm512_maskz_loadu_ps(cols, bias + c0) : _mm512_setzero_ps();
-        for (int r = 0; r < mr; r++) {
-            float *y = Y + (size_t)r * ldy + c0;
-            __m512 v = _mm512_add_ps(_mm512_loadu_ps(tile + r * tile_ld + c0), b);
-            if (epi == HST_EPI_RELU)
-                v = _mm512_max_ps(v, _mm512_setzero_ps());
-            else if (epi == HST_EPI_ADD)
-                v = _mm512_add_ps(_mm512_maskz_loadu_ps(cols, y), v);
-            _mm512_mask_storeu_ps(y, cols, v);
-        }
+        for (int r = 0; r < mr; r++)
+            epilogue512(_mm512_loadu_ps(tile + r * tile_ld + c0), b, Y + (size_t)r * ldy + c0, cols, epi);
     }
 }
 
@@ -392,89 +403,104 @@ static void micro_avx2_int8(const float *X, int ldx, const void *Wp, const float
     ((p) % 2 ? W512_BF16_ODD((w) + (size_t)((p) / 2 * 2) * (stride), k)                                    \
              : W512_BF16_EVEN((w) + (size_t)((p) / 2 * 2) * (stride), k))
 
-#define DEFINE_MICRO512(NAME, MR, ELT, LOAD)                                                                \
-    __attribute__((target("avx512f"))) static void NAME(const float *X, int ldx, const void *Wp,            \
-                                                         const float *scale, int K, int np, float *tile)    \
-    {                                                                                                       \
-        __m512 c0[MR], c1[MR];                                                                              \
-        const ELT *w0 = Wp;                                                                                 \
-        const size_t stride = (size_t)K * HST_NR;                                                           \
-        for (int r = 0; r < MR; r++)                                                                        \
-            c0[r] = c1[r] = _mm512_setzero_ps();                                                            \
-        if (np == 2) {                                                                                      \
-            for (int k = 0; k < K; k++) {                                                                   \
-                __m512 b0 = LOAD(w0, stride, 0, k), b1 = LOAD(w0, stride, 1, k);                            \
-                for (int r = 0; r < MR; r++) {                                                              \
-                    __m512 a = _mm512_set1_ps(X[(size_t)r * ldx + k]);                                      \
-                    c0[r] = _mm512_fmadd_ps(a, b0, c0[r]);                                                  \
-                    c1[r] = _mm512_fmadd_ps(a, b1, c1[r]);                                                  \
-                }                                                                                           \
-            }                                                                                               \
-        } else {                                                                                            \
-            for (int k = 0; k < K; k++) {                                                                   \
-                __m512 b0 = LOAD(w0, stride, 0, k);                                                         \
-                for (int r = 0; r < MR; r++)                                                                \
-                    c0[r] = _mm512_fmadd_ps(_mm512_set1_ps(X[(size_t)r * ldx + k]), b0, c0[r]);             \
-            }                                                                                               \
-        }                                                                                                   \
-        if (scale) {                                                                                        \
-            __m512 s0 = _mm512_loadu_ps(scale);                                                              \
-            __m512 s1 = np == 2 ? _mm512_loadu_ps(scale + HST_NR) : _mm512_setzero_ps();                   \
-            for (int r = 0; r < MR; r++) {                                                                  \
-                c0[r] = _mm512_mul_ps(c0[r], s0);                                                           \
-                c1[r] = _mm512_mul_ps(c1[r], s1);                                                           \
-            }                                                                                               \
-        }                                                                                                   \
-        for (int r = 0; r < MR; r++) {                                                                      \
-            _mm512_storeu_ps(tile + r * 2 * HST_NR, c0[r]);                                                 \
-            _mm512_storeu_ps(tile + r * 2 * HST_NR + HST_NR, c1[r]);                                        \
-        }                                                                                                   \
+/* ---- AVX-512, many rows: the product and its epilogue in registers ----------
+ * Up to 8 rows x 2 panels: one FMA chain over k per element (as every kernel
+ * here), then the scale, then the epilogue, stored straight into Y: no tile
+ * round trip and no per-call stack set-up, which on K = 128 (a block's D x D
+ * products) cost a tenth of the time. */
+
+/* What the epilogue of one call needs. */
+typedef struct {
+    const float *bias; /* at the call's first column, or NULL */
+    float *Y;          /* at the call's first row and column */
+    int ldy, ncols;    /* ncols: valid columns from the first (<= 32) */
+    hst_epilogue epi;
+    int stream;        /* write whole 32-byte-aligned vectors past the caches (see hst_matmul) */
+} direct_out;
+
+/* The epilogue, or for a streamed output (HST_EPI_NONE) non-temporal stores
+ * of the vectors that allow them: an output larger than the caches is
+ * written once and read later, so reading its lines in first (the store
+ * miss) only doubles the traffic. The values are the same. */
+__attribute__((always_inline, target("avx512f"))) static inline void
+direct_store512(const direct_out *o, __m512 t, __m512 b, float *y, __mmask16 cols)
+{
+    if (o->stream && ((uintptr_t)y & 31) == 0 && (cols == 0xffff || cols == 0xff)) {
+        __m512 v = _mm512_add_ps(t, b);
+        _mm256_stream_ps(y, _mm512_castps512_ps256(v));
+        if (cols == 0xffff)
+            _mm256_stream_ps(y + 8, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
+        return;
+    }
+    epilogue512(t, b, y, cols, o->epi);
+}
+
+#define DEFINE_DIRECT512(NAME, MR, NP, ELT, LOAD)                                                            \
+    __attribute__((target("avx512f"))) static void NAME(const float *X, int ldx, const void *Wp,              \
+                                                         const float *scale, int K, const direct_out *o)      \
+    {                                                                                                         \
+        __m512 c[MR][NP];                                                                                     \
+        const ELT *w0 = Wp;                                                                                   \
+        const size_t stride = (size_t)K * HST_NR;                                                             \
+        for (int r = 0; r < MR; r++)                                                                          \
+            for (int p = 0; p < NP; p++)                                                                      \
+                c[r][p] = _mm512_setzero_ps();                                                                \
+        for (int k = 0; k < K; k++) {                                                                         \
+            __m512 b[NP];                                                                                     \
+            for (int p = 0; p < NP; p++)                                                                      \
+                b[p] = LOAD(w0, stride, p, k);                                                                \
+            for (int r = 0; r < MR; r++) {                                                                    \
+                __m512 a = _mm512_set1_ps(X[(size_t)r * ldx + k]);                                            \
+                for (int p = 0; p < NP; p++)                                                                  \
+                    c[r][p] = _mm512_fmadd_ps(a, b[p], c[r][p]);                                              \
+            }                                                                                                 \
+        }                                                                                                     \
+        for (int p = 0; p < NP; p++) {                                                                        \
+            __mmask16 cols = column_mask(p * HST_NR, o->ncols);                                               \
+            __m512 s = scale ? _mm512_loadu_ps(scale + p * HST_NR) : _mm512_setzero_ps();                    \
+            __m512 bias = o->bias ? _mm512_maskz_loadu_ps(cols, o->bias + p * HST_NR) : _mm512_setzero_ps(); \
+            for (int r = 0; r < MR; r++)                                                                      \
+                direct_store512(o, scale ? _mm512_mul_ps(c[r][p], s) : c[r][p], bias,                         \
+                                o->Y + (size_t)r * o->ldy + p * HST_NR, cols);                                \
+        }                                                                                                     \
     }
 
-/* One kernel per row count (1..8) so the accumulators stay in registers. */
-#define DEFINE_MICRO512_ROWS(PREC, ELT, LOAD)                                                               \
-    DEFINE_MICRO512(micro512_##PREC##_1, 1, ELT, LOAD)                                                      \
-    DEFINE_MICRO512(micro512_##PREC##_2, 2, ELT, LOAD)                                                      \
-    DEFINE_MICRO512(micro512_##PREC##_3, 3, ELT, LOAD)                                                      \
-    DEFINE_MICRO512(micro512_##PREC##_4, 4, ELT, LOAD)                                                      \
-    DEFINE_MICRO512(micro512_##PREC##_5, 5, ELT, LOAD)                                                      \
-    DEFINE_MICRO512(micro512_##PREC##_6, 6, ELT, LOAD)                                                      \
-    DEFINE_MICRO512(micro512_##PREC##_7, 7, ELT, LOAD)                                                      \
-    DEFINE_MICRO512(micro512_##PREC##_8, 8, ELT, LOAD)
+typedef void (*direct_fn)(const float *X, int ldx, const void *Wp, const float *scale, int K, const direct_out *o);
 
-DEFINE_MICRO512_ROWS(f32, float, P512_F32)
-DEFINE_MICRO512_ROWS(bf16, uint16_t, P512_BF16)
-DEFINE_MICRO512_ROWS(int8, int8_t, P512_INT8)
+#define DEFINE_DIRECT512_ROWS(PREC, ELT, LOAD)                                                                \
+    DEFINE_DIRECT512(direct512_##PREC##_1x1, 1, 1, ELT, LOAD)                                                 \
+    DEFINE_DIRECT512(direct512_##PREC##_2x1, 2, 1, ELT, LOAD)                                                 \
+    DEFINE_DIRECT512(direct512_##PREC##_3x1, 3, 1, ELT, LOAD)                                                 \
+    DEFINE_DIRECT512(direct512_##PREC##_4x1, 4, 1, ELT, LOAD)                                                 \
+    DEFINE_DIRECT512(direct512_##PREC##_5x1, 5, 1, ELT, LOAD)                                                 \
+    DEFINE_DIRECT512(direct512_##PREC##_6x1, 6, 1, ELT, LOAD)                                                 \
+    DEFINE_DIRECT512(direct512_##PREC##_7x1, 7, 1, ELT, LOAD)                                                 \
+    DEFINE_DIRECT512(direct512_##PREC##_8x1, 8, 1, ELT, LOAD)                                                 \
+    DEFINE_DIRECT512(direct512_##PREC##_1x2, 1, 2, ELT, LOAD)                                                 \
+    DEFINE_DIRECT512(direct512_##PREC##_2x2, 2, 2, ELT, LOAD)                                                 \
+    DEFINE_DIRECT512(direct512_##PREC##_3x2, 3, 2, ELT, LOAD)                                                 \
+    DEFINE_DIRECT512(direct512_##PREC##_4x2, 4, 2, ELT, LOAD)                                                 \
+    DEFINE_DIRECT512(direct512_##PREC##_5x2, 5, 2, ELT, LOAD)                                                 \
+    DEFINE_DIRECT512(direct512_##PREC##_6x2, 6, 2, ELT, LOAD)                                                 \
+    DEFINE_DIRECT512(direct512_##PREC##_7x2, 7, 2, ELT, LOAD)                                                 \
+    DEFINE_DIRECT512(direct512_##PREC##_8x2, 8, 2, ELT, LOAD)
 
-typedef void (*fixed_rows_fn)(const float *, int, const void *, const float *, int, int, float *);
+DEFINE_DIRECT512_ROWS(f32, float, P512_F32)
+DEFINE_DIRECT512_ROWS(bf16, uint16_t, P512_BF16)
+DEFINE_DIRECT512_ROWS(int8, int8_t, P512_INT8)
 
-#define ROWS_TABLE(PREC)                                                                                    \
-    {NULL, micro512_##PREC##_1, micro512_##PREC##_2, micro512_##PREC##_3, micro512_##PREC##_4,             \
-     micro512_##PREC##_5, micro512_##PREC##_6, micro512_##PREC##_7, micro512_##PREC##_8}
+#define DIRECT_TABLE(PREC)                                                                                    \
+    {{NULL, direct512_##PREC##_1x1, direct512_##PREC##_2x1, direct512_##PREC##_3x1, direct512_##PREC##_4x1,  \
+      direct512_##PREC##_5x1, direct512_##PREC##_6x1, direct512_##PREC##_7x1, direct512_##PREC##_8x1},       \
+     {NULL, direct512_##PREC##_1x2, direct512_##PREC##_2x2, direct512_##PREC##_3x2, direct512_##PREC##_4x2,  \
+      direct512_##PREC##_5x2, direct512_##PREC##_6x2, direct512_##PREC##_7x2, direct512_##PREC##_8x2}}
 
-static const fixed_rows_fn micro512_by_rows[HST_PRECISION_COUNT][AVX512_MR + 1] = {
-    [HST_PRECISION_F32] = ROWS_TABLE(f32),
-    [HST_PRECISION_BF16] = ROWS_TABLE(bf16),
-    [HST_PRECISION_INT8] = ROWS_TABLE(int8),
+/* [precision][panels - 1][rows] */
+static const direct_fn direct512[HST_PRECISION_COUNT][2][AVX512_MR + 1] = {
+    [HST_PRECISION_F32] = DIRECT_TABLE(f32),
+    [HST_PRECISION_BF16] = DIRECT_TABLE(bf16),
+    [HST_PRECISION_INT8] = DIRECT_TABLE(int8),
 };
-
-static void micro_avx512_f32(const float *X, int ldx, const void *Wp, const float *scale, int K, int mr, int np,
-                             float *tile)
-{
-    micro512_by_rows[HST_PRECISION_F32][mr](X, ldx, Wp, scale, K, np, tile);
-}
-
-static void micro_avx512_bf16(const float *X, int ldx, const void *Wp, const float *scale, int K, int mr, int np,
-                              float *tile)
-{
-    micro512_by_rows[HST_PRECISION_BF16][mr](X, ldx, Wp, scale, K, np, tile);
-}
-
-static void micro_avx512_int8(const float *X, int ldx, const void *Wp, const float *scale, int K, int mr, int np,
-                              float *tile)
-{
-    micro512_by_rows[HST_PRECISION_INT8][mr](X, ldx, Wp, scale, K, np, tile);
-}
 
 /* ---- AVX-512, few rows: 1-2 rows x 4 or 8 panels ----------------------------
  * A decode step is one row: with two panels it has two FMA chains, each
@@ -545,8 +571,8 @@ static const kernel_impl impls[] = {
                              store_tile, {NULL}},
     [HST_KERNEL_AVX2] = {HST_KERNEL_AVX2, {micro_avx2_f32, micro_avx2_bf16, micro_avx2_int8}, AVX2_MR, store_tile,
                          {NULL}},
-    [HST_KERNEL_AVX512] = {HST_KERNEL_AVX512, {micro_avx512_f32, micro_avx512_bf16, micro_avx512_int8}, AVX512_MR,
-                           store_tile512, {wide512_f32, wide512_bf16, wide512_int8}},
+    /* AVX-512 runs direct512 (the epilogue in registers) where others run fn. */
+    [HST_KERNEL_AVX512] = {HST_KERNEL_AVX512, {NULL}, AVX512_MR, store_tile512, {wide512_f32, wide512_bf16, wide512_int8}},
 };
 
 static const char *const kernel_names[] = {
@@ -631,6 +657,8 @@ static const kernel_impl *current_impl(void)
 #define ROWS_PER_TASK 32
 #define PANELS_PER_TASK 4
 #define WIDE_PANELS 8
+/* Outputs of this size or more are written with non-temporal stores. */
+#define STREAM_BYTES (4u << 20)
 /* Below this many multiply-adds, waking workers costs more than it saves. */
 #define SERIAL_MACS (1 << 16)
 
@@ -644,6 +672,7 @@ typedef struct {
     hst_epilogue epi;
     int col_tasks, panels_per_task;
     const kernel_impl *impl; /* the calling thread's, for every task of the call */
+    int stream;              /* Y is written past the caches (matmul_job_for) */
 } matmul_job;
 
 /* Rows r0..r1 (at most WIDE_MAX_ROWS) x panels p..p+np-1 with the wide kernel. */
@@ -677,6 +706,12 @@ static void matmul_block(const matmul_job *j, int r0, int r1, int p0, int p1)
         const float *scale = j->W->scale ? j->W->scale + c0 : NULL;
         for (int r = r0; r < r1; r += mr_max) {
             int mr = r1 - r < mr_max ? r1 - r : mr_max;
+            if (j->impl->kind == HST_KERNEL_AVX512) {
+                direct_out o = {j->bias ? j->bias + c0 : NULL, j->Y + (size_t)r * j->ldy + c0, j->ldy, ncols, j->epi,
+                                j->stream};
+                direct512[j->W->precision][np - 1][mr](j->X + (size_t)r * j->ldx, j->ldx, Wp, scale, K, &o);
+                continue;
+            }
             micro(j->X + (size_t)r * j->ldx, j->ldx, Wp, scale, K, mr, np, tile);
             j->impl->store(tile, 2 * HST_NR, mr, ncols, j->bias ? j->bias + c0 : NULL,
                           j->Y + (size_t)r * j->ldy + c0, j->ldy, j->epi);
@@ -688,22 +723,89 @@ static void matmul_task(void *ctx, int task)
 {
     const matmul_job *j = ctx;
     int panels = (j->W->N + HST_NR - 1) / HST_NR, per_task = j->panels_per_task;
-    int rt = task / j->col_tasks, ct = task % j->col_tasks;
+    /* Column-major: a task's panels stay in cache while it runs through the
+     * row blocks, so a weight bigger than the cache (lm_head) is read from
+     * memory once per call, not once per row block. */
+    int row_tasks = (j->S + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+    int ct = task / row_tasks, rt = task % row_tasks;
     int r0 = rt * ROWS_PER_TASK, r1 = r0 + ROWS_PER_TASK < j->S ? r0 + ROWS_PER_TASK : j->S;
     int p0 = ct * per_task, p1 = p0 + per_task < panels ? p0 + per_task : panels;
     matmul_block(j, r0, r1, p0, p1);
+    if (j->stream)
+        _mm_sfence(); /* non-temporal stores are weakly ordered: visible before the task counts as done */
 }
+
+/* A call of a row or two (decode) reads each weight once: its cost is the
+ * weights' bytes, and the threads split them by panels. A matrix of a few
+ * panels gets tasks of 4 panels so two threads share even a D x D one. */
+static matmul_job matmul_job_for(const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y,
+                                 int ldy, hst_epilogue epi)
+{
+    int panels = (W->N + HST_NR - 1) / HST_NR;
+    int per_task = S > WIDE_MAX_ROWS ? PANELS_PER_TASK : panels <= 2 * WIDE_PANELS ? 4 : WIDE_PANELS;
+    matmul_job j = {X, S, ldx, W, bias, Y, ldy, epi, (panels + per_task - 1) / per_task, per_task, current_impl(), 0};
+    /* An output bigger than a core's L2 (all the logits of a prefill) is streamed. */
+    j.stream = epi == HST_EPI_NONE && (size_t)S * W->N * sizeof(float) >= STREAM_BYTES;
+    return j;
+}
+
+_Thread_local uint64_t hst_thread_bytes_saved;
+
+/* What reading W once saves against f32 weights (spec 11 counts 4 bytes each). */
+static uint64_t bytes_saved(const hst_packed *W)
+{
+    uint64_t elems = (uint64_t)W->N * (uint64_t)W->K;
+    if (W->precision == HST_PRECISION_BF16)
+        return 2 * elems;
+    if (W->precision == HST_PRECISION_INT8)
+        return 3 * elems - sizeof(float) * (uint64_t)W->N; /* the scales are read too */
+    return 0;
+}
+
+static int matmul_tasks(const matmul_job *j) { return (j->S + ROWS_PER_TASK - 1) / ROWS_PER_TASK * j->col_tasks; }
 
 void hst_matmul(hst_pool *pool, const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y,
                 int ldy, hst_epilogue epi)
 {
-    int panels = (W->N + HST_NR - 1) / HST_NR;
-    int per_task = S <= WIDE_MAX_ROWS ? WIDE_PANELS : PANELS_PER_TASK;
-    matmul_job j = {X, S, ldx, W, bias, Y, ldy, epi, (panels + per_task - 1) / per_task, per_task, current_impl()};
-    int row_tasks = (S + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
+    matmul_job j = matmul_job_for(X, S, ldx, W, bias, Y, ldy, epi);
+    hst_thread_bytes_saved += bytes_saved(W);
     if ((int64_t)S * W->N * W->K < SERIAL_MACS)
         pool = NULL;
-    hst_pool_run(pool, row_tasks * j.col_tasks, matmul_task, &j);
+    hst_pool_run(pool, matmul_tasks(&j), matmul_task, &j);
+}
+
+#define MATMUL_GROUP_MAX 4
+
+typedef struct {
+    matmul_job jobs[MATMUL_GROUP_MAX];
+    int first_task[MATMUL_GROUP_MAX + 1]; /* job i has tasks first_task[i]..first_task[i+1]-1 */
+} matmul_group;
+
+static void matmul_group_task(void *ctx, int task)
+{
+    const matmul_group *g = ctx;
+    int i = 0;
+    while (task >= g->first_task[i + 1])
+        i++;
+    matmul_task((void *)&g->jobs[i], task - g->first_task[i]);
+}
+
+void hst_matmul_group(hst_pool *pool, const float *X, int S, int ldx, const hst_matmul_out *outs, int n)
+{
+    matmul_group g;
+    for (int i = 0; i < n; i += MATMUL_GROUP_MAX) {
+        int count = n - i < MATMUL_GROUP_MAX ? n - i : MATMUL_GROUP_MAX;
+        int64_t macs = 0;
+        g.first_task[0] = 0;
+        for (int k = 0; k < count; k++) {
+            const hst_matmul_out *o = &outs[i + k];
+            g.jobs[k] = matmul_job_for(X, S, ldx, o->W, o->bias, o->Y, o->ldy, o->epi);
+            g.first_task[k + 1] = g.first_task[k] + matmul_tasks(&g.jobs[k]);
+            macs += (int64_t)S * o->W->N * o->W->K;
+            hst_thread_bytes_saved += bytes_saved(o->W);
+        }
+        hst_pool_run(macs < SERIAL_MACS ? NULL : pool, g.first_task[count], matmul_group_task, &g);
+    }
 }
 
 void hst_matmul_serial(const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y, int ldy,

@@ -1,24 +1,77 @@
-/* pool.c — a persistent pthread pool. Workers are created once; between jobs
- * they spin briefly (jobs of one token come back to back) and then sleep on a
- * condition variable, so an idle engine costs no CPU. Tasks are taken from a
- * shared counter; since a task's result never depends on the thread that runs
- * it, outputs are bit-identical for any thread count. */
+/* pool.c — a persistent pthread pool.
+ *
+ * Work splitting. A job's tasks are cut into one contiguous range per thread
+ * (thread i owns tasks [i·n/T, (i+1)·n/T)), so a thread computes the same
+ * output columns, and reads the same weight slice, token after token: the
+ * slice stays in that core's own cache. A thread that runs out of its own
+ * range takes tasks from the back of the others' ranges, so a slow thread
+ * (descheduled, or sharing its core) delays the job by at most the task it is
+ * running. The job is over when its tasks are done, not when every worker has
+ * checked in: a worker the scheduler has not run yet holds nothing up. Since
+ * a task's result never depends on the thread that runs it, outputs are
+ * bit-identical for any thread count and any stealing.
+ *
+ * Contention. With more runnable threads than cores (another process wants
+ * one), the scheduler shares the cores out: the team's threads spend time
+ * waiting for a core, and whenever the thread the others wait for is the
+ * one waiting, everyone waits, so two threads end up slower than one. The
+ * pool measures it over windows of jobs: the time its threads were kept
+ * off a core (the kernel's run delay, /proc/self/task/TID/schedstat) and
+ * the caller's waits for a worker descheduled in the middle of a task. When
+ * either exceeds a share of the window, the pool runs jobs on the calling
+ * thread alone for a while (its workers sleep), then tries the team again.
+ * hst_pool_contention reports it, so a run says it happened instead of
+ * hiding it.
+ *
+ * Waiting. Between jobs, workers poll for a short while (the jobs of one
+ * token come back to back), then sleep on a futex: an idle or solo engine
+ * spins on no core that another thread needs. */
 #include "engine/internal.h"
 
+#include <fcntl.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-/* About 50-100 µs of polling before sleeping: longer than the gap between two
- * matmuls of one token, much shorter than a human-visible pause. After the
- * first PAUSE_ITERATIONS the poll yields the CPU between checks: on a busy
- * machine the thread being waited for may be runnable on this very core, and
- * burning the time slice in a spin would only delay it. */
-#define SPIN_ITERATIONS 20000
-#define PAUSE_ITERATIONS 2000
+/* How long a waiting thread polls before it sleeps: longer than the gap
+ * between two jobs of one token, much shorter than a human-visible pause. */
+#define SPIN_NS 60000
+/* A range word: the job's tag (its generation), then the range's front and
+ * back task (16 bits each; bigger jobs run in slices of MAX_SLICE tasks). */
+#define MAX_SLICE 0xffff
+/* Contention detection (see the file comment). A caller's wait counts as a
+ * stall when it exceeds STALL_TASKS times the mean duration of the tasks the
+ * caller ran in that job plus STALL_SLACK_NS: imbalance costs at most about
+ * one task, a descheduled worker costs a time slice (milliseconds). A window
+ * closes after WINDOW_JOBS team jobs and WINDOW_NS. Jobs run solo for a
+ * period, then a window of team jobs measures again, when in the window
+ * the stalls exceed 1/STALL_SHARE of its time or the team's threads waited
+ * for a core (summed) for more than 1/DELAY_SHARE of it. One CPU-bound
+ * competitor on as many PUs as threads keeps two threads off their cores
+ * about 2/3 of the time in sum (three runnable threads, two cores), light
+ * background work a few percent; a team is about 1.5x one thread, so losing
+ * a quarter of its time to waits leaves it no faster than the caller alone.
+ * The period starts at SOLO_MIN_NS (another process's burst passes quickly)
+ * and doubles up to SOLO_MAX_NS while each team window finds contention
+ * again (a competitor that stays costs a window every half second). */
+#define STALL_TASKS 4
+#define STALL_SLACK_NS 50000
+#define WINDOW_JOBS 16
+#define WINDOW_NS 5000000ull
+#define STALL_SHARE 4
+#define DELAY_SHARE 4
+#define SOLO_MIN_NS 32000000ull
+#define SOLO_MAX_NS 512000000ull
+
+typedef struct {
+    _Alignas(64) _Atomic uint64_t word; /* tag << 32 | front << 16 | back */
+} task_range;
 
 typedef struct {
     hst_pool *pool;
@@ -33,25 +86,37 @@ typedef struct {
 struct hst_pool {
     int n_threads;
     worker *workers;
+    task_range *ranges; /* [n_threads] */
     hst_thread_start_fn on_start;
     void *on_start_user;
 
-    pthread_mutex_t mutex;
-    pthread_cond_t wake;      /* workers wait here for a new job */
-    pthread_cond_t finished;  /* the caller waits here for the last worker */
-    _Atomic unsigned generation;
-    _Atomic int sleepers;
-    _Atomic int caller_sleeping;
+    /* The current job, published by generation (release). A worker that
+     * read a stale job finds every range tagged with another generation and
+     * claims nothing, so it never runs a task with the wrong fn. */
+    _Alignas(64) _Atomic unsigned generation;
     _Atomic int stop;
+    _Atomic int sleepers;
+    _Atomic(hst_task_fn) fn;
+    _Atomic(void *) ctx;
+    _Atomic int base;   /* first task of the slice */
+    _Atomic int kernel; /* the caller's, taken by every worker */
+    _Alignas(64) _Atomic int done; /* tasks of the slice finished */
+    _Atomic int n_slice;
+    _Atomic int caller_sleeping;
 
-    /* The current job. */
-    hst_kernel kernel;   /* the caller's, taken by every worker */
-    hst_task_fn fn;
-    void *ctx;
-    int n_tasks;
-    _Atomic int next_task;
-    _Atomic int pending; /* workers (not the caller) still in the job */
+    /* Contention detection: the caller's alone. */
+    int adaptive;
+    int *schedstat_fd;   /* [n_threads]: /proc/self/task/TID/schedstat, -1 when unreadable */
+    uint64_t window_start, window_delay0, window_stall_ns, solo_until, solo_ns;
+    int window_jobs;
+    _Atomic int solo;
+    _Atomic uint64_t jobs, jobs_solo, stalls, solo_periods;
+    /* The workers' hst_thread_bytes_saved, taken by hst_forward (its own line:
+     * the workers add to it, the caller reads it once per call). */
+    _Alignas(64) _Atomic uint64_t bytes_saved;
 };
+
+_Thread_local hst_kernel hst_thread_kernel = HST_KERNEL_AUTO;
 
 static inline void cpu_relax(void)
 {
@@ -60,51 +125,90 @@ static inline void cpu_relax(void)
 #endif
 }
 
-static inline void relax_or_yield(int iteration)
+static void futex_wait(_Atomic int *addr, int expected)
 {
-    if (iteration < PAUSE_ITERATIONS)
-        cpu_relax();
-    else
-        sched_yield();
+    syscall(SYS_futex, (int *)addr, FUTEX_WAIT_PRIVATE, expected, NULL, NULL, 0);
 }
 
-_Thread_local hst_kernel hst_thread_kernel = HST_KERNEL_AUTO;
-
-static void run_tasks(hst_pool *p, worker *w)
+static void futex_wake(_Atomic int *addr, int n)
 {
-    hst_thread_kernel = p->kernel;
-    uint64_t t0 = hst_now_ns();
+    syscall(SYS_futex, (int *)addr, FUTEX_WAKE_PRIVATE, n, NULL, NULL, 0);
+}
+
+/* ---- ranges -------------------------------------------------------------------- */
+
+static uint64_t range_word(unsigned tag, int front, int back)
+{
+    return (uint64_t)tag << 32 | (uint64_t)front << 16 | (uint64_t)back;
+}
+
+/* Claims the front (own work) or back (stolen work) task of r for job tag. */
+static int claim(task_range *r, unsigned tag, int from_back, int *task)
+{
+    uint64_t v = atomic_load_explicit(&r->word, memory_order_acquire);
+    for (;;) {
+        int front = (int)(v >> 16 & 0xffff), back = (int)(v & 0xffff);
+        if ((unsigned)(v >> 32) != tag || front >= back)
+            return 0;
+        uint64_t next = from_back ? range_word(tag, front, back - 1) : range_word(tag, front + 1, back);
+        if (atomic_compare_exchange_weak_explicit(&r->word, &v, next, memory_order_acq_rel, memory_order_acquire)) {
+            *task = from_back ? back - 1 : front;
+            return 1;
+        }
+    }
+}
+
+/* Runs thread self's range, then steals; returns the tasks run and their time. */
+static int run_tasks(hst_pool *p, int self, unsigned tag, hst_task_fn fn, void *ctx, int base)
+{
+    int task, ran = 0;
+    while (claim(&p->ranges[self], tag, 0, &task)) {
+        fn(ctx, base + task);
+        ran++;
+    }
+    for (int k = 1; k < p->n_threads; k++) {
+        task_range *victim = &p->ranges[(self + k) % p->n_threads];
+        while (claim(victim, tag, 1, &task)) {
+            fn(ctx, base + task);
+            ran++;
+        }
+    }
+    return ran;
+}
+
+static void note_cpu(worker *w)
+{
     int cpu = sched_getcpu();
     int last = atomic_load_explicit(&w->cpu, memory_order_relaxed);
     if (last >= 0 && cpu != last)
         atomic_fetch_add_explicit(&w->migrations, 1, memory_order_relaxed);
     atomic_store_explicit(&w->cpu, cpu, memory_order_relaxed);
-    for (;;) {
-        int task = atomic_fetch_add_explicit(&p->next_task, 1, memory_order_relaxed);
-        if (task >= p->n_tasks)
-            break;
-        p->fn(p->ctx, task);
-    }
-    atomic_fetch_add_explicit(&w->busy_ns, hst_now_ns() - t0, memory_order_relaxed);
 }
+
+/* ---- workers ------------------------------------------------------------------- */
 
 /* Waits until the generation differs from seen; returns the new one. */
 static unsigned wait_for_job(hst_pool *p, unsigned seen)
 {
-    for (int i = 0; i < SPIN_ITERATIONS; i++) {
+    uint64_t t0 = hst_now_ns();
+    for (int i = 0;; i++) {
         unsigned g = atomic_load_explicit(&p->generation, memory_order_acquire);
         if (g != seen)
             return g;
-        relax_or_yield(i);
+        cpu_relax();
+        if ((i & 63) == 63 && hst_now_ns() - t0 > SPIN_NS)
+            break;
     }
-    pthread_mutex_lock(&p->mutex);
-    atomic_fetch_add(&p->sleepers, 1);
-    unsigned g;
-    while ((g = atomic_load(&p->generation)) == seen)
-        pthread_cond_wait(&p->wake, &p->mutex);
-    atomic_fetch_sub(&p->sleepers, 1);
-    pthread_mutex_unlock(&p->mutex);
-    return g;
+    for (;;) {
+        atomic_fetch_add(&p->sleepers, 1);
+        unsigned g = atomic_load(&p->generation);
+        if (g == seen)
+            futex_wait((_Atomic int *)&p->generation, (int)seen);
+        atomic_fetch_sub(&p->sleepers, 1);
+        g = atomic_load_explicit(&p->generation, memory_order_acquire);
+        if (g != seen)
+            return g;
+    }
 }
 
 static void *worker_main(void *arg)
@@ -122,40 +226,159 @@ static void *worker_main(void *arg)
         seen = wait_for_job(p, seen);
         if (atomic_load(&p->stop))
             break;
-        run_tasks(p, w);
-        /* The last worker out wakes the caller if it went to sleep. */
-        if (atomic_fetch_sub(&p->pending, 1) == 1 && atomic_load(&p->caller_sleeping)) {
-            pthread_mutex_lock(&p->mutex);
-            pthread_cond_signal(&p->finished);
-            pthread_mutex_unlock(&p->mutex);
+        hst_task_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
+        void *ctx = atomic_load_explicit(&p->ctx, memory_order_relaxed);
+        int base = atomic_load_explicit(&p->base, memory_order_relaxed);
+        hst_thread_kernel = (hst_kernel)atomic_load_explicit(&p->kernel, memory_order_relaxed);
+        uint64_t t0 = hst_now_ns();
+        int ran = run_tasks(p, w->index, seen, fn, ctx, base);
+        if (!ran)
+            continue;
+        note_cpu(w);
+        atomic_fetch_add_explicit(&w->busy_ns, hst_now_ns() - t0, memory_order_relaxed);
+        if (hst_thread_bytes_saved) {
+            atomic_fetch_add_explicit(&p->bytes_saved, hst_thread_bytes_saved, memory_order_relaxed);
+            hst_thread_bytes_saved = 0;
         }
+        int n = atomic_load_explicit(&p->n_slice, memory_order_relaxed);
+        if (atomic_fetch_add(&p->done, ran) + ran == n && atomic_load(&p->caller_sleeping))
+            futex_wake(&p->done, 1);
     }
     return NULL;
 }
 
-static void publish_job(hst_pool *p)
+/* ---- the caller ------------------------------------------------------------------ */
+
+static void wait_for_tasks(hst_pool *p, int n)
 {
-    atomic_fetch_add(&p->generation, 1);
-    if (atomic_load(&p->sleepers) > 0) {
-        pthread_mutex_lock(&p->mutex);
-        pthread_cond_broadcast(&p->wake);
-        pthread_mutex_unlock(&p->mutex);
+    uint64_t t0 = hst_now_ns();
+    for (int i = 0;; i++) {
+        if (atomic_load_explicit(&p->done, memory_order_acquire) == n)
+            return;
+        cpu_relax();
+        if ((i & 63) == 63 && hst_now_ns() - t0 > SPIN_NS)
+            break;
+    }
+    atomic_store(&p->caller_sleeping, 1);
+    int d;
+    while ((d = atomic_load(&p->done)) != n)
+        futex_wait(&p->done, d);
+    atomic_store(&p->caller_sleeping, 0);
+}
+
+static void run_solo(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx)
+{
+    worker *w = p ? &p->workers[0] : NULL;
+    uint64_t t0 = w ? hst_now_ns() : 0;
+    for (int t = 0; t < n_tasks; t++)
+        fn(ctx, t);
+    if (w) {
+        note_cpu(w);
+        atomic_fetch_add_explicit(&w->busy_ns, hst_now_ns() - t0, memory_order_relaxed);
     }
 }
 
-static void wait_for_workers(hst_pool *p)
+/* One slice of at most MAX_SLICE tasks on the team; returns the caller's
+ * wait beyond what imbalance explains (the stall), in ns. */
+static uint64_t run_team_slice(hst_pool *p, int base, int n, hst_task_fn fn, void *ctx)
 {
-    for (int i = 0; i < SPIN_ITERATIONS; i++) {
-        if (atomic_load_explicit(&p->pending, memory_order_acquire) == 0)
-            return;
-        relax_or_yield(i);
+    const int T = p->n_threads;
+    unsigned tag = atomic_load_explicit(&p->generation, memory_order_relaxed) + 1;
+    atomic_store_explicit(&p->done, 0, memory_order_relaxed);
+    atomic_store_explicit(&p->n_slice, n, memory_order_relaxed);
+    for (int i = 0; i < T; i++)
+        atomic_store_explicit(&p->ranges[i].word, range_word(tag, (int)((int64_t)n * i / T),
+                                                             (int)((int64_t)n * (i + 1) / T)),
+                              memory_order_relaxed);
+    atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
+    atomic_store_explicit(&p->base, base, memory_order_relaxed);
+    atomic_store_explicit(&p->kernel, (int)hst_thread_kernel, memory_order_relaxed);
+    atomic_store(&p->generation, tag); /* seq_cst: ordered before the read of sleepers */
+    if (atomic_load(&p->sleepers) > 0)
+        futex_wake((_Atomic int *)&p->generation, T - 1);
+    uint64_t t0 = hst_now_ns();
+    int ran = run_tasks(p, 0, tag, fn, ctx, base);
+    uint64_t t1 = hst_now_ns();
+    if (ran) {
+        note_cpu(&p->workers[0]);
+        atomic_fetch_add_explicit(&p->workers[0].busy_ns, t1 - t0, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->done, ran, memory_order_acq_rel);
     }
-    pthread_mutex_lock(&p->mutex);
-    atomic_store(&p->caller_sleeping, 1);
-    while (atomic_load(&p->pending) != 0)
-        pthread_cond_wait(&p->finished, &p->mutex);
-    atomic_store(&p->caller_sleeping, 0);
-    pthread_mutex_unlock(&p->mutex);
+    wait_for_tasks(p, n);
+    uint64_t wait = hst_now_ns() - t1;
+    uint64_t explained = (ran ? STALL_TASKS * (t1 - t0) / (uint64_t)ran : 0) + STALL_SLACK_NS;
+    return wait > explained ? wait : 0;
+}
+
+/* Nanoseconds the team's threads have waited for a core (run delay), summed;
+ * UINT64_MAX when the kernel does not say. */
+static uint64_t team_run_delay(const hst_pool *p)
+{
+    uint64_t sum = 0;
+    for (int i = 0; i < p->n_threads; i++) {
+        char buf[96];
+        unsigned long long run, delay;
+        ssize_t got = p->schedstat_fd[i] >= 0 ? pread(p->schedstat_fd[i], buf, sizeof buf - 1, 0) : -1;
+        if (got <= 0)
+            return UINT64_MAX;
+        buf[got] = 0;
+        if (sscanf(buf, "%llu %llu", &run, &delay) != 2)
+            return UINT64_MAX;
+        sum += delay;
+    }
+    return sum;
+}
+
+static void open_window(hst_pool *p, uint64_t now)
+{
+    p->window_start = now;
+    p->window_delay0 = team_run_delay(p);
+    p->window_stall_ns = 0;
+    p->window_jobs = 0;
+}
+
+/* Closes a window of team jobs: threads kept off their cores, or a caller
+ * stalled by a descheduled worker, turn solo mode on. */
+static void account_team_job(hst_pool *p, uint64_t stall_ns)
+{
+    if (stall_ns)
+        atomic_fetch_add_explicit(&p->stalls, 1, memory_order_relaxed);
+    if (!p->adaptive)
+        return;
+    uint64_t now = hst_now_ns();
+    if (p->window_start == 0) {
+        open_window(p, now);
+        return;
+    }
+    p->window_stall_ns += stall_ns;
+    uint64_t wall = now - p->window_start;
+    if (++p->window_jobs < WINDOW_JOBS || wall < WINDOW_NS)
+        return;
+    uint64_t delay = team_run_delay(p);
+    int delayed = delay != UINT64_MAX && p->window_delay0 != UINT64_MAX &&
+                  (delay - p->window_delay0) * DELAY_SHARE > wall;
+    if (delayed || p->window_stall_ns * STALL_SHARE > wall) {
+        atomic_store_explicit(&p->solo, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&p->solo_periods, 1, memory_order_relaxed);
+        p->solo_until = now + p->solo_ns;
+        p->solo_ns = p->solo_ns * 2 < SOLO_MAX_NS ? p->solo_ns * 2 : SOLO_MAX_NS;
+        p->window_start = 0;
+        return;
+    }
+    p->solo_ns = SOLO_MIN_NS; /* a clean window: the next period starts short */
+    open_window(p, now);
+}
+
+/* In solo mode: whether the period is over (then a window of team jobs measures again). */
+static int still_solo(hst_pool *p)
+{
+    if (!atomic_load_explicit(&p->solo, memory_order_relaxed))
+        return 0;
+    if (hst_now_ns() < p->solo_until)
+        return 1;
+    atomic_store_explicit(&p->solo, 0, memory_order_relaxed);
+    return 0;
 }
 
 void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx)
@@ -163,30 +386,53 @@ void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx)
     if (n_tasks <= 0)
         return;
     if (!p || p->n_threads == 1 || n_tasks == 1) {
-        worker *w = p ? &p->workers[0] : NULL;
-        if (w) {
-            p->kernel = hst_thread_kernel;
-            p->fn = fn;
-            p->ctx = ctx;
-            p->n_tasks = n_tasks;
-            atomic_store(&p->next_task, 0);
-            run_tasks(p, w);
-        } else {
-            for (int t = 0; t < n_tasks; t++)
-                fn(ctx, t);
-        }
+        run_solo(p, n_tasks, fn, ctx);
         return;
     }
-    p->kernel = hst_thread_kernel;
-    p->fn = fn;
-    p->ctx = ctx;
-    p->n_tasks = n_tasks;
-    atomic_store(&p->next_task, 0);
-    atomic_store(&p->pending, p->n_threads - 1);
-    publish_job(p);
-    run_tasks(p, &p->workers[0]);
-    wait_for_workers(p);
+    atomic_fetch_add_explicit(&p->jobs, 1, memory_order_relaxed);
+    if (still_solo(p)) {
+        atomic_fetch_add_explicit(&p->jobs_solo, 1, memory_order_relaxed);
+        run_solo(p, n_tasks, fn, ctx);
+        return;
+    }
+    uint64_t stall = 0;
+    for (int base = 0; base < n_tasks; base += MAX_SLICE) {
+        int n = n_tasks - base < MAX_SLICE ? n_tasks - base : MAX_SLICE;
+        stall += run_team_slice(p, base, n, fn, ctx);
+    }
+    account_team_job(p, stall);
 }
+
+uint64_t hst_pool_take_bytes_saved(hst_pool *p)
+{
+    return p && atomic_load_explicit(&p->bytes_saved, memory_order_relaxed)
+               ? atomic_exchange_explicit(&p->bytes_saved, 0, memory_order_relaxed)
+               : 0;
+}
+
+void hst_pool_set_adaptive(hst_pool *p, int on)
+{
+    if (!p)
+        return;
+    p->adaptive = on;
+    p->window_start = 0;
+    if (!on)
+        atomic_store_explicit(&p->solo, 0, memory_order_relaxed);
+}
+
+void hst_pool_contention(const hst_pool *p, hst_pool_contention_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!p)
+        return;
+    out->jobs = atomic_load_explicit(&p->jobs, memory_order_relaxed);
+    out->jobs_solo = atomic_load_explicit(&p->jobs_solo, memory_order_relaxed);
+    out->stalls = atomic_load_explicit(&p->stalls, memory_order_relaxed);
+    out->solo_periods = atomic_load_explicit(&p->solo_periods, memory_order_relaxed);
+    out->solo_now = atomic_load_explicit(&p->solo, memory_order_relaxed);
+}
+
+/* ---- life cycle ------------------------------------------------------------------ */
 
 static void init_worker(hst_pool *p, int i)
 {
@@ -197,6 +443,7 @@ static void init_worker(hst_pool *p, int i)
     atomic_init(&w->cpu, -1);
     atomic_init(&w->migrations, 0);
     atomic_init(&w->busy_ns, 0);
+    atomic_init(&p->ranges[i].word, 0);
 }
 
 hst_pool *hst_pool_create(int n_threads, hst_thread_start_fn on_start, void *user, hst_error *err)
@@ -205,23 +452,31 @@ hst_pool *hst_pool_create(int n_threads, hst_thread_start_fn on_start, void *use
         hst_set_error(err, "threads: %d is not a usable thread count (1..1024)", n_threads);
         return NULL;
     }
-    hst_pool *p = calloc(1, sizeof *p);
+    hst_pool *p = aligned_alloc(64, (sizeof *p + 63) / 64 * 64);
     worker *workers = calloc((size_t)n_threads, sizeof *workers);
-    if (!p || !workers) {
+    task_range *ranges = aligned_alloc(64, (size_t)n_threads * sizeof *ranges);
+    int *fds = malloc((size_t)n_threads * sizeof *fds);
+    if (!p || !workers || !ranges || !fds) {
         free(p);
         free(workers);
+        free(ranges);
+        free(fds);
         hst_set_error(err, "threads: out of memory");
         return NULL;
     }
+    memset(p, 0, sizeof *p);
     p->n_threads = n_threads;
     p->workers = workers;
+    p->ranges = ranges;
+    p->schedstat_fd = fds;
     p->on_start = on_start;
     p->on_start_user = user;
-    pthread_mutex_init(&p->mutex, NULL);
-    pthread_cond_init(&p->wake, NULL);
-    pthread_cond_init(&p->finished, NULL);
-    for (int i = 0; i < n_threads; i++)
+    p->adaptive = 1;
+    p->solo_ns = SOLO_MIN_NS;
+    for (int i = 0; i < n_threads; i++) {
         init_worker(p, i);
+        fds[i] = -1;
+    }
     atomic_store(&workers[0].tid, (int)syscall(SYS_gettid));
     if (on_start)
         on_start(0, user);
@@ -237,6 +492,11 @@ hst_pool *hst_pool_create(int n_threads, hst_thread_start_fn on_start, void *use
     for (int i = 1; i < n_threads; i++)
         while (atomic_load(&workers[i].tid) == 0)
             sched_yield();
+    for (int i = 0; i < n_threads; i++) {
+        char path[64];
+        snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", atomic_load(&workers[i].tid));
+        fds[i] = open(path, O_RDONLY | O_CLOEXEC);
+    }
     return p;
 }
 
@@ -245,16 +505,16 @@ void hst_pool_free(hst_pool *p)
     if (!p)
         return;
     atomic_store(&p->stop, 1);
-    pthread_mutex_lock(&p->mutex);
     atomic_fetch_add(&p->generation, 1);
-    pthread_cond_broadcast(&p->wake);
-    pthread_mutex_unlock(&p->mutex);
+    futex_wake((_Atomic int *)&p->generation, p->n_threads);
     for (int i = 1; i < p->n_threads; i++)
         pthread_join(p->workers[i].thread, NULL);
-    pthread_mutex_destroy(&p->mutex);
-    pthread_cond_destroy(&p->wake);
-    pthread_cond_destroy(&p->finished);
+    for (int i = 0; i < p->n_threads; i++)
+        if (p->schedstat_fd[i] >= 0)
+            close(p->schedstat_fd[i]);
     free(p->workers);
+    free(p->ranges);
+    free(p->schedstat_fd);
     free(p);
 }
 

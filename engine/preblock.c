@@ -60,10 +60,11 @@ void hst_preblock_run(const hst_block_rt *B, const hst_block_io *io, int n, int 
     const int D = io->D, nh = io->nh, hd = D / nh;
     hst_pool *pool = io->pool;
     hst_layernorm_rows(pool, io->x, D, io->a, D, B->ln1_g, B->ln1_b, n, D, 0);
-    hst_matmul(pool, io->a, n, D, &B->wq, NULL, io->q, D, HST_EPI_NONE);
-    hst_matmul(pool, io->a, n, D, &B->wk, NULL, io->kstage, D, HST_EPI_NONE);
+    const hst_matmul_out qkv[] = {{&B->wq, NULL, io->q, D, HST_EPI_NONE},
+                                  {&B->wk, NULL, io->kstage, D, HST_EPI_NONE},
+                                  {&B->wv, NULL, io->vc + (size_t)t0 * D, D, HST_EPI_NONE}};
+    hst_matmul_group(pool, io->a, n, D, qkv, 3);
     hst_kcache_store(io->kt, io->kstage, D, n, t0, nh, hd, io->key_blocks);
-    hst_matmul(pool, io->a, n, D, &B->wv, NULL, io->vc + (size_t)t0 * D, D, HST_EPI_NONE);
     hst_attention(pool, io->q, io->kt, io->vc, io->att, n, t0, nh, hd, io->key_blocks);
     hst_matmul(pool, io->att, n, D, &B->wo, NULL, io->x, D, HST_EPI_ADD);
     hst_layernorm_rows(pool, io->x, D, io->a, D, B->ln2_g, B->ln2_b, n, D, 0);

@@ -73,6 +73,15 @@ const hst_model *hst_session_model(const hst_session *s) { return s->model; }
 uint64_t hst_session_kv_bytes(const hst_session *s) { return hst_decode_state_bytes(&s->cfg); }
 hst_mode hst_session_mode(const hst_session *s) { return s->mode; }
 
+double hst_session_last_bytes(const hst_session *s)
+{
+    if (s->last_n == 0)
+        return 0;
+    double spec = s->last_n == 1 && s->last_t0 > 0 ? hst_bytes_decode(&s->cfg, s->mode, s->last_t0)
+                                                   : hst_bytes_prefill(&s->cfg, s->mode, s->last_t0 + s->last_n);
+    return spec - (double)s->last_bytes_saved;
+}
+
 int hst_session_set_mode(hst_session *s, hst_mode mode, hst_error *err)
 {
     if ((unsigned)mode >= HST_MODE_COUNT) {
@@ -197,8 +206,13 @@ int hst_forward(hst_session *s, const int *ids, int n, float *logits, int all_lo
     memmove(s->history + s->pos, ids, (size_t)n * sizeof *ids);
     memset(s->section_ns, 0, (size_t)s->n_sections * sizeof *s->section_ns);
     memset(s->section_flops, 0, (size_t)s->n_sections * sizeof *s->section_flops);
+    uint64_t saved = hst_thread_bytes_saved;
+    hst_pool_take_bytes_saved(s->pool); /* nothing of an earlier call's */
     if (s->ops->forward(s, s->history + s->pos, n, logits, all_logits, err) != 0)
         return -1;
+    s->last_bytes_saved = hst_thread_bytes_saved - saved + hst_pool_take_bytes_saved(s->pool);
+    s->last_t0 = s->pos;
+    s->last_n = n;
     s->pos += n;
     return 0;
 }

@@ -27,6 +27,28 @@ __attribute__((target("avx512f"))) static inline __m512 exp512(__m512 x)
     return _mm512_maskz_mov_ps((__mmask16)~underflow, y);
 }
 
+/* exp512 for x <= 0 (a softmax's s - max) and -inf: the same values with
+ * two instructions fewer (no upper clamp; the underflow mask folded into
+ * the final scaling). */
+__attribute__((target("avx512f"))) static inline __m512 exp512_nonpositive(__m512 x)
+{
+    const __m512 lo = _mm512_set1_ps(-87.3365447504f);
+    __mmask16 underflow = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    x = _mm512_max_ps(x, lo);
+    __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), r);
+    __m512 y = _mm512_set1_ps(1.9875691500e-4f);
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507e-3f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073e-3f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894e-2f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459e-1f));
+    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
+    y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    return _mm512_maskz_scalef_ps((__mmask16)~underflow, y, fx);
+}
+
 /* GELU(x) = 0.5 x (1 + erf(x / sqrt 2)) (spec 1, the exact erf form).
  * 1 + erf(z) is erfc(-z): erfc(|z|) for z < 0 (no cancellation), 2 - erfc(z)
  * otherwise, with erfc(u) = t e^(-u^2 - 1.26551223 + t P(t)), t = 1/(1 + u/2)

@@ -80,6 +80,16 @@ json_t *probes_roofline_json(const probes_roofline *r)
     return o;
 }
 
+json_t *probes_contention_json(const hst_pool_contention_stats *c)
+{
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:b}", "jobs", (json_int_t)c->jobs, "jobs_on_one_thread",
+                          (json_int_t)c->jobs_solo, "periods_on_one_thread", (json_int_t)c->solo_periods,
+                          "stalled_jobs", (json_int_t)c->stalls, "on_one_thread_now", c->solo_now);
+    probes_json_put_or_why(o, "share_on_one_thread", c->jobs ? json_real((double)c->jobs_solo / (double)c->jobs) : NULL,
+                           "no job of more than one task ran on more than one thread");
+    return o;
+}
+
 json_t *probes_counters_json(const char *summary, int n, const char *const *phases,
                              const probes_counter_window *const *windows)
 {

@@ -26,6 +26,11 @@ json_t *probes_memory_report_json(const probes_memory_report *m);
  * achieved rates and the shares (bandwidth_pct of the level's read ceiling,
  * fma_pct, matmul_pct, roofline_pct), each a value or why not. */
 json_t *probes_roofline_json(const probes_roofline *r);
+/* How the pool's threads were used (hst_pool_contention): jobs, the share the
+ * calling thread ran alone because the team's threads waited for a core
+ * (another process wanted them), how often that started, and whether it is
+ * on now. */
+json_t *probes_contention_json(const hst_pool_contention_stats *c);
 
 /* This machine and build, a report's "system": cpu_model, cores, pus,
  * l3_total_bytes (hwloc), caches[] ({level, type, size_bytes,

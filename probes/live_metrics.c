@@ -264,6 +264,11 @@ static void on_sample(live_metrics *m, const live_sample *s)
     add_round_rate(g, s);
     live_segment_stats *st = &g->stats;
     st->n_threads = s->n_threads;
+    st->pool_jobs = s->pool_jobs;
+    st->pool_jobs_solo = s->pool_jobs_solo;
+    st->pool_stalls = s->pool_stalls;
+    st->pool_solo_periods = s->pool_solo_periods;
+    st->pool_solo_now = s->pool_solo_now;
     for (int i = 0; i < s->n_threads && i < LIVE_SAMPLE_THREADS; i++) {
         st->thread_cpu[i] = s->thread_cpu[i];
         st->thread_migrations[i] = s->thread_migrations[i];

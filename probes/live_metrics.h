@@ -41,6 +41,8 @@ typedef struct {
     int thread_cpu[LIVE_SAMPLE_THREADS];
     uint32_t thread_migrations[LIVE_SAMPLE_THREADS];
     double thread_load[LIVE_SAMPLE_THREADS]; /* busy share over the last update, 0..1 */
+    uint64_t pool_jobs, pool_jobs_solo, pool_stalls, pool_solo_periods; /* the last sample's (hst_pool_contention) */
+    int pool_solo_now;                       /* 1: jobs run on one thread now (contention) */
     int last_pos;
     uint64_t last_generation;
 } live_segment_stats;

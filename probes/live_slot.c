@@ -346,6 +346,13 @@ static void fill_threads(live_slot *s, live_sample *out)
         out->thread_migrations[i] = (uint32_t)hst_pool_thread_migrations(s->m.pool, i);
         out->thread_busy_ns[i] = hst_pool_thread_busy_ns(s->m.pool, i);
     }
+    hst_pool_contention_stats c;
+    hst_pool_contention(s->m.pool, &c);
+    out->pool_jobs = c.jobs;
+    out->pool_jobs_solo = c.jobs_solo;
+    out->pool_stalls = c.stalls;
+    out->pool_solo_periods = c.solo_periods;
+    out->pool_solo_now = c.solo_now;
 }
 
 /* Spec 11 counts logits for every row; the live loop computes only the
@@ -394,7 +401,7 @@ int live_slot_step(live_engine *e, live_slot *s, live_sample *out, char *err, si
     out->latency_ns = t1 - t0;
     const hst_mode mode = hst_session_mode(s->m.session);
     out->flops = prefill ? prefill_flops(cfg, mode, n) : hst_flops_decode(cfg, mode, pos);
-    out->bytes = prefill ? hst_bytes_prefill(cfg, mode, n) : hst_bytes_decode(cfg, mode, pos);
+    out->bytes = hst_session_last_bytes(s->m.session);
     fill_sections(s, out);
     fill_threads(s, out);
     return 0;

@@ -35,6 +35,8 @@ typedef struct {
     int16_t thread_cpu[LIVE_SAMPLE_THREADS];       /* CPU each worker last ran on, -1 unknown */
     uint32_t thread_migrations[LIVE_SAMPLE_THREADS]; /* CPU changes between tasks, since creation */
     uint64_t thread_busy_ns[LIVE_SAMPLE_THREADS];  /* cumulative, since the pool was created */
+    uint64_t pool_jobs, pool_jobs_solo, pool_stalls, pool_solo_periods; /* hst_pool_contention, cumulative */
+    int32_t pool_solo_now;               /* 1 while the pool runs jobs on one thread (contention) */
 } live_sample;
 
 /* Single producer, single consumer, fixed capacity, lock-free (C11 atomics).

@@ -269,7 +269,7 @@ static int decode_step(run_result *res, hst_sampler *smp, float *logits, hst_err
     res->generated[i] = hst_sample(smp, logits, c->vocab_size);
     record_latency(res, hst_now_ns() - t0);
     res->decode_flops += hst_flops_decode(c, hst_session_mode(res->session), pos);
-    res->decode_bytes += hst_bytes_decode(c, hst_session_mode(res->session), pos);
+    res->decode_bytes += hst_session_last_bytes(res->session);
     res->n_generated = i + 1;
     res->tokens_total++;
     if (res->trace.enabled)
@@ -364,9 +364,8 @@ static void finish_probes(run_result *res, const probes_counter_snapshot *snap, 
     }
     const probes_ceilings *c = res->measured.have_ceilings ? &res->measured.ceilings : NULL;
     double prefill_flops = res->prefill_gflops_per_s * 1e9 * res->prefill_ms / 1e3;
-    double prefill_bytes = hst_bytes_prefill(&res->config, hst_session_mode(res->session), res->prompt_len);
-    res->prefill_roofline = probes_roofline_point(c, res->threads, prefill_bytes, prefill_flops,
-                                                  (uint64_t)(res->prefill_ms * 1e6), prefill_bytes);
+    res->prefill_roofline = probes_roofline_point(c, res->threads, res->prefill_bytes, prefill_flops,
+                                                  (uint64_t)(res->prefill_ms * 1e6), res->prefill_bytes);
     /* A decode step's working set grows with the KV cache: the mean step's. */
     double decode_step_bytes = res->decode_steps > 0 ? res->decode_bytes / (double)res->decode_steps : 0;
     res->decode_roofline = probes_roofline_point(c, res->threads, res->decode_bytes, res->decode_flops,
@@ -384,6 +383,7 @@ static int prefill_and_first_token(const run_request *req, run_result *res, hst_
         return 1;
     }
     res->prefill_ms = (double)(hst_now_ns() - t0) / 1e6;
+    res->prefill_bytes = hst_session_last_bytes(res->session);
     const float *last = res->prefill_logits + (req->keep_prefill_logits ? (size_t)(req->n_prompt - 1) * V : 0);
     if (req->n_tokens > 0 || soak_run(req)) {
         res->generated[0] = hst_sample(smp, last, V);
@@ -430,6 +430,7 @@ int runner_generate(const run_request *req, run_result *res)
         runner_trace_prefill(res, &snap[0], &snap[1]);
     if (rc == 0)
         rc = decode_loop(req, res, &smp, logits, mw, soak_mw);
+    hst_pool_contention(res->measured.pool, &res->contention);
     res->wall_ms = (double)(hst_now_ns() - wall_start_ns) / 1e6;
     if (rc == 0 && res->have_counters)
         probes_counters_read(res->measured.counters, &snap[2]);

@@ -102,6 +102,8 @@ typedef struct {
     int prompt_len;
     int kept_all_logits;
     double prefill_ms, prefill_tok_per_s, prefill_gflops_per_s;
+    double prefill_bytes; /* hst_session_last_bytes of the prefill */
+    hst_pool_contention_stats contention; /* the pool over prefill and decode */
     int64_t decode_steps;
     double decode_ms, decode_tok_per_s, decode_gflops_per_s;
     double decode_flops, decode_bytes; /* spec 11, summed over the decode steps */

@@ -129,6 +129,7 @@ void runner_add_report_fields(json_t *o, const run_result *r)
     } else {
         set_unmeasured(o, "decode_bytes_per_token", "no decode step in this run");
     }
+    json_object_set_new(o, "thread_contention", probes_contention_json(&r->contention));
     json_object_set_new(o, "quality_tokens", quality_tokens_json(r));
     /* Ctrl-C stopped the run: every figure covers its first interrupted_after_s. */
     json_object_set_new(o, "interrupted", json_boolean(r->interrupted));

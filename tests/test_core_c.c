@@ -407,6 +407,7 @@ static runner open_runner(const hst_model *m, int threads, hst_mode mode)
 {
     hst_error err = {{0}};
     runner r = {hst_pool_create(threads, NULL, NULL, &err), NULL};
+    hst_pool_set_adaptive(r.pool, 0); /* every job on the whole team: the test compares thread counts */
     if (!r.pool || !(r.s = hst_session_create(m, r.pool, &err)) || hst_session_set_mode(r.s, mode, &err) != 0)
         fail_msg("%s", err.msg);
     return r;

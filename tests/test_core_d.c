@@ -638,7 +638,10 @@ static void test_causal_decode_matches_prefill_every_split_v71(void **state)
     hst_pool *pools[3] = {NULL, NULL, NULL};
     hst_error err = {{0}};
     for (int p = 0; p < 3; p++)
-        assert_non_null(pools[p] = hst_pool_create(p + 1, NULL, NULL, &err));
+        {
+            assert_non_null(pools[p] = hst_pool_create(p + 1, NULL, NULL, &err));
+            hst_pool_set_adaptive(pools[p], 0);
+        }
     const int whole[] = {n};
     logits_by_calls(m, pools[0], HST_MODE_CAUSAL, ids, n, whole, 1, one);
     const int splits[][5] = {{1}, {5, 59, 1, 64}, {3, 7}, {63, 2}, {13, 24, 67, 1, 9}, {149, 1}};
@@ -674,6 +677,7 @@ static void test_parity_decode_recomputes_the_window_v71(void **state)
     hst_error err = {{0}};
     for (int threads = 2; threads <= 3; threads++) { /* the same bits on any thread count */
         hst_pool *pool = hst_pool_create(threads, NULL, NULL, &err);
+        hst_pool_set_adaptive(pool, 0); /* every job on the whole team: the test compares thread counts */
         assert_non_null(pool);
         logits_by_calls(m, pool, HST_MODE_PARITY, ids, n, split, 6, window);
         first_difference(calls, window, n, "parity calls on 2 or 3 threads vs 1");

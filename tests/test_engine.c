@@ -13,6 +13,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- helpers --------------------------------------------------------------- */
 
@@ -49,6 +50,7 @@ static float *prefill_logits(const hst_model *m, int threads, const int *ids, in
 {
     hst_error err = {{0}};
     hst_pool *pool = hst_pool_create(threads, NULL, NULL, &err);
+    hst_pool_set_adaptive(pool, 0); /* every job on the whole team: the test compares thread counts */
     assert_non_null(pool);
     hst_session *s = hst_session_create(m, pool, &err);
     assert_non_null(s);
@@ -341,6 +343,7 @@ static void test_workers_take_the_session_kernel(void **state)
     for (int i = 0; i < 2; i++) {
         hst_error err = {{0}};
         hst_pool *pool = hst_pool_create(i == 0 ? 1 : 3, NULL, NULL, &err);
+        hst_pool_set_adaptive(pool, 0); /* every job on the whole team: the test compares thread counts */
         hst_session *s = hst_session_create(m, pool, &err);
         assert_int_equal(hst_session_set_kernel(s, HST_KERNEL_PORTABLE), HST_KERNEL_PORTABLE);
         logits[i] = malloc((size_t)S * V * sizeof(float));
@@ -597,6 +600,7 @@ static void test_quality_hash_stable_across_threads(void **state)
     for (int t = 1; t <= 3; t++) {
         hst_error err = {{0}};
         hst_pool *pool = hst_pool_create(t, NULL, NULL, &err);
+        hst_pool_set_adaptive(pool, 0); /* every job on the whole team: the test compares thread counts */
         hst_session *s = hst_session_create(m, pool, &err);
         assert_int_equal(hst_quality_hash(s, &hashes[t - 1], tokens[t - 1], &err), 0);
         assert_int_equal(hst_session_pos(s), 0);
@@ -652,6 +656,100 @@ static void test_pool_runs_every_task_once_and_reports_threads(void **state)
     assert_non_null(strstr(err.msg, "threads"));
 }
 
+/* A job of more tasks than one range word holds (pool.c runs it in slices). */
+static void test_pool_runs_every_task_of_a_big_job_once(void **state)
+{
+    (void)state;
+    hst_error err = {{0}};
+    hst_pool *p = hst_pool_create(2, NULL, NULL, &err);
+    assert_non_null(p);
+    enum { BIG = 70001 };
+    int *hits = calloc(BIG, sizeof *hits);
+    assert_non_null(hits);
+    pool_ctx ctx = {hits};
+    hst_pool_run(p, BIG, mark_task, &ctx);
+    for (int i = 0; i < BIG; i++)
+        assert_int_equal(hits[i], 1);
+    free(hits);
+    hst_pool_free(p);
+}
+
+/* A job whose worker task is held up (as a descheduled worker would be):
+ * the calling thread's task waits until the worker has taken its own, so the
+ * caller then has nothing left to steal and must wait for it. */
+static _Thread_local int on_caller_thread;
+static int worker_started;
+
+static void straggler_task(void *ctx, int task)
+{
+    (void)ctx;
+    (void)task;
+    if (on_caller_thread) {
+        while (!__atomic_load_n(&worker_started, __ATOMIC_ACQUIRE))
+            ;
+        return;
+    }
+    __atomic_store_n(&worker_started, 1, __ATOMIC_RELEASE);
+    struct timespec held = {0, 20 * 1000 * 1000};
+    nanosleep(&held, NULL);
+}
+
+static int run_straggler_jobs(hst_pool *p, int jobs)
+{
+    hst_pool_contention_stats st;
+    for (int i = 0; i < jobs; i++) {
+        __atomic_store_n(&worker_started, 0, __ATOMIC_RELEASE);
+        hst_pool_run(p, 2, straggler_task, NULL);
+        hst_pool_contention(p, &st);
+        if (st.solo_now)
+            return i + 1;
+    }
+    return jobs;
+}
+
+static void test_pool_runs_solo_after_workers_stall_and_says_so(void **state)
+{
+    (void)state;
+    hst_error err = {{0}};
+    on_caller_thread = 1;
+    hst_pool *p = hst_pool_create(2, NULL, NULL, &err);
+    assert_non_null(p);
+    run_straggler_jobs(p, 64);
+    hst_pool_contention_stats st;
+    hst_pool_contention(p, &st);
+    assert_int_equal(st.solo_now, 1);
+    assert_true(st.solo_periods >= 1);
+    assert_true(st.stalls >= 1);
+    /* Solo: the caller runs every task, the straggling worker none. */
+    int hits[8] = {0};
+    pool_ctx ctx = {hits};
+    hst_pool_run(p, 8, mark_task, &ctx);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(hits[i], 1);
+    uint64_t solo_before = st.jobs_solo;
+    hst_pool_contention(p, &st);
+    assert_int_equal(st.jobs_solo, solo_before + 1);
+    hst_pool_free(p);
+}
+
+static void test_pool_keeps_the_team_when_not_adaptive(void **state)
+{
+    (void)state;
+    hst_error err = {{0}};
+    on_caller_thread = 1;
+    hst_pool *p = hst_pool_create(2, NULL, NULL, &err);
+    assert_non_null(p);
+    hst_pool_set_adaptive(p, 0);
+    assert_int_equal(run_straggler_jobs(p, 24), 24);
+    hst_pool_contention_stats st;
+    hst_pool_contention(p, &st);
+    assert_int_equal(st.solo_now, 0);
+    assert_int_equal(st.jobs_solo, 0);
+    assert_int_equal(st.jobs, 24);
+    assert_true(st.stalls >= 1);
+    hst_pool_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -675,6 +773,9 @@ int main(void)
         cmocka_unit_test(test_tokens_hash_is_fnv1a),
         cmocka_unit_test(test_quality_hash_stable_across_threads),
         cmocka_unit_test(test_pool_runs_every_task_once_and_reports_threads),
+        cmocka_unit_test(test_pool_runs_every_task_of_a_big_job_once),
+        cmocka_unit_test(test_pool_runs_solo_after_workers_stall_and_says_so),
+        cmocka_unit_test(test_pool_keeps_the_team_when_not_adaptive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

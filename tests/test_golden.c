@@ -217,6 +217,7 @@ static void runner_open(runner *r, golden *g, int threads) {
     hst_error err;
     memset(&err, 0, sizeof err);
     r->pool = hst_pool_create(threads, NULL, NULL, &err);
+    hst_pool_set_adaptive(r->pool, 0); /* every job on the whole team: the test compares thread counts */
     if (!r->pool)
         fail_msg("%s: hst_pool_create(%d): %s", g->name, threads, err.msg);
     r->s = hst_session_create(g->model, r->pool, &err);

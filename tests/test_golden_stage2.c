@@ -277,6 +277,7 @@ static void runner_open(runner *r, const golden_model *gm, int threads, hst_mode
 {
     hst_error err = {{0}};
     r->pool = hst_pool_create(threads, NULL, NULL, &err);
+    hst_pool_set_adaptive(r->pool, 0); /* every job on the whole team: the test compares thread counts */
     if (!r->pool)
         fail_msg("%s: hst_pool_create(%d): %s", gm->name, threads, err.msg);
     r->s = hst_session_create(gm->model, r->pool, &err);

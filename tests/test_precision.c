@@ -67,6 +67,7 @@ static float *run_logits(const hst_model *m, int threads, const int *ids, int n,
 {
     hst_error err = {{0}};
     hst_pool *pool = hst_pool_create(threads, NULL, NULL, &err);
+    hst_pool_set_adaptive(pool, 0); /* every job on the whole team: the test compares thread counts */
     hst_session *s = pool ? hst_session_create(m, pool, &err) : NULL;
     if (!s)
         fail_msg("%s", err.msg);
@@ -164,6 +165,7 @@ static void test_packed_matmul_matches_dequantised_reference_on_every_kernel(voi
     const int shapes[][3] = {{1, 1, 1}, {1, 16, 128}, {3, 17, 7}, {9, 33, 5}, {33, 100, 128}, {70, 200, 96}};
     hst_error err = {{0}};
     hst_pool *pool = hst_pool_create(3, NULL, NULL, &err);
+    hst_pool_set_adaptive(pool, 0); /* every job on the whole team: the test compares thread counts */
     int tested = 0;
     for (size_t k = 0; k < 3; k++) {
         if (hst_kernel_use(kinds[k]) < 0)
@@ -214,6 +216,7 @@ static void test_logits_and_tokens_bit_identical_for_1_2_3_threads(void **state)
             for (int t = 1; t <= 3; t++) {
                 hst_error err = {{0}};
                 hst_pool *pool = hst_pool_create(t, NULL, NULL, &err);
+                hst_pool_set_adaptive(pool, 0); /* every job on the whole team: the test compares thread counts */
                 hst_session *s = hst_session_create(m, pool, &err);
                 assert_int_equal(hst_quality_hash(s, &hashes[t - 1], NULL, &err), 0);
                 hst_session_free(s);
@@ -386,6 +389,48 @@ static void test_cli_precision_flag(void **state)
     free(md);
 }
 
+/* Bytes a call reads (hst_session_last_bytes): spec 11's count in f32; in
+ * bf16 and int8 the quantised weights a step reads (per block Wq, Wk, Wv,
+ * Wo, W1, W2: 12D²; the meta fusion 8D²; lm_head VD) at 2 and 1 bytes, plus
+ * int8's per-row scales (per block 9D rows, 3D for the fusion, V). Decode
+ * steps on 2 threads, so the workers' share is counted too. */
+static void test_last_bytes_count_the_stored_precision(void **state)
+{
+    (void)state;
+    hst_model *m = test_model(HST_ARCH_V4);
+    const hst_config *c = hst_model_config(m);
+    const double D = c->d_model, V = c->vocab_size, L = c->n_layers;
+    const double hot = L * 12 * D * D + 8 * D * D + V * D, rows = L * 9 * D + 3 * D + V;
+    int ids[20];
+    prompt_ids(ids, 20, c->vocab_size);
+    float *logits = malloc((size_t)c->vocab_size * sizeof *logits); /* lm_head runs only for logits */
+    assert_non_null(logits);
+    for (int k = 0; k < N_PRECISIONS; k++) {
+        set_precision(m, all_precisions[k]);
+        hst_error err = {{0}};
+        hst_pool *pool = hst_pool_create(2, NULL, NULL, &err);
+        hst_pool_set_adaptive(pool, 0);
+        hst_session *s = hst_session_create(m, pool, &err);
+        assert_non_null(s);
+        assert_true(hst_session_last_bytes(s) == 0);
+        assert_int_equal(hst_forward(s, ids, 19, logits, 0, &err), 0);
+        double prefill_f32 = hst_bytes_prefill(c, HST_MODE_CAUSAL, 19);
+        assert_int_equal(hst_forward(s, ids + 19, 1, logits, 0, &err), 0);
+        double decode_f32 = hst_bytes_decode(c, HST_MODE_CAUSAL, 19);
+        double saved = all_precisions[k] == HST_PRECISION_BF16   ? 2 * hot
+                     : all_precisions[k] == HST_PRECISION_INT8 ? 3 * hot - 4 * rows
+                                                                : 0;
+        assert_true(fabs(hst_session_last_bytes(s) - (decode_f32 - saved)) < 0.5);
+        hst_session_reset(s);
+        assert_int_equal(hst_forward(s, ids, 19, logits, 0, &err), 0);
+        assert_true(fabs(hst_session_last_bytes(s) - (prefill_f32 - saved)) < 0.5);
+        hst_session_free(s);
+        hst_pool_free(pool);
+    }
+    free(logits);
+    hst_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -395,6 +440,7 @@ int main(void)
         cmocka_unit_test(test_decode_matches_prefill_for_every_precision),
         cmocka_unit_test(test_logit_error_against_f32_is_small_and_f32_restores_exactly),
         cmocka_unit_test(test_session_survives_precision_switch),
+        cmocka_unit_test(test_last_bytes_count_the_stored_precision),
         cmocka_unit_test(test_precision_names),
         cmocka_unit_test(test_cli_precision_flag),
     };

@@ -60,11 +60,15 @@ static void model_row(const struct draw_ctx *c, struct rect r)
         buf[0] = '\0';
     x = field(c, r.y, x, end, "", ROLE_VALUE, buf);
     int pus = v->status.pu_count, over = s->threads > pus && pus > 0;
+    /* The pool's fact, not a guess: it runs jobs on one thread while its
+     * threads wait for a core (another process wants them). */
+    int contended = v->has_current && v->current.pool_solo_now;
     if (s->threads > 0 && pus > 0)
-        snprintf(buf, sizeof buf, "%d/%d PUs%s", s->threads, pus, over ? " OVERSUBSCRIBED" : "");
+        snprintf(buf, sizeof buf, "%d/%d PUs%s%s", s->threads, pus, over ? " OVERSUBSCRIBED" : "",
+                 contended ? ", on 1 (contention)" : "");
     else
         snprintf(buf, sizeof buf, FIG_NONE); /* before the engine reports its setting and the machine's PUs */
-    x = field(c, r.y, x, end, "threads ", over ? ROLE_WARN : ROLE_VALUE, buf);
+    x = field(c, r.y, x, end, "threads ", over || contended ? ROLE_WARN : ROLE_VALUE, buf);
     x = field(c, r.y, x, end, "affinity ", ROLE_VALUE, s->affinity[0] ? s->affinity : FIG_NONE);
     x = field(c, r.y, x, end, "kernel ", ROLE_VALUE, v->status.kernel_in_use[0] ? v->status.kernel_in_use : FIG_NONE);
     x = field(c, r.y, x, end, "mode ", ROLE_VALUE, mode_text(v, s, buf, sizeof buf));
