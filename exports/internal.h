@@ -43,6 +43,9 @@ void ex_md_cell(FILE *f, const char *text);
 /* Text inside a list item or heading: newlines as spaces, so the item stays one line. */
 void ex_md_inline(FILE *f, const char *text);
 
+/* "![alt](file)\n\n": a picture beside the Markdown (file relative to it). */
+void ex_md_image(FILE *f, const char *alt, const char *file);
+
 /* RFC 4180 field: quoted when it holds a comma, quote, CR or LF; inner quotes doubled. */
 int ex_csv_needs_quotes(const char *field);
 void ex_csv_text(FILE *f, const char *field);

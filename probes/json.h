@@ -21,6 +21,9 @@ json_t *probes_counters_json(const char *summary, int n, const char *const *phas
                              const probes_counter_window *const *windows);
 json_t *probes_memory_report_json(const probes_memory_report *m);
 json_t *probes_roofline_json(const probes_roofline *r);
+/* A latency histogram as the plots read it: {lowest_ns, growth,
+ * first_bucket, counts[] (from the first non-empty bucket to the last)}. */
+json_t *probes_latency_histogram_json(const live_histogram *h);
 
 /* This machine and build, a report's "system": cpu_model, cores, pus,
  * l3_total_bytes (hwloc), caches[] ({level, type, size_bytes,
