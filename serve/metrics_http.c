@@ -128,6 +128,8 @@ static void describe_url(int fd, char *url, size_t len)
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, char *body, const char *type)
 {
+    if (!body)
+        return MHD_NO; /* out of memory: the connection is closed */
     struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
         free(body);
