@@ -19,15 +19,17 @@ WARN    := -Wall -Wextra -Werror
 CSTD    := -std=c11 -D_GNU_SOURCE
 CFLAGS_BASE := $(CSTD) $(WARN) -I. -pthread -g -fno-strict-aliasing
 DEPFLAGS := -MMD -MP
-LIBS    := -ljansson -lpfm -lpapi -lhwloc -lncursesw -ltinfo -lm -pthread
+LIBS    := -ljansson -lpfm -lpapi -lhwloc -lncursesw -ltinfo -lmicrohttpd -lm -pthread
 SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 NPROC   := $(shell nproc 2>/dev/null || echo 2)
 
 # Debian packages the build needs, and the extra ones the tests need.
-BUILD_PKGS := gcc make pkg-config libncurses-dev libpfm4-dev libpapi-dev libhwloc-dev libjansson-dev
-TEST_PKGS  := libcmocka-dev tmux hwloc cppcheck valgrind
+BUILD_PKGS := gcc make pkg-config libncurses-dev libpfm4-dev libpapi-dev libhwloc-dev libjansson-dev libmicrohttpd-dev
+# prometheus: promtool and a real server for the metrics end-to-end test; curl
+# and jq to scrape and query it; libxml2-utils: xmllint parses the plots back.
+TEST_PKGS  := libcmocka-dev tmux hwloc cppcheck valgrind prometheus curl jq libxml2-utils
 
-MODULES   := engine probes tui profiles exports
+MODULES   := engine probes tui profiles exports exports/serve
 # The commands (cmd_*.c) sit beside hstprof.c, one file each.
 LIB_SRC   := $(foreach m,$(MODULES),$(wildcard $(m)/*.c)) $(wildcard cmd_*.c)
 LIB_OBJ   := $(LIB_SRC:%.c=build/%.o)

@@ -131,7 +131,7 @@ static int parse_flags(int argc, char **argv, bench_flags *f)
         {"threads", 't', OPT_STRING, f->threads, sizeof f->threads, 0, 0, "LIST", "thread counts (default: every PU)", &f->seen_thread_list},
         settings_option(&f->set, "oversubscribe"),
         {"format", 0, OPT_STRING, f->format, sizeof f->format, 0, 0, "md|csv|json", "report format (default md)", NULL},
-        {"output", 'o', OPT_STRING, f->output, sizeof f->output, 0, 0, "FILE", "write the report to FILE (atomically; -: standard output, the default)", NULL},
+        {"output", 'o', OPT_STRING, f->output, sizeof f->output, 0, 0, "FILE", "write the report to FILE (atomically; -: standard output, the default); Markdown comes with FILE.svg, its plot", NULL},
         settings_option(&f->set, "kernel"),
         settings_option(&f->set, "seed"),
         settings_option(&f->set, "affinity"),
@@ -531,8 +531,27 @@ static json_t *report_header(const bench_flags *f, const char *kernel)
                      f->set.s.warmup, "runs", f->set.s.runs, "seed", (json_int_t)f->set.s.seed, "models", "runs");
 }
 
+/* Markdown to a file comes with its plot beside it, the two written together. */
+static int emit_with_plot(const bench_flags *f, const json_t *report)
+{
+    char paths[2][1024], *texts[2], err[1200];
+    if (export_bench_files(report, f->output, paths, texts, err, sizeof err) == 0) {
+        const char *names[2] = {paths[0], paths[1]}, *data[2] = {texts[0], texts[1]};
+        size_t lens[2] = {strlen(texts[0]), strlen(texts[1])};
+        int rc = export_write_atomic_files(2, names, data, lens, err, sizeof err);
+        free(texts[0]);
+        free(texts[1]);
+        if (rc == 0)
+            return 0;
+    }
+    fprintf(stderr, "hstprof bench: %s\n", err);
+    return 1;
+}
+
 static int emit(const bench_flags *f, const json_t *report)
 {
+    if (f->fmt == EXPORT_MD && f->output[0])
+        return emit_with_plot(f, report);
     char *text = export_bench_render(report, f->fmt);
     if (!text) {
         fprintf(stderr, "hstprof bench: out of memory rendering the report\n");

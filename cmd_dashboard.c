@@ -17,6 +17,7 @@ typedef struct {
     char size[32];
     int no_counters, no_ceilings;
     int seen_prompt, seen_dump, seen_dump_when, seen_size;
+    cmd_metrics_flags metrics; /* --metrics-listen, --metrics-allow-remote, --metrics-file */
 } dashboard_flags;
 
 static int parse_flags(int argc, char **argv, dashboard_flags *f)
@@ -38,12 +39,15 @@ static int parse_flags(int argc, char **argv, dashboard_flags *f)
         {"size", 0, OPT_STRING, f->size, sizeof f->size, 0, 0, "COLSxROWS", "size of --screen-dump (default: the terminal's, else 120x40)", &f->seen_size},
         {"no-counters", 0, OPT_FLAG, &f->no_counters, 0, 0, 0, NULL, "do not open performance counters", NULL},
         {"no-ceilings", 0, OPT_FLAG, &f->no_ceilings, 0, 0, 0, NULL, "never measure ceilings (use the cache only)", NULL},
+        cmd_metrics_option(&f->metrics, "metrics-listen"),
+        cmd_metrics_option(&f->metrics, "metrics-allow-remote"),
+        cmd_metrics_option(&f->metrics, "metrics-file"),
     };
     const opt_table t = {
         "hstprof dashboard",
         "hstprof [dashboard] [--model PRESET|FILE] [--mode causal|parity] [--threads N [--oversubscribe]] [--affinity POLICY] "
         "[--seed N] [-p PROFILE] "
-        "[--screen-dump SECONDS [--screen-dump-when tokens=N,ceilings] [--size COLSxROWS]]",
+        "[--screen-dump SECONDS [--screen-dump-when tokens=N,ceilings] [--size COLSxROWS]] [--metrics-listen ADDR:PORT] [--metrics-file FILE]",
         "The live dashboard: generates continuously on the model and shows throughput, per-token latency, per-layer\n"
         "timers, counters, bandwidth and compute against this machine's ceilings, memory and thread placement.\n"
         "Keys: F1 or ? for help, q to quit.",
@@ -150,7 +154,7 @@ static int check_settings(const dashboard_flags *f, tui_config *c)
     hst_mode mode;
     if (cmd_check_modes("dashboard", &f->set, &mode, 1) < 0 ||
         cmd_check_engine_settings("dashboard", s->kernel, s->precision, NULL) != 0 ||
-        cmd_check_placement("dashboard", &f->set, s->threads, NULL) != 0)
+        cmd_check_placement("dashboard", &f->set, s->threads, NULL) != 0 || cmd_check_metrics("dashboard", &f->metrics) != 0)
         return 2;
     return check_model(s);
 }
@@ -177,7 +181,15 @@ int cmd_dashboard(int argc, char **argv)
     c.prompt = s->prompt, c.events = s->events, c.profile = s->name;
     c.no_counters = f->no_counters, c.no_ceilings = f->no_ceilings, c.oversubscribe = f->set.oversubscribe;
     c.screen_dump = f->seen_dump, c.screen_dump_s = f->screen_dump, c.dump_when_text = f->dump_when;
+    serve_metrics *server = NULL;
+    if (cmd_start_metrics("dashboard", &f->metrics, &c.metrics_feed, &server) != 0) {
+        free(f);
+        return 1;
+    }
     rc = tui_run(&c);
+    /* After the terminal is restored: a failed last write of the metrics file is one line. */
+    if (cmd_stop_metrics("dashboard", c.metrics_feed, server, rc == 0) != 0 && rc == 0)
+        rc = 1;
     free(f);
     return rc;
 }

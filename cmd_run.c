@@ -9,6 +9,7 @@
 #include "probes/runner.h"
 #include "probes/topo.h"
 #include "profiles/profiles.h"
+#include "exports/serve/serve.h"
 
 #include <limits.h>
 #include <math.h>
@@ -40,6 +41,7 @@ typedef struct {
     opt_string_list exports; /* --export, as often as given: written together */
     char export_format_name[16], log_path[1024], title[256], change[1024], trace_path[1024];
     export_format export_fmt[OPT_LIST_MAX];
+    cmd_metrics_flags metrics; /* --metrics-listen, --metrics-allow-remote, --metrics-file */
 } run_flags;
 
 static int check_one_line(const char *flag, const char *text)
@@ -107,6 +109,8 @@ static int list_outputs(const run_flags *f, output_file *out)
         out[n++] = (output_file){"--trace", f->trace_path};
     if (f->seen_dump_logits || f->dump_logits[0])
         out[n++] = (output_file){"--dump-logits", f->dump_logits};
+    if (f->metrics.seen_file || f->metrics.file[0])
+        out[n++] = (output_file){"--metrics-file", f->metrics.file};
     return n;
 }
 
@@ -155,7 +159,7 @@ static int check_placement_and_outputs(run_flags *f)
     if (cmd_check_placement("run", &f->set, f->set.s.threads, &f->shared_pus) != 0)
         return -1;
     int rc = 0;
-    output_file outputs[OPT_LIST_MAX + 3];
+    output_file outputs[OPT_LIST_MAX + 4];
     int n = list_outputs(f, outputs);
     for (int i = 0; rc == 0 && i < n; i++)
         rc = args_check_output_path(outputs[i].flag, outputs[i].path, why, sizeof why);
@@ -192,16 +196,26 @@ static int write_exports(const run_flags *f, const run_result *r)
 {
     if (!f->exports.n && !f->log_path[0] && !f->trace_path[0])
         return 0;
-    enum { MAX_FILES = OPT_LIST_MAX + 2 };
+    /* Each Markdown export comes with its two plots. */
+    enum { MAX_FILES = OPT_LIST_MAX * EXPORT_NOTES_FILES + 2 };
+    _Static_assert(MAX_FILES <= EXPORT_MAX_FILES, "every file of a run is written in one group");
     const char *paths[MAX_FILES];
     char *texts[MAX_FILES] = {NULL};
     size_t lens[MAX_FILES];
     int n = 0, rc = 0;
     char err[1024] = "out of memory rendering the exports";
+    char(*notes_paths)[EXPORT_NOTES_FILES][1024] = calloc(OPT_LIST_MAX, sizeof *notes_paths);
     json_t *snap = run_snapshot(f, r);
-    if (!snap || export_snapshot_complete(snap) != 0 || json_object_set_new(snap, "system", probes_system_json()) != 0)
+    if (!notes_paths || !snap || export_snapshot_complete(snap) != 0 ||
+        json_object_set_new(snap, "system", probes_system_json()) != 0)
         rc = -1;
     for (int i = 0; rc == 0 && i < f->exports.n; i++) {
+        if (f->export_fmt[i] == EXPORT_MD) {
+            rc = export_notes_files(snap, f->exports.items[i], notes_paths[i], &texts[n], err, sizeof err);
+            for (int k = 0; rc == 0 && k < EXPORT_NOTES_FILES; k++)
+                paths[n++] = notes_paths[i][k];
+            continue;
+        }
         paths[n] = f->exports.items[i];
         rc = (texts[n++] = export_snapshot_render(snap, f->export_fmt[i])) ? 0 : -1;
     }
@@ -212,7 +226,10 @@ static int write_exports(const run_flags *f, const run_result *r)
     if (rc == 0 && f->trace_path[0]) {
         json_t *trace = runner_trace_json(r);
         paths[n] = f->trace_path;
-        rc = trace && (texts[n++] = export_trace_render(trace)) ? 0 : -1;
+        rc = trace && (texts[n++] = export_trace_is_json(f->trace_path) ? export_trace_events_render(trace)
+                                                                          : export_trace_render(trace))
+                 ? 0
+                 : -1;
         json_decref(trace);
     }
     for (int i = 0; rc == 0 && i < n; i++)
@@ -223,6 +240,7 @@ static int write_exports(const run_flags *f, const run_result *r)
         fprintf(stderr, "hstprof run: %s\n", err);
     for (int i = 0; i < n; i++)
         free(texts[i]);
+    free(notes_paths);
     json_decref(snap);
     return rc == 0 ? 0 : 1;
 }
@@ -254,19 +272,22 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         {"strict-weights", 0, OPT_FLAG, &f->strict_weights, 0, 0, 0, NULL, "reject a model file holding NaN or Inf weights (exit 1) instead of warning", NULL},
         {"progress", 0, OPT_FLAG, &f->progress, 0, 0, 0, NULL, "progress on stderr: one line redrawn on a terminal, else a plain line every 5 s", NULL},
         {"quiet", 'q', OPT_FLAG, &f->quiet, 0, 0, 0, NULL, "no summary (with --print-tokens: the ids only)", NULL},
-        {"export", 0, OPT_STRING_LIST, &f->exports, 0, 0, 0, "FILE", "write the run as performance notes (.md), one CSV row (.csv) or JSON (.json); repeat for several (written together, all or none); - with --export-format: standard output, instead of the summary", NULL},
+        {"export", 0, OPT_STRING_LIST, &f->exports, 0, 0, 0, "FILE", "write the run as performance notes (.md, with FILE-latency.svg and FILE-throughput.svg beside it), one CSV row (.csv) or JSON (.json); repeat for several (written together, all or none); - with --export-format: standard output, instead of the summary", NULL},
         {"export-format", 0, OPT_STRING, f->export_format_name, sizeof f->export_format_name, 0, 0, "md|csv|json", "format of a single --export (default: from its extension)", NULL},
         {"log", 0, OPT_STRING, f->log_path, sizeof f->log_path, 0, 0, "FILE", "append a dated entry to a benchmark log (e.g. BENCHMARKS.md); needs --title", &f->seen_log},
         {"title", 0, OPT_STRING, f->title, sizeof f->title, 0, 0, "TEXT", "--log: heading the entry goes under (same title: before and after together)", NULL},
         {"change", 0, OPT_STRING, f->change, sizeof f->change, 0, 0, "TEXT", "--log: what changed since the last entry", NULL},
-        {"trace", 0, OPT_STRING, f->trace_path, sizeof f->trace_path, 0, 0, "FILE.csv", "per-token CSV: time, latency, section timings, counter deltas", &f->seen_trace},
+        cmd_metrics_option(&f->metrics, "metrics-listen"),
+        cmd_metrics_option(&f->metrics, "metrics-allow-remote"),
+        cmd_metrics_option(&f->metrics, "metrics-file"),
+        {"trace", 0, OPT_STRING, f->trace_path, sizeof f->trace_path, 0, 0, "FILE.csv|FILE.json", "per-token trace: CSV (time, latency, section timings, counter deltas), or for .json a Chrome/Perfetto timeline", &f->seen_trace},
     };
     const opt_table t = {
         "hstprof run",
         "hstprof run [-p PROFILE] [--model PRESET|FILE] [--mode causal|parity] [--seed N] [--threads N] "
         "[--prompt TEXT | --prompt-tokens 1,2,3] "
         "[-n N | --duration SECONDS] [--greedy | --temperature T --top-k K] [--print-tokens] [--dump-logits FILE] [--export FILE] "
-        "[--log FILE --title T --change TEXT] [--trace FILE.csv]",
+        "[--log FILE --title T --change TEXT] [--trace FILE.csv|FILE.json] [--metrics-listen ADDR:PORT] [--metrics-file FILE]",
         "Prefills the prompt, then generates N tokens one at a time through the KV cache, and prints prefill and\n"
         "decode tokens/s, time to first token, per-token latency percentiles, peak RSS and the quality hash.\n"
         "--mode parity runs hst-v7.0, hst-chaos, hst-v7.1 and hst-v8 as the originals compute (every decode step\n"
@@ -296,6 +317,13 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         fprintf(stderr, "hstprof run: --trace keeps a row per token in memory; it cannot be combined with --duration\n");
         return ARGS_ERROR;
     }
+    if (f->metrics.listen[0] && !(f->duration_s > 0)) {
+        fprintf(stderr, "hstprof run: --metrics-listen serves a run while it lasts: give --duration SECONDS (a "
+                        "counted run ends before a scrape; --metrics-file works for any run)\n");
+        return ARGS_ERROR;
+    }
+    if (cmd_check_metrics("run", &f->metrics) != 0)
+        return ARGS_ERROR;
     if (f->duration_s > 0 && !f->seen_tokens) /* a profile's or the default count would cut the soak short */
         f->set.s.n_tokens = 0;
     if (strcmp(f->format, "text") != 0 && strcmp(f->format, "json") != 0) {
@@ -465,6 +493,13 @@ int cmd_run(int argc, char **argv)
     req.interrupted = cmd_interrupted;
     run_result res;
     cmd_interrupt_install();
+    probes_metrics_feed *feed = NULL;
+    serve_metrics *server = NULL;
+    if (cmd_start_metrics("run", &f->metrics, &feed, &server) != 0) {
+        free(f);
+        return 1;
+    }
+    req.metrics = feed;
     rc = runner_prepare(&req, &res);
     if (rc == 0 && build_prompt(f, res.config.vocab_size, ids, &req.n_prompt) != 0)
         rc = 2;
@@ -478,6 +513,9 @@ int cmd_run(int argc, char **argv)
     const int keep_so_far = rc == 0 && cmd_interrupted() == SIGINT && res.interrupted;
     if (rc == 0 && cmd_interrupted() && !keep_so_far)
         rc = cmd_interrupt_exit_status("hstprof run");
+    /* The metrics file's last version holds the final figures (not after an interruption: nothing more is written). */
+    if (cmd_stop_metrics("run", feed, server, rc == 0) != 0 && rc == 0)
+        rc = 1;
     if (rc == 0 && f->dump_logits[0] && write_logits(f->dump_logits, &res) != 0)
         rc = 1;
     if (rc == 0 && write_exports(f, &res) != 0)

@@ -1,7 +1,7 @@
 /* commands.h — the commands `hstprof.c` dispatches to, one file each beside
  * it (cmd_run.c, cmd_bench.c, ...), as perf's builtin.h declares its
  * builtin-*.c. A command parses its options and calls the layers below it
- * (engine, probes, profiles, exports, tui); no layer calls a command.
+ * (engine, probes, profiles, exports, serve, tui); no layer calls a command.
  *
  * argv[0] is the command's name. Exit status: 0 ok, 1 run-time error,
  * 2 bad usage (one line on stderr), 128 + N after signal N. */
@@ -9,7 +9,9 @@
 #define HSTPROF_COMMANDS_H
 
 #include "engine/hst.h"
+#include "probes/metrics_feed.h"
 #include "profiles/profiles.h"
+#include "exports/serve/serve.h"
 
 int cmd_dashboard(int argc, char **argv);
 int cmd_run(int argc, char **argv);
@@ -73,5 +75,28 @@ int cmd_opt_value(const char *cmd, int argc, char **argv, int *i, const char *na
 int cmd_bad_option(const char *cmd, const char *arg);
 /* value as a whole number within [min, max]; 0, or -1 with one line printed. */
 int cmd_parse_int(const char *cmd, const char *opt, const char *value, int min, int max, int *out);
+
+/* ---- monitoring figures for a fleet (cmd_common_metrics.c) -----------------
+ * --metrics-listen ADDR:PORT, --metrics-allow-remote and --metrics-file FILE,
+ * the same in `run` and the dashboard. */
+typedef struct {
+    char listen[256], file[1024];
+    int allow_remote, seen_listen, seen_file;
+} cmd_metrics_flags;
+/* The option of that name ("metrics-listen", "metrics-allow-remote",
+ * "metrics-file") for a command's table. */
+opt_spec cmd_metrics_option(cmd_metrics_flags *m, const char *name);
+/* 1 when any of them asks for figures. */
+int cmd_metrics_wanted(const cmd_metrics_flags *m);
+/* The flags checked before any work: an empty value, --metrics-allow-remote
+ * alone, the address (loopback unless allowed). 0, or -1 after one line. */
+int cmd_check_metrics(const char *cmd, const cmd_metrics_flags *m);
+/* A feed and what serves it, when asked (else both NULL); the endpoint's URL
+ * on stderr. 0, or 1 after one line (a port in use, out of memory). */
+int cmd_start_metrics(const char *cmd, const cmd_metrics_flags *m, probes_metrics_feed **feed,
+                      serve_metrics **server);
+/* Stops them (final: the file is written once more) and frees the feed.
+ * 0, or 1 after one line when the file's last write failed. */
+int cmd_stop_metrics(const char *cmd, probes_metrics_feed *feed, serve_metrics *server, int final);
 
 #endif

@@ -30,7 +30,7 @@ typedef int (*export_producer)(int fd, void *ctx);
 int export_write_atomic_with(const char *path, export_producer produce, void *ctx, int (*interrupted)(void),
                              char *err, size_t err_size);
 
-#define EXPORT_MAX_FILES 8
+#define EXPORT_MAX_FILES 32 /* `run`: 8 notes with their 2 plots each, a log, a trace */
 
 /* ---- what a target is ---------------------------------------------------------
  * A regular file (or nothing yet) is replaced atomically as described above;

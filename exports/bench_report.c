@@ -339,6 +339,8 @@ static void render_markdown(FILE *f, const json_t *report)
 {
     md_header(f, report);
     md_overall(f, report);
+    if (*ex_str(report, "plot"))
+        ex_md_image(f, "Prefill tokens/s against sequence length", ex_str(report, "plot"));
     md_details_by_seq(f, report);
     md_tests(f, report);
     md_report_comparison(f, report);

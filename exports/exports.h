@@ -48,6 +48,34 @@ void export_seed_report_label(const char *preset, const char *class_name, char *
  * row per (seq_len, variant). malloc'd; NULL when out of memory. */
 char *export_layerbench_render(const json_t *report, export_format fmt);
 
+/* ---- plots (plots.c): SVG, the same bytes for the same data -------------------
+ * Readable on light and dark pages (an opaque background, and a dark palette
+ * for viewers that prefer dark), axes labelled with their units. malloc'd;
+ * NULL when out of memory. */
+/* The bench report's prefill tokens/s against sequence length: a line per
+ * model, a panel per thread count (settings.threads). */
+char *export_bench_plot_svg(const json_t *report);
+/* The per-token decode latency distribution of a run or snapshot: its
+ * "latency_histogram" ({lowest_ns, growth, first_bucket, counts[]}: bucket
+ * b holds [lowest * growth^(first + b), ... ^(first + b + 1)) ns) as a
+ * log-scaled histogram with latency.p50_ms, p95_ms and p99_ms marked. */
+char *export_latency_plot_svg(const json_t *snapshot);
+/* Decode tokens/s over time: "throughput_timeline" {series: [{label, t_s[],
+ * tok_per_s[]}], changes: [{t_s, label}] (a setting took effect), note}. */
+char *export_throughput_plot_svg(const json_t *snapshot);
+
+/* The bench report as Markdown with its plot beside it: paths[0] = md_path,
+ * paths[1] = md_path with .svg for .md (the Markdown shows it), texts[]
+ * malloc'd. 0, or -1 with one line in err. */
+int export_bench_files(const json_t *report, const char *md_path, char paths[2][1024], char *texts[2], char *err,
+                       size_t err_size);
+/* Performance notes with their plots: paths[0] = md_path, paths[1..2] =
+ * <stem>-latency.svg and <stem>-throughput.svg beside it (the notes show
+ * them), texts[] malloc'd. 0, or -1 with one line in err. */
+#define EXPORT_NOTES_FILES 3
+int export_notes_files(const json_t *snapshot, const char *md_path, char paths[EXPORT_NOTES_FILES][1024],
+                       char *texts[EXPORT_NOTES_FILES], char *err, size_t err_size);
+
 /* A snapshot: the state of a run or of the dashboard at one moment, as one
  * JSON object. Its keys are those of `hstprof run --format json` (tool, date,
  * model, preset, source, config{}, params_total, params_next_token, threads,
@@ -55,11 +83,15 @@ char *export_layerbench_render(const json_t *report, export_format fmt);
  * quality_hash, generated[]) plus, when known: memory{}, counters{},
  * sections[] ({name, ms, percent}), bandwidth{}, compute{}. A metric that is
  * not available is null with a sibling "<key>_why_not" string.
- * Writes <dir>/<base>.md and <dir>/<base>.csv (one row, every metric) and
- * <dir>/<base>.json, each atomically; the written paths go to paths[0..2].
- * On error: -1, one line in err, nothing half-written. */
-int export_snapshot_files(const json_t *snapshot, const char *dir, const char *base, char paths[3][1024],
-                          char *err, size_t err_size);
+ * Writes <dir>/<base>.md, <dir>/<base>.csv (one row, every metric),
+ * <dir>/<base>.json, the notes' plots <base>-latency.svg and
+ * <base>-throughput.svg, and, when trace is not NULL (timeline_json's
+ * object), <base>.trace.json (export_trace_events_render), all or nothing;
+ * the written paths go to paths[0..5] (paths[5] "" without a trace). On
+ * error: -1, one line in err, nothing half-written. */
+#define EXPORT_SNAPSHOT_FILES 6
+int export_snapshot_files(const json_t *snapshot, const json_t *trace, const char *dir, const char *base,
+                          char paths[EXPORT_SNAPSHOT_FILES][1024], char *err, size_t err_size);
 
 /* CSV field quoting of RFC 4180: quotes when needed, doubles inner quotes. */
 void export_csv_field(char *out, size_t out_size, const char *field);
@@ -131,5 +163,22 @@ int export_log_append(const char *path, const json_t *run, const char *title, co
  * time_since_start_ns, latency_ns, section.<name>_ns...,
  * counter.<name>_delta... */
 char *export_trace_render(const json_t *trace);
+/* The same trace as Chrome/Perfetto trace-event JSON ({"traceEvents": [...]},
+ * microseconds since the trace's origin): a track per pool thread with a
+ * slice per forward call and the engine's sections nested in it, phase
+ * slices, instants for restarts and setting changes, counter tracks. The
+ * trace object may also hold tool, model, label, origin and pid, and per
+ * token start_ns, forward_ns, generation, round and thread_busy_ns[], and
+ * rss[] and instants[] (what timeline_json in probes builds). */
+char *export_trace_events_render(const json_t *trace);
+/* The monitoring figures (the object probes_metrics_json builds: series[]
+ * with labels, counters and a latency histogram, gauges{}) in the Prometheus
+ * text exposition format, EXPORT_METRICS_CONTENT_TYPE. A gauge or counter
+ * the object lacks has no sample. malloc'd; NULL when out of memory. */
+char *export_metrics_render(const json_t *metrics);
+#define EXPORT_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* How --trace FILE is written: JSON for a .json name, else CSV. */
+int export_trace_is_json(const char *path);
 
 #endif

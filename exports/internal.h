@@ -46,6 +46,9 @@ void ex_md_inline(FILE *f, const char *text);
  * saying that its figures cover the run so far; nothing otherwise. */
 void ex_md_interrupted(FILE *f, const json_t *run);
 
+/* "![alt](file)\n\n": a picture beside the Markdown (file relative to it). */
+void ex_md_image(FILE *f, const char *alt, const char *file);
+
 /* RFC 4180 field: quoted when it holds a comma, quote, CR or LF; inner quotes doubled. */
 int ex_csv_needs_quotes(const char *field);
 void ex_csv_text(FILE *f, const char *field);

@@ -217,6 +217,10 @@ static void latency(FILE *f, const json_t *snap)
     bullet_pair(f, "min / max", snap, "latency.min_ms", "latency.max_ms", 1, "%.3f ms");
     bullet(f, "mean", snap, "latency.mean_ms", 1, "%.3f ms");
     fprintf(f, "\n");
+    if (*ex_string(snap, "plots.latency", ""))
+        ex_md_image(f, "Per-token decode latency distribution", ex_string(snap, "plots.latency", ""));
+    if (*ex_string(snap, "plots.throughput", ""))
+        ex_md_image(f, "Decode tokens/s over time", ex_string(snap, "plots.throughput", ""));
 }
 
 /* Only for `run --duration`: how the long run held up. */

@@ -242,3 +242,10 @@ const char *ex_str(const json_t *o, const char *key)
     const char *s = json_string_value(json_object_get(o, key));
     return s ? s : "";
 }
+
+void ex_md_image(FILE *f, const char *alt, const char *file)
+{
+    /* Angle brackets keep a name with spaces or parentheses one link (CommonMark). */
+    int plain = strcspn(file, " ()<>") == strlen(file);
+    fprintf(f, "![%s](%s%s%s)\n\n", alt, plain ? "" : "<", file, plain ? "" : ">");
+}

@@ -5,6 +5,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -520,6 +521,18 @@ static int track_stall(probes_counters *c, probes_group *g, const probes_counter
         return 0;
     write_stall_note(c, g, 0);
     return 1;
+}
+
+void probes_counter_deltas(const probes_counter_snapshot *a, const probes_counter_snapshot *b, int n, double *out)
+{
+    for (int i = 0; i < n; i++) {
+        if (i >= a->n || i >= b->n || !a->ok[i] || !b->ok[i] || b->running_ns[i] == a->running_ns[i]) {
+            out[i] = NAN;
+            continue;
+        }
+        double enabled = (double)(b->enabled_ns[i] - a->enabled_ns[i]);
+        out[i] = (double)(b->raw[i] - a->raw[i]) * enabled / (double)(b->running_ns[i] - a->running_ns[i]);
+    }
 }
 
 void probes_counters_read(probes_counters *c, probes_counter_snapshot *snap)

@@ -170,6 +170,9 @@ typedef struct {
 } probes_counter_snapshot;
 
 void probes_counters_read(probes_counters *c, probes_counter_snapshot *snap);
+/* Each event's count between two reads, scaled like perf stat (raw *
+ * enabled / running); NAN where it was not counted (failed, multiplexed out). */
+void probes_counter_deltas(const probes_counter_snapshot *a, const probes_counter_snapshot *b, int n, double *out);
 
 typedef struct {
     char name[PROBES_NAME_MAX];

@@ -98,3 +98,17 @@ json_t *probes_counters_json(const char *summary, int n, const char *const *phas
         json_object_set_new(o, phases[i], probes_counter_window_json(windows[i]));
     return o;
 }
+
+json_t *probes_latency_histogram_json(const live_histogram *h)
+{
+    int first = 0, last = LIVE_HIST_BUCKETS - 1;
+    while (first < LIVE_HIST_BUCKETS && h->counts[first] == 0)
+        first++;
+    while (last > first && h->counts[last] == 0)
+        last--;
+    json_t *counts = json_array();
+    for (int b = first; counts && b <= last && b < LIVE_HIST_BUCKETS; b++)
+        json_array_append_new(counts, json_integer(h->counts[b]));
+    return json_pack("{s:f, s:f, s:i, s:o}", "lowest_ns", LIVE_HIST_LOWEST_NS, "growth", LIVE_HIST_GROWTH,
+                     "first_bucket", first < LIVE_HIST_BUCKETS ? first : 0, "counts", counts);
+}

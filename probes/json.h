@@ -31,6 +31,9 @@ json_t *probes_roofline_json(const probes_roofline *r);
  * (another process wanted them), how often that started, and whether it is
  * on now. */
 json_t *probes_contention_json(const hst_pool_contention_stats *c);
+/* A latency histogram as the plots read it: {lowest_ns, growth,
+ * first_bucket, counts[] (from the first non-empty bucket to the last)}. */
+json_t *probes_latency_histogram_json(const live_histogram *h);
 
 /* This machine and build, a report's "system": cpu_model, cores, pus,
  * l3_total_bytes (hwloc), caches[] ({level, type, size_bytes,

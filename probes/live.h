@@ -145,6 +145,10 @@ typedef struct {
     char kernel[16];             /* in use */
     uint64_t kv_cache_bytes;
     int prompt_tokens;
+    char mode[16];               /* the session's (hst_mode_name) */
+    int n_counters;              /* counter events of the slot (0: none open) */
+    char counter_names[LIVE_SAMPLE_COUNTERS][PROBES_NAME_MAX];
+    int thread_tid[LIVE_SAMPLE_THREADS]; /* Linux thread id per pool thread */
     int n_sections;
     char section_names[LIVE_MAX_SECTIONS][24];
     int threads;

@@ -7,8 +7,8 @@
 
 #include <math.h>
 
-#define HIST_LO_NS 100.0
-#define HIST_GROWTH 1.01
+#define HIST_LO_NS LIVE_HIST_LOWEST_NS
+#define HIST_GROWTH LIVE_HIST_GROWTH
 
 static int bucket_of(double ns)
 {

@@ -4,7 +4,10 @@
 #define HSTPROF_LIVE_INTERNAL_H
 
 #include "probes/live.h"
+#include "probes/live_metrics.h"
+#include "probes/metrics_feed.h"
 #include "probes/session.h"
+#include "probes/timeline.h"
 #include "probes/topo.h"
 
 #include <pthread.h>
@@ -91,6 +94,23 @@ struct live_engine {
     uint32_t next_segment;
     uint64_t seq;
 };
+
+/* live_export.c: the timeline of the segment one side shows, for snapshots */
+typedef struct {
+    timeline *timeline;       /* NULL before the side's first sample */
+    uint32_t segment;
+    int have_busy;
+    uint64_t busy_ns[LIVE_SAMPLE_THREADS]; /* the previous sample's, cumulative */
+} live_trace_side;
+/* Appends the sample (a new segment starts the side's timeline again). */
+void live_trace_sample(live_trace_side *side, const live_segment_info *info, const live_sample *s);
+void live_trace_rss(live_trace_side *side, uint64_t now_ns, double rss_bytes);
+/* timeline_json of t (a copy of a side's), with the segment's context. */
+json_t *live_trace_json(const timeline *t, const live_segment_info *info);
+void live_trace_free(live_trace_side *side);
+/* live_export.c: monitoring figures per setting; the gauges from a view. */
+void live_feed_sample(probes_metrics_state *st, const live_segment_info *info, const live_sample *s);
+void live_feed_view(probes_metrics_state *st, const live_view *v);
 
 /* live_slot.c */
 /* shared_model: the other A/B side's model when both name the same one,

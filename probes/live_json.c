@@ -250,6 +250,31 @@ static void bandwidth_compute_json(json_t *o, const live_view *v)
     json_object_set_new(o, "compute", fl);
 }
 
+/* Every segment's sparkline points on one time axis (seconds since the
+ * dashboard started), and where each setting took effect. */
+static json_t *throughput_timeline_json(const live_view *v, const live_segment_stats *segs, int n)
+{
+    json_t *series = json_array(), *changes = json_array();
+    for (int k = 0; series && changes && k < n; k++) {
+        const live_segment_stats *s = &segs[k];
+        char label[400];
+        live_setting_describe(&s->info.setting, label, sizeof label);
+        json_t *t = json_array(), *rate = json_array();
+        for (int i = 0; t && rate && i < s->history_len; i++) {
+            json_array_append_new(t, json_real((double)(s->history_end_ns[i] - v->start_ns) * 1e-9));
+            json_array_append_new(rate, json_real(s->history_tok_per_s[i]));
+        }
+        json_array_append_new(series, json_pack("{s:i, s:s, s:o, s:o}", "segment", (int)s->info.id, "label", label,
+                                                "t_s", t, "tok_per_s", rate));
+        double start = s->info.start_ns > v->start_ns ? (double)(s->info.start_ns - v->start_ns) * 1e-9 : 0;
+        json_array_append_new(changes, json_pack("{s:f, s:s}", "t_s", start, "label", label));
+    }
+    return json_pack("{s:s, s:o, s:o}", "note",
+                     "one point per 0.5 s of each segment, tokens over the time spent computing them; dashed: a "
+                     "setting took effect",
+                     "series", series, "changes", changes);
+}
+
 json_t *live_view_json(const live_view *v, const live_segment_stats *segments, int n_segments,
                        const live_snapshot_setup *setup)
 {
@@ -278,6 +303,7 @@ json_t *live_view_json(const live_view *v, const live_segment_stats *segments, i
     json_object_set_new(o, "sections", sections_json(&v->current));
     bandwidth_compute_json(o, v);
     json_object_set_new(o, "runs", runs_json(v, segments, n_segments));
+    json_object_set_new(o, "throughput_timeline", throughput_timeline_json(v, segments, n_segments));
     probes_json_put_or_why(o, "ab", ab_json(v), "no A/B comparison is running");
     return o;
 }

@@ -100,6 +100,10 @@ struct live_metrics {
     int n_pus, n_cores, n_packages;
     uint64_t l3_bytes;
     ab_result ab;
+    /* the standard formats (live_export.c): the timeline each side shows
+     * (under state_lock), the monitoring figures (NULL without a feed) */
+    live_trace_side trace[2];
+    probes_metrics_state *prom;
 };
 
 /* ---- segments ------------------------------------------------------------------------------ */
@@ -176,11 +180,13 @@ static void add_history(segment_state *g, const live_sample *s)
     if (g->point_start_ns == 0)
         g->point_start_ns = s->end_ns;
     if (s->end_ns - g->point_start_ns >= LIVE_HISTORY_NS && g->point_ns > 0) {
-        if (st->history_len == LIVE_HISTORY)
+        if (st->history_len == LIVE_HISTORY) {
             memmove(st->history_tok_per_s, st->history_tok_per_s + 1, (LIVE_HISTORY - 1) * sizeof(double));
-        else
+            memmove(st->history_end_ns, st->history_end_ns + 1, (LIVE_HISTORY - 1) * sizeof(uint64_t));
+        } else
             st->history_len++;
         st->history_tok_per_s[st->history_len - 1] = (double)g->point_tokens / (g->point_ns * 1e-9);
+        st->history_end_ns[st->history_len - 1] = s->end_ns;
         g->point_start_ns = s->end_ns, g->point_tokens = 0, g->point_ns = 0;
     }
     g->point_tokens++;
@@ -257,6 +263,9 @@ static void on_sample(live_metrics *m, const live_sample *s)
     if (!g)
         return;
     g->dirty = 1;
+    live_trace_sample(&m->trace[s->ab_side > 0 ? 1 : 0], &g->stats.info, s);
+    if (m->prom)
+        live_feed_sample(m->prom, &g->stats.info, s);
     if (s->phase == LIVE_PHASE_PREFILL)
         add_prefill(g, s);
     else
@@ -360,6 +369,12 @@ static void sample_memory(live_metrics *m, uint64_t now)
     if (now - m->last_memory_ns < MEMORY_EVERY_NS)
         return;
     probes_memory_sample(&m->memory);
+    if (m->memory.rss_ok) {
+        pthread_mutex_lock(&m->state_lock);
+        for (int side = 0; side < 2; side++)
+            live_trace_rss(&m->trace[side], now, (double)m->memory.rss_bytes);
+        pthread_mutex_unlock(&m->state_lock);
+    }
     probes_memory_window copy = m->memory; /* _end also samples; keep the running window */
     probes_memory_end(&copy, -1, &m->memory_report);
     if (m->memory_report.minor_faults.valid) {
@@ -699,6 +714,12 @@ static void build_view(live_metrics *m, live_view *v, uint64_t now)
 static void publish(live_metrics *m, uint64_t now)
 {
     build_view(m, m->scratch, now);
+    if (m->prom) {
+        pthread_mutex_lock(&m->state_lock); /* on_sample changes it under this lock */
+        live_feed_view(m->prom, m->scratch);
+        probes_metrics_feed_publish(m->opts.feed, m->prom);
+        pthread_mutex_unlock(&m->state_lock);
+    }
     pthread_mutex_lock(&m->view_lock);
     m->scratch->version = m->published->version + 1;
     memcpy(m->published, m->scratch, sizeof *m->published);
@@ -781,6 +802,15 @@ live_metrics *live_metrics_start(live_engine *e, const live_metrics_options *opt
     m->engine = e;
     if (opts)
         m->opts = *opts;
+    if (m->opts.feed && !(m->prom = malloc(sizeof *m->prom))) {
+        snprintf(err, err_len, "metrics: out of memory");
+        free(m->published);
+        free(m->scratch);
+        free(m);
+        return NULL;
+    }
+    if (m->prom)
+        probes_metrics_state_init(m->prom);
     if (m->opts.update_ms <= 0)
         m->opts.update_ms = 100;
     m->start_ns = hst_now_ns();
@@ -816,6 +846,9 @@ void live_metrics_stop(live_metrics *m)
         pthread_join(m->ceilings_thread, NULL);
     while (m->n_order > 0)
         forget_segment(m, m->order[0]);
+    live_trace_free(&m->trace[0]);
+    live_trace_free(&m->trace[1]);
+    free(m->prom);
     pthread_mutex_destroy(&m->stop_lock);
     pthread_cond_destroy(&m->stop_cond);
     pthread_mutex_destroy(&m->state_lock);
@@ -849,4 +882,35 @@ int live_metrics_segments(live_metrics *m, live_segment_stats *out, int max)
     }
     pthread_mutex_unlock(&m->state_lock);
     return n;
+}
+
+json_t *live_metrics_trace_json(live_metrics *m, uint32_t id)
+{
+    timeline *copy = NULL;
+    live_segment_info *info = malloc(sizeof *info);
+    if (!info)
+        return NULL;
+    pthread_mutex_lock(&m->state_lock);
+    const segment_state *g = find_segment(m, id);
+    for (int side = 0; side < 2 && g && !copy; side++)
+        if (m->trace[side].timeline && m->trace[side].segment == id)
+            copy = timeline_clone(m->trace[side].timeline);
+    if (g)
+        *info = g->stats.info;
+    pthread_mutex_unlock(&m->state_lock);
+    /* Built outside the lock: the probes thread goes on draining meanwhile. */
+    json_t *o = copy ? live_trace_json(copy, info) : NULL;
+    timeline_free(copy);
+    free(info);
+    return o;
+}
+
+int live_metrics_latency_histogram(live_metrics *m, uint32_t id, live_histogram *out)
+{
+    pthread_mutex_lock(&m->state_lock);
+    const segment_state *g = find_segment(m, id);
+    if (g)
+        *out = g->latency;
+    pthread_mutex_unlock(&m->state_lock);
+    return g ? 0 : -1;
 }

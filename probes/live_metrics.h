@@ -6,7 +6,10 @@
 #include "probes/ceilings.h"
 #include "probes/live.h"
 #include "probes/memory.h"
+#include "probes/metrics_feed.h"
 #include "probes/stats.h"
+
+#include <jansson.h>
 
 /* ---- metrics (the consumer thread) and the view ------------------------------------------ */
 
@@ -37,6 +40,7 @@ typedef struct {
     double recent_decode_ns, recent_decode_flops, recent_decode_bytes, recent_decode_tokens;
     int history_len;                  /* oldest first */
     double history_tok_per_s[LIVE_HISTORY];
+    uint64_t history_end_ns[LIVE_HISTORY]; /* hst_now_ns() at each point's end */
     int n_threads;
     int thread_cpu[LIVE_SAMPLE_THREADS];
     uint32_t thread_migrations[LIVE_SAMPLE_THREADS];
@@ -102,6 +106,7 @@ typedef struct {
     int no_ceilings;         /* 1: never measure (only load the cache) */
     int update_ms;           /* 0: 100 */
     probes_ceiling_opts ceilings; /* how to measure them when not cached (zeros: as `hstprof ceilings`) */
+    probes_metrics_feed *feed;    /* non-NULL: monitoring figures published there with every view */
 } live_metrics_options;
 
 /* Starts the probes thread that drains e's ring. */
@@ -117,5 +122,11 @@ void live_metrics_show_side(live_metrics *m, int side);
 /* The statistics of every segment seen so far (for snapshots); returns the
  * count written to out[0..max-1], oldest first. */
 int live_metrics_segments(live_metrics *m, live_segment_stats *out, int max);
+/* The timeline of segment id (timeline_json's object: its newest forward
+ * calls, ~4 MB of them, with RSS samples, restarts and its setting), for the
+ * snapshot's trace; NULL when no side holds that segment or out of memory. */
+json_t *live_metrics_trace_json(live_metrics *m, uint32_t id);
+/* A copy of segment id's latency histogram (every decode token); 0, or -1 when unknown. */
+int live_metrics_latency_histogram(live_metrics *m, uint32_t id, live_histogram *out);
 
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #define COUNTER_PUBLISH_NS 500000000ull /* counter windows reach the UI twice a second */
+_Static_assert(LIVE_SAMPLE_COUNTERS == PROBES_MAX_EVENTS, "a sample carries every counter event");
 
 /* ---- prompt, CPU mask -------------------------------------------------------------- */
 
@@ -174,6 +175,8 @@ void live_slot_activate(live_engine *e, live_slot *s)
 static void describe_placement(live_slot *s, live_segment_info *info)
 {
     info->threads = s->setting.threads;
+    for (int i = 0; i < LIVE_SAMPLE_THREADS && i < hst_pool_threads(s->m.pool); i++)
+        info->thread_tid[i] = hst_pool_thread_tid(s->m.pool, i);
     info->affinity_wrapped = s->m.affinity ? probes_affinity_wrapped(s->m.affinity) : 0;
     for (int i = 0; i < LIVE_SAMPLE_THREADS; i++)
         info->thread_pu[i] = s->m.affinity && i < info->threads ? probes_affinity_pu(s->m.affinity, i) : -1;
@@ -217,6 +220,13 @@ static void describe_segment(live_engine *e, live_slot *s, live_segment_info *in
     describe_placement(s, info);
     info->start_ns = hst_now_ns();
     info->counters_open = s->m.counters != NULL;
+    snprintf(info->mode, sizeof info->mode, "%s", hst_mode_name(hst_session_mode(s->m.session)));
+    info->n_counters = s->m.counters ? probes_counters_event_count(s->m.counters) : 0;
+    for (int i = 0; i < info->n_counters; i++) {
+        probes_event_info event;
+        probes_counters_event(s->m.counters, i, &event);
+        snprintf(info->counter_names[i], sizeof info->counter_names[i], "%s", event.name);
+    }
     snprintf(info->counters_summary, sizeof info->counters_summary, "%s", s->m.counters_summary);
     (void)e;
 }
@@ -272,12 +282,15 @@ static void counters_before_token(live_slot *s)
     }
 }
 
-static void counters_after_token(live_slot *s, int prefill)
+/* Adds the token's counts to the sums, and each event's count to the sample. */
+static void counters_after_token(live_slot *s, int prefill, live_sample *out)
 {
     if (!s->m.counters)
         return;
     probes_counter_snapshot now;
     probes_counters_read(s->m.counters, &now);
+    out->n_counters = probes_counters_event_count(s->m.counters);
+    probes_counter_deltas(&s->last_read, &now, out->n_counters, out->counter_delta);
     add_delta(prefill ? &s->prefill_sum : &s->decode_sum, &s->last_read, &now);
     if (!prefill)
         add_delta(&s->recent_sum, &s->last_read, &now);
@@ -377,19 +390,20 @@ int live_slot_step(live_engine *e, live_slot *s, live_sample *out, char *err, si
     const int *ids = prefill ? s->prompt : &s->last_token;
     const int n = prefill ? s->prompt_len : 1;
     hst_error herr = {{0}};
+    memset(out, 0, sizeof *out);
     counters_before_token(s);
     uint64_t t0 = hst_now_ns();
     int rc = hst_forward(s->m.session, ids, n, s->logits, 0, &herr);
+    uint64_t t_forward = hst_now_ns();
     int token = rc == 0 ? hst_argmax(s->logits, cfg->vocab_size) : -1;
     uint64_t t1 = hst_now_ns();
-    counters_after_token(s, prefill);
+    counters_after_token(s, prefill, out);
     s->decode_tokens += !prefill;
     if (rc != 0) {
         snprintf(err, len, "%s", herr.msg);
         return -1;
     }
     s->last_token = token;
-    memset(out, 0, sizeof *out);
     out->segment = s->segment;
     out->ab_side = s->ab_side;
     out->generation = s->generation;
@@ -399,6 +413,7 @@ int live_slot_step(live_engine *e, live_slot *s, live_sample *out, char *err, si
     out->phase = prefill ? LIVE_PHASE_PREFILL : LIVE_PHASE_DECODE;
     out->end_ns = t1;
     out->latency_ns = t1 - t0;
+    out->forward_ns = t_forward - t0;
     const hst_mode mode = hst_session_mode(s->m.session);
     out->flops = prefill ? prefill_flops(cfg, mode, n) : hst_flops_decode(cfg, mode, pos);
     out->bytes = hst_session_last_bytes(s->m.session);

@@ -10,8 +10,10 @@
  *   session.h    one measured session: model, kernel, pool, counters, ...
  *   runner.h     the measured generation loop of `hstprof run` (and its JSON)
  *   ring.h, live.h, live_metrics.h   the dashboard's live loop
+ *   timeline.h   per-forward records of a run or a segment, for the traces
+ *   metrics_feed.h  the monitoring figures a fleet scrapes (Prometheus)
  *   json.h       the JSON of probe results
- * Only json.h and runner.h include jansson. */
+ * Only json.h, runner.h, timeline.h, metrics_feed.h and live_metrics.h include jansson. */
 #ifndef PROBES_H
 #define PROBES_H
 

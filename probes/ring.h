@@ -11,6 +11,7 @@
 
 #define LIVE_MAX_SECTIONS 48     /* sections beyond this are summed into the last */
 #define LIVE_SAMPLE_THREADS 32   /* threads whose CPU and load a sample carries */
+#define LIVE_SAMPLE_COUNTERS 24  /* counter events a sample carries (PROBES_MAX_EVENTS) */
 
 typedef enum { LIVE_PHASE_PREFILL = 0, LIVE_PHASE_DECODE = 1 } live_phase;
 
@@ -28,6 +29,7 @@ typedef struct {
     int32_t phase;         /* live_phase */
     uint64_t end_ns;       /* hst_now_ns() after sampling */
     uint64_t latency_ns;   /* forward + sampling */
+    uint64_t forward_ns;   /* the forward call alone */
     double flops, bytes;   /* spec 11 counts for this forward */
     int32_t n_sections;
     uint64_t section_ns[LIVE_MAX_SECTIONS];
@@ -37,6 +39,8 @@ typedef struct {
     uint64_t thread_busy_ns[LIVE_SAMPLE_THREADS];  /* cumulative, since the pool was created */
     uint64_t pool_jobs, pool_jobs_solo, pool_stalls, pool_solo_periods; /* hst_pool_contention, cumulative */
     int32_t pool_solo_now;               /* 1 while the pool runs jobs on one thread (contention) */
+    int32_t n_counters;    /* the segment's counter events (0: none open) */
+    double counter_delta[LIVE_SAMPLE_COUNTERS];     /* this forward's count of each, scaled; NAN: not counted */
 } live_sample;
 
 /* Single producer, single consumer, fixed capacity, lock-free (C11 atomics).

@@ -263,17 +263,23 @@ static int decode_step(run_result *res, hst_sampler *smp, float *logits, hst_err
 {
     const hst_config *c = &res->config;
     int pos = hst_session_pos(res->session), i = res->n_generated;
-    uint64_t t0 = hst_now_ns();
+    runner_step_times times = {.start_ns = hst_now_ns()};
     if (hst_forward(res->session, &res->generated[i - 1], 1, logits, 0, err) != 0)
         return -1;
+    times.forward_end_ns = hst_now_ns();
     res->generated[i] = hst_sample(smp, logits, c->vocab_size);
-    record_latency(res, hst_now_ns() - t0);
+    times.end_ns = hst_now_ns();
+    record_latency(res, times.end_ns - times.start_ns);
+    rate_series_add(&res->throughput, (double)(times.end_ns - res->wall_start_ns) / 1e9,
+                    (double)(times.end_ns - times.start_ns) / 1e9);
+    if (res->metrics)
+        runner_metrics_latency(res, times.end_ns - times.start_ns);
     res->decode_flops += hst_flops_decode(c, hst_session_mode(res->session), pos);
     res->decode_bytes += hst_session_last_bytes(res->session);
     res->n_generated = i + 1;
     res->tokens_total++;
     if (res->trace.enabled)
-        runner_trace_decode(res, i, t0);
+        runner_trace_decode(res, i, &times);
     return 0;
 }
 
@@ -302,9 +308,12 @@ static int decode_loop(const run_request *req, run_result *res, hst_sampler *smp
         if (mw && now - last_memory_sample >= MEMORY_SAMPLE_NS) {
             probes_memory_sample(mw);
             last_memory_sample = now;
+            if (mw->rss_ok)
+                runner_trace_rss(res, now, (double)mw->rss_bytes);
         }
         if (soak_mw)
             soak_rss(res, soak_mw, 0);
+        runner_metrics_tick(res, mw, now, 0);
         show_progress(req, res, &last_progress, 0);
     }
     if (soak_mw)
@@ -372,24 +381,27 @@ static void finish_probes(run_result *res, const probes_counter_snapshot *snap, 
                                                  (uint64_t)(res->decode_ms * 1e6), decode_step_bytes);
 }
 
-static int prefill_and_first_token(const run_request *req, run_result *res, hst_sampler *smp)
+static int prefill_and_first_token(const run_request *req, run_result *res, hst_sampler *smp,
+                                   runner_step_times *times)
 {
     hst_error err = {{0}};
     const int V = res->config.vocab_size;
-    uint64_t t0 = hst_now_ns();
+    uint64_t t0 = times->start_ns = hst_now_ns();
     if (hst_forward(res->session, req->prompt, req->n_prompt, res->prefill_logits, req->keep_prefill_logits,
                     &err) != 0) {
         fprintf(stderr, "hstprof run: %s\n", err.msg);
         return 1;
     }
-    res->prefill_ms = (double)(hst_now_ns() - t0) / 1e6;
+    times->forward_end_ns = times->end_ns = hst_now_ns();
+    res->prefill_ms = (double)(times->forward_end_ns - t0) / 1e6;
     res->prefill_bytes = hst_session_last_bytes(res->session);
     const float *last = res->prefill_logits + (req->keep_prefill_logits ? (size_t)(req->n_prompt - 1) * V : 0);
     if (req->n_tokens > 0 || soak_run(req)) {
         res->generated[0] = hst_sample(smp, last, V);
         res->n_generated = 1;
         res->tokens_total = 1;
-        res->ttft_ms = (double)(hst_now_ns() - t0) / 1e6;
+        times->end_ns = hst_now_ns();
+        res->ttft_ms = (double)(times->end_ns - t0) / 1e6;
     }
     return 0;
 }
@@ -402,6 +414,8 @@ int runner_generate(const run_request *req, run_result *res)
         rc = allocate_buffers(req, res, &logits);
     if (rc == 0 && req->trace)
         rc = runner_trace_begin(req, res);
+    if (rc == 0 && req->metrics)
+        rc = runner_metrics_begin(req, res);
     if (rc != 0) {
         free(logits);
         return rc;
@@ -410,6 +424,7 @@ int runner_generate(const run_request *req, run_result *res)
     hst_sampler smp;
     hst_sampler_init(&smp, req->temperature, req->top_k, req->session.seed);
     res->prompt_len = req->n_prompt;
+    rate_series_init(&res->throughput, req->n_tokens / 60); /* about 60 points for a counted run */
     res->kept_all_logits = req->keep_prefill_logits;
     probes_counter_snapshot snap[3];
     probes_memory_window mw_storage = {0}, *mw = req->no_probes ? NULL : &mw_storage;
@@ -422,15 +437,25 @@ int runner_generate(const run_request *req, run_result *res)
     }
     if (res->have_counters)
         probes_counters_read(res->measured.counters, &snap[0]);
-    uint64_t wall_start_ns = res->wall_start_ns = res->trace.start_ns = hst_now_ns();
-    rc = prefill_and_first_token(req, res, &smp);
+    uint64_t wall_start_ns = res->wall_start_ns = hst_now_ns();
+    runner_step_times prefill_times;
+    rc = prefill_and_first_token(req, res, &smp, &prefill_times);
     if (rc == 0 && res->have_counters)
         probes_counters_read(res->measured.counters, &snap[1]);
     if (rc == 0 && res->trace.enabled)
-        runner_trace_prefill(res, &snap[0], &snap[1]);
+        runner_trace_prefill(res, &snap[0], &snap[1], &prefill_times);
+    if (rc == 0 && res->trace.enabled && mw) { /* the trace's RSS track starts after the prefill */
+        probes_memory_sample(mw);
+        if (mw->rss_ok)
+            runner_trace_rss(res, hst_now_ns(), (double)mw->rss_bytes);
+    }
+    if (rc == 0)
+        runner_metrics_tick(res, mw, hst_now_ns(), 0);
     if (rc == 0)
         rc = decode_loop(req, res, &smp, logits, mw, soak_mw);
     hst_pool_contention(res->measured.pool, &res->contention);
+    if (rc == 0 && !res->interrupted)
+        runner_metrics_tick(res, mw, hst_now_ns(), 1);
     res->wall_ms = (double)(hst_now_ns() - wall_start_ns) / 1e6;
     if (rc == 0 && res->have_counters)
         probes_counters_read(res->measured.counters, &snap[2]);
@@ -463,6 +488,7 @@ void runner_release(run_result *res)
     free(res->generated);
     free(res->prefill_logits);
     runner_trace_free(&res->trace);
+    runner_metrics_free(res);
     memset(res, 0, sizeof *res);
 }
 

@@ -8,8 +8,10 @@
 #include "probes/ceilings.h"
 #include "probes/counters.h"
 #include "probes/memory.h"
+#include "probes/metrics_feed.h"
 #include "probes/session.h"
 #include "probes/stats.h"
+#include "probes/timeline.h"
 #include "probes/topo.h"
 
 #include <jansson.h>
@@ -44,6 +46,9 @@ typedef struct {
      * there; the figures cover the run so far, without the quality hash, and
      * res->interrupted says so. */
     int (*interrupted)(void);
+    /* Non-NULL: the run's monitoring figures are published there a few
+     * times a second and once at the end (probes/runner_metrics.c). */
+    probes_metrics_feed *metrics;
 } run_request;
 
 /* ---- what a soak run (--duration) keeps, in bounded memory ------------------ */
@@ -75,18 +80,16 @@ typedef struct {
     int first_cycle_len;
 } run_soak;
 
-/* ---- the per-token trace (probes/runner_report.c) -----------------------------
- * Sized before the loop (one prefill row + one row per decode step); nothing
- * is allocated per token. */
+/* ---- the per-token trace (probes/runner_trace.c) -----------------------------
+ * A timeline sized before the loop (one prefill record + one per decode
+ * step); nothing is allocated per token. */
 typedef struct {
     int enabled;
-    int capacity, n_rows;
-    int n_sections, n_counters;
-    int *position, *tokens_processed, *token_id;  /* token_id -1: none (-n 0) */
-    uint64_t *time_ns, *latency_ns;               /* time: since the prefill started */
-    uint64_t *section_ns;                         /* [capacity * n_sections] */
-    double *counter_delta;                        /* [capacity * n_counters]; NAN: not counted */
-    uint64_t start_ns;
+    timeline *records;
+    int n_sections, n_threads, n_counters;
+    uint64_t *section_ns;                         /* scratch: [n_sections] */
+    uint64_t *busy_before, *busy_ns;              /* pool threads' busy time: at the last boundary, in the step */
+    double *counter_delta;                        /* scratch: [n_counters] */
     probes_counter_snapshot last;                 /* the previous read, for deltas */
 } run_trace;
 
@@ -133,6 +136,8 @@ typedef struct {
     int top_k, tokens_requested;
     char events_requested[256], precision[16];
     run_trace trace;
+    rate_series throughput;  /* decode tokens/s over time, for the notes' plot */
+    struct runner_metrics *metrics; /* req->metrics' producer state; NULL without */
     int interrupted; /* req->interrupted stopped the run: its figures cover wall_ms, no quality hash */
 } run_result;
 
@@ -149,21 +154,45 @@ void runner_print_probes(FILE *f, const run_result *res);
 
 /* ---- report fields and the trace (probes/runner_report.c) --------------------- */
 
+/* The setting the run measured as one line ("hst-v4, 2 threads, affinity none, ..."). */
+void runner_setting_label(const run_result *res, char *buf, size_t len);
 /* Copies the request's settings that reports name (seed, sampling, events...). */
 void runner_note_request(const run_request *req, run_result *res);
 /* Adds to the runner_result_json object what exports read (load_ms, wall_ms,
  * tokens_generated, weight_bytes, seed, precision, batch, sampling,
- * decode_bytes_per_token, quality_tokens, memory_why_not) and turns figures
+ * decode_bytes_per_token, quality_tokens, memory_why_not, and for the
+ * notes' plots latency_histogram and throughput_timeline) and turns figures
  * that were not measured (no decode step, no token) into null + "_why_not". */
 void runner_add_report_fields(json_t *o, const run_result *res);
+/* ---- the trace (probes/runner_trace.c) ------------------------------------------
+ * Times are hst_now_ns() readings: the step began at start, its forward
+ * returned at forward_end, its token was sampled by end. */
+typedef struct {
+    uint64_t start_ns, forward_end_ns, end_ns;
+} runner_step_times;
+
 /* Allocates the trace for req and turns the section timers on. 0, or 1 (one line printed). */
 int runner_trace_begin(const run_request *req, run_result *res);
-/* The prefill row (counter delta between the two snapshots when counting). */
-void runner_trace_prefill(run_result *res, const probes_counter_snapshot *before, const probes_counter_snapshot *after);
-/* One decode row: the step that produced generated[i], begun at t0_ns. */
-void runner_trace_decode(run_result *res, int i, uint64_t t0_ns);
+/* The prefill record (counter delta between the two snapshots when counting). */
+void runner_trace_prefill(run_result *res, const probes_counter_snapshot *before, const probes_counter_snapshot *after,
+                          const runner_step_times *times);
+/* One decode record: the step that produced generated[i]. */
+void runner_trace_decode(run_result *res, int i, const runner_step_times *times);
+/* An RSS sample taken at now_ns. */
+void runner_trace_rss(run_result *res, uint64_t now_ns, double rss_bytes);
 void runner_trace_free(run_trace *t);
-/* {"sections": [...], "counters": [...], "tokens": [...]}, as export_trace_render reads it. */
+/* The timeline's object (timeline_json) with tool, model, label and pid: what
+ * export_trace_render (CSV) and export_trace_events_render read. */
 json_t *runner_trace_json(const run_result *res);
+
+/* ---- monitoring figures (probes/runner_metrics.c) ------------------------------ */
+/* 0, or 1 (one line printed) when out of memory. */
+int runner_metrics_begin(const run_request *req, run_result *res);
+/* One decode step's latency. */
+void runner_metrics_latency(run_result *res, uint64_t ns);
+/* Publishes the figures (at most 4 times a second unless final); mw: the
+ * run's memory window (NULL: not sampled). */
+void runner_metrics_tick(run_result *res, const probes_memory_window *mw, uint64_t now_ns, int final);
+void runner_metrics_free(run_result *res);
 
 #endif

@@ -1,7 +1,6 @@
 /* runner_report.c — what the exports need from a run beyond its summary:
  * the settings behind it, figures that were not measured marked as such (so
- * no report shows 0 for "unknown"), and the per-token trace. The trace is
- * sized before the loop; recording a token only writes into its arrays. */
+ * no report shows 0 for "unknown"). */
 #include "probes/json.h"
 #include "probes/runner.h"
 
@@ -102,6 +101,45 @@ static json_t *soak_json(const run_result *r)
     return o;
 }
 
+void runner_setting_label(const run_result *res, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s, %d thread%s, affinity %s, kernel %s, %s, %s", res->model_name, res->threads,
+             res->threads == 1 ? "" : "s", probes_session_affinity_policy(&res->measured), res->kernel, res->precision,
+             res->session ? hst_mode_name(hst_session_mode(res->session)) : "causal");
+}
+
+/* Every decode step's latency, as the notes' plot reads it. */
+static json_t *latency_histogram_json(const run_result *r)
+{
+    if (r->soak.active)
+        return probes_latency_histogram_json(&r->soak.latency_ns);
+    live_histogram *h = calloc(1, sizeof *h);
+    if (!h)
+        return NULL;
+    for (int64_t i = 0; r->latencies_ms && i < r->decode_steps; i++)
+        live_hist_add(h, r->latencies_ms[i] * 1e6);
+    json_t *o = probes_latency_histogram_json(h);
+    free(h);
+    return o;
+}
+
+/* Decode tokens/s over the run: one series, the run's setting from the start. */
+static json_t *throughput_timeline_json(const run_result *r)
+{
+    const rate_series *s = &r->throughput;
+    json_t *t = json_array(), *rate = json_array();
+    for (int i = 0; t && rate && i < s->n; i++) {
+        json_array_append_new(t, json_real(s->t_end_s[i]));
+        json_array_append_new(rate, json_real(s->busy_s[i] > 0 ? s->tokens[i] / s->busy_s[i] : 0));
+    }
+    char label[512], note[160];
+    runner_setting_label(r, label, sizeof label);
+    snprintf(note, sizeof note, "%d decode step%s per point, over the time spent computing them", s->steps,
+             s->steps == 1 ? "" : "s");
+    return json_pack("{s:s, s:[{s:s, s:o, s:o}], s:[{s:f, s:s}]}", "note", note, "series", "label", label, "t_s", t,
+                     "tok_per_s", rate, "changes", "t_s", 0.0, "label", label);
+}
+
 void runner_add_report_fields(json_t *o, const run_result *r)
 {
     if (!o)
@@ -135,144 +173,9 @@ void runner_add_report_fields(json_t *o, const run_result *r)
     json_object_set_new(o, "interrupted", json_boolean(r->interrupted));
     if (r->interrupted)
         json_object_set_new(o, "interrupted_after_s", json_real(r->wall_ms / 1e3));
+    json_object_set_new(o, "latency_histogram", latency_histogram_json(r));
+    json_object_set_new(o, "throughput_timeline", throughput_timeline_json(r));
     if (!r->have_memory)
         json_object_set_new(o, "memory_why_not", json_string("memory not sampled (--no-probes)"));
     mark_unmeasured(o, r);
-}
-
-/* ---- the trace ---------------------------------------------------------------- */
-
-int runner_trace_begin(const run_request *req, run_result *res)
-{
-    run_trace *t = &res->trace;
-    memset(t, 0, sizeof *t);
-    t->capacity = req->n_tokens > 1 ? req->n_tokens : 1; /* the prefill row + one per decode step */
-    t->n_sections = hst_session_section_count(res->session);
-    t->n_counters = res->have_counters ? probes_counters_event_count(res->measured.counters) : 0;
-    size_t rows = (size_t)t->capacity;
-    t->position = malloc(rows * sizeof *t->position);
-    t->tokens_processed = malloc(rows * sizeof *t->tokens_processed);
-    t->token_id = malloc(rows * sizeof *t->token_id);
-    t->time_ns = malloc(rows * sizeof *t->time_ns);
-    t->latency_ns = malloc(rows * sizeof *t->latency_ns);
-    t->section_ns = malloc(rows * (size_t)(t->n_sections > 0 ? t->n_sections : 1) * sizeof *t->section_ns);
-    t->counter_delta = malloc(rows * (size_t)(t->n_counters > 0 ? t->n_counters : 1) * sizeof *t->counter_delta);
-    if (!t->position || !t->tokens_processed || !t->token_id || !t->time_ns || !t->latency_ns || !t->section_ns ||
-        !t->counter_delta) {
-        runner_trace_free(t);
-        fprintf(stderr, "hstprof run: --trace: out of memory for %d rows\n", t->capacity);
-        return 1;
-    }
-    t->enabled = 1;
-    hst_session_set_timing(res->session, 1);
-    return 0;
-}
-
-/* Scaled like perf stat: raw * enabled / running over the step; NAN when not counted. */
-static void counter_deltas(const run_trace *t, const probes_counter_snapshot *a, const probes_counter_snapshot *b,
-                           double *out)
-{
-    for (int i = 0; i < t->n_counters; i++) {
-        uint64_t running = b->running_ns[i] - a->running_ns[i];
-        if (i >= a->n || i >= b->n || !a->ok[i] || !b->ok[i] || running == 0) {
-            out[i] = NAN;
-            continue;
-        }
-        double enabled = (double)(b->enabled_ns[i] - a->enabled_ns[i]);
-        out[i] = (double)(b->raw[i] - a->raw[i]) * enabled / (double)running;
-    }
-}
-
-static int start_row(run_trace *t, uint64_t end_ns, uint64_t latency_ns)
-{
-    if (t->n_rows >= t->capacity)
-        return -1;
-    int row = t->n_rows++;
-    t->time_ns[row] = end_ns - t->start_ns;
-    t->latency_ns[row] = latency_ns;
-    return row;
-}
-
-void runner_trace_prefill(run_result *res, const probes_counter_snapshot *before, const probes_counter_snapshot *after)
-{
-    run_trace *t = &res->trace;
-    uint64_t now = hst_now_ns();
-    int row = start_row(t, now, now - t->start_ns);
-    if (row < 0)
-        return;
-    t->position[row] = 0;
-    t->tokens_processed[row] = res->prompt_len;
-    t->token_id[row] = res->n_generated > 0 ? res->generated[0] : -1;
-    hst_session_last_section_ns(res->session, &t->section_ns[(size_t)row * t->n_sections]);
-    if (t->n_counters > 0) {
-        counter_deltas(t, before, after, &t->counter_delta[(size_t)row * t->n_counters]);
-        t->last = *after;
-    }
-}
-
-void runner_trace_decode(run_result *res, int i, uint64_t t0_ns)
-{
-    run_trace *t = &res->trace;
-    uint64_t now = hst_now_ns();
-    int row = start_row(t, now, now - t0_ns);
-    if (row < 0)
-        return;
-    t->position[row] = res->prompt_len + i - 1; /* generated[i - 1] was fed at this position */
-    t->tokens_processed[row] = 1;
-    t->token_id[row] = res->generated[i];
-    hst_session_last_section_ns(res->session, &t->section_ns[(size_t)row * t->n_sections]);
-    if (t->n_counters > 0) {
-        probes_counter_snapshot now_snap;
-        probes_counters_read(res->measured.counters, &now_snap);
-        counter_deltas(t, &t->last, &now_snap, &t->counter_delta[(size_t)row * t->n_counters]);
-        t->last = now_snap;
-    }
-}
-
-void runner_trace_free(run_trace *t)
-{
-    free(t->position);
-    free(t->tokens_processed);
-    free(t->token_id);
-    free(t->time_ns);
-    free(t->latency_ns);
-    free(t->section_ns);
-    free(t->counter_delta);
-    memset(t, 0, sizeof *t);
-}
-
-static json_t *trace_row_json(const run_result *res, int row)
-{
-    const run_trace *t = &res->trace;
-    json_t *sections = json_array(), *deltas = json_array();
-    for (int s = 0; s < t->n_sections; s++)
-        json_array_append_new(sections, json_integer((json_int_t)t->section_ns[(size_t)row * t->n_sections + s]));
-    for (int c = 0; c < t->n_counters; c++) {
-        double d = t->counter_delta[(size_t)row * t->n_counters + c];
-        json_array_append_new(deltas, isnan(d) ? json_null() : json_real(d));
-    }
-    return json_pack("{s:i, s:s, s:i, s:i, s:o, s:I, s:I, s:o, s:o}", "index", row, "phase",
-                     row == 0 ? "prefill" : "decode", "position", t->position[row], "tokens_processed",
-                     t->tokens_processed[row], "token_id",
-                     t->token_id[row] >= 0 ? json_integer(t->token_id[row]) : json_null(), "time_ns",
-                     (json_int_t)t->time_ns[row], "latency_ns", (json_int_t)t->latency_ns[row], "section_ns", sections,
-                     "counter_delta", deltas);
-}
-
-json_t *runner_trace_json(const run_result *res)
-{
-    const run_trace *t = &res->trace;
-    json_t *sections = json_array(), *counters = json_array(), *tokens = json_array();
-    for (int s = 0; s < t->n_sections; s++)
-        json_array_append_new(sections, json_string(hst_session_section_name(res->session, s)));
-    for (int c = 0; c < t->n_counters; c++) {
-        probes_event_info info;
-        probes_counters_event(res->measured.counters, c, &info);
-        json_array_append_new(counters, json_string(info.name));
-    }
-    for (int row = 0; row < t->n_rows; row++)
-        json_array_append_new(tokens, trace_row_json(res, row));
-    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}", "tool", "hstprof run", "model", res->model_name, "mode",
-                     hst_mode_name(res->mode), "mode_label", res->mode_label, "sections", sections, "counters",
-                     counters, "tokens", tokens);
 }

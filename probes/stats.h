@@ -24,6 +24,8 @@ int stats_summarize(const double *values, size_t n, sample_summary *out);
  * percentiles cover every token of a segment however long it runs; a
  * percentile is exact to within 1%. */
 #define LIVE_HIST_BUCKETS 2400
+#define LIVE_HIST_LOWEST_NS 100.0 /* bucket b holds [LOWEST * GROWTH^b, LOWEST * GROWTH^(b+1)) */
+#define LIVE_HIST_GROWTH 1.01
 typedef struct {
     uint64_t n;
     double min_ns, max_ns, sum_ns;
@@ -32,6 +34,24 @@ typedef struct {
 
 void live_hist_add(live_histogram *h, double ns);
 double live_hist_percentile(const live_histogram *h, double q); /* q in [0,100]; NAN when empty */
+
+/* ---- tokens/s over time, in bounded memory (rate_series.c) --------------------------------
+ * Points of `steps` decode steps each: when full, neighbouring points merge
+ * and steps doubles, so a run of any length keeps at most RATE_SERIES_POINTS
+ * points. A point's rate is its tokens over the time spent computing them. */
+#define RATE_SERIES_POINTS 240
+typedef struct {
+    int n, steps;                        /* points kept; decode steps per point */
+    double t_end_s[RATE_SERIES_POINTS];  /* when the point's last step ended */
+    double tokens[RATE_SERIES_POINTS], busy_s[RATE_SERIES_POINTS];
+    int pending_steps;                   /* of the point being filled */
+    double pending_busy_s;
+} rate_series;
+
+/* steps_per_point >= 1 to start with (e.g. tokens / 100 when the count is known). */
+void rate_series_init(rate_series *r, int steps_per_point);
+/* One decode step that took busy_s and ended t_end_s after the start. */
+void rate_series_add(rate_series *r, double t_end_s, double busy_s);
 
 /* ---- A/B statistics (ab.c) ---------------------------------------------------------------- */
 

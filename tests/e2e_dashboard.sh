@@ -104,6 +104,12 @@ if grep -q '"mode": "causal"' "$WORK"/hstprof-snapshot-*.json 2>/dev/null &&
 else
     fail "the snapshot does not say which mode ran"
 fi
+if xmllint --noout "$WORK"/hstprof-snapshot-*-latency.svg "$WORK"/hstprof-snapshot-*-throughput.svg 2>/dev/null &&
+    jq -e '[.traceEvents[] | select(.name == "forward")] | length > 0' "$WORK"/hstprof-snapshot-*.trace.json >/dev/null 2>&1; then
+    pass "s also wrote the plots (well-formed SVG) and the shown segment's trace (trace events)"
+else
+    fail "the snapshot's plots or trace are missing or malformed ($(ls "$WORK" | grep snapshot | tr '\n' ' '))"
+fi
 
 "${TMUX_CMD[@]}" send-keys -t main '?'
 if wait_for main "hstprof keys" 5; then pass "? opens the help"; else fail "? did not open the help"; fi

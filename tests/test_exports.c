@@ -610,23 +610,33 @@ static void test_snapshot_files_all_or_nothing(void **state)
 {
     (void)state;
     json_t *run = fixture("run.json");
-    char paths[3][1024], err[512], dir[512];
+    char paths[EXPORT_SNAPSHOT_FILES][1024], err[512], dir[512];
     snprintf(dir, sizeof dir, "%s/snap", tmpdir);
     mkdir(dir, 0755);
-    assert_int_equal(export_snapshot_files(run, dir, "s1", paths, err, sizeof err), 0);
-    for (int i = 0; i < 3; i++) {
+    assert_int_equal(export_snapshot_files(run, NULL, dir, "s1", paths, err, sizeof err), 0);
+    /* The files are the snapshot's renderings, which name the plots beside them. */
+    json_t *named = json_deep_copy(run);
+    json_object_set_new(named, "plots", json_pack("{s:s, s:s}", "latency", "s1-latency.svg", "throughput",
+                                                  "s1-throughput.svg"));
+    for (int i = 0; i < 5; i++) {
         char *written = slurp(paths[i]);
-        char *expected = export_snapshot_render(run, i == 0 ? EXPORT_MD : i == 1 ? EXPORT_CSV : EXPORT_JSON);
+        char *expected = i == 0   ? export_snapshot_render(named, EXPORT_MD)
+                         : i == 1 ? export_snapshot_render(named, EXPORT_CSV)
+                         : i == 2 ? export_snapshot_render(named, EXPORT_JSON)
+                         : i == 3 ? export_latency_plot_svg(named)
+                                  : export_throughput_plot_svg(named);
         assert_non_null(written);
         assert_string_equal(written, expected);
         free(written);
         free(expected);
     }
+    assert_string_equal(paths[5], ""); /* no trace given, none written */
+    json_decref(named);
     /* s2.json is in the way as a directory: none of the three appears. */
     char blocker[600], md[600], csv[600];
     snprintf(blocker, sizeof blocker, "%s/s2.json", dir);
     mkdir(blocker, 0755);
-    assert_int_equal(export_snapshot_files(run, dir, "s2", paths, err, sizeof err), -1);
+    assert_int_equal(export_snapshot_files(run, NULL, dir, "s2", paths, err, sizeof err), -1);
     expect_one_line_error(err, blocker);
     snprintf(md, sizeof md, "%s/s2.md", dir);
     snprintf(csv, sizeof csv, "%s/s2.csv", dir);
@@ -635,7 +645,7 @@ static void test_snapshot_files_all_or_nothing(void **state)
     assert_int_equal(temp_files_in(dir), 0);
     /* A missing directory: one line, and the snapshot is untouched for a retry. */
     json_t *copy = json_deep_copy(run);
-    assert_int_equal(export_snapshot_files(run, "/nonexistent/dir", "s3", paths, err, sizeof err), -1);
+    assert_int_equal(export_snapshot_files(run, NULL, "/nonexistent/dir", "s3", paths, err, sizeof err), -1);
     expect_one_line_error(err, "/nonexistent/dir/s3.md");
     assert_true(json_equal(copy, run));
     json_decref(copy);

@@ -45,16 +45,25 @@ int snapshot_write(struct app *a)
         json_decref(snap);
         snap = NULL;
     }
+    /* The shown segment's latency distribution and timeline, for the plot and the trace. */
+    uint32_t shown = a->view->current.info.id;
+    json_t *trace = a->view->has_current ? live_metrics_trace_json(a->metrics, shown) : NULL;
+    live_histogram *hist = malloc(sizeof *hist);
+    if (snap && hist && a->view->has_current && live_metrics_latency_histogram(a->metrics, shown, hist) == 0)
+        json_object_set_new(snap, "latency_histogram", probes_latency_histogram_json(hist));
+    free(hist);
     const char *dir = a->ui.snapshot_dir[0] ? a->ui.snapshot_dir : ".";
-    char base[96], paths[3][1024], err[512];
+    char base[96], paths[EXPORT_SNAPSHOT_FILES][1024], err[512];
     snapshot_base(dir, base, sizeof base);
-    int rc = snap ? export_snapshot_files(snap, dir, base, paths, err, sizeof err) : -1;
+    int rc = snap ? export_snapshot_files(snap, trace, dir, base, paths, err, sizeof err) : -1;
     json_decref(snap);
+    json_decref(trace);
     if (rc != 0) {
         ui_message(&a->ui, ROLE_BAD, "snapshot failed: %s", snap ? err : "out of memory");
         return -1;
     }
-    ui_message(&a->ui, ROLE_GOOD, "snapshot: %s  %s  %s", paths[0], paths[1], paths[2]);
+    ui_message(&a->ui, ROLE_GOOD, "snapshot: %s/%s.{md,csv,json}, -latency.svg, -throughput.svg%s", dir, base,
+               trace ? ", .trace.json" : "");
     return 0;
 }
 

@@ -49,7 +49,7 @@ static int start_threads(struct app *a, const tui_config *c)
     snprintf(a->profile, sizeof a->profile, "%s", or_default(c->profile, ""));
     snprintf(a->events, sizeof a->events, "%s", or_default(c->events, ""));
     a->seed = c->seed;
-    live_metrics_options mo = {.no_ceilings = c->no_ceilings, .update_ms = 100};
+    live_metrics_options mo = {.no_ceilings = c->no_ceilings, .update_ms = 100, .feed = c->metrics_feed};
     char err[512];
     sigset_t old;
     term_block_signals_for_workers(&old); /* quit and resize signals go to the UI thread */

@@ -32,6 +32,7 @@ typedef struct {
     int dump_when_ceilings;    /* the ceilings are final (cached, measured, or why not) */
     const char *dump_when_text; /* as given, for the message when it is not reached */
     int dump_cols, dump_rows; /* the dump's size; 0: the terminal's, else 120x40 */
+    struct probes_metrics_feed *metrics_feed; /* non-NULL: monitoring figures published there */
 } tui_config;
 
 /* Returns the exit status (0 ok, 1 run-time error, 2 a screen dump smaller
