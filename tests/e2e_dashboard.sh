@@ -136,7 +136,9 @@ else
     fail "A/B did not start or gave no verdict"
 fi
 "${TMUX_CMD[@]}" send-keys -t main c
-if wait_for main "press c to compare" 10; then pass "c stops the A/B comparison"; else fail "c did not stop A/B"; fi
+wait_for main "stop the A/B comparison: Enter stops" 5 || true
+"${TMUX_CMD[@]}" send-keys -t main Enter # keep side A (tests/e2e_dashboard_ab.sh keeps B)
+if wait_for main "stopped, kept A" 10; then pass "c stops the A/B comparison"; else fail "c did not stop A/B"; fi
 
 # ---- the model dialog: every preset, and switching to a stage-2 one -------------------------
 "${TMUX_CMD[@]}" send-keys -t main m

@@ -15,9 +15,12 @@ static const char *const help_lines[] = {
     "+ -      one thread more / fewer, up to the PUs (at the next token)",
     "a        affinity: none -> compact -> scatter",
     "m        choose a model preset or a safetensors file",
-    "r        reset statistics (starts a new segment)",
+    "k        kernel: auto -> avx512 -> avx2 -> portable (those this CPU runs)",
+    "w        weight precision: f32 -> bf16 -> int8",
+    "M        mode: causal <-> parity (at the next token)",
+    "r        reset statistics (starts a new segment; clears a stopped A/B)",
     "s        snapshot: Markdown + CSV + JSON in the current directory",
-    "c        A/B compare two settings in alternating rounds (c again stops)",
+    "c        A/B compare two settings; c again stops it (keep A, B or before)",
     "Tab      during A/B: show side A or B in the other panels",
     "p        save the current settings as a profile (hstprof -p NAME)",
     "t        generated text as text or as token ids",
@@ -81,6 +84,10 @@ void dialogs_build_ab_choices(struct ui_state *ui, const live_status *st)
         snprintf(b.precision, sizeof b.precision, "%s", precisions[i]);
         add_choice(ui, &a, &b, NULL);
     }
+    a = base, b = base;
+    snprintf(a.mode, sizeof a.mode, "causal");
+    snprintf(b.mode, sizeof b.mode, "parity");
+    add_choice(ui, &a, &b, NULL);
 }
 
 /* ---- drawing ------------------------------------------------------------------------------ */
@@ -155,6 +162,29 @@ static void draw_ab(const struct draw_ctx *c, int rows, int cols)
     dialog_line(c, in, ui->n_ab + 1, 0, "A and B alternate every few tokens; the verdict needs 6 rounds each.");
 }
 
+/* What each row of the stop dialog keeps, from the running comparison. */
+static const live_setting *stop_choice(const live_status *st, int row, const char **name)
+{
+    static const char *const names[] = {"keep side A", "keep side B", "back to before"};
+    *name = names[row];
+    return row == 0 ? &st->ab[0] : row == 1 ? &st->ab[1] : &st->ab_before;
+}
+
+static void draw_ab_stop(const struct draw_ctx *c, int rows, int cols)
+{
+    const live_status *st = &c->view->status;
+    struct rect in = dialog_box(c, rows, cols, 5, 76, "stop the A/B comparison: Enter stops, Esc goes on");
+    char line[400], setting[300];
+    for (int i = 0; i < 3; i++) {
+        const char *name;
+        live_setting_describe(stop_choice(st, i, &name), setting, sizeof setting);
+        if (snprintf(line, sizeof line, "%-15s %s", name, setting) < 0)
+            line[0] = '\0';
+        dialog_line(c, in, i, c->ui->selected == i, line);
+    }
+    dialog_line(c, in, 4, 0, "The verdict stays on the panel and in snapshots until r resets.");
+}
+
 static void draw_profile(const struct draw_ctx *c, int rows, int cols)
 {
     struct rect in = dialog_box(c, rows, cols, 3, 64, "save settings as a profile");
@@ -175,6 +205,9 @@ void draw_dialog(const struct draw_ctx *c, int rows, int cols)
         break;
     case DIALOG_AB:
         draw_ab(c, rows, cols);
+        break;
+    case DIALOG_AB_STOP:
+        draw_ab_stop(c, rows, cols);
         break;
     case DIALOG_PROFILE:
         draw_profile(c, rows, cols);
@@ -257,6 +290,29 @@ static int ab_key(struct app *a, int key)
     return REDRAW_ALL;
 }
 
+static int ab_stop_key(struct app *a, int key)
+{
+    struct ui_state *ui = &a->ui;
+    if (!is_enter(key)) {
+        move_selection(ui, key, 3);
+        return REDRAW_ALL;
+    }
+    ui->dialog = DIALOG_NONE;
+    if (!a->view->status.ab_active) /* it ended meanwhile (a failed forward) */
+        return REDRAW_ALL;
+    live_command cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.kind = LIVE_CMD_AB_STOP;
+    cmd.keep = ui->selected == 0 ? LIVE_AB_KEEP_A : ui->selected == 1 ? LIVE_AB_KEEP_B : LIVE_AB_KEEP_BEFORE;
+    const char *name;
+    stop_choice(&a->view->status, ui->selected, &name);
+    if (live_send(a->engine, &cmd) == 0)
+        ui_message(ui, ROLE_GOOD, "A/B stopped, %s (at the next token); its verdict stays until r", name);
+    else
+        ui_message(ui, ROLE_WARN, "busy: A/B stop not queued (too many pending changes)");
+    return REDRAW_ALL;
+}
+
 static int profile_key(struct app *a, int key)
 {
     struct ui_state *ui = &a->ui;
@@ -282,6 +338,8 @@ int dialogs_handle_key(struct app *a, int key)
         return model_key(a, key);
     case DIALOG_AB:
         return ab_key(a, key);
+    case DIALOG_AB_STOP:
+        return ab_stop_key(a, key);
     case DIALOG_PROFILE:
         return profile_key(a, key);
     default:

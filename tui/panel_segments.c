@@ -17,8 +17,8 @@ static void segment_row(const struct draw_ctx *c, struct rect r, int y, const li
     int x = r.x + draw_textf(c, y, r.x, r.w, current ? ROLE_TITLE : ROLE_LABEL, "%c%-5s", current ? '*' : ' ', id);
     x += draw_textf(c, y, x, r.x + r.w - x, ROLE_VALUE, "%6s tok/s ", s->decode_tokens ? rate : "-");
     x += draw_textf(c, y, x, r.x + r.w - x, ROLE_NORMAL, "p50 %s p99 %s  ", p50, p99);
-    draw_textf(c, y, x, r.x + r.w - x, ROLE_DIM, "%dT %s %s %s %s", st->threads, st->affinity, st->precision, st->kernel,
-               st->model);
+    draw_textf(c, y, x, r.x + r.w - x, ROLE_DIM, "%s %dT %s %s %s %s", st->mode[0] ? st->mode : "causal", st->threads,
+               st->affinity, st->precision, st->kernel, st->model);
 }
 
 static void segments_draw(const struct draw_ctx *c, struct rect r)
