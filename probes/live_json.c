@@ -326,6 +326,6 @@ json_t *live_view_json(const live_view *v, const live_segment_stats *segments, i
     bandwidth_compute_json(o, v);
     json_object_set_new(o, "runs", runs_json(v, segments, n_segments));
     json_object_set_new(o, "throughput_timeline", throughput_timeline_json(v, segments, n_segments));
-    probes_json_put_or_why(o, "ab", ab_json(v), "no A/B comparison is running");
+    probes_json_put_or_why(o, "ab", ab_json(v), "no A/B comparison since the statistics were last reset");
     return o;
 }

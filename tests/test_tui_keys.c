@@ -177,18 +177,19 @@ static void test_keys_that_cannot_apply_during_an_ab_say_so(void **state)
     assert_int_equal(take_command(f).kind, LIVE_CMD_RESET_STATS);
 }
 
-/* c while a comparison runs asks what to keep; Esc goes on comparing. */
+/* c while a comparison runs asks what to keep (Enter alone: the setting
+ * from before); Esc goes on comparing. */
 static void test_stopping_an_ab_asks_which_side_to_keep(void **state)
 {
     struct fixture *f = *state;
     ab_running(f);
-    const live_ab_keep want[] = {LIVE_AB_KEEP_A, LIVE_AB_KEEP_B, LIVE_AB_KEEP_BEFORE};
+    const live_ab_keep want[] = {LIVE_AB_KEEP_BEFORE, LIVE_AB_KEEP_B, LIVE_AB_KEEP_A};
     for (int row = 0; row < 3; row++) {
         press(f, 'c');
         assert_int_equal(f->app.ui.dialog, DIALOG_AB_STOP);
         assert_int_equal(f->engine.n_queued, 0);
         for (int k = 0; k < row; k++)
-            press(f, KEY_DOWN);
+            press(f, KEY_UP);
         press(f, '\n');
         assert_int_equal(f->app.ui.dialog, DIALOG_NONE);
         live_command c = take_command(f);

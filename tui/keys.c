@@ -179,6 +179,8 @@ static int open_dialog(struct app *a, enum dialog d)
     a->ui.input[0] = '\0';
     if (d == DIALOG_AB)
         dialogs_build_ab_choices(&a->ui, &a->view->status);
+    if (d == DIALOG_AB_STOP) /* Enter alone goes back to what ran before (e.g. off a slow kernel) */
+        a->ui.selected = 2;
     return REDRAW_ALL;
 }
 
