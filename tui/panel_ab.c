@@ -62,8 +62,7 @@ static void ab_draw(const struct draw_ctx *c, struct rect r)
     if (v->ab_active)
         snprintf(right, sizeof right, "%s, %d tok/round", v->ab_label, v->status.ab_round_tokens);
     else
-        snprintf(right, sizeof right, "%s, stopped, kept %s", v->ab_label,
-                 v->status.ab_kept == LIVE_AB_KEEP_BEFORE ? "before" : live_ab_keep_name(v->status.ab_kept));
+        snprintf(right, sizeof right, "%s, stopped, kept %s", v->ab_label, live_ab_keep_name(v->status.ab_kept));
     draw_title(c, r, "A/B compare", right);
     side_row(c, r, r.y + 1, 0);
     if (r.h > 2)
