@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "probes/live_internal.h"
+#include "tests/harness.h"
 #include "tui/internal.h"
 
 #include <limits.h>
@@ -88,6 +89,12 @@ static void ab_running(struct fixture *f)
     st->ab[1] = setting(2, "portable", "f32", "parity");
     st->ab_before = setting(1, "avx2", "f32", "causal");
     st->setting = st->ab[0];
+}
+
+static void expect_text(const char *text, const char *want)
+{
+    if (!strstr(text, want))
+        fail_msg("want '%s' in:\n%s", want, text);
 }
 
 /* ---- keys --------------------------------------------------------------------------------- */
@@ -223,7 +230,33 @@ static void test_ab_chooser_offers_causal_vs_parity(void **state)
     assert_int_equal(c.a.threads, c.b.threads);
 }
 
-/* ---- drawing --------------------------------------------------------------------------------- */
+/* p during an A/B saves the settings of the side on screen (the header's). */
+static void test_profile_during_an_ab_saves_the_side_on_screen(void **state)
+{
+    struct fixture *f = *state;
+    ab_running(f);
+    f->view.shown_side = 1;
+    char dir[256], path[1024];
+    assert_int_equal(harness_make_tmpdir(dir, sizeof dir, "config"), 0);
+    setenv("XDG_CONFIG_HOME", dir, 1);
+    press(f, 'p');
+    assert_int_equal(f->app.ui.dialog, DIALOG_PROFILE);
+    for (const char *k = "sideb"; *k; k++)
+        press(f, *k);
+    press(f, '\n');
+    assert_non_null(strstr(f->app.ui.message, "(side B's settings)"));
+    snprintf(path, sizeof path, "%s/hstprof/profiles/sideb.ini", dir);
+    char *ini = harness_slurp(path);
+    if (!ini)
+        fail_msg("no profile at %s (status line: %s)", path, f->app.ui.message);
+    expect_text(ini, "threads = 2");
+    expect_text(ini, "kernel = portable");
+    expect_text(ini, "mode = parity");
+    free(ini);
+    harness_remove_tmpdir(dir);
+}
+
+/* ---- drawing ---------------------------------------------------------------------------------- */
 
 static SCREEN *screen;
 static FILE *term_file;
@@ -291,12 +324,6 @@ static char *drawn_dialog(struct fixture *f)
     char *text = pad_text(pad, 24, 80);
     delwin(pad);
     return text;
-}
-
-static void expect_text(const char *text, const char *want)
-{
-    if (!strstr(text, want))
-        fail_msg("want '%s' in:\n%s", want, text);
 }
 
 /* Side B on screen: threads, kernel, mode are B's, not A's. */
@@ -388,6 +415,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_keys_that_cannot_apply_during_an_ab_say_so, setup_app, teardown_app),
         cmocka_unit_test_setup_teardown(test_stopping_an_ab_asks_which_side_to_keep, setup_app, teardown_app),
         cmocka_unit_test_setup_teardown(test_ab_chooser_offers_causal_vs_parity, setup_app, teardown_app),
+        cmocka_unit_test_setup_teardown(test_profile_during_an_ab_saves_the_side_on_screen, setup_app, teardown_app),
         cmocka_unit_test_setup_teardown(test_header_names_the_settings_of_the_side_on_screen, setup_curses,
                                         teardown_curses),
         cmocka_unit_test_setup_teardown(test_ab_panel_explains_its_medians_and_keeps_a_stopped_verdict, setup_curses,

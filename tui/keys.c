@@ -152,7 +152,7 @@ static int cycle_precision(struct app *a)
         return REDRAW_ALL;
     const char *next = next_in_cycle(order, 3, cycle_base(ui->precision_target, a->view->status.setting.precision),
                                      NULL);
-    return change_setting(a, LIVE_CMD_SET_PRECISION, "precision", next, "; the weights are packed again",
+    return change_setting(a, LIVE_CMD_SET_PRECISION, "precision", next, "; the model is opened again",
                           ui->precision_target);
 }
 
@@ -162,8 +162,8 @@ static int toggle_mode(struct app *a)
     if (refused_during_ab(a, "mode"))
         return REDRAW_ALL;
     const char *cur = cycle_base(ui->mode_target, a->view->status.setting.mode);
-    return change_setting(a, LIVE_CMD_SET_MODE, "mode", strcmp(cur, "parity") == 0 ? "causal" : "parity", "",
-                          ui->mode_target);
+    return change_setting(a, LIVE_CMD_SET_MODE, "mode", strcmp(cur, "parity") == 0 ? "causal" : "parity",
+                          "; the generation so far is processed again in it", ui->mode_target);
 }
 
 static int toggle_pause(struct app *a)
