@@ -102,7 +102,7 @@ if wait_for ab "threads: not changed during an A/B comparison" 5; then pass "+ d
 
 "${TMUX_CMD[@]}" send-keys -t ab c
 if wait_for ab "stop the A/B comparison: Enter stops" 5 && wait_for ab "keep side B +2 threads" 2 &&
-    wait_for ab "back to before +1 thread" 2; then
+    wait_for ab "before = side A 1 thread" 2; then
     pass "c during the A/B asks what to keep (A, B, or the setting from before)"
 else
     fail "c during the A/B did not ask what to keep"

@@ -396,6 +396,13 @@ static void test_stop_dialog_and_help_name_the_choices_and_keys(void **state)
     expect_text(text, "keep side A     1 thread, none, hst-v4 f32 causal, kernel auto");
     expect_text(text, "keep side B     2 threads, none, hst-v4 f32 parity, kernel portable");
     expect_text(text, "back to before  1 thread, none, hst-v4 f32 causal, kernel avx2");
+    assert_null(strstr(text, "before = side")); /* neither side is the setting from before */
+    free(text);
+    press(f, 27);
+    f->view.status.ab_before = f->view.status.ab[1]; /* the usual case: one side is the setting from before */
+    press(f, 'c');
+    text = drawn_dialog(f);
+    expect_text(text, "before = side B 2 threads, none, hst-v4 f32 parity, kernel portable");
     free(text);
     press(f, 27);
     press(f, '?');

@@ -174,11 +174,16 @@ static void draw_ab_stop(const struct draw_ctx *c, int rows, int cols)
 {
     const live_status *st = &c->view->status;
     struct rect in = dialog_box(c, rows, cols, 5, 76, "stop the A/B comparison: Enter stops, Esc goes on");
-    char line[400], setting[300];
+    char line[400], setting[3][300];
     for (int i = 0; i < 3; i++) {
         const char *name;
-        live_setting_describe(stop_choice(st, i, &name), setting, sizeof setting);
-        if (snprintf(line, sizeof line, "%-15s %s", name, setting) < 0)
+        live_setting_describe(stop_choice(st, i, &name), setting[i], sizeof setting[i]);
+        /* Usually one side is the setting from before: say which. */
+        if (i == 2 && strcmp(setting[2], setting[0]) == 0)
+            name = "before = side A";
+        else if (i == 2 && strcmp(setting[2], setting[1]) == 0)
+            name = "before = side B";
+        if (snprintf(line, sizeof line, "%-15s %s", name, setting[i]) < 0)
             line[0] = '\0';
         dialog_line(c, in, i, c->ui->selected == i, line);
     }
