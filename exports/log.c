@@ -121,7 +121,10 @@ static void scan_log(const char *text, const char *title, log_scan *scan)
 
 /* ---- the entry ------------------------------------------------------------------------- */
 
-static void metric_row(FILE *f, const char *label, const json_t *run, const char *path, const char *fmt, int bold)
+/* A figure with its unit (in fmt) and what it covers (window, may be ""),
+ * or n/a[k] with the reason listed under the table. */
+static void metric_row(FILE *f, ex_why_list *why_list, const char *label, const json_t *run, const char *path,
+                       const char *fmt, const char *window, int bold)
 {
     double v;
     char why[EX_WHY_MAX];
@@ -129,40 +132,57 @@ static void metric_row(FILE *f, const char *label, const json_t *run, const char
     if (ex_number(run, path, &v, why, sizeof why)) {
         fprintf(f, "%s", bold ? "**" : "");
         fprintf(f, fmt, v);
-        fprintf(f, "%s |\n", bold ? "**" : "");
+        fprintf(f, "%s%s |\n", bold ? "**" : "", window);
         return;
     }
-    fputs("unavailable: ", f);
-    ex_md_cell(f, why);
+    ex_md_na(f, why_list, why);
     fputs(" |\n", f);
 }
 
-static void text_row(FILE *f, const char *label, const char *text)
+static void text_row(FILE *f, ex_why_list *why_list, const char *label, const char *text)
 {
     fprintf(f, "| %s | ", label);
-    ex_md_cell(f, text);
+    if (text && *text)
+        ex_md_cell(f, text);
+    else
+        ex_md_na(f, why_list, "not recorded in this snapshot");
     fputs(" |\n", f);
 }
 
-static void threads_row(FILE *f, const json_t *run)
+static void threads_row(FILE *f, ex_why_list *why_list, const json_t *run)
 {
     char buf[512];
     double threads;
     char why[EX_WHY_MAX];
-    if (ex_number(run, "threads", &threads, why, sizeof why))
-        snprintf(buf, sizeof buf, "%.0f (affinity %s, kernel %s)", threads, ex_string(run, "affinity", "unknown"),
-                 ex_string(run, "kernel", "unknown"));
-    else
-        snprintf(buf, sizeof buf, "unavailable: %s", why);
-    text_row(f, "Threads", buf);
+    if (!ex_number(run, "threads", &threads, why, sizeof why)) {
+        fputs("| Threads | ", f);
+        ex_md_na(f, why_list, why);
+        fputs(" |\n", f);
+        return;
+    }
+    snprintf(buf, sizeof buf, "%.0f thread%s (affinity %s, kernel %s, %s)", threads, threads == 1 ? "" : "s",
+             ex_string(run, "affinity", "unknown"), ex_string(run, "kernel", "unknown"),
+             ex_string(run, "precision", "precision unknown"));
+    text_row(f, why_list, "Threads", buf);
 }
 
-static void quality_tokens(FILE *f, const json_t *run)
+/* " (over N what)" when the run records N, else "". */
+static void window_of(const json_t *run, const char *path, const char *what, char *buf, size_t size)
+{
+    double n;
+    char why[EX_WHY_MAX];
+    buf[0] = '\0';
+    if (ex_number(run, path, &n, why, sizeof why))
+        snprintf(buf, size, " (%.0f %s)", n, what);
+}
+
+static void quality_tokens(FILE *f, ex_why_list *why, const json_t *run)
 {
     const json_t *tokens = json_object_get(run, "quality_tokens");
     if (!json_is_array(tokens) || json_array_size(tokens) == 0) {
-        fprintf(f, "Quality tokens: unavailable: %s\n\n",
-                ex_string(run, "quality_tokens_why_not", "not recorded in this snapshot"));
+        fputs("Quality tokens: ", f);
+        ex_md_na(f, why, ex_string(run, "quality_tokens_why_not", "not recorded in this snapshot"));
+        fputs("\n\n", f);
         return;
     }
     fprintf(f, "<details><summary>Quality tokens (first %d)</summary>\n\n```\n[", LOG_FIRST_TOKENS);
@@ -179,34 +199,41 @@ static void quality_tokens(FILE *f, const json_t *run)
 
 static void write_entry(FILE *f, const json_t *run, const char *change, const log_scan *scan)
 {
+    ex_why_list why_list = {0}, *why = &why_list;
     const char *date = ex_string(run, "date", "date unknown");
     if (change && *change)
         fprintf(f, "### %s - %s\n\n", date, change);
     else
         fprintf(f, "### %s\n\n", date);
     ex_md_interrupted(f, run);
+    char prompt[96], steps[96];
+    window_of(run, "prompt_tokens", "prompt tokens", prompt, sizeof prompt);
+    window_of(run, "decode_tokens", "decode steps", steps, sizeof steps);
     fprintf(f, "| Metric | Value |\n|--------|-------|\n");
-    text_row(f, "Model", ex_string(run, "model", "unavailable: not recorded"));
-    text_row(f, "Weights", ex_string(run, "source", "unavailable: not recorded"));
-    text_row(f, "Version", ex_string(run, "config.arch", "unavailable: not recorded"));
-    text_row(f, "Mode", ex_string(run, "mode_label", ex_string(run, "mode", "unavailable: not recorded")));
-    metric_row(f, "Layers", run, "config.n_layers", "%.0f", 0);
-    metric_row(f, "Embedding", run, "config.d_model", "%.0f", 0);
-    text_row(f, "CPU", ex_string(run, "system.cpu_model", "unavailable: not recorded"));
-    threads_row(f, run);
-    metric_row(f, "Load Time", run, "load_ms", "%.2f ms", 1);
-    metric_row(f, "Prefill", run, "prefill_tok_per_s", "%.2f tok/s", 1);
-    metric_row(f, "Generation", run, "decode_tok_per_s", "%.2f tok/s", 1);
+    text_row(f, why, "Model", ex_string(run, "model", NULL));
+    text_row(f, why, "Weights", ex_string(run, "source", NULL));
+    text_row(f, why, "Version", ex_string(run, "config.arch", NULL));
+    text_row(f, why, "Mode", ex_string(run, "mode_label", ex_string(run, "mode", NULL)));
+    metric_row(f, why, "Layers", run, "config.n_layers", "%.0f layers", "", 0);
+    metric_row(f, why, "Embedding", run, "config.d_model", "%.0f dimensions", " (d_model)", 0);
+    text_row(f, why, "CPU", ex_string(run, "system.cpu_model", NULL));
+    threads_row(f, why, run);
+    metric_row(f, why, "Load Time", run, "load_ms", "%.2f ms", "", 1);
+    metric_row(f, why, "Prefill", run, "prefill_tok_per_s", "%.2f tok/s", prompt, 1);
+    metric_row(f, why, "Generation", run, "decode_tok_per_s", "%.2f tok/s", steps, 1);
     const char *hash = ex_string(run, "quality_hash", NULL);
     if (hash)
         fprintf(f, "| Quality Hash | `%s` |\n\n", hash);
-    else
-        fprintf(f, "| Quality Hash | unavailable: %s |\n\n",
-                ex_string(run, "quality_hash_why_not", "not recorded in this snapshot"));
+    else {
+        fputs("| Quality Hash | ", f);
+        ex_md_na(f, why, ex_string(run, "quality_hash_why_not", "not recorded in this snapshot"));
+        fputs(" |\n\n", f);
+    }
     if (hash && scan->have_previous && strcmp(hash, scan->previous_hash) != 0)
         fprintf(f, "**Quality hash changed**: was %s, now %s (entry \"%s\")\n\n", scan->previous_hash, hash,
                 scan->previous_title);
-    quality_tokens(f, run);
+    quality_tokens(f, why, run);
+    ex_md_why_list(f, why, NULL);
 }
 
 /* ---- composing ------------------------------------------------------------------------ */

@@ -20,6 +20,7 @@
 #include "exports/exports.h"
 #include "probes/json.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -265,6 +266,151 @@ static void expect_field_matches(const char *column, const char *field, const js
 
 /* ---- the Markdown table checker ------------------------------------------------------- */
 
+#define MD_CELL_MAX 64   /* characters: a cell past this makes rows wider than they need to be */
+#define MD_MAX_CELLS 32
+
+/* The words that may follow a number as its unit (or be a column's header). */
+static const char *const md_units[] = {
+    "ms",      "s",       "us",        "µs",     "ns",       "%",          "tok/s",  "tokens", "token",
+    "MB",      "MiB",     "KiB",       "GiB",    "GB",       "KB",         "B",      "bytes",  "GB/s",
+    "MB/s",    "GFLOP/s", "MFLOP/s",   "K/s",    "/s",       "x",          "CPUs",   "threads", "thread",
+    "steps",   "layers",  "dimensions", "faults", "rounds",  "runs",       "cores",  "PUs",    "parameters",
+    "cycles",  "instructions", "MB/token", "sequence", "tok/s)", "ms)", "(ms)", "(tok/s)", "(MB)", "(%)"};
+
+static int md_is_unit(const char *word, size_t len)
+{
+    while (len > 0 && strchr(",;.)*", word[len - 1])) /* "ms," "ms)" "ms**" */
+        len--;
+    for (size_t i = 0; i < sizeof md_units / sizeof md_units[0]; i++)
+        if (strlen(md_units[i]) == len && strncmp(md_units[i], word, len) == 0)
+            return 1;
+    return 0;
+}
+
+typedef struct {
+    int n;
+    char text[MD_MAX_CELLS][512];
+} md_row;
+
+/* Splits "| a | b \| c |" into trimmed cells ('|' escaped by a backslash stays). */
+static void md_split(const char *line, size_t len, md_row *row)
+{
+    row->n = 0;
+    size_t start = 1;
+    for (size_t i = 1; i < len && row->n < MD_MAX_CELLS; i++) {
+        if (line[i] != '|' || line[i - 1] == '\\')
+            continue;
+        size_t a = start, b = i;
+        while (a < b && line[a] == ' ')
+            a++;
+        while (b > a && line[b - 1] == ' ')
+            b--;
+        snprintf(row->text[row->n++], sizeof row->text[0], "%.*s", (int)(b - a), line + a);
+        start = i + 1;
+    }
+}
+
+static size_t utf8_length(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* A unit in a header: "(unit)" or a last word that is one ("Tokens", "Minor faults"). */
+static int md_header_has_unit(const char *header)
+{
+    if (strchr(header, '(') && strchr(header, ')'))
+        return 1;
+    const char *last = strrchr(header, ' ');
+    last = last ? last + 1 : header;
+    char lower[64];
+    snprintf(lower, sizeof lower, "%s", last);
+    lower[0] = (char)(lower[0] >= 'A' && lower[0] <= 'Z' ? lower[0] + 32 : lower[0]);
+    return md_is_unit(lower, strlen(lower));
+}
+
+/* Whether the number at p follows a word that makes it a name. */
+static int md_after_id_word(const char *cell, const char *p)
+{
+    static const char *const words[] = {"seed ", "run ", "group ", "thread ", "PU ", "CPU "};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        size_t len = strlen(words[i]);
+        if ((size_t)(p - cell) >= len && strncmp(p - len, words[i], len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The first number of cell that is a figure standing without a unit, or NULL.
+ * A number glued to letters, '-', ':' or '[' is part of a name (hst-v4,
+ * 2026-01-01, n/a[3], 3.0GHz); otherwise one of the next two words must be a
+ * unit ("39 prompt tokens"). */
+static const char *md_bare_number(const char *cell)
+{
+    for (const char *p = cell; *p; p++) {
+        if (!(*p >= '0' && *p <= '9'))
+            continue;
+        if (p > cell && !strchr(" (*~±", p[-1])) {
+            while (p[1] >= '0' && p[1] <= '9')
+                p++;
+            continue;
+        }
+        const char *start = p;
+        if (md_after_id_word(cell, p)) { /* "seed 0", "run 2": a name, not a figure */
+            while (p[1] >= '0' && p[1] <= '9')
+                p++;
+            continue;
+        }
+        while ((*p >= '0' && *p <= '9') || (*p == '.' && p[1] >= '0' && p[1] <= '9'))
+            p++;
+        if (*p && (isalpha((unsigned char)*p) || strchr("-:[_/.,", *p)))
+            continue; /* a name, a date, a reference */
+        if (*p == '%' || (p[0] == '*' && p[1] == '*' && p[2] == ' ' && md_is_unit(p + 3, strcspn(p + 3, " "))))
+            continue;
+        const char *w = p;
+        int ok = 0;
+        for (int k = 0; k < 2 && *w == ' ' && !ok; k++) {
+            w++;
+            size_t len = strcspn(w, " ");
+            ok = md_is_unit(w, len);
+            w += len;
+        }
+        if (!ok)
+            return start;
+        p--;
+    }
+    return NULL;
+}
+
+enum { MD_STRUCTURE = 0, MD_UNITS = 1 };
+
+/* A data row of a table: no empty cell, none too wide, and (MD_UNITS) every
+ * number with its unit: in the cell, in its column's header, in a "Unit"
+ * column of the row, or in the row's label. The first cell names the row. */
+static void md_check_row(const char *name, int lineno, const md_row *header, const md_row *row, int rules)
+{
+    int unit_column = -1;
+    for (int c = 0; c < header->n; c++)
+        if (strcmp(header->text[c], "Unit") == 0)
+            unit_column = c;
+    for (int c = 0; c < row->n; c++) {
+        const char *cell = row->text[c];
+        if (!*cell)
+            fail_msg("%s:%d: cell %d is empty (say why, or n/a[k])", name, lineno, c + 1);
+        if (utf8_length(cell) > MD_CELL_MAX)
+            fail_msg("%s:%d: cell %d is %zu characters (at most %d): '%s'", name, lineno, c + 1, utf8_length(cell),
+                     MD_CELL_MAX, cell);
+        if (!(rules & MD_UNITS) || c == 0 || md_header_has_unit(header->text[c]) ||
+            (unit_column >= 0 && strcmp(row->text[unit_column], "") != 0) || md_header_has_unit(row->text[0]))
+            continue;
+        const char *bare = md_bare_number(cell);
+        if (bare)
+            fail_msg("%s:%d: column '%s': '%s' has a number without its unit", name, lineno, header->text[c], cell);
+    }
+}
+
 /* Cells of a table row: '|' separators not escaped by a backslash. */
 static int md_cells(const char *line, size_t len)
 {
@@ -283,10 +429,12 @@ static int md_delimiter_row(const char *line, size_t len)
     return memchr(line, '-', len) != NULL;
 }
 
-/* Every table: a header, a delimiter row, rows with the header's cell count. */
-static int check_markdown_tables(const char *name, const char *md)
+/* Every table: a header, a delimiter row, rows with the header's cell count,
+ * and each data row as md_check_row wants it. Returns the number of tables. */
+static int check_markdown(const char *name, const char *md, int rules)
 {
     int tables = 0, expect = -1, row = 0, lineno = 0, in_fence = 0;
+    md_row *header = calloc(1, sizeof *header), *cells = calloc(1, sizeof *cells);
     for (const char *line = md; *line;) {
         const char *nl = strchr(line, '\n');
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
@@ -296,15 +444,20 @@ static int check_markdown_tables(const char *name, const char *md)
         if (!in_fence && len > 0 && line[0] == '|') {
             if (len < 2 || line[len - 1] != '|')
                 fail_msg("%s:%d: a table row must end with '|'", name, lineno);
-            int cells = md_cells(line, len);
+            int n = md_cells(line, len);
             if (row == 0) {
-                expect = cells;
+                expect = n;
                 tables++;
-            } else if (cells != expect) {
-                fail_msg("%s:%d: %d cells, the header has %d", name, lineno, cells, expect);
+                md_split(line, len, header);
+            } else if (n != expect) {
+                fail_msg("%s:%d: %d cells, the header has %d", name, lineno, n, expect);
             }
             if (row == 1 && !md_delimiter_row(line, len))
                 fail_msg("%s:%d: the second row of a table must be the delimiter row", name, lineno);
+            if (row >= 2) {
+                md_split(line, len, cells);
+                md_check_row(name, lineno, header, cells, rules);
+            }
             row++;
         } else {
             if (row == 1)
@@ -313,6 +466,26 @@ static int check_markdown_tables(const char *name, const char *md)
         }
         line = nl ? nl + 1 : line + len;
     }
+    free(header);
+    free(cells);
+    return tables;
+}
+
+/* The reports hstprof writes: tables well formed, every figure with its unit,
+ * each reason for a missing figure stated once (n/a[k] and its list entry). */
+static int check_markdown_tables(const char *name, const char *md)
+{
+    int tables = check_markdown(name, md, MD_STRUCTURE | MD_UNITS);
+    for (const char *p = strstr(md, "n/a["); p; p = strstr(p + 1, "n/a[")) {
+        char entry[32];
+        if (!isdigit((unsigned char)p[4]))
+            continue; /* "n/a[k]" in the list's explanation */
+        snprintf(entry, sizeof entry, "- [%d] ", atoi(p + 4));
+        if (!strstr(md, entry))
+            fail_msg("%s: '%.8s' has no reason listed ('%s')", name, p, entry);
+    }
+    if (strstr(md, "| unavailable") || strstr(md, "unavailable: unavailable"))
+        fail_msg("%s: a reason repeated in a cell instead of n/a[k]", name);
     return tables;
 }
 
@@ -326,13 +499,20 @@ static void test_notes_golden(void **state)
     assert_non_null(md);
     check_golden("notes.md", md);
     assert_true(check_markdown_tables("notes.md", md) >= 3);
-    /* The figures are the fixture's, unknown ones say why. */
-    assert_non_null(strstr(md, "**Best true TPS:** **hst-v4 (causal), 2 threads, run 1 — 1523.810**"));
-    assert_non_null(strstr(md, "- True TPS (Σ tokens / Σ time): **1523.810**"));
+    /* The figures are the fixture's, with units; unknown ones point at their reason. */
+    assert_non_null(strstr(md, "- hst-v4: **1523.8 tok/s** in the run (hst-v4, causal, f32, kernel avx2, 2 threads"));
+    assert_non_null(strstr(md, "- True TPS (Σ tokens / Σ wall time): **1523.8 tok/s**"));
     assert_non_null(strstr(md, "- p99: **0.875 ms**"));
-    assert_non_null(strstr(md, "- PSS peak: unavailable: /proc/self/smaps_rollup: Permission denied"));
-    assert_non_null(strstr(md, "- Share of that read ceiling (decode): unavailable: no ceilings measured"));
-    assert_non_null(strstr(md, "| cycles | perf_event | unavailable: hardware counters unavailable"));
+    assert_non_null(strstr(md, "- PSS peak: n/a[1]\n"));
+    assert_non_null(strstr(md, "- [1] /proc/self/smaps_rollup: Permission denied\n"));
+    assert_non_null(strstr(md, "- Share of that read ceiling (decode): n/a[2]\n"));
+    assert_non_null(strstr(md, "| cycles | count | n/a[3] | n/a[3] | n/a[3] |"));
+    assert_non_null(strstr(md, "| task-clock | ms | 3.000 (2.00 CPUs utilized) |"));
+    /* Each reason once, however many figures it explains. */
+    assert_int_equal(count_occurrences(md, "no PMU in this virtual machine"), 3); /* the summary, [3] and [4] */
+    assert_int_equal(count_occurrences(md, "no ceilings measured"), 1);
+    assert_null(strstr(md, "| unavailable"));
+    assert_null(strstr(md, ": unavailable"));
     free(md);
     json_decref(run);
 }
@@ -351,15 +531,29 @@ static void test_notes_sum_over_runs(void **state)
     assert_non_null(md);
     check_golden("notes_runs.md", md);
     check_markdown_tables("notes_runs.md", md);
-    assert_non_null(strstr(md, "- Runs: **2**"));
-    assert_non_null(strstr(md, "- Tokens generated (Σ): **16**"));
-    assert_non_null(strstr(md, "- Wall time (Σ, prefill + generation): **0.01325 s**"));
-    assert_non_null(strstr(md, "- True TPS (Σ tokens / Σ time): **1207.547**")); /* 16 / 13.25 ms */
-    assert_non_null(strstr(md, "- Decode (one token per forward): **14 tokens in 10.500 ms = 1333.333 tok/s**"));
+    assert_non_null(strstr(md, "- Runs: **2** (1, 2)"));
+    assert_non_null(strstr(md, "- Tokens generated (Σ): **16 tokens**"));
+    assert_non_null(strstr(md, "- Wall time (Σ, prefill + decode): **13.250 ms**"));
+    assert_non_null(strstr(md, "- True TPS (Σ tokens / Σ wall time): **1207.5 tok/s**")); /* 16 / 13.25 ms */
+    assert_non_null(strstr(md, "- Decode (Σ, one token per forward): **14 tokens in 10.500 ms = 1333.3 tok/s**"));
     free(md);
     json_decref(snap);
     json_decref(a);
     json_decref(b);
+}
+
+/* A dashboard snapshot (a real one, its system info and date fixed): five
+ * segments of two models, the last two an A/B pair. */
+static void test_dashboard_notes_golden(void **state)
+{
+    (void)state;
+    json_t *snap = fixture("dashboard.json");
+    char *md = export_notes_render(snap);
+    assert_non_null(md);
+    check_golden("dashboard.md", md);
+    check_markdown_tables("dashboard.md", md);
+    free(md);
+    json_decref(snap);
 }
 
 /* A snapshot that knows almost nothing renders every figure as unavailable, none as 0. */
@@ -371,10 +565,11 @@ static void test_unknown_figures_are_never_zero(void **state)
     char *md = export_notes_render(snap);
     assert_non_null(md);
     check_markdown_tables("sparse notes", md);
-    assert_non_null(strstr(md, "- p50: unavailable: not recorded in this snapshot"));
-    assert_non_null(strstr(md, "- RSS peak (sampled in the run window): unavailable: not recorded in this snapshot"));
-    assert_non_null(strstr(md, "Counters: unavailable: not recorded in this snapshot"));
-    assert_non_null(strstr(md, "**Best true TPS:** unavailable:"));
+    assert_non_null(strstr(md, "- p50: n/a[1]\n"));
+    assert_non_null(strstr(md, "- RSS peak (sampled in the window): n/a[1]\n"));
+    assert_non_null(strstr(md, "Counters: n/a[1]\n"));
+    assert_non_null(strstr(md, "- hst-v4: n/a["));
+    assert_non_null(strstr(md, "- [1] not recorded in this snapshot\n"));
     assert_null(strstr(md, "**0"));
     assert_null(strstr(md, "| 0 |"));
     free(md);
@@ -473,7 +668,8 @@ static void test_bench_report_golden(void **state)
     assert_non_null(csv);
     check_golden("bench.md", md);
     check_golden("bench.csv", csv);
-    assert_true(check_markdown_tables("bench.md", md) >= 3);
+    /* The bench report's tables have their units in the title lines. */
+    assert_true(check_markdown("bench.md", md, MD_STRUCTURE) >= 3);
     csv_doc *d = csv_parse(csv);
     assert_int_equal(d->n_records, 1 + 12); /* 2 models x 2 thread counts x (pp128, pp256, tg128) */
     const json_t *runs = json_object_get(report, "runs");
@@ -716,7 +912,7 @@ static void test_cli_run_exports_every_format(void **state)
         if (i == 0) {
             check_markdown_tables(path, text);
             assert_non_null(strstr(text, "# Performance Notes"));
-            assert_non_null(strstr(text, "- Tokens generated (Σ): **6**"));
+            assert_non_null(strstr(text, "- Tokens generated (Σ): **6 tokens**"));
         } else if (i == 1) {
             csv_doc *d = csv_parse(text);
             assert_int_equal(d->n_records, 2);
@@ -866,6 +1062,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_notes_golden),
         cmocka_unit_test(test_notes_sum_over_runs),
+        cmocka_unit_test(test_dashboard_notes_golden),
         cmocka_unit_test(test_unknown_figures_are_never_zero),
         cmocka_unit_test(test_snapshot_csv_golden_and_read_back),
         cmocka_unit_test(test_snapshot_json_golden_and_read_back),
