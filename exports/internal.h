@@ -63,6 +63,13 @@ void ex_md_na(FILE *f, ex_why_list *l, const char *why);
 /* "heading\n\n- [1] why\n..." when the list has any; nothing otherwise. */
 void ex_md_why_list(FILE *f, const ex_why_list *l, const char *heading);
 
+/* The text of a file a report adds to (a log, a CSV): *text NULL when it
+ * does not exist yet, or is not a file to read back: a stream ("-", a FIFO,
+ * a device) gets the new part alone (reading a FIFO would wait for a writer
+ * for ever), and a target the write refuses is reported by the write. Over
+ * max_bytes it is not kind ("a benchmark log"). 0, or -1 with one line. */
+int ex_read_existing(const char *path, size_t max_bytes, const char *kind, char **text, char *err, size_t err_size);
+
 /* The id a row goes by: the dashboard's segment id ("#4", "#5A", as on
  * screen) when it is a segment, else its 1-based index among the runs. */
 void ex_segment_id(const json_t *row, size_t index, char *buf, size_t size);

@@ -3,7 +3,6 @@
  * with the same title sit together, and a changed quality hash flagged. */
 #include "exports/internal.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -304,56 +303,11 @@ char *export_log_render(const char *existing, const json_t *run, const char *tit
     return out;
 }
 
-/* The file's text; *text NULL when it does not exist yet, or is not a file
- * to read back: a stream ("-", a FIFO, a device) gets the new entry alone
- * (reading a FIFO would wait for a writer for ever), and a target the write
- * refuses is reported by the write. */
-static int read_log(const char *path, char **text, char *err, size_t err_size)
-{
-    *text = NULL;
-    if (export_target_check(path, NULL, 0, NULL, 0) != EXPORT_TARGET_FILE)
-        return 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT)
-            return 0;
-        snprintf(err, err_size, "%s: cannot read: %s", path, strerror(errno));
-        return -1;
-    }
-    ex_text t;
-    if (ex_text_open(&t) != 0) {
-        fclose(f);
-        snprintf(err, err_size, "%s: cannot read: out of memory", path);
-        return -1;
-    }
-    char buf[65536];
-    size_t n, total = 0;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0 && total <= LOG_FILE_MAX) {
-        fwrite(buf, 1, n, t.f);
-        total += n;
-    }
-    int failed = ferror(f);
-    fclose(f);
-    *text = ex_text_close(&t);
-    const char *why = failed ? "read error"
-                      : !*text ? "out of memory"
-                      : total > LOG_FILE_MAX ? "larger than 64 MiB; not a benchmark log"
-                      : strlen(*text) != total ? "contains a NUL byte; not a text file"
-                      : NULL;
-    if (why) {
-        snprintf(err, err_size, "%s: cannot read: %s", path, why);
-        free(*text);
-        *text = NULL;
-        return -1;
-    }
-    return 0;
-}
-
 char *export_log_prepare(const char *path, const json_t *run, const char *title, const char *change, char *err,
                          size_t err_size)
 {
     char *existing = NULL;
-    if (read_log(path, &existing, err, err_size) != 0)
+    if (ex_read_existing(path, LOG_FILE_MAX, "a benchmark log", &existing, err, err_size) != 0)
         return NULL;
     json_t *complete = json_deep_copy(run);
     char *text = NULL;

@@ -2,6 +2,7 @@
  * every format, so that "unavailable" always carries the recorded reason. */
 #include "exports/internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -303,3 +304,48 @@ void ex_segment_id(const json_t *row, size_t index, char *buf, size_t size)
     else
         snprintf(buf, size, "%zu", index + 1);
 }
+
+int ex_read_existing(const char *path, size_t max_bytes, const char *kind, char **text, char *err, size_t err_size)
+{
+    *text = NULL;
+    if (export_target_check(path, NULL, 0, NULL, 0) != EXPORT_TARGET_FILE)
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, err_size, "%s: cannot read: %s", path, strerror(errno));
+        return -1;
+    }
+    ex_text t;
+    if (ex_text_open(&t) != 0) {
+        fclose(f);
+        snprintf(err, err_size, "%s: cannot read: out of memory", path);
+        return -1;
+    }
+    char buf[65536];
+    size_t n, total = 0;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0 && total <= max_bytes) {
+        fwrite(buf, 1, n, t.f);
+        total += n;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    *text = ex_text_close(&t);
+    const char *why = failed                   ? "read error"
+                      : !*text                 ? "out of memory"
+                      : total > max_bytes      ? "too large"
+                      : strlen(*text) != total ? "contains a NUL byte; not a text file"
+                                               : NULL;
+    if (why) {
+        if (total > max_bytes)
+            snprintf(err, err_size, "%s: cannot read: larger than %zu MiB; not %s", path, max_bytes >> 20, kind);
+        else
+            snprintf(err, err_size, "%s: cannot read: %s", path, why);
+        free(*text);
+        *text = NULL;
+        return -1;
+    }
+    return 0;
+}
+

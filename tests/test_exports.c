@@ -581,6 +581,73 @@ static void test_unknown_figures_are_never_zero(void **state)
 
 /* ---- snapshot CSV and JSON -------------------------------------------------------------- */
 
+/* Columns that copy a figure of the JSON as it is, and where it is. */
+static const struct {
+    const char *column, *path;
+} csv_copies[] = {
+    {"model", "model"},
+    {"arch", "config.arch"},
+    {"source", "source"},
+    {"mode", "mode"},
+    {"precision", "precision"},
+    {"kernel", "kernel"},
+    {"threads", "threads"},
+    {"affinity", "affinity"},
+    {"prefill_ms", "prefill_ms"},
+    {"decode_tokens", "decode_tokens"},
+    {"decode_tok_per_s", "decode_tok_per_s"},
+    {"tokens_generated", "tokens_generated"},
+    {"wall_ms", "wall_ms"},
+    {"latency_p50_ms", "latency.p50_ms"},
+    {"latency_p99_ms", "latency.p99_ms"},
+    {"kv_cache_bytes", "kv_cache_bytes"},
+    {"decode_bytes_per_s", "roofline.decode.achieved_bytes_per_s"},
+    {"decode_memory_level", "roofline.decode.level"},
+};
+
+/* Cells left blank by design (not a segment, not an A/B side, not interrupted). */
+static int csv_blank_by_design(const char *column)
+{
+    return strcmp(column, "segment") == 0 || strncmp(column, "ab_", 3) == 0 ||
+           strcmp(column, "interrupted_after_s") == 0 || strcmp(column, "profile") == 0;
+}
+
+static int csv_column(const csv_doc *d, const char *name)
+{
+    for (int c = 0; c < d->n_fields[0]; c++)
+        if (strcmp(d->field[0][c], name) == 0)
+            return c;
+    fail_msg("no column '%s'", name);
+    return -1;
+}
+
+/* Every record has the header's fields; the figures copied are the JSON's;
+ * an empty cell is blank by design or named in the row's "unavailable". */
+static void check_csv_rows(const csv_doc *d, const json_t *const *rows)
+{
+    int unavailable = csv_column(d, "unavailable");
+    assert_int_equal(unavailable, d->n_fields[0] - 1);
+    for (int r = 1; r < d->n_records; r++) {
+        assert_int_equal(d->n_fields[r], d->n_fields[0]);
+        for (size_t k = 0; k < sizeof csv_copies / sizeof csv_copies[0]; k++) {
+            const json_t *leaf = resolve_column(rows[r - 1], csv_copies[k].path);
+            expect_field_matches(csv_copies[k].column, d->field[r][csv_column(d, csv_copies[k].column)],
+                                 leaf ? leaf : json_null());
+        }
+        for (int c = 0; c < unavailable; c++) {
+            char named[160];
+            snprintf(named, sizeof named, "%s", d->field[0][c]);
+            const char *why = d->field[r][unavailable];
+            const char *at = strstr(why, named);
+            int listed = at && (at == why || at[-1] == ' ') && strchr(",:", at[strlen(named)]);
+            if (!d->field[r][c][0] && !csv_blank_by_design(named) && !listed)
+                fail_msg("row %d: '%s' is empty and 'unavailable' does not say why: '%s'", r, named, why);
+            if (d->field[r][c][0] && listed)
+                fail_msg("row %d: '%s' has a value and a reason", r, named);
+        }
+    }
+}
+
 static void test_snapshot_csv_golden_and_read_back(void **state)
 {
     (void)state;
@@ -589,27 +656,102 @@ static void test_snapshot_csv_golden_and_read_back(void **state)
     assert_non_null(csv);
     check_golden("snapshot.csv", csv);
     csv_doc *d = csv_parse(csv);
-    assert_int_equal(d->n_records, 2); /* a header and one row */
-    assert_int_equal(d->n_fields[0], d->n_fields[1]);
-    int seen_units = 0;
-    for (int c = 0; c < d->n_fields[0]; c++) {
-        const char *column = d->field[0][c];
-        expect_field_matches(column, d->field[1][c], resolve_column(run, column));
-        seen_units += strcmp(column, "decode_tok_per_s") == 0 || strcmp(column, "memory.rss_peak_bytes") == 0 ||
-                      strcmp(column, "latency.p50_ms") == 0;
-    }
-    assert_int_equal(seen_units, 3);
+    assert_int_equal(d->n_records, 2); /* a header and the run's row */
+    assert_true(strncmp(csv, export_csv_header(), strlen(export_csv_header())) == 0);
+    const json_t *rows[] = {run};
+    check_csv_rows(d, rows);
+    /* Counters as perf stat shows them: task-clock in ms, and the CPUs it kept busy. */
+    assert_string_equal(d->field[1][csv_column(d, "decode_task_clock_ms")], "7");
+    assert_string_equal(d->field[1][csv_column(d, "decode_cpus_utilized")], "2");
+    assert_string_equal(d->field[1][csv_column(d, "prefill_page_faults")], "162");
+    assert_string_equal(d->field[1][csv_column(d, "decode_cycles")], "");
+    assert_non_null(strstr(d->field[1][csv_column(d, "unavailable")],
+                           "prefill_cycles, prefill_instructions, decode_cycles, decode_instructions: hardware "
+                           "counters unavailable: no PMU in this virtual machine"));
     /* The source holds a comma, quotes and a newline: quoted, and read back intact. */
-    int found_source = 0;
-    for (int c = 0; c < d->n_fields[0]; c++)
-        if (strcmp(d->field[0][c], "source") == 0) {
-            assert_string_equal(d->field[1][c], "/models/v4, \"tuned\"\nfinal.safetensors");
-            found_source = 1;
-        }
-    assert_true(found_source);
+    assert_string_equal(d->field[1][csv_column(d, "source")], "/models/v4, \"tuned\"\nfinal.safetensors");
     csv_free(d);
     free(csv);
     json_decref(run);
+}
+
+/* The dashboard's CSV: a row per segment, with its id as on screen, and the
+ * A/B verdict on the rows of its two sides. */
+static void test_dashboard_csv_has_a_row_per_segment(void **state)
+{
+    (void)state;
+    json_t *snap = fixture("dashboard.json");
+    char *csv = export_snapshot_csv_render(snap);
+    assert_non_null(csv);
+    csv_doc *d = csv_parse(csv);
+    const json_t *runs = json_object_get(snap, "runs");
+    assert_int_equal(d->n_records, 1 + (int)json_array_size(runs));
+    const json_t *rows[8];
+    for (size_t i = 0; i < json_array_size(runs); i++)
+        rows[i] = json_array_get(runs, i);
+    check_csv_rows(d, rows);
+    static const char *const ids[] = {"#0", "#1", "#2", "#5A", "#6B"};
+    int segment = csv_column(d, "segment"), verdict = csv_column(d, "ab_verdict");
+    int median = csv_column(d, "ab_median_tok_per_s");
+    for (int r = 1; r < d->n_records; r++) {
+        assert_string_equal(d->field[r][segment], ids[r - 1]);
+        assert_int_equal(d->field[r][verdict][0] != '\0', r >= 4);
+    }
+    assert_true(strtod(d->field[4][median], NULL) < strtod(d->field[5][median], NULL)); /* A's, then B's */
+    assert_string_equal(d->field[1][csv_column(d, "rss_peak_bytes")], "");
+    assert_non_null(strstr(d->field[1][csv_column(d, "unavailable")], "memory is recorded for the whole process"));
+    csv_free(d);
+    free(csv);
+    json_decref(snap);
+}
+
+/* One header whatever the run: threads, probes, events and segments change
+ * the rows, never the columns. */
+static void test_csv_columns_are_fixed(void **state)
+{
+    (void)state;
+    json_t *run = fixture("run.json"), *dash = fixture("dashboard.json");
+    json_t *bare = json_pack("{s:s, s:s}", "tool", "hstprof run", "model", "hst-v4");
+    json_t *three = json_deep_copy(run);
+    json_object_set_new(three, "threads", json_integer(3));
+    json_object_del(three, "counters");
+    json_object_set_new(three, "counters_why_not", json_string("--no-probes"));
+    json_object_del(three, "memory");
+    const json_t *cases[] = {run, dash, bare, three};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *csv = export_snapshot_csv_render(cases[i]);
+        assert_non_null(csv);
+        const char *header = export_csv_header();
+        if (strncmp(csv, header, strlen(header)) != 0 || strncmp(csv + strlen(header), "\r\n", 2) != 0)
+            fail_msg("case %zu: another header: %.80s", i, csv);
+        free(csv);
+    }
+    csv_doc *d = csv_parse(export_csv_header());
+    assert_true(d->n_fields[0] < 100);
+    csv_free(d);
+    json_decref(run);
+    json_decref(dash);
+    json_decref(bare);
+    json_decref(three);
+}
+
+/* The README documents every column (its "CSV columns" table). */
+static void test_readme_documents_every_csv_column(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/README.md", harness_source("."));
+    char *readme = slurp(path);
+    assert_non_null(readme);
+    csv_doc *d = csv_parse(export_csv_header());
+    for (int c = 0; c < d->n_fields[0]; c++) {
+        char cell[160];
+        snprintf(cell, sizeof cell, "`%s`", d->field[0][c]);
+        if (!strstr(readme, cell))
+            fail_msg("README.md does not document the CSV column %s", cell);
+    }
+    csv_free(d);
+    free(readme);
 }
 
 static void test_snapshot_json_golden_and_read_back(void **state)
@@ -1016,6 +1158,60 @@ static void test_cli_run_log_and_trace(void **state)
     free(text);
 }
 
+/* --export onto an existing CSV appends the run's row under the one header,
+ * whatever threads or probes; a CSV with other columns is refused before
+ * the run (exit 2, one line) and left as it was. */
+static void test_cli_run_csv_appends_rows(void **state)
+{
+    (void)state;
+    char path[512], other[512];
+    snprintf(path, sizeof path, "%s/runs.csv", tmpdir);
+    snprintf(other, sizeof other, "%s/other.csv", tmpdir);
+    unlink(path);
+    const char *runs[] = {"-n 4 -t 1", "-n 3 -t 2 --oversubscribe --no-probes", "-n 2 -t 1 --events task-clock"};
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        cli_result r = run_cli("run %s -q --export %s", runs[i], path);
+        if (r.status != 0)
+            fail_msg("run %s: status %d, stderr '%s'", runs[i], r.status, r.err);
+        harness_done(&r);
+    }
+    char *text = slurp(path);
+    assert_non_null(text);
+    assert_int_equal(count_occurrences(text, export_csv_header()), 1);
+    csv_doc *d = csv_parse(text);
+    assert_int_equal(d->n_records, 1 + 3);
+    int threads = csv_column(d, "threads"), tokens = csv_column(d, "tokens_generated");
+    static const char *const want_threads[] = {"1", "2", "1"}, *const want_tokens[] = {"4", "3", "2"};
+    for (int r = 1; r < d->n_records; r++) {
+        assert_int_equal(d->n_fields[r], d->n_fields[0]);
+        assert_string_equal(d->field[r][threads], want_threads[r - 1]);
+        assert_string_equal(d->field[r][tokens], want_tokens[r - 1]);
+    }
+    csv_free(d);
+    free(text);
+    /* Another CSV: refused before any work, untouched. */
+    spit(other, "x,y\r\n1,2\r\n");
+    cli_result r = run_cli("run -n 2 -q --export %s", other);
+    if (r.status != 2 || harness_count_lines(r.err) != 1 || !strstr(r.err, "hstprof run: --export") ||
+        !strstr(r.err, "no row is appended"))
+        fail_msg("status %d, stderr '%s' (want 2 and one line)", r.status, r.err);
+    harness_done(&r);
+    text = slurp(other);
+    assert_string_equal(text, "x,y\r\n1,2\r\n");
+    free(text);
+    /* An empty file is a new one: the header, then the row. */
+    spit(other, "");
+    r = run_cli("run -n 2 -q --export %s", other);
+    assert_int_equal(r.status, 0);
+    harness_done(&r);
+    text = slurp(other);
+    assert_true(strncmp(text, export_csv_header(), strlen(export_csv_header())) == 0);
+    d = csv_parse(text);
+    assert_int_equal(d->n_records, 2);
+    csv_free(d);
+    free(text);
+}
+
 /* An export into a directory that does not exist is a bad setting: found
  * before the run (issue 7), exit 2, one line, nothing written. */
 static void test_cli_export_failures_exit_2_with_one_line(void **state)
@@ -1065,6 +1261,9 @@ int main(void)
         cmocka_unit_test(test_dashboard_notes_golden),
         cmocka_unit_test(test_unknown_figures_are_never_zero),
         cmocka_unit_test(test_snapshot_csv_golden_and_read_back),
+        cmocka_unit_test(test_dashboard_csv_has_a_row_per_segment),
+        cmocka_unit_test(test_csv_columns_are_fixed),
+        cmocka_unit_test(test_readme_documents_every_csv_column),
         cmocka_unit_test(test_snapshot_json_golden_and_read_back),
         cmocka_unit_test(test_trace_csv_golden_and_read_back),
         cmocka_unit_test(test_bench_report_golden),
@@ -1078,6 +1277,7 @@ int main(void)
         cmocka_unit_test(test_cli_run_exports_every_format),
         cmocka_unit_test(test_cli_run_writes_every_export_given),
         cmocka_unit_test(test_cli_run_log_and_trace),
+        cmocka_unit_test(test_cli_run_csv_appends_rows),
         cmocka_unit_test(test_cli_export_failures_exit_2_with_one_line),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
