@@ -117,8 +117,8 @@ static int row_true_tps(const json_t *row, double *tps, char *why, size_t why_si
 }
 
 /* "hst-v4, causal, f32, kernel avx2, 2 threads, affinity compact": the
- * settings a row ran with (those it records). */
-static void describe_setting(const json_t *row, const json_t *snap, char *buf, size_t size)
+ * settings a row ran with (those it records); the model only with_model. */
+static void describe_setting(const json_t *row, const json_t *snap, int with_model, char *buf, size_t size)
 {
     double threads;
     char why[EX_WHY_MAX], th[48] = "";
@@ -126,8 +126,8 @@ static void describe_setting(const json_t *row, const json_t *snap, char *buf, s
         snprintf(th, sizeof th, ", %.0f thread%s", threads, threads == 1 ? "" : "s");
     const char *precision = ex_string(row, "precision", row == snap ? NULL : ex_string(snap, "precision", NULL));
     const char *kernel = ex_string(row, "kernel", NULL), *affinity = ex_string(row, "affinity", NULL);
-    int n = snprintf(buf, size, "%s, %s%s%s%s%s%s%s%s", ex_string(row, "model", "model unknown"),
-                     ex_string(row, "mode", "mode unknown"), precision ? ", " : "", precision ? precision : "",
+    int n = snprintf(buf, size, "%s%s%s%s%s%s%s%s%s%s", with_model ? ex_string(row, "model", "model unknown") : "",
+                     with_model ? ", " : "", ex_string(row, "mode", "mode unknown"), precision ? ", " : "", precision ? precision : "",
                      kernel ? ", kernel " : "", kernel ? kernel : "", th, affinity ? ", affinity " : "",
                      affinity ? affinity : "");
     if (n < 0)
@@ -138,7 +138,7 @@ static void describe_setting(const json_t *row, const json_t *snap, char *buf, s
 static void describe_window(notes *nt)
 {
     char setting[400], id[32];
-    describe_setting(nt->snap, nt->snap, setting, sizeof setting);
+    describe_setting(nt->snap, nt->snap, 1, setting, sizeof setting);
     if (json_is_integer(json_object_get(nt->snap, "segment"))) {
         ex_segment_id(nt->snap, 0, id, sizeof id);
         snprintf(nt->window, sizeof nt->window, "segment %s, the one on screen (%s)", id, setting);
@@ -205,11 +205,13 @@ static void best_tps(notes *nt, const size_t *first, size_t groups)
         }
         char id[32], setting[400];
         ex_segment_id(nt->rows[best], best, id, sizeof id);
-        describe_setting(nt->rows[best], nt->snap, setting, sizeof setting);
+        describe_setting(nt->rows[best], nt->snap, 0, setting, sizeof setting);
         ex_number(nt->rows[best], "tokens_generated", &tokens, why, sizeof why);
         ex_number(nt->rows[best], "wall_ms", &wall_ms, why, sizeof why);
-        fprintf(nt->f, ": **%.1f tok/s** in %s%s (", best_tps, nt->rows[best] == nt->snap ? "the run" : "run ",
-                nt->rows[best] == nt->snap ? "" : id);
+        const char *where = nt->rows[best] == nt->snap                                  ? "the run"
+                            : json_is_integer(json_object_get(nt->rows[best], "segment")) ? "segment "
+                                                                                           : "run ";
+        fprintf(nt->f, ": **%.1f tok/s** in %s%s (", best_tps, where, nt->rows[best] == nt->snap ? "" : id);
         ex_md_inline(nt->f, setting);
         fprintf(nt->f, "): %.0f tokens in %.3f ms\n", tokens, wall_ms);
     }
@@ -283,9 +285,13 @@ static void summary_of_model(notes *nt, const char *model, int with_heading)
     size_t runs = 0;
     for (size_t i = 0; i < nt->n; i++)
         runs += strcmp(ex_string(nt->rows[i], "model", ""), model) == 0;
-    fprintf(nt->f, "- Runs: **%zu** (", runs);
-    ex_md_inline(nt->f, ids);
-    fputs(")\n", nt->f);
+    if (nt->rows[0] == nt->snap) /* the snapshot is the one run */
+        fprintf(nt->f, "- Runs: **1**\n");
+    else {
+        fprintf(nt->f, "- Runs: **%zu** (", runs);
+        ex_md_inline(nt->f, ids);
+        fputs(")\n", nt->f);
+    }
     double tokens = 0, wall_ms = 0;
     int have_tokens = sum_model(nt, model, "tokens_generated", &tokens, why, sizeof why);
     if (have_tokens)

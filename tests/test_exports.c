@@ -500,7 +500,7 @@ static void test_notes_golden(void **state)
     check_golden("notes.md", md);
     assert_true(check_markdown_tables("notes.md", md) >= 3);
     /* The figures are the fixture's, with units; unknown ones point at their reason. */
-    assert_non_null(strstr(md, "- hst-v4: **1523.8 tok/s** in the run (hst-v4, causal, f32, kernel avx2, 2 threads"));
+    assert_non_null(strstr(md, "- hst-v4: **1523.8 tok/s** in the run (causal, f32, kernel avx2, 2 threads"));
     assert_non_null(strstr(md, "- True TPS (Σ tokens / Σ wall time): **1523.8 tok/s**"));
     assert_non_null(strstr(md, "- p99: **0.875 ms**"));
     assert_non_null(strstr(md, "- PSS peak: n/a[1]\n"));
@@ -552,6 +552,16 @@ static void test_dashboard_notes_golden(void **state)
     assert_non_null(md);
     check_golden("dashboard.md", md);
     check_markdown_tables("dashboard.md", md);
+    /* Each model its own best and its own sums; the shown segment named as the window. */
+    assert_non_null(strstr(md, "- hst-v4: **2841.8 tok/s** in segment #1 (causal, f32, kernel avx512, 2 threads"));
+    assert_non_null(strstr(md, "- hst-v6: **2678.2 tok/s** in segment #2 ("));
+    assert_non_null(strstr(md, "### hst-v6\n\n- Runs: **3** (#2, #5A, #6B)\n"));
+    assert_non_null(strstr(md, "over every decode step of segment #5A, the one on screen (hst-v6, causal, f32, "
+                               "kernel portable, 2 threads, affinity none)"));
+    assert_non_null(strstr(md, "| #6B | hst-v6 | causal | f32 | avx512 | 2 | none | B | 8608 |"));
+    assert_non_null(strstr(md, "- Verdict: **B is 3.41x faster (95% CI 3.41-3.42)**"));
+    assert_non_null(strstr(md, "_Memory is recorded for the whole process only: see Spatial Complexity._"));
+    assert_int_equal(count_occurrences(md, "no PMU in this virtual machine"), 6); /* summary + 5 reasons */
     free(md);
     json_decref(snap);
 }
@@ -1158,6 +1168,42 @@ static void test_cli_run_log_and_trace(void **state)
     free(text);
 }
 
+/* Every Markdown the tool writes, from real runs of several shapes (prefill
+ * only, no probes, threads pinned, a soak run, a log entry), passes the
+ * table checker; the bench and layerbench reports keep well-formed tables. */
+static void test_cli_every_markdown_passes_the_checker(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args, *file;
+        int rules;
+    } cases[] = {
+        {"run -n 0 -q --export %s", "prefill-only.md", MD_UNITS},
+        {"run -n 1 -q --no-probes --export %s", "no-probes.md", MD_UNITS},
+        {"run -n 8 -t 2 --oversubscribe --affinity compact -q --export %s", "pinned.md", MD_UNITS},
+        {"run --duration 1 -t 1 -q --export %s", "soak.md", MD_UNITS},
+        {"run -n 0 -q --log %s --title 'prefill only'", "log-n0.md", MD_UNITS},
+        {"bench --models hst-v4 --seq 16 --threads 1 --warmup 0 --runs 2 -o %s", "bench.md", MD_STRUCTURE},
+        {"layerbench --seq 16 --runs 1 --warmup 0 -o %s", "layerbench.md", MD_STRUCTURE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512], args[1024];
+        snprintf(path, sizeof path, "%s/%s", tmpdir, cases[i].file);
+        snprintf(args, sizeof args, cases[i].args, path);
+        cli_result r = run_cli("%s", args);
+        if (r.status != 0)
+            fail_msg("%s: status %d, stderr '%s'", args, r.status, r.err);
+        harness_done(&r);
+        char *md = slurp(path);
+        assert_non_null(md);
+        if (cases[i].rules & MD_UNITS)
+            check_markdown_tables(path, md);
+        else
+            check_markdown(path, md, MD_STRUCTURE);
+        free(md);
+    }
+}
+
 /* --export onto an existing CSV appends the run's row under the one header,
  * whatever threads or probes; a CSV with other columns is refused before
  * the run (exit 2, one line) and left as it was. */
@@ -1277,6 +1323,7 @@ int main(void)
         cmocka_unit_test(test_cli_run_exports_every_format),
         cmocka_unit_test(test_cli_run_writes_every_export_given),
         cmocka_unit_test(test_cli_run_log_and_trace),
+        cmocka_unit_test(test_cli_every_markdown_passes_the_checker),
         cmocka_unit_test(test_cli_run_csv_appends_rows),
         cmocka_unit_test(test_cli_export_failures_exit_2_with_one_line),
     };
