@@ -130,7 +130,8 @@ char *export_notes_render(const json_t *snapshot);
  * README's "CSV columns"): settings, throughput, latency, memory, roofline,
  * counters of the default events per phase (task-clock in ms with the CPUs
  * it kept busy), the A/B verdict on the rows of its two sides, and last
- * "unavailable": "column: reason; ..." for the empty cells that are unknown. */
+ * "unavailable": "column, column: reason; ..." for the empty cells that are
+ * unknown. */
 char *export_snapshot_csv_render(const json_t *snapshot);
 /* The header line of that CSV (no line end). */
 const char *export_csv_header(void);

@@ -771,6 +771,29 @@ static void ab_side_bullet(notes *nt, const json_t *ab, const char *side)
         fprintf(nt->f, " (95%% CI %s)\n", lo);
 }
 
+/* Text the comparison records beyond its name and verdict (the settings of
+ * each side, whether it still runs), as it is. */
+static void ab_other_texts(notes *nt, const json_t *ab)
+{
+    static const char *const shown[] = {"comparison", "verdict"};
+    const char *key;
+    const json_t *v;
+    json_object_foreach((json_t *)ab, key, v)
+    {
+        size_t len = strlen(key), k = 0;
+        while (k < sizeof shown / sizeof shown[0] && strcmp(key, shown[k]) != 0)
+            k++;
+        if (!json_is_string(v) || k < sizeof shown / sizeof shown[0] ||
+            (len > 8 && strcmp(key + len - 8, "_why_not") == 0))
+            continue;
+        fputs("- ", nt->f);
+        ex_md_inline(nt->f, key);
+        fputs(": **", nt->f);
+        ex_md_inline(nt->f, json_string_value(v));
+        fputs("**\n", nt->f);
+    }
+}
+
 /* The comparison's verdict, kept in the snapshot until statistics are reset. */
 static void ab_section(notes *nt)
 {
@@ -791,6 +814,7 @@ static void ab_section(notes *nt)
           nt->f);
     bullet_text(nt, "Comparison", ab, "comparison");
     bullet_text(nt, "Verdict", ab, "verdict");
+    ab_other_texts(nt, ab);
     ab_side_bullet(nt, ab, "a");
     ab_side_bullet(nt, ab, "b");
     int ok = figure(nt, ab, "ratio_b_over_a", 1, "%.3fx", ratio, sizeof ratio);

@@ -462,13 +462,6 @@ static const column columns[] = {
 
 /* ---- rendering ------------------------------------------------------------------------------- */
 
-static void write_header(FILE *f)
-{
-    for (size_t c = 0; c < N_COLUMNS; c++)
-        fprintf(f, "%s,", columns[c].name);
-    fputs("unavailable\r\n", f);
-}
-
 const char *export_csv_header(void)
 {
     static char header[4096];
@@ -507,6 +500,12 @@ static void write_reasons(FILE *f, const cell *cells)
     if (text)
         ex_csv_text(f, text);
     free(text);
+}
+
+static void write_header(FILE *f)
+{
+    fputs(export_csv_header(), f);
+    fputs("\r\n", f);
 }
 
 static void write_row(FILE *f, const row_ctx *r)

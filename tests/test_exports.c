@@ -563,6 +563,11 @@ static void test_dashboard_notes_golden(void **state)
     assert_non_null(strstr(md, "_Memory is recorded for the whole process only: see Spatial Complexity._"));
     assert_int_equal(count_occurrences(md, "no PMU in this virtual machine"), 6); /* summary + 5 reasons */
     free(md);
+    /* What else the comparison records as text is shown as it is. */
+    json_object_set_new(json_object_get(snap, "ab"), "b_setting", json_string("kernel auto"));
+    md = export_notes_render(snap);
+    assert_non_null(strstr(md, "- b_setting: **kernel auto**\n"));
+    free(md);
     json_decref(snap);
 }
 
