@@ -228,11 +228,14 @@ static void write_entry(FILE *f, const json_t *run, const char *change, const lo
         ex_md_na(f, why, ex_string(run, "quality_hash_why_not", "not recorded in this snapshot"));
         fputs(" |\n\n", f);
     }
+    const json_t *tokens = json_object_get(run, "quality_tokens");
+    if (!json_is_array(tokens) || json_array_size(tokens) == 0) /* numbered before the list under the table */
+        ex_why_ref(why, ex_string(run, "quality_tokens_why_not", "not recorded in this snapshot"));
+    ex_md_why_list(f, why, "_Unavailable:_");
     if (hash && scan->have_previous && strcmp(hash, scan->previous_hash) != 0)
         fprintf(f, "**Quality hash changed**: was %s, now %s (entry \"%s\")\n\n", scan->previous_hash, hash,
                 scan->previous_title);
     quality_tokens(f, why, run);
-    ex_md_why_list(f, why, NULL);
 }
 
 /* ---- composing ------------------------------------------------------------------------ */

@@ -908,6 +908,31 @@ static void test_log_ignores_headings_in_code_blocks(void **state)
     json_decref(run);
 }
 
+/* An entry of an interrupted run: each missing figure n/a[k], each reason once,
+ * listed under the table. */
+static void test_log_entry_states_each_reason_once(void **state)
+{
+    (void)state;
+    json_t *run = fixture("run.json");
+    const char *why = "interrupted (SIGINT) before the quality check";
+    json_object_set_new(run, "quality_hash", json_null());
+    json_object_set_new(run, "quality_hash_why_not", json_string(why));
+    json_object_del(run, "quality_tokens");
+    json_object_set_new(run, "quality_tokens_why_not", json_string(why));
+    json_object_set_new(run, "decode_tok_per_s", json_null());
+    json_object_set_new(run, "decode_tok_per_s_why_not", json_string("interrupted before the first decode step"));
+    char err[256];
+    char *log = export_log_render(NULL, run, "Interrupted", NULL, err, sizeof err);
+    assert_non_null(log);
+    check_markdown_tables("interrupted log", log);
+    assert_non_null(strstr(log, "| **Generation** | n/a[1] |\n| Quality Hash | n/a[2] |\n\n_Unavailable:_\n\n"
+                                "- [1] interrupted before the first decode step\n- [2] " ));
+    assert_non_null(strstr(log, "Quality tokens: n/a[2]\n"));
+    assert_int_equal(count_occurrences(log, why), 1);
+    free(log);
+    json_decref(run);
+}
+
 static void test_log_rejects_bad_titles(void **state)
 {
     (void)state;
@@ -1320,6 +1345,7 @@ int main(void)
         cmocka_unit_test(test_bench_report_golden),
         cmocka_unit_test(test_log_groups_by_title_and_flags_hash_change),
         cmocka_unit_test(test_log_ignores_headings_in_code_blocks),
+        cmocka_unit_test(test_log_entry_states_each_reason_once),
         cmocka_unit_test(test_log_rejects_bad_titles),
         cmocka_unit_test(test_atomic_write_failures_leave_nothing),
         cmocka_unit_test(test_snapshot_files_all_or_nothing),
