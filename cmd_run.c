@@ -165,6 +165,9 @@ static int check_placement_and_outputs(run_flags *f)
         rc = args_check_output_path(outputs[i].flag, outputs[i].path, why, sizeof why);
     if (rc == 0)
         rc = check_distinct_outputs(outputs, n, why, sizeof why);
+    for (int i = 0; rc == 0 && i < f->exports.n; i++) /* an existing CSV gets rows: the same columns */
+        if (f->export_fmt[i] == EXPORT_CSV)
+            rc = export_csv_check_appendable(f->exports.items[i], why, sizeof why);
     if (rc != 0)
         fprintf(stderr, "hstprof run: %s\n", why);
     for (int i = 0; rc == 0 && i < n; i++)
@@ -217,7 +220,9 @@ static int write_exports(const run_flags *f, const run_result *r)
             continue;
         }
         paths[n] = f->exports.items[i];
-        rc = (texts[n++] = export_snapshot_render(snap, f->export_fmt[i])) ? 0 : -1;
+        texts[n] = f->export_fmt[i] == EXPORT_CSV ? export_csv_prepare(paths[n], snap, err, sizeof err)
+                                                  : export_snapshot_render(snap, f->export_fmt[i]);
+        rc = texts[n++] ? 0 : -1;
     }
     if (rc == 0 && f->log_path[0]) {
         paths[n] = f->log_path;
@@ -272,7 +277,7 @@ static int parse_flags(int argc, char **argv, run_flags *f)
         {"strict-weights", 0, OPT_FLAG, &f->strict_weights, 0, 0, 0, NULL, "reject a model file holding NaN or Inf weights (exit 1) instead of warning", NULL},
         {"progress", 0, OPT_FLAG, &f->progress, 0, 0, 0, NULL, "progress on stderr: one line redrawn on a terminal, else a plain line every 5 s", NULL},
         {"quiet", 'q', OPT_FLAG, &f->quiet, 0, 0, 0, NULL, "no summary (with --print-tokens: the ids only)", NULL},
-        {"export", 0, OPT_STRING_LIST, &f->exports, 0, 0, 0, "FILE", "write the run as performance notes (.md, with FILE-latency.svg and FILE-throughput.svg beside it), one CSV row (.csv) or JSON (.json); repeat for several (written together, all or none); - with --export-format: standard output, instead of the summary", NULL},
+        {"export", 0, OPT_STRING_LIST, &f->exports, 0, 0, 0, "FILE", "write the run as performance notes (.md, with FILE-latency.svg and FILE-throughput.svg beside it), a CSV row (.csv; an existing CSV of the same columns gets the row appended) or JSON (.json); repeat for several (written together, all or none); - with --export-format: standard output, instead of the summary", NULL},
         {"export-format", 0, OPT_STRING, f->export_format_name, sizeof f->export_format_name, 0, 0, "md|csv|json", "format of a single --export (default: from its extension)", NULL},
         {"log", 0, OPT_STRING, f->log_path, sizeof f->log_path, 0, 0, "FILE", "append a dated entry to a benchmark log (e.g. BENCHMARKS.md); needs --title", &f->seen_log},
         {"title", 0, OPT_STRING, f->title, sizeof f->title, 0, 0, "TEXT", "--log: heading the entry goes under (same title: before and after together)", NULL},

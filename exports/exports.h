@@ -83,7 +83,8 @@ int export_notes_files(const json_t *snapshot, const char *md_path, char paths[E
  * quality_hash, generated[]) plus, when known: memory{}, counters{},
  * sections[] ({name, ms, percent}), bandwidth{}, compute{}. A metric that is
  * not available is null with a sibling "<key>_why_not" string.
- * Writes <dir>/<base>.md, <dir>/<base>.csv (one row, every metric),
+ * Writes <dir>/<base>.md, <dir>/<base>.csv (a row per segment, the columns of
+ * export_snapshot_csv_render),
  * <dir>/<base>.json, the notes' plots <base>-latency.svg and
  * <base>-throughput.svg, and, when trace is not NULL (timeline_json's
  * object), <base>.trace.json (export_trace_events_render), all or nothing;
@@ -101,7 +102,8 @@ void export_csv_field(char *out, size_t out_size, const char *field);
  * One JSON object per run is the source of every format: Markdown and CSV are
  * rendered from it, JSON is it. Keys read besides those listed above for
  * export_snapshot_files (all optional; a missing or null figure is rendered
- * "unavailable: <reason>" in Markdown, empty in CSV, and stays null in JSON,
+ * "n/a[k]" in Markdown with reason k listed once at the end, empty in CSV
+ * with the reason in the row's "unavailable" column, and stays null in JSON,
  * never 0): load_ms, wall_ms, tokens_generated, weight_bytes, seed,
  * precision, batch, temperature, top_k, tokens_requested, events_requested,
  * profile, decode_bytes_per_token, quality_tokens[], roofline{prefill,decode},
@@ -122,18 +124,29 @@ int export_snapshot_complete(json_t *snapshot);
  * out of memory. */
 char *export_notes_render(const json_t *snapshot);
 
-/* Snapshot CSV: a header row and one row holding every figure of the
- * snapshot, RFC 4180 (CRLF, quoted when needed). Columns are the JSON paths
- * joined with '.', e.g. decode_tok_per_s, latency.p50_ms,
- * memory.rss_peak_bytes, counters.decode.events.cycles.value; arrays of
- * objects with a "name" use the name, other arrays of objects the index,
- * arrays of numbers become one field of space-separated values. */
+/* Snapshot CSV, tidy: a header row, then one row per run or segment
+ * (runs[], else the snapshot itself), RFC 4180 (CRLF, quoted when needed).
+ * The columns are fixed, whatever the threads, probes or segments (the
+ * README's "CSV columns"): settings, throughput, latency, memory, roofline,
+ * counters of the default events per phase (task-clock in ms with the CPUs
+ * it kept busy), the A/B verdict on the rows of its two sides, and last
+ * "unavailable": "column, column: reason; ..." for the empty cells that are
+ * unknown. */
 char *export_snapshot_csv_render(const json_t *snapshot);
+/* The header line of that CSV (no line end). */
+const char *export_csv_header(void);
+/* `--export FILE.csv` on an existing file appends rows: 0 when path does not
+ * exist, is empty, is not a regular file (a stream gets the header and the
+ * rows), or starts with the same header; -1 with one line in err otherwise. */
+int export_csv_check_appendable(const char *path, char *err, size_t err_size);
+/* The text path would hold with the snapshot's rows appended (a new file:
+ * the header first). malloc'd; NULL with err (another header: see above). */
+char *export_csv_prepare(const char *path, const json_t *snapshot, char *err, size_t err_size);
 
 /* JSON text of any object (2-space indent, key order kept, newline at the end). */
 char *export_json_render(const json_t *object);
 
-/* The snapshot as fmt: notes (MD), the one-row CSV, or JSON. */
+/* The snapshot as fmt: notes (MD), the CSV (a new file's), or JSON. */
 char *export_snapshot_render(const json_t *snapshot, export_format fmt);
 
 /* Benchmark log (the shape of the published BENCHMARKS.md): the text of

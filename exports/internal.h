@@ -46,8 +46,36 @@ void ex_md_inline(FILE *f, const char *text);
  * saying that its figures cover the run so far; nothing otherwise. */
 void ex_md_interrupted(FILE *f, const json_t *run);
 
+
+/* Reasons a report could not give a figure, each stated once: cells and
+ * bullets carry "n/a[k]", and the list at the end says what k means. */
+#define EX_WHY_LIST_MAX 48
+typedef struct {
+    int n;
+    char why[EX_WHY_LIST_MAX][EX_WHY_MAX];
+} ex_why_list;
+
+/* The 1-based number of why in the list (added when new), 0 when full. */
+int ex_why_ref(ex_why_list *l, const char *why);
+/* "n/a[k]" for why (a full list: "n/a (why)"). */
+void ex_na_text(ex_why_list *l, const char *why, char *buf, size_t size);
+/* ex_na_text as a table cell or inline text. */
+void ex_md_na(FILE *f, ex_why_list *l, const char *why);
+/* "heading\n\n- [1] why\n..." when the list has any; nothing otherwise. */
+void ex_md_why_list(FILE *f, const ex_why_list *l, const char *heading);
 /* "## A/B Comparison" from a dashboard snapshot's "ab" object; nothing without one (ab_notes.c). */
-void ex_md_ab_section(FILE *f, const json_t *snapshot);
+void ex_md_ab_section(FILE *f, const json_t *snapshot, ex_why_list *whys);
+
+/* The text of a file a report adds to (a log, a CSV): *text NULL when it
+ * does not exist yet, or is not a file to read back: a stream ("-", a FIFO,
+ * a device) gets the new part alone (reading a FIFO would wait for a writer
+ * for ever), and a target the write refuses is reported by the write. Over
+ * max_bytes it is not kind ("a benchmark log"). 0, or -1 with one line. */
+int ex_read_existing(const char *path, size_t max_bytes, const char *kind, char **text, char *err, size_t err_size);
+
+/* The id a row goes by: the dashboard's segment id ("#4", "#5A", as on
+ * screen) when it is a segment, else its 1-based index among the runs. */
+void ex_segment_id(const json_t *row, size_t index, char *buf, size_t size);
 
 /* "![alt](file)\n\n": a picture beside the Markdown (file relative to it). */
 void ex_md_image(FILE *f, const char *alt, const char *file);

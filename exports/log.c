@@ -3,7 +3,6 @@
  * with the same title sit together, and a changed quality hash flagged. */
 #include "exports/internal.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,7 +120,10 @@ static void scan_log(const char *text, const char *title, log_scan *scan)
 
 /* ---- the entry ------------------------------------------------------------------------- */
 
-static void metric_row(FILE *f, const char *label, const json_t *run, const char *path, const char *fmt, int bold)
+/* A figure with its unit (in fmt) and what it covers (window, may be ""),
+ * or n/a[k] with the reason listed under the table. */
+static void metric_row(FILE *f, ex_why_list *why_list, const char *label, const json_t *run, const char *path,
+                       const char *fmt, const char *window, int bold)
 {
     double v;
     char why[EX_WHY_MAX];
@@ -129,40 +131,57 @@ static void metric_row(FILE *f, const char *label, const json_t *run, const char
     if (ex_number(run, path, &v, why, sizeof why)) {
         fprintf(f, "%s", bold ? "**" : "");
         fprintf(f, fmt, v);
-        fprintf(f, "%s |\n", bold ? "**" : "");
+        fprintf(f, "%s%s |\n", bold ? "**" : "", window);
         return;
     }
-    fputs("unavailable: ", f);
-    ex_md_cell(f, why);
+    ex_md_na(f, why_list, why);
     fputs(" |\n", f);
 }
 
-static void text_row(FILE *f, const char *label, const char *text)
+static void text_row(FILE *f, ex_why_list *why_list, const char *label, const char *text)
 {
     fprintf(f, "| %s | ", label);
-    ex_md_cell(f, text);
+    if (text && *text)
+        ex_md_cell(f, text);
+    else
+        ex_md_na(f, why_list, "not recorded in this snapshot");
     fputs(" |\n", f);
 }
 
-static void threads_row(FILE *f, const json_t *run)
+static void threads_row(FILE *f, ex_why_list *why_list, const json_t *run)
 {
     char buf[512];
     double threads;
     char why[EX_WHY_MAX];
-    if (ex_number(run, "threads", &threads, why, sizeof why))
-        snprintf(buf, sizeof buf, "%.0f (affinity %s, kernel %s)", threads, ex_string(run, "affinity", "unknown"),
-                 ex_string(run, "kernel", "unknown"));
-    else
-        snprintf(buf, sizeof buf, "unavailable: %s", why);
-    text_row(f, "Threads", buf);
+    if (!ex_number(run, "threads", &threads, why, sizeof why)) {
+        fputs("| Threads | ", f);
+        ex_md_na(f, why_list, why);
+        fputs(" |\n", f);
+        return;
+    }
+    snprintf(buf, sizeof buf, "%.0f thread%s (affinity %s, kernel %s, %s)", threads, threads == 1 ? "" : "s",
+             ex_string(run, "affinity", "unknown"), ex_string(run, "kernel", "unknown"),
+             ex_string(run, "precision", "precision unknown"));
+    text_row(f, why_list, "Threads", buf);
 }
 
-static void quality_tokens(FILE *f, const json_t *run)
+/* " (over N what)" when the run records N, else "". */
+static void window_of(const json_t *run, const char *path, const char *what, char *buf, size_t size)
+{
+    double n;
+    char why[EX_WHY_MAX];
+    buf[0] = '\0';
+    if (ex_number(run, path, &n, why, sizeof why))
+        snprintf(buf, size, " (%.0f %s)", n, what);
+}
+
+static void quality_tokens(FILE *f, ex_why_list *why, const json_t *run)
 {
     const json_t *tokens = json_object_get(run, "quality_tokens");
     if (!json_is_array(tokens) || json_array_size(tokens) == 0) {
-        fprintf(f, "Quality tokens: unavailable: %s\n\n",
-                ex_string(run, "quality_tokens_why_not", "not recorded in this snapshot"));
+        fputs("Quality tokens: ", f);
+        ex_md_na(f, why, ex_string(run, "quality_tokens_why_not", "not recorded in this snapshot"));
+        fputs("\n\n", f);
         return;
     }
     fprintf(f, "<details><summary>Quality tokens (first %d)</summary>\n\n```\n[", LOG_FIRST_TOKENS);
@@ -179,34 +198,44 @@ static void quality_tokens(FILE *f, const json_t *run)
 
 static void write_entry(FILE *f, const json_t *run, const char *change, const log_scan *scan)
 {
+    ex_why_list why_list = {0}, *why = &why_list;
     const char *date = ex_string(run, "date", "date unknown");
     if (change && *change)
         fprintf(f, "### %s - %s\n\n", date, change);
     else
         fprintf(f, "### %s\n\n", date);
     ex_md_interrupted(f, run);
+    char prompt[96], steps[96];
+    window_of(run, "prompt_tokens", "prompt tokens", prompt, sizeof prompt);
+    window_of(run, "decode_tokens", "decode steps", steps, sizeof steps);
     fprintf(f, "| Metric | Value |\n|--------|-------|\n");
-    text_row(f, "Model", ex_string(run, "model", "unavailable: not recorded"));
-    text_row(f, "Weights", ex_string(run, "source", "unavailable: not recorded"));
-    text_row(f, "Version", ex_string(run, "config.arch", "unavailable: not recorded"));
-    text_row(f, "Mode", ex_string(run, "mode_label", ex_string(run, "mode", "unavailable: not recorded")));
-    metric_row(f, "Layers", run, "config.n_layers", "%.0f", 0);
-    metric_row(f, "Embedding", run, "config.d_model", "%.0f", 0);
-    text_row(f, "CPU", ex_string(run, "system.cpu_model", "unavailable: not recorded"));
-    threads_row(f, run);
-    metric_row(f, "Load Time", run, "load_ms", "%.2f ms", 1);
-    metric_row(f, "Prefill", run, "prefill_tok_per_s", "%.2f tok/s", 1);
-    metric_row(f, "Generation", run, "decode_tok_per_s", "%.2f tok/s", 1);
+    text_row(f, why, "Model", ex_string(run, "model", NULL));
+    text_row(f, why, "Weights", ex_string(run, "source", NULL));
+    text_row(f, why, "Version", ex_string(run, "config.arch", NULL));
+    text_row(f, why, "Mode", ex_string(run, "mode_label", ex_string(run, "mode", NULL)));
+    metric_row(f, why, "Layers", run, "config.n_layers", "%.0f layers", "", 0);
+    metric_row(f, why, "Embedding", run, "config.d_model", "%.0f dimensions", " (d_model)", 0);
+    text_row(f, why, "CPU", ex_string(run, "system.cpu_model", NULL));
+    threads_row(f, why, run);
+    metric_row(f, why, "Load Time", run, "load_ms", "%.2f ms", "", 1);
+    metric_row(f, why, "Prefill", run, "prefill_tok_per_s", "%.2f tok/s", prompt, 1);
+    metric_row(f, why, "Generation", run, "decode_tok_per_s", "%.2f tok/s", steps, 1);
     const char *hash = ex_string(run, "quality_hash", NULL);
     if (hash)
         fprintf(f, "| Quality Hash | `%s` |\n\n", hash);
-    else
-        fprintf(f, "| Quality Hash | unavailable: %s |\n\n",
-                ex_string(run, "quality_hash_why_not", "not recorded in this snapshot"));
+    else {
+        fputs("| Quality Hash | ", f);
+        ex_md_na(f, why, ex_string(run, "quality_hash_why_not", "not recorded in this snapshot"));
+        fputs(" |\n\n", f);
+    }
+    const json_t *tokens = json_object_get(run, "quality_tokens");
+    if (!json_is_array(tokens) || json_array_size(tokens) == 0) /* numbered before the list under the table */
+        ex_why_ref(why, ex_string(run, "quality_tokens_why_not", "not recorded in this snapshot"));
+    ex_md_why_list(f, why, "_Unavailable:_");
     if (hash && scan->have_previous && strcmp(hash, scan->previous_hash) != 0)
         fprintf(f, "**Quality hash changed**: was %s, now %s (entry \"%s\")\n\n", scan->previous_hash, hash,
                 scan->previous_title);
-    quality_tokens(f, run);
+    quality_tokens(f, why, run);
 }
 
 /* ---- composing ------------------------------------------------------------------------ */
@@ -277,56 +306,11 @@ char *export_log_render(const char *existing, const json_t *run, const char *tit
     return out;
 }
 
-/* The file's text; *text NULL when it does not exist yet, or is not a file
- * to read back: a stream ("-", a FIFO, a device) gets the new entry alone
- * (reading a FIFO would wait for a writer for ever), and a target the write
- * refuses is reported by the write. */
-static int read_log(const char *path, char **text, char *err, size_t err_size)
-{
-    *text = NULL;
-    if (export_target_check(path, NULL, 0, NULL, 0) != EXPORT_TARGET_FILE)
-        return 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        if (errno == ENOENT)
-            return 0;
-        snprintf(err, err_size, "%s: cannot read: %s", path, strerror(errno));
-        return -1;
-    }
-    ex_text t;
-    if (ex_text_open(&t) != 0) {
-        fclose(f);
-        snprintf(err, err_size, "%s: cannot read: out of memory", path);
-        return -1;
-    }
-    char buf[65536];
-    size_t n, total = 0;
-    while ((n = fread(buf, 1, sizeof buf, f)) > 0 && total <= LOG_FILE_MAX) {
-        fwrite(buf, 1, n, t.f);
-        total += n;
-    }
-    int failed = ferror(f);
-    fclose(f);
-    *text = ex_text_close(&t);
-    const char *why = failed ? "read error"
-                      : !*text ? "out of memory"
-                      : total > LOG_FILE_MAX ? "larger than 64 MiB; not a benchmark log"
-                      : strlen(*text) != total ? "contains a NUL byte; not a text file"
-                      : NULL;
-    if (why) {
-        snprintf(err, err_size, "%s: cannot read: %s", path, why);
-        free(*text);
-        *text = NULL;
-        return -1;
-    }
-    return 0;
-}
-
 char *export_log_prepare(const char *path, const json_t *run, const char *title, const char *change, char *err,
                          size_t err_size)
 {
     char *existing = NULL;
-    if (read_log(path, &existing, err, err_size) != 0)
+    if (ex_read_existing(path, LOG_FILE_MAX, "a benchmark log", &existing, err, err_size) != 0)
         return NULL;
     json_t *complete = json_deep_copy(run);
     char *text = NULL;

@@ -2,6 +2,7 @@
  * every format, so that "unavailable" always carries the recorded reason. */
 #include "exports/internal.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,3 +250,102 @@ void ex_md_image(FILE *f, const char *alt, const char *file)
     int plain = strcspn(file, " ()<>") == strlen(file);
     fprintf(f, "![%s](%s%s%s)\n\n", alt, plain ? "" : "<", file, plain ? "" : ">");
 }
+
+/* ---- unavailable figures: one reason, stated once --------------------------------- */
+
+int ex_why_ref(ex_why_list *l, const char *why)
+{
+    for (int i = 0; i < l->n; i++)
+        if (strcmp(l->why[i], why) == 0)
+            return i + 1;
+    if (l->n == EX_WHY_LIST_MAX)
+        return 0;
+    snprintf(l->why[l->n], sizeof l->why[l->n], "%s", why);
+    return ++l->n;
+}
+
+void ex_na_text(ex_why_list *l, const char *why, char *buf, size_t size)
+{
+    const char *reason = why && *why ? why : "not recorded in this snapshot";
+    int ref = ex_why_ref(l, reason);
+    if (ref > 0)
+        snprintf(buf, size, "n/a[%d]", ref);
+    else /* the list is full: the reason in place, once more */
+        snprintf(buf, size, "n/a (%s)", reason);
+}
+
+void ex_md_na(FILE *f, ex_why_list *l, const char *why)
+{
+    char buf[EX_WHY_MAX + 16];
+    ex_na_text(l, why, buf, sizeof buf);
+    ex_md_cell(f, buf);
+}
+
+void ex_md_why_list(FILE *f, const ex_why_list *l, const char *heading)
+{
+    if (l->n == 0)
+        return;
+    if (heading)
+        fprintf(f, "%s\n\n", heading);
+    for (int i = 0; i < l->n; i++) {
+        fprintf(f, "- [%d] ", i + 1);
+        ex_md_inline(f, l->why[i]);
+        fputc('\n', f);
+    }
+    fputc('\n', f);
+}
+
+void ex_segment_id(const json_t *row, size_t index, char *buf, size_t size)
+{
+    const json_t *segment = json_object_get(row, "segment");
+    const char *side = ex_string(row, "ab_side", "");
+    if (json_is_integer(segment))
+        snprintf(buf, size, "#%lld%s", (long long)json_integer_value(segment), side);
+    else
+        snprintf(buf, size, "%zu", index + 1);
+}
+
+int ex_read_existing(const char *path, size_t max_bytes, const char *kind, char **text, char *err, size_t err_size)
+{
+    *text = NULL;
+    if (export_target_check(path, NULL, 0, NULL, 0) != EXPORT_TARGET_FILE)
+        return 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, err_size, "%s: cannot read: %s", path, strerror(errno));
+        return -1;
+    }
+    ex_text t;
+    if (ex_text_open(&t) != 0) {
+        fclose(f);
+        snprintf(err, err_size, "%s: cannot read: out of memory", path);
+        return -1;
+    }
+    char buf[65536];
+    size_t n, total = 0;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0 && total <= max_bytes) {
+        fwrite(buf, 1, n, t.f);
+        total += n;
+    }
+    int failed = ferror(f);
+    fclose(f);
+    *text = ex_text_close(&t);
+    const char *why = failed                   ? "read error"
+                      : !*text                 ? "out of memory"
+                      : total > max_bytes      ? "too large"
+                      : strlen(*text) != total ? "contains a NUL byte; not a text file"
+                                               : NULL;
+    if (why) {
+        if (total > max_bytes)
+            snprintf(err, err_size, "%s: cannot read: larger than %zu MiB; not %s", path, max_bytes >> 20, kind);
+        else
+            snprintf(err, err_size, "%s: cannot read: %s", path, why);
+        free(*text);
+        *text = NULL;
+        return -1;
+    }
+    return 0;
+}
+

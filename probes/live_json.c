@@ -148,6 +148,7 @@ static void segment_keys(json_t *o, const live_view *v, const live_segment_stats
     json_object_set_new(o, "threads", json_integer(i->setting.threads));
     json_object_set_new(o, "affinity", json_string(i->setting.affinity));
     json_object_set_new(o, "kernel", json_string(i->kernel));
+    json_object_set_new(o, "precision", json_string(i->setting.precision));
     char mode_label[64];
     hst_mode mode = HST_MODE_CAUSAL;
     hst_mode_from_name(i->setting.mode, &mode);

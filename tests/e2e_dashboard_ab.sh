@@ -124,7 +124,7 @@ if snapshot 2; then
         fail "the snapshot JSON after the stop: $(jq -c .ab "$json")"
     fi
     verdict=$(jq -r .ab.verdict "$json")
-    if head -1 "$csv" | grep -q 'ab\.ratio_b_over_a' && grep -qF -- "$verdict" "$csv"; then
+    if head -1 "$csv" | grep -q 'ab_ratio_b_over_a' && grep -qF -- "$verdict" "$csv"; then
         pass "the snapshot CSV has the A/B columns and the verdict"
     else
         fail "the snapshot CSV lacks the A/B verdict"

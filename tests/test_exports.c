@@ -20,6 +20,7 @@
 #include "exports/exports.h"
 #include "probes/json.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -265,6 +266,151 @@ static void expect_field_matches(const char *column, const char *field, const js
 
 /* ---- the Markdown table checker ------------------------------------------------------- */
 
+#define MD_CELL_MAX 64   /* characters: a cell past this makes rows wider than they need to be */
+#define MD_MAX_CELLS 32
+
+/* The words that may follow a number as its unit (or be a column's header). */
+static const char *const md_units[] = {
+    "ms",      "s",       "us",        "µs",     "ns",       "%",          "tok/s",  "tokens", "token",
+    "MB",      "MiB",     "KiB",       "GiB",    "GB",       "KB",         "B",      "bytes",  "GB/s",
+    "MB/s",    "GFLOP/s", "MFLOP/s",   "K/s",    "/s",       "x",          "CPUs",   "threads", "thread",
+    "steps",   "layers",  "dimensions", "faults", "rounds",  "runs",       "cores",  "PUs",    "parameters",
+    "cycles",  "instructions", "MB/token", "sequence", "tok/s)", "ms)", "(ms)", "(tok/s)", "(MB)", "(%)"};
+
+static int md_is_unit(const char *word, size_t len)
+{
+    while (len > 0 && strchr(",;.)*", word[len - 1])) /* "ms," "ms)" "ms**" */
+        len--;
+    for (size_t i = 0; i < sizeof md_units / sizeof md_units[0]; i++)
+        if (strlen(md_units[i]) == len && strncmp(md_units[i], word, len) == 0)
+            return 1;
+    return 0;
+}
+
+typedef struct {
+    int n;
+    char text[MD_MAX_CELLS][512];
+} md_row;
+
+/* Splits "| a | b \| c |" into trimmed cells ('|' escaped by a backslash stays). */
+static void md_split(const char *line, size_t len, md_row *row)
+{
+    row->n = 0;
+    size_t start = 1;
+    for (size_t i = 1; i < len && row->n < MD_MAX_CELLS; i++) {
+        if (line[i] != '|' || line[i - 1] == '\\')
+            continue;
+        size_t a = start, b = i;
+        while (a < b && line[a] == ' ')
+            a++;
+        while (b > a && line[b - 1] == ' ')
+            b--;
+        snprintf(row->text[row->n++], sizeof row->text[0], "%.*s", (int)(b - a), line + a);
+        start = i + 1;
+    }
+}
+
+static size_t utf8_length(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* A unit in a header: "(unit)" or a last word that is one ("Tokens", "Minor faults"). */
+static int md_header_has_unit(const char *header)
+{
+    if (strchr(header, '(') && strchr(header, ')'))
+        return 1;
+    const char *last = strrchr(header, ' ');
+    last = last ? last + 1 : header;
+    char lower[64];
+    snprintf(lower, sizeof lower, "%s", last);
+    lower[0] = (char)(lower[0] >= 'A' && lower[0] <= 'Z' ? lower[0] + 32 : lower[0]);
+    return md_is_unit(lower, strlen(lower));
+}
+
+/* Whether the number at p follows a word that makes it a name. */
+static int md_after_id_word(const char *cell, const char *p)
+{
+    static const char *const words[] = {"seed ", "run ", "group ", "thread ", "PU ", "CPU "};
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        size_t len = strlen(words[i]);
+        if ((size_t)(p - cell) >= len && strncmp(p - len, words[i], len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The first number of cell that is a figure standing without a unit, or NULL.
+ * A number glued to letters, '-', ':' or '[' is part of a name (hst-v4,
+ * 2026-01-01, n/a[3], 3.0GHz); otherwise one of the next two words must be a
+ * unit ("39 prompt tokens"). */
+static const char *md_bare_number(const char *cell)
+{
+    for (const char *p = cell; *p; p++) {
+        if (!(*p >= '0' && *p <= '9'))
+            continue;
+        if (p > cell && !strchr(" (*~±", p[-1])) {
+            while (p[1] >= '0' && p[1] <= '9')
+                p++;
+            continue;
+        }
+        const char *start = p;
+        if (md_after_id_word(cell, p)) { /* "seed 0", "run 2": a name, not a figure */
+            while (p[1] >= '0' && p[1] <= '9')
+                p++;
+            continue;
+        }
+        while ((*p >= '0' && *p <= '9') || (*p == '.' && p[1] >= '0' && p[1] <= '9'))
+            p++;
+        if (*p && (isalpha((unsigned char)*p) || strchr("-:[_/.,", *p)))
+            continue; /* a name, a date, a reference */
+        if (*p == '%' || (p[0] == '*' && p[1] == '*' && p[2] == ' ' && md_is_unit(p + 3, strcspn(p + 3, " "))))
+            continue;
+        const char *w = p;
+        int ok = 0;
+        for (int k = 0; k < 2 && *w == ' ' && !ok; k++) {
+            w++;
+            size_t len = strcspn(w, " ");
+            ok = md_is_unit(w, len);
+            w += len;
+        }
+        if (!ok)
+            return start;
+        p--;
+    }
+    return NULL;
+}
+
+enum { MD_STRUCTURE = 0, MD_UNITS = 1 };
+
+/* A data row of a table: no empty cell, none too wide, and (MD_UNITS) every
+ * number with its unit: in the cell, in its column's header, in a "Unit"
+ * column of the row, or in the row's label. The first cell names the row. */
+static void md_check_row(const char *name, int lineno, const md_row *header, const md_row *row, int rules)
+{
+    int unit_column = -1;
+    for (int c = 0; c < header->n; c++)
+        if (strcmp(header->text[c], "Unit") == 0)
+            unit_column = c;
+    for (int c = 0; c < row->n; c++) {
+        const char *cell = row->text[c];
+        if (!*cell)
+            fail_msg("%s:%d: cell %d is empty (say why, or n/a[k])", name, lineno, c + 1);
+        if (utf8_length(cell) > MD_CELL_MAX)
+            fail_msg("%s:%d: cell %d is %zu characters (at most %d): '%s'", name, lineno, c + 1, utf8_length(cell),
+                     MD_CELL_MAX, cell);
+        if (!(rules & MD_UNITS) || c == 0 || md_header_has_unit(header->text[c]) ||
+            (unit_column >= 0 && strcmp(row->text[unit_column], "") != 0) || md_header_has_unit(row->text[0]))
+            continue;
+        const char *bare = md_bare_number(cell);
+        if (bare)
+            fail_msg("%s:%d: column '%s': '%s' has a number without its unit", name, lineno, header->text[c], cell);
+    }
+}
+
 /* Cells of a table row: '|' separators not escaped by a backslash. */
 static int md_cells(const char *line, size_t len)
 {
@@ -283,10 +429,12 @@ static int md_delimiter_row(const char *line, size_t len)
     return memchr(line, '-', len) != NULL;
 }
 
-/* Every table: a header, a delimiter row, rows with the header's cell count. */
-static int check_markdown_tables(const char *name, const char *md)
+/* Every table: a header, a delimiter row, rows with the header's cell count,
+ * and each data row as md_check_row wants it. Returns the number of tables. */
+static int check_markdown(const char *name, const char *md, int rules)
 {
     int tables = 0, expect = -1, row = 0, lineno = 0, in_fence = 0;
+    md_row *header = calloc(1, sizeof *header), *cells = calloc(1, sizeof *cells);
     for (const char *line = md; *line;) {
         const char *nl = strchr(line, '\n');
         size_t len = nl ? (size_t)(nl - line) : strlen(line);
@@ -296,15 +444,20 @@ static int check_markdown_tables(const char *name, const char *md)
         if (!in_fence && len > 0 && line[0] == '|') {
             if (len < 2 || line[len - 1] != '|')
                 fail_msg("%s:%d: a table row must end with '|'", name, lineno);
-            int cells = md_cells(line, len);
+            int n = md_cells(line, len);
             if (row == 0) {
-                expect = cells;
+                expect = n;
                 tables++;
-            } else if (cells != expect) {
-                fail_msg("%s:%d: %d cells, the header has %d", name, lineno, cells, expect);
+                md_split(line, len, header);
+            } else if (n != expect) {
+                fail_msg("%s:%d: %d cells, the header has %d", name, lineno, n, expect);
             }
             if (row == 1 && !md_delimiter_row(line, len))
                 fail_msg("%s:%d: the second row of a table must be the delimiter row", name, lineno);
+            if (row >= 2) {
+                md_split(line, len, cells);
+                md_check_row(name, lineno, header, cells, rules);
+            }
             row++;
         } else {
             if (row == 1)
@@ -313,6 +466,26 @@ static int check_markdown_tables(const char *name, const char *md)
         }
         line = nl ? nl + 1 : line + len;
     }
+    free(header);
+    free(cells);
+    return tables;
+}
+
+/* The reports hstprof writes: tables well formed, every figure with its unit,
+ * each reason for a missing figure stated once (n/a[k] and its list entry). */
+static int check_markdown_tables(const char *name, const char *md)
+{
+    int tables = check_markdown(name, md, MD_STRUCTURE | MD_UNITS);
+    for (const char *p = strstr(md, "n/a["); p; p = strstr(p + 1, "n/a[")) {
+        char entry[32];
+        if (!isdigit((unsigned char)p[4]))
+            continue; /* "n/a[k]" in the list's explanation */
+        snprintf(entry, sizeof entry, "- [%d] ", atoi(p + 4));
+        if (!strstr(md, entry))
+            fail_msg("%s: '%.8s' has no reason listed ('%s')", name, p, entry);
+    }
+    if (strstr(md, "| unavailable") || strstr(md, "unavailable: unavailable"))
+        fail_msg("%s: a reason repeated in a cell instead of n/a[k]", name);
     return tables;
 }
 
@@ -326,13 +499,20 @@ static void test_notes_golden(void **state)
     assert_non_null(md);
     check_golden("notes.md", md);
     assert_true(check_markdown_tables("notes.md", md) >= 3);
-    /* The figures are the fixture's, unknown ones say why. */
-    assert_non_null(strstr(md, "**Best true TPS:** **hst-v4 (causal), 2 threads, run 1 — 1523.810**"));
-    assert_non_null(strstr(md, "- True TPS (Σ tokens / Σ time): **1523.810**"));
+    /* The figures are the fixture's, with units; unknown ones point at their reason. */
+    assert_non_null(strstr(md, "- hst-v4: **1523.8 tok/s** in the run (causal, f32, kernel avx2, 2 threads"));
+    assert_non_null(strstr(md, "- True TPS (Σ tokens / Σ wall time): **1523.8 tok/s**"));
     assert_non_null(strstr(md, "- p99: **0.875 ms**"));
-    assert_non_null(strstr(md, "- PSS peak: unavailable: /proc/self/smaps_rollup: Permission denied"));
-    assert_non_null(strstr(md, "- Share of that read ceiling (decode): unavailable: no ceilings measured"));
-    assert_non_null(strstr(md, "| cycles | perf_event | unavailable: hardware counters unavailable"));
+    assert_non_null(strstr(md, "- PSS peak: n/a[1]\n"));
+    assert_non_null(strstr(md, "- [1] /proc/self/smaps_rollup: Permission denied\n"));
+    assert_non_null(strstr(md, "- Share of that read ceiling (decode): n/a[2]\n"));
+    assert_non_null(strstr(md, "| cycles | count | n/a[3] | n/a[3] | n/a[3] |"));
+    assert_non_null(strstr(md, "| task-clock | ms | 3.000 (2.00 CPUs utilized) |"));
+    /* Each reason once, however many figures it explains. */
+    assert_int_equal(count_occurrences(md, "no PMU in this virtual machine"), 3); /* the summary, [3] and [4] */
+    assert_int_equal(count_occurrences(md, "no ceilings measured"), 1);
+    assert_null(strstr(md, "| unavailable"));
+    assert_null(strstr(md, ": unavailable"));
     free(md);
     json_decref(run);
 }
@@ -351,15 +531,47 @@ static void test_notes_sum_over_runs(void **state)
     assert_non_null(md);
     check_golden("notes_runs.md", md);
     check_markdown_tables("notes_runs.md", md);
-    assert_non_null(strstr(md, "- Runs: **2**"));
-    assert_non_null(strstr(md, "- Tokens generated (Σ): **16**"));
-    assert_non_null(strstr(md, "- Wall time (Σ, prefill + generation): **0.01325 s**"));
-    assert_non_null(strstr(md, "- True TPS (Σ tokens / Σ time): **1207.547**")); /* 16 / 13.25 ms */
-    assert_non_null(strstr(md, "- Decode (one token per forward): **14 tokens in 10.500 ms = 1333.333 tok/s**"));
+    assert_non_null(strstr(md, "- Runs: **2** (1, 2)"));
+    assert_non_null(strstr(md, "- Tokens generated (Σ): **16 tokens**"));
+    assert_non_null(strstr(md, "- Wall time (Σ, prefill + decode): **13.250 ms**"));
+    assert_non_null(strstr(md, "- True TPS (Σ tokens / Σ wall time): **1207.5 tok/s**")); /* 16 / 13.25 ms */
+    assert_non_null(strstr(md, "- Decode (Σ, one token per forward): **14 tokens in 10.500 ms = 1333.3 tok/s**"));
     free(md);
     json_decref(snap);
     json_decref(a);
     json_decref(b);
+}
+
+/* A dashboard snapshot (a real one, its system info and date fixed): five
+ * segments of two models, the last two an A/B pair. */
+static void test_dashboard_notes_golden(void **state)
+{
+    (void)state;
+    json_t *snap = fixture("dashboard.json");
+    char *md = export_notes_render(snap);
+    assert_non_null(md);
+    check_golden("dashboard.md", md);
+    check_markdown_tables("dashboard.md", md);
+    /* Each model its own best and its own sums; the shown segment named as the window. */
+    assert_non_null(strstr(md, "- hst-v4: **2841.8 tok/s** in segment #1 (causal, f32, kernel avx512, 2 threads"));
+    assert_non_null(strstr(md, "- hst-v6: **2678.2 tok/s** in segment #2 ("));
+    assert_non_null(strstr(md, "### hst-v6\n\n- Runs: **3** (#2, #5A, #6B)\n"));
+    assert_non_null(strstr(md, "over every decode step of segment #5A, the one on screen (hst-v6, causal, f32, "
+                               "kernel portable, 2 threads, affinity none)"));
+    assert_non_null(strstr(md, "| #6B | hst-v6 | causal | f32 | avx512 | 2 | none | B | 8608 |"));
+    assert_non_null(strstr(md, "- Verdict: **B is 3.41x faster (95% CI 3.41-3.42)**"));
+    assert_non_null(strstr(md, "_Memory is recorded for the whole process only: see Spatial Complexity._"));
+    assert_int_equal(count_occurrences(md, "no PMU in this virtual machine"), 6); /* summary + 5 reasons */
+    /* Both settings, each side's rounds, median and interval; a stopped comparison says what it kept. */
+    assert_non_null(strstr(md, "| B | #6 | hst-v6 | f32 | causal | auto (avx512) | 2 | none | 260 | 2929.8 | 2846.5-2982.2 |"));
+    assert_non_null(strstr(md, "- State: **running**\n"));
+    free(md);
+    json_object_set_new(json_object_get(snap, "ab"), "state", json_string("stopped"));
+    json_object_set_new(json_object_get(snap, "ab"), "kept", json_string("B"));
+    md = export_notes_render(snap);
+    assert_non_null(strstr(md, "- State: **stopped**; kept: **side B**\n"));
+    free(md);
+    json_decref(snap);
 }
 
 /* A snapshot that knows almost nothing renders every figure as unavailable, none as 0. */
@@ -371,10 +583,11 @@ static void test_unknown_figures_are_never_zero(void **state)
     char *md = export_notes_render(snap);
     assert_non_null(md);
     check_markdown_tables("sparse notes", md);
-    assert_non_null(strstr(md, "- p50: unavailable: not recorded in this snapshot"));
-    assert_non_null(strstr(md, "- RSS peak (sampled in the run window): unavailable: not recorded in this snapshot"));
-    assert_non_null(strstr(md, "Counters: unavailable: not recorded in this snapshot"));
-    assert_non_null(strstr(md, "**Best true TPS:** unavailable:"));
+    assert_non_null(strstr(md, "- p50: n/a[1]\n"));
+    assert_non_null(strstr(md, "- RSS peak (sampled in the window): n/a[1]\n"));
+    assert_non_null(strstr(md, "Counters: n/a[1]\n"));
+    assert_non_null(strstr(md, "- hst-v4: n/a["));
+    assert_non_null(strstr(md, "- [1] not recorded in this snapshot\n"));
     assert_null(strstr(md, "**0"));
     assert_null(strstr(md, "| 0 |"));
     free(md);
@@ -386,6 +599,73 @@ static void test_unknown_figures_are_never_zero(void **state)
 
 /* ---- snapshot CSV and JSON -------------------------------------------------------------- */
 
+/* Columns that copy a figure of the JSON as it is, and where it is. */
+static const struct {
+    const char *column, *path;
+} csv_copies[] = {
+    {"model", "model"},
+    {"arch", "config.arch"},
+    {"source", "source"},
+    {"mode", "mode"},
+    {"precision", "precision"},
+    {"kernel", "kernel"},
+    {"threads", "threads"},
+    {"affinity", "affinity"},
+    {"prefill_ms", "prefill_ms"},
+    {"decode_tokens", "decode_tokens"},
+    {"decode_tok_per_s", "decode_tok_per_s"},
+    {"tokens_generated", "tokens_generated"},
+    {"wall_ms", "wall_ms"},
+    {"latency_p50_ms", "latency.p50_ms"},
+    {"latency_p99_ms", "latency.p99_ms"},
+    {"kv_cache_bytes", "kv_cache_bytes"},
+    {"decode_bytes_per_s", "roofline.decode.achieved_bytes_per_s"},
+    {"decode_memory_level", "roofline.decode.level"},
+};
+
+/* Cells left blank by design (not a segment, not an A/B side, not interrupted). */
+static int csv_blank_by_design(const char *column)
+{
+    return strcmp(column, "segment") == 0 || strncmp(column, "ab_", 3) == 0 ||
+           strcmp(column, "interrupted_after_s") == 0 || strcmp(column, "profile") == 0;
+}
+
+static int csv_column(const csv_doc *d, const char *name)
+{
+    for (int c = 0; c < d->n_fields[0]; c++)
+        if (strcmp(d->field[0][c], name) == 0)
+            return c;
+    fail_msg("no column '%s'", name);
+    return -1;
+}
+
+/* Every record has the header's fields; the figures copied are the JSON's;
+ * an empty cell is blank by design or named in the row's "unavailable". */
+static void check_csv_rows(const csv_doc *d, const json_t *const *rows)
+{
+    int unavailable = csv_column(d, "unavailable");
+    assert_int_equal(unavailable, d->n_fields[0] - 1);
+    for (int r = 1; r < d->n_records; r++) {
+        assert_int_equal(d->n_fields[r], d->n_fields[0]);
+        for (size_t k = 0; k < sizeof csv_copies / sizeof csv_copies[0]; k++) {
+            const json_t *leaf = resolve_column(rows[r - 1], csv_copies[k].path);
+            expect_field_matches(csv_copies[k].column, d->field[r][csv_column(d, csv_copies[k].column)],
+                                 leaf ? leaf : json_null());
+        }
+        for (int c = 0; c < unavailable; c++) {
+            char named[160];
+            snprintf(named, sizeof named, "%s", d->field[0][c]);
+            const char *why = d->field[r][unavailable];
+            const char *at = strstr(why, named);
+            int listed = at && (at == why || at[-1] == ' ') && strchr(",:", at[strlen(named)]);
+            if (!d->field[r][c][0] && !csv_blank_by_design(named) && !listed)
+                fail_msg("row %d: '%s' is empty and 'unavailable' does not say why: '%s'", r, named, why);
+            if (d->field[r][c][0] && listed)
+                fail_msg("row %d: '%s' has a value and a reason", r, named);
+        }
+    }
+}
+
 static void test_snapshot_csv_golden_and_read_back(void **state)
 {
     (void)state;
@@ -394,27 +674,102 @@ static void test_snapshot_csv_golden_and_read_back(void **state)
     assert_non_null(csv);
     check_golden("snapshot.csv", csv);
     csv_doc *d = csv_parse(csv);
-    assert_int_equal(d->n_records, 2); /* a header and one row */
-    assert_int_equal(d->n_fields[0], d->n_fields[1]);
-    int seen_units = 0;
-    for (int c = 0; c < d->n_fields[0]; c++) {
-        const char *column = d->field[0][c];
-        expect_field_matches(column, d->field[1][c], resolve_column(run, column));
-        seen_units += strcmp(column, "decode_tok_per_s") == 0 || strcmp(column, "memory.rss_peak_bytes") == 0 ||
-                      strcmp(column, "latency.p50_ms") == 0;
-    }
-    assert_int_equal(seen_units, 3);
+    assert_int_equal(d->n_records, 2); /* a header and the run's row */
+    assert_true(strncmp(csv, export_csv_header(), strlen(export_csv_header())) == 0);
+    const json_t *rows[] = {run};
+    check_csv_rows(d, rows);
+    /* Counters as perf stat shows them: task-clock in ms, and the CPUs it kept busy. */
+    assert_string_equal(d->field[1][csv_column(d, "decode_task_clock_ms")], "7");
+    assert_string_equal(d->field[1][csv_column(d, "decode_cpus_utilized")], "2");
+    assert_string_equal(d->field[1][csv_column(d, "prefill_page_faults")], "162");
+    assert_string_equal(d->field[1][csv_column(d, "decode_cycles")], "");
+    assert_non_null(strstr(d->field[1][csv_column(d, "unavailable")],
+                           "prefill_cycles, prefill_instructions, decode_cycles, decode_instructions: hardware "
+                           "counters unavailable: no PMU in this virtual machine"));
     /* The source holds a comma, quotes and a newline: quoted, and read back intact. */
-    int found_source = 0;
-    for (int c = 0; c < d->n_fields[0]; c++)
-        if (strcmp(d->field[0][c], "source") == 0) {
-            assert_string_equal(d->field[1][c], "/models/v4, \"tuned\"\nfinal.safetensors");
-            found_source = 1;
-        }
-    assert_true(found_source);
+    assert_string_equal(d->field[1][csv_column(d, "source")], "/models/v4, \"tuned\"\nfinal.safetensors");
     csv_free(d);
     free(csv);
     json_decref(run);
+}
+
+/* The dashboard's CSV: a row per segment, with its id as on screen, and the
+ * A/B verdict on the rows of its two sides. */
+static void test_dashboard_csv_has_a_row_per_segment(void **state)
+{
+    (void)state;
+    json_t *snap = fixture("dashboard.json");
+    char *csv = export_snapshot_csv_render(snap);
+    assert_non_null(csv);
+    csv_doc *d = csv_parse(csv);
+    const json_t *runs = json_object_get(snap, "runs");
+    assert_int_equal(d->n_records, 1 + (int)json_array_size(runs));
+    const json_t *rows[8];
+    for (size_t i = 0; i < json_array_size(runs); i++)
+        rows[i] = json_array_get(runs, i);
+    check_csv_rows(d, rows);
+    static const char *const ids[] = {"#0", "#1", "#2", "#5A", "#6B"};
+    int segment = csv_column(d, "segment"), verdict = csv_column(d, "ab_verdict");
+    int median = csv_column(d, "ab_median_tok_per_s");
+    for (int r = 1; r < d->n_records; r++) {
+        assert_string_equal(d->field[r][segment], ids[r - 1]);
+        assert_int_equal(d->field[r][verdict][0] != '\0', r >= 4);
+    }
+    assert_true(strtod(d->field[4][median], NULL) < strtod(d->field[5][median], NULL)); /* A's, then B's */
+    assert_string_equal(d->field[1][csv_column(d, "rss_peak_bytes")], "");
+    assert_non_null(strstr(d->field[1][csv_column(d, "unavailable")], "memory is recorded for the whole process"));
+    csv_free(d);
+    free(csv);
+    json_decref(snap);
+}
+
+/* One header whatever the run: threads, probes, events and segments change
+ * the rows, never the columns. */
+static void test_csv_columns_are_fixed(void **state)
+{
+    (void)state;
+    json_t *run = fixture("run.json"), *dash = fixture("dashboard.json");
+    json_t *bare = json_pack("{s:s, s:s}", "tool", "hstprof run", "model", "hst-v4");
+    json_t *three = json_deep_copy(run);
+    json_object_set_new(three, "threads", json_integer(3));
+    json_object_del(three, "counters");
+    json_object_set_new(three, "counters_why_not", json_string("--no-probes"));
+    json_object_del(three, "memory");
+    const json_t *cases[] = {run, dash, bare, three};
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *csv = export_snapshot_csv_render(cases[i]);
+        assert_non_null(csv);
+        const char *header = export_csv_header();
+        if (strncmp(csv, header, strlen(header)) != 0 || strncmp(csv + strlen(header), "\r\n", 2) != 0)
+            fail_msg("case %zu: another header: %.80s", i, csv);
+        free(csv);
+    }
+    csv_doc *d = csv_parse(export_csv_header());
+    assert_true(d->n_fields[0] < 100);
+    csv_free(d);
+    json_decref(run);
+    json_decref(dash);
+    json_decref(bare);
+    json_decref(three);
+}
+
+/* The README documents every column (its "CSV columns" table). */
+static void test_readme_documents_every_csv_column(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/README.md", harness_source("."));
+    char *readme = slurp(path);
+    assert_non_null(readme);
+    csv_doc *d = csv_parse(export_csv_header());
+    for (int c = 0; c < d->n_fields[0]; c++) {
+        char cell[160];
+        snprintf(cell, sizeof cell, "`%s`", d->field[0][c]);
+        if (!strstr(readme, cell))
+            fail_msg("README.md does not document the CSV column %s", cell);
+    }
+    csv_free(d);
+    free(readme);
 }
 
 static void test_snapshot_json_golden_and_read_back(void **state)
@@ -473,7 +828,8 @@ static void test_bench_report_golden(void **state)
     assert_non_null(csv);
     check_golden("bench.md", md);
     check_golden("bench.csv", csv);
-    assert_true(check_markdown_tables("bench.md", md) >= 3);
+    /* The bench report's tables have their units in the title lines. */
+    assert_true(check_markdown("bench.md", md, MD_STRUCTURE) >= 3);
     csv_doc *d = csv_parse(csv);
     assert_int_equal(d->n_records, 1 + 12); /* 2 models x 2 thread counts x (pp128, pp256, tg128) */
     const json_t *runs = json_object_get(report, "runs");
@@ -551,6 +907,31 @@ static void test_log_ignores_headings_in_code_blocks(void **state)
     /* The fenced one is not a heading: a real one is appended. */
     assert_int_equal(count_occurrences(log, "## Baseline\n"), 2);
     assert_non_null(strstr(log, "```\n\n## Baseline\n\n### 2026-01-01 05:06:38 UTC\n"));
+    free(log);
+    json_decref(run);
+}
+
+/* An entry of an interrupted run: each missing figure n/a[k], each reason once,
+ * listed under the table. */
+static void test_log_entry_states_each_reason_once(void **state)
+{
+    (void)state;
+    json_t *run = fixture("run.json");
+    const char *why = "interrupted (SIGINT) before the quality check";
+    json_object_set_new(run, "quality_hash", json_null());
+    json_object_set_new(run, "quality_hash_why_not", json_string(why));
+    json_object_del(run, "quality_tokens");
+    json_object_set_new(run, "quality_tokens_why_not", json_string(why));
+    json_object_set_new(run, "decode_tok_per_s", json_null());
+    json_object_set_new(run, "decode_tok_per_s_why_not", json_string("interrupted before the first decode step"));
+    char err[256];
+    char *log = export_log_render(NULL, run, "Interrupted", NULL, err, sizeof err);
+    assert_non_null(log);
+    check_markdown_tables("interrupted log", log);
+    assert_non_null(strstr(log, "| **Generation** | n/a[1] |\n| Quality Hash | n/a[2] |\n\n_Unavailable:_\n\n"
+                                "- [1] interrupted before the first decode step\n- [2] " ));
+    assert_non_null(strstr(log, "Quality tokens: n/a[2]\n"));
+    assert_int_equal(count_occurrences(log, why), 1);
     free(log);
     json_decref(run);
 }
@@ -716,7 +1097,7 @@ static void test_cli_run_exports_every_format(void **state)
         if (i == 0) {
             check_markdown_tables(path, text);
             assert_non_null(strstr(text, "# Performance Notes"));
-            assert_non_null(strstr(text, "- Tokens generated (Σ): **6**"));
+            assert_non_null(strstr(text, "- Tokens generated (Σ): **6 tokens**"));
         } else if (i == 1) {
             csv_doc *d = csv_parse(text);
             assert_int_equal(d->n_records, 2);
@@ -820,6 +1201,96 @@ static void test_cli_run_log_and_trace(void **state)
     free(text);
 }
 
+/* Every Markdown the tool writes, from real runs of several shapes (prefill
+ * only, no probes, threads pinned, a soak run, a log entry), passes the
+ * table checker; the bench and layerbench reports keep well-formed tables. */
+static void test_cli_every_markdown_passes_the_checker(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *args, *file;
+        int rules;
+    } cases[] = {
+        {"run -n 0 -q --export %s", "prefill-only.md", MD_UNITS},
+        {"run -n 1 -q --no-probes --export %s", "no-probes.md", MD_UNITS},
+        {"run -n 8 -t 2 --oversubscribe --affinity compact -q --export %s", "pinned.md", MD_UNITS},
+        {"run --duration 1 -t 1 -q --export %s", "soak.md", MD_UNITS},
+        {"run -n 0 -q --log %s --title 'prefill only'", "log-n0.md", MD_UNITS},
+        {"bench --models hst-v4 --seq 16 --threads 1 --warmup 0 --runs 2 -o %s", "bench.md", MD_STRUCTURE},
+        {"layerbench --seq 16 --runs 1 --warmup 0 -o %s", "layerbench.md", MD_STRUCTURE},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char path[512], args[1024];
+        snprintf(path, sizeof path, "%s/%s", tmpdir, cases[i].file);
+        snprintf(args, sizeof args, cases[i].args, path);
+        cli_result r = run_cli("%s", args);
+        if (r.status != 0)
+            fail_msg("%s: status %d, stderr '%s'", args, r.status, r.err);
+        harness_done(&r);
+        char *md = slurp(path);
+        assert_non_null(md);
+        if (cases[i].rules & MD_UNITS)
+            check_markdown_tables(path, md);
+        else
+            check_markdown(path, md, MD_STRUCTURE);
+        free(md);
+    }
+}
+
+/* --export onto an existing CSV appends the run's row under the one header,
+ * whatever threads or probes; a CSV with other columns is refused before
+ * the run (exit 2, one line) and left as it was. */
+static void test_cli_run_csv_appends_rows(void **state)
+{
+    (void)state;
+    char path[512], other[512];
+    snprintf(path, sizeof path, "%s/runs.csv", tmpdir);
+    snprintf(other, sizeof other, "%s/other.csv", tmpdir);
+    unlink(path);
+    const char *runs[] = {"-n 4 -t 1", "-n 3 -t 2 --oversubscribe --no-probes", "-n 2 -t 1 --events task-clock"};
+    for (size_t i = 0; i < sizeof runs / sizeof runs[0]; i++) {
+        cli_result r = run_cli("run %s -q --export %s", runs[i], path);
+        if (r.status != 0)
+            fail_msg("run %s: status %d, stderr '%s'", runs[i], r.status, r.err);
+        harness_done(&r);
+    }
+    char *text = slurp(path);
+    assert_non_null(text);
+    assert_int_equal(count_occurrences(text, export_csv_header()), 1);
+    csv_doc *d = csv_parse(text);
+    assert_int_equal(d->n_records, 1 + 3);
+    int threads = csv_column(d, "threads"), tokens = csv_column(d, "tokens_generated");
+    static const char *const want_threads[] = {"1", "2", "1"}, *const want_tokens[] = {"4", "3", "2"};
+    for (int r = 1; r < d->n_records; r++) {
+        assert_int_equal(d->n_fields[r], d->n_fields[0]);
+        assert_string_equal(d->field[r][threads], want_threads[r - 1]);
+        assert_string_equal(d->field[r][tokens], want_tokens[r - 1]);
+    }
+    csv_free(d);
+    free(text);
+    /* Another CSV: refused before any work, untouched. */
+    spit(other, "x,y\r\n1,2\r\n");
+    cli_result r = run_cli("run -n 2 -q --export %s", other);
+    if (r.status != 2 || harness_count_lines(r.err) != 1 || !strstr(r.err, "hstprof run: --export") ||
+        !strstr(r.err, "no row is appended"))
+        fail_msg("status %d, stderr '%s' (want 2 and one line)", r.status, r.err);
+    harness_done(&r);
+    text = slurp(other);
+    assert_string_equal(text, "x,y\r\n1,2\r\n");
+    free(text);
+    /* An empty file is a new one: the header, then the row. */
+    spit(other, "");
+    r = run_cli("run -n 2 -q --export %s", other);
+    assert_int_equal(r.status, 0);
+    harness_done(&r);
+    text = slurp(other);
+    assert_true(strncmp(text, export_csv_header(), strlen(export_csv_header())) == 0);
+    d = csv_parse(text);
+    assert_int_equal(d->n_records, 2);
+    csv_free(d);
+    free(text);
+}
+
 /* An export into a directory that does not exist is a bad setting: found
  * before the run (issue 7), exit 2, one line, nothing written. */
 static void test_cli_export_failures_exit_2_with_one_line(void **state)
@@ -866,13 +1337,18 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_notes_golden),
         cmocka_unit_test(test_notes_sum_over_runs),
+        cmocka_unit_test(test_dashboard_notes_golden),
         cmocka_unit_test(test_unknown_figures_are_never_zero),
         cmocka_unit_test(test_snapshot_csv_golden_and_read_back),
+        cmocka_unit_test(test_dashboard_csv_has_a_row_per_segment),
+        cmocka_unit_test(test_csv_columns_are_fixed),
+        cmocka_unit_test(test_readme_documents_every_csv_column),
         cmocka_unit_test(test_snapshot_json_golden_and_read_back),
         cmocka_unit_test(test_trace_csv_golden_and_read_back),
         cmocka_unit_test(test_bench_report_golden),
         cmocka_unit_test(test_log_groups_by_title_and_flags_hash_change),
         cmocka_unit_test(test_log_ignores_headings_in_code_blocks),
+        cmocka_unit_test(test_log_entry_states_each_reason_once),
         cmocka_unit_test(test_log_rejects_bad_titles),
         cmocka_unit_test(test_atomic_write_failures_leave_nothing),
         cmocka_unit_test(test_snapshot_files_all_or_nothing),
@@ -881,6 +1357,8 @@ int main(void)
         cmocka_unit_test(test_cli_run_exports_every_format),
         cmocka_unit_test(test_cli_run_writes_every_export_given),
         cmocka_unit_test(test_cli_run_log_and_trace),
+        cmocka_unit_test(test_cli_every_markdown_passes_the_checker),
+        cmocka_unit_test(test_cli_run_csv_appends_rows),
         cmocka_unit_test(test_cli_export_failures_exit_2_with_one_line),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
