@@ -6,25 +6,30 @@
 
 #include <immintrin.h>
 
-/* e^x to about 1 ulp on [-87, 88] (Cephes polynomial), lanes at -inf give 0. */
-__attribute__((target("avx512f"))) static inline __m512 exp512(__m512 x)
+/* The shared body of exp512 and exp512_nonpositive: x already clamped to
+ * [lo, hi]; returns the polynomial p(r) and sets *fx with exp(x) = p(r) * 2^fx. */
+__attribute__((target("avx512f"))) static inline __m512 exp512_poly(__m512 x, __m512 *fx)
 {
-    const __m512 hi = _mm512_set1_ps(88.3762626647949f), lo = _mm512_set1_ps(-87.3365447504f);
-    __mmask16 underflow = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
-    x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
-    __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), r);
+    *fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    __m512 r = _mm512_fnmadd_ps(*fx, _mm512_set1_ps(0.693359375f), x);
+    r = _mm512_fnmadd_ps(*fx, _mm512_set1_ps(-2.12194440e-4f), r);
     __m512 y = _mm512_set1_ps(1.9875691500e-4f);
     y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507e-3f));
     y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073e-3f));
     y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894e-2f));
     y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459e-1f));
     y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
-    y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    y = _mm512_scalef_ps(y, fx);
-    return _mm512_maskz_mov_ps((__mmask16)~underflow, y);
+    return _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+}
+
+/* e^x to about 1 ulp on [-87, 88] (Cephes polynomial), lanes at -inf give 0. */
+__attribute__((target("avx512f"))) static inline __m512 exp512(__m512 x)
+{
+    const __m512 hi = _mm512_set1_ps(88.3762626647949f), lo = _mm512_set1_ps(-87.3365447504f);
+    __mmask16 underflow = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+    __m512 fx, y = exp512_poly(_mm512_min_ps(_mm512_max_ps(x, lo), hi), &fx);
+    return _mm512_maskz_mov_ps((__mmask16)~underflow, _mm512_scalef_ps(y, fx));
 }
 
 /* exp512 for x <= 0 (a softmax's s - max) and -inf: the same values with
@@ -34,18 +39,7 @@ __attribute__((target("avx512f"))) static inline __m512 exp512_nonpositive(__m51
 {
     const __m512 lo = _mm512_set1_ps(-87.3365447504f);
     __mmask16 underflow = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
-    x = _mm512_max_ps(x, lo);
-    __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
-    r = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), r);
-    __m512 y = _mm512_set1_ps(1.9875691500e-4f);
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.3981999507e-3f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(8.3334519073e-3f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(4.1665795894e-2f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(1.6666665459e-1f));
-    y = _mm512_fmadd_ps(y, r, _mm512_set1_ps(5.0000001201e-1f));
-    y = _mm512_fmadd_ps(y, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
+    __m512 fx, y = exp512_poly(_mm512_max_ps(x, lo), &fx);
     return _mm512_maskz_scalef_ps((__mmask16)~underflow, y, fx);
 }
 
