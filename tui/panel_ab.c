@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 static void side_row(const struct draw_ctx *c, struct rect r, int y, int side)
 {
@@ -26,9 +27,9 @@ static void ab_draw(const struct draw_ctx *c, struct rect r)
     char right[300];
     if (!v->ab_active) {
         draw_title(c, r, "A/B compare", "");
-        draw_text(c, r.y + 1, r.x, r.w, ROLE_DIM, "press c to compare two settings in alternating rounds");
-        if (r.h > 2)
-            draw_text(c, r.y + 2, r.x, r.w, ROLE_DIM, "(threads, affinity, kernel, model): ABAB... cancels drift");
+        draw_wrapped(c, (struct rect){r.y + 1, r.x, r.h - 1, r.w}, ROLE_DIM,
+                     "press c to compare two settings in alternating rounds (threads, affinity, kernel, model): "
+                     "ABAB... cancels drift");
         return;
     }
     snprintf(right, sizeof right, "%s, %d tok/round", v->ab_label, v->status.ab_round_tokens);
@@ -37,10 +38,14 @@ static void ab_draw(const struct draw_ctx *c, struct rect r)
     if (r.h > 2)
         side_row(c, r, r.y + 2, 1);
     if (r.h > 3) {
-        int x = r.x;
+        /* the verdict first: the ratio goes when both do not fit */
+        char verdict[2 * sizeof v->ab.verdict + 2];
+        const char *ci = strstr(v->ab.verdict, " (");
+        snprintf(verdict, sizeof verdict, "%s\n%.*s", v->ab.verdict,
+                 ci ? (int)(ci - v->ab.verdict) : (int)strlen(v->ab.verdict), v->ab.verdict);
+        int x = r.x + draw_first_fit(c, r.y + 3, r.x, r.w, v->ab.significant ? ROLE_GOOD : ROLE_WARN, verdict);
         if (v->ab.ratio_valid)
-            x += draw_textf(c, r.y + 3, x, r.w, ROLE_NORMAL, "B/A %.3f  ", v->ab.ratio);
-        draw_text(c, r.y + 3, x, r.x + r.w - x, v->ab.significant ? ROLE_GOOD : ROLE_WARN, v->ab.verdict);
+            draw_textf(c, r.y + 3, x, r.x + r.w - x, ROLE_NORMAL, "  B/A %.3f", v->ab.ratio);
     }
     if (r.h > 4)
         draw_textf(c, r.y + 4, r.x, r.w, ROLE_DIM, "other panels show side %c (Tab switches); c stops",

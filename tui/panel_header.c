@@ -21,14 +21,11 @@ static enum role state_role(live_state s)
     }
 }
 
-/* A label in the label colour, then its value; returns the new x. */
+/* A label in the label colour, then its value, whole or not at all; returns the new x. */
 static int field(const struct draw_ctx *c, int y, int x, int end, const char *label, enum role role, const char *value)
 {
-    if (x >= end)
-        return x;
-    x += draw_text(c, y, x, end - x, ROLE_LABEL, label);
-    x += draw_text(c, y, x, end - x, role, value);
-    return x + (x < end ? draw_text(c, y, x, end - x, ROLE_NORMAL, "  ") : 0);
+    int used = x < end ? draw_labeled(c, y, x, end - x, label, role, value) : 0;
+    return used ? x + used + 2 : x; /* one that does not fit leaves room for the next */
 }
 
 /* The mode as reports name it once the model is known ("causal (same as

@@ -74,6 +74,7 @@ int profile_save_current(struct app *a, const char *name)
     settings_defaults(&settings);
     snprintf(settings.model, sizeof settings.model, "%s", s->model);
     settings.seed = a->seed;
+    settings.delay = a->delay;
     settings.threads = s->threads;
     snprintf(settings.affinity, sizeof settings.affinity, "%s", s->affinity);
     snprintf(settings.kernel, sizeof settings.kernel, "%s", s->kernel);
