@@ -252,7 +252,10 @@ void follow_model_load(struct ui_state *ui, const live_view *v)
     if (strcmp(error, ui->error_at_send) != 0)
         ui->error_at_send[0] = '\0'; /* the error of before is gone: a new one is this load's */
     if (!ui->error_at_send[0] && strncmp(error, "model: ", 7) == 0) {
-        ui_message(ui, ROLE_BAD, "model %s not loaded: %s", ui->model_pending, error + 7);
+        if (strstr(error + 7, ui->model_pending)) /* the reason names the model */
+            ui_message(ui, ROLE_BAD, "model not loaded: %s", error + 7);
+        else
+            ui_message(ui, ROLE_BAD, "model %s not loaded: %s", ui->model_pending, error + 7);
         ui->model_pending[0] = '\0';
     } else if (v->has_current && v->current.info.id != ui->segment_at_send &&
                strcmp(v->status.setting.model, ui->model_pending) == 0) {

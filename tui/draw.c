@@ -79,6 +79,22 @@ int draw_text_cells(const char *text, int utf8)
     return n;
 }
 
+static struct draw_field_log *field_log;
+
+void draw_log_fields(struct draw_field_log *log)
+{
+    field_log = log;
+}
+
+static void log_field(int y, int x, const char *text, int cells)
+{
+    if (!field_log || field_log->n >= DRAW_FIELD_LOG_MAX)
+        return;
+    struct draw_field *f = &field_log->fields[field_log->n++];
+    f->y = y, f->x = x, f->cells = cells;
+    snprintf(f->text, sizeof f->text, "%.*s", (int)sizeof f->text - 1, text);
+}
+
 int draw_text(const struct draw_ctx *c, int y, int x, int w, enum role role, const char *text)
 {
     if (w <= 0 || !text)
@@ -91,8 +107,10 @@ int draw_text(const struct draw_ctx *c, int y, int x, int w, enum role role, con
     char shown[1024];
     snprintf(shown, sizeof shown, "%.*s", (int)len, text);
     int cells = draw_text_cells(shown, utf8);
-    if (cells > w)
+    if (cells > w) {
+        log_field(y, x, shown, 0);
         return 0; /* a field is shown whole or not at all, never cut mid-word */
+    }
     if (cells + (int)(strlen(text) - len) <= w)
         cells = draw_text_cells(text, utf8), snprintf(shown, sizeof shown, "%s", text);
     else
@@ -111,6 +129,7 @@ int draw_text(const struct draw_ctx *c, int y, int x, int w, enum role role, con
     for (; n < cells; n++)
         waddch(c->win, ' ');
     wattrset(c->win, A_NORMAL);
+    log_field(y, x, shown, cells);
     return cells;
 }
 
@@ -184,18 +203,23 @@ int draw_message(const struct draw_ctx *c, int y, int x, int w, enum role role, 
                 text[used++] = ' ', text[used] = '\0';
         }
     }
+    for (char *open; draw_text_cells(text, utf8) > w && (open = strstr(text, " (")) != NULL;) {
+        char *close = strchr(open, ')'); /* asides go next: "(hst-v3, hst-v4, ...)" */
+        if (!close)
+            break;
+        memmove(open, close + 1, strlen(close + 1) + 1);
+    }
     const char *more = utf8 ? "\xe2\x80\xa6" : "...";
-    const int more_w = utf8 ? 1 : 3;
-    while (draw_text_cells(text, utf8) > w) { /* then whole words go, from the end, marked */
-        char *space = strrchr(text, ' ');
-        if (!space || w < more_w + 1) {
-            text[0] = '\0';
-            break;
+    if (draw_text_cells(text, utf8) > w) { /* then whole words go, from the end, marked */
+        char marked[sizeof text + 8] = "";
+        for (char *space; (space = strrchr(text, ' ')) != NULL;) {
+            *space = '\0';
+            snprintf(marked, sizeof marked, "%s %s", text, more);
+            if (draw_text_cells(marked, utf8) <= w)
+                break;
+            marked[0] = '\0';
         }
-        snprintf(space, sizeof text - (size_t)(space - text), " %s", more);
-        if (draw_text_cells(text, utf8) <= w)
-            break;
-        *space = '\0';
+        snprintf(text, sizeof text, "%s", marked); /* "" when not even the first word fits */
     }
     return draw_text(c, y, x, w, role, text);
 }
@@ -216,18 +240,24 @@ void draw_fill(const struct draw_ctx *c, struct rect r, enum role role)
     wattrset(c->win, A_NORMAL);
 }
 
+wchar_t draw_cell_char(WINDOW *win, int y, int x)
+{
+    cchar_t cell;
+    wchar_t wch[CCHARW_MAX + 1] = {0};
+    attr_t attrs;
+    short pair;
+    if (mvwin_wch(win, y, x, &cell) == ERR || getcchar(&cell, wch, &attrs, &pair, NULL) == ERR || !wch[0])
+        return L' ';
+    return wch[0];
+}
+
 void draw_row_text(WINDOW *win, int y, int cols, char *out, size_t size)
 {
     size_t len = 0, last_non_space = 0;
     mbstate_t st;
     memset(&st, 0, sizeof st);
     for (int x = 0; x < cols && len + MB_LEN_MAX < size; x++) {
-        cchar_t cell;
-        wchar_t wch[CCHARW_MAX + 1] = {0};
-        attr_t attrs;
-        short pair;
-        if (mvwin_wch(win, y, x, &cell) == ERR || getcchar(&cell, wch, &attrs, &pair, NULL) == ERR || !wch[0])
-            wch[0] = L' ';
+        wchar_t wch[1] = {draw_cell_char(win, y, x)};
         size_t n = wcrtomb(out + len, wch[0], &st);
         len += n == (size_t)-1 ? 0 : n;
         if (wch[0] != L' ')

@@ -15,6 +15,7 @@
 #include <curses.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <wchar.h>
 
 /* ---- themes and glyphs (theme.c) ------------------------------------------------------ */
 
@@ -89,10 +90,23 @@ int draw_textf(const struct draw_ctx *c, int y, int x, int w, enum role role, co
 /* The first of '\n'-separated alternatives (longest first) that fits in
  * w, as draw_text; 0 when none does. */
 int draw_first_fit(const struct draw_ctx *c, int y, int x, int w, enum role role, const char *alternatives);
+/* For tests: every field draw_text is given, with the columns it took (0:
+ * left out), into log until draw_log_fields(NULL). */
+#define DRAW_FIELD_LOG_MAX 4096
+struct draw_field {
+    int y, x, cells;
+    char text[1024];
+};
+struct draw_field_log {
+    int n;
+    struct draw_field fields[DRAW_FIELD_LOG_MAX];
+};
+void draw_log_fields(struct draw_field_log *log);
 /* A label and its value as one field: both, or neither. Returns the columns. */
 int draw_labeled(const struct draw_ctx *c, int y, int x, int w, const char *label, enum role role, const char *value);
 /* A status message in w columns: whole when it fits; else paths lose their
- * directories, then whole words go from the end, marked with an ellipsis. */
+ * directories, then asides in parentheses go, then whole words from the
+ * end, marked with an ellipsis. */
 int draw_message(const struct draw_ctx *c, int y, int x, int w, enum role role, const char *message);
 /* The character at p as draw_text shows it: its glyph as UTF-8 in out, its
  * columns in *cells. Returns the bytes of p it takes. */
@@ -115,6 +129,8 @@ void fmt_ms(char *buf, size_t len, double ms);
 void fmt_duration(char *buf, size_t len, double seconds);
 /* "2967" / "12.5" (tokens per second need no prefixes). */
 void fmt_tok_rate(char *buf, size_t len, double tok_per_s);
+/* The character in cell (y, x) of win (' ' for an empty cell). */
+wchar_t draw_cell_char(WINDOW *win, int y, int x);
 /* Row y of win (cols wide) as UTF-8 text without its trailing spaces, into
  * out[size] (cols * MB_LEN_MAX + 1 bytes hold any row). */
 void draw_row_text(WINDOW *win, int y, int cols, char *out, size_t size);
