@@ -292,7 +292,8 @@ static void test_model_dialog_starts_on_the_running_model_and_takes_typing(void 
 }
 
 /* "loading model" stayed on the status line while the error was cut off
- * in the header; now the error replaces it, and fits 80 columns. */
+ * in the header; now the error replaces it, and fits 80 columns. Other
+ * errors of the engine, which the header may have no room for, too. */
 static void test_failed_load_is_an_error_on_the_status_line_that_fits(void **state)
 {
     (void)state;
@@ -301,12 +302,12 @@ static void test_failed_load_is_an_error_on_the_status_line_that_fits(void **sta
     snprintf(a->ui.model_pending, sizeof a->ui.model_pending, "/a/long/path/to/missing.safetensors");
     a->ui.segment_at_send = a->view->current.info.id;
     ui_message(&a->ui, ROLE_GOOD, "loading model %s (at the next token)", a->ui.model_pending);
-    follow_model_load(&a->ui, a->view); /* the engine has not answered yet */
+    follow_engine(&a->ui, a->view); /* the engine has not answered yet */
     assert_non_null(strstr(a->ui.message, "loading model"));
     snprintf(a->view->status.error, sizeof a->view->status.error,
              "model: /a/long/path/to/missing.safetensors: unknown model: not a preset (hst-v3, hst-v4, hst-v5.2, "
              "hst-v6, hst-v6.1, hst-v7.0, hst-chaos, hst-v7.1, hst-v8) and no such file");
-    follow_model_load(&a->ui, a->view);
+    follow_engine(&a->ui, a->view);
     assert_int_equal(a->ui.message_role, ROLE_BAD);
     char *text = tui_fixture_text(a->view, &a->ui, 24, 80);
     const char *status = strrchr(text, '\n');
@@ -322,8 +323,13 @@ static void test_failed_load_is_an_error_on_the_status_line_that_fits(void **sta
     a->view->status.error[0] = '\0';
     snprintf(a->view->status.setting.model, sizeof a->view->status.setting.model, "hst-v6");
     a->view->current.info.id++;
-    follow_model_load(&a->ui, a->view);
+    follow_engine(&a->ui, a->view);
     assert_string_equal(a->ui.message, "model hst-v6 loaded");
+    /* any other new error of the engine reaches the status line too */
+    snprintf(a->view->status.error, sizeof a->view->status.error, "affinity: no PU 9999 on this machine");
+    follow_engine(&a->ui, a->view);
+    assert_string_equal(a->ui.message, "affinity: no PU 9999 on this machine");
+    assert_int_equal(a->ui.message_role, ROLE_BAD);
     free_app(a);
 }
 

@@ -244,10 +244,11 @@ static void expect_model(struct app *a, const char *model)
     ui->segment_at_send = a->view->has_current ? a->view->current.info.id : UINT32_MAX;
 }
 
-void follow_model_load(struct ui_state *ui, const live_view *v)
+/* Whether a model asked for has failed (1) or loaded (1), with its message. */
+static int follow_model_load(struct ui_state *ui, const live_view *v)
 {
     if (!ui->model_pending[0])
-        return;
+        return 0;
     const char *error = v->status.error;
     if (strcmp(error, ui->error_at_send) != 0)
         ui->error_at_send[0] = '\0'; /* the error of before is gone: a new one is this load's */
@@ -256,12 +257,23 @@ void follow_model_load(struct ui_state *ui, const live_view *v)
             ui_message(ui, ROLE_BAD, "model not loaded: %s", error + 7);
         else
             ui_message(ui, ROLE_BAD, "model %s not loaded: %s", ui->model_pending, error + 7);
-        ui->model_pending[0] = '\0';
     } else if (v->has_current && v->current.info.id != ui->segment_at_send &&
                strcmp(v->status.setting.model, ui->model_pending) == 0) {
         ui_message(ui, ROLE_GOOD, "model %s loaded", ui->model_pending);
-        ui->model_pending[0] = '\0';
+    } else {
+        return 0;
     }
+    ui->model_pending[0] = '\0';
+    return 1;
+}
+
+void follow_engine(struct ui_state *ui, const live_view *v)
+{
+    const char *error = v->status.error;
+    int new_error = error[0] && strcmp(error, ui->error_seen) != 0;
+    snprintf(ui->error_seen, sizeof ui->error_seen, "%s", error);
+    if (!follow_model_load(ui, v) && new_error) /* the header may have no room for it */
+        ui_message(ui, ROLE_BAD, "%s", error);
 }
 
 static int model_key(struct app *a, int key)

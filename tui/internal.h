@@ -190,6 +190,7 @@ struct ui_state {
     char model_pending[1024];    /* a model asked for, until it loads or fails ("" none) */
     char error_at_send[512];     /* the engine's error when it was asked: not this load's */
     uint32_t segment_at_send;    /* the shown segment then: a loaded model starts another */
+    char error_seen[512];        /* the engine's error last shown on the status line */
     int shown_side;
     int max_threads;             /* + stops here */
     probes_pu_budget budget;     /* PUs this process may use */
@@ -233,8 +234,9 @@ void draw_dialog(const struct draw_ctx *c, int rows, int cols);
 /* The model dialog's cursor on the running model (a file: the file line, with its path). */
 void dialogs_select_current_model(struct ui_state *ui, const live_status *st);
 /* After a view update: a pending model load that failed becomes an error on
- * the status line (in place of "loading model"), one that loaded says so. */
-void follow_model_load(struct ui_state *ui, const live_view *v);
+ * the status line (in place of "loading model"), one that loaded says so;
+ * any other new error of the engine goes to the status line too. */
+void follow_engine(struct ui_state *ui, const live_view *v);
 /* Fills ui->ab with the comparisons offered from the running setting. */
 void dialogs_build_ab_choices(struct ui_state *ui, const live_status *st);
 

@@ -13,7 +13,6 @@ static int compare_doubles(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-
 /* The chart's scale: the 95th percentile of the points it shows, so one
  * outlier (the first tokens, a hiccup) does not flatten the rest; points
  * above it are drawn clipped and marked. */

@@ -81,7 +81,7 @@ static void refresh_view(struct app *a, uint64_t *version)
         return;
     *version = v;
     live_metrics_view(a->metrics, a->view);
-    follow_model_load(&a->ui, a->view);
+    follow_engine(&a->ui, a->view);
     const live_status *st = &a->view->status;
     if (a->ui.threads_target && (st->setting.threads == a->ui.threads_target || st->error[0]))
         a->ui.threads_target = 0;
