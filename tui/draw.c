@@ -3,6 +3,7 @@
  * clipped to the rectangle it is given, so a panel cannot spill. */
 #include "tui/internal.h"
 
+#include <ctype.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -177,11 +178,27 @@ int draw_labeled(const struct draw_ctx *c, int y, int x, int w, const char *labe
     return n + draw_text(c, y, x + n, w - n, role, value);
 }
 
+/* Whether word (len bytes) names a file: "/a/b", "./x", "dir/x.safetensors"
+ * (not "Input/output", "tok/s" or "0.35/4.2"). */
+static int is_path(const char *word, size_t len)
+{
+    const char *last = NULL;
+    for (const char *p = word; p < word + len; p++)
+        if (*p == '/')
+            last = p;
+    if (!last)
+        return 0;
+    if (word[0] == '/' || strncmp(word, "./", 2) == 0 || strncmp(word, "../", 3) == 0)
+        return 1;
+    const char *dot = memchr(last, '.', (size_t)(word + len - last));
+    return (isalpha((unsigned char)word[0]) || word[0] == '_') && dot && isalpha((unsigned char)dot[1]);
+}
+
 /* word with its directories left out: "/a/b/x.safetensors:" -> "x.safetensors:". */
 static const char *path_tail(const char *word, size_t len)
 {
     const char *tail = word;
-    for (const char *p = word; p < word + len; p++)
+    for (const char *p = word; is_path(word, len) && p < word + len; p++)
         if (*p == '/' && p + 1 < word + len)
             tail = p + 1;
     return tail;

@@ -29,8 +29,11 @@ static void memory_draw(const struct draw_ctx *c, struct rect r)
     int x = r.x + draw_labeled(c, r.y + 1, r.x, r.w, "RSS ", ROLE_VALUE, rss);
     x += draw_labeled(c, r.y + 1, x, r.x + r.w - x, "  PSS ", ROLE_VALUE, pss);
     draw_labeled(c, r.y + 1, x, r.x + r.w - x, "  peak ", ROLE_VALUE, peak);
-    if (!m->pss_bytes.valid && m->pss_bytes.why_not[0] && r.h > 3)
-        draw_textf(c, r.y + 3, r.x, r.w, ROLE_DIM, "PSS: %s", m->pss_bytes.why_not);
+    if (!m->pss_bytes.valid && m->pss_bytes.why_not[0] && r.h > 3) {
+        char why[sizeof m->pss_bytes.why_not + 8];
+        snprintf(why, sizeof why, "PSS: %s", m->pss_bytes.why_not);
+        draw_message(c, r.y + 3, r.x, r.w, ROLE_DIM, why);
+    }
     if (r.h < 3)
         return;
     /* Unknown until the session exists and the first samples are in. */
@@ -40,10 +43,15 @@ static void memory_draw(const struct draw_ctx *c, struct rect r)
     fmt_count(major, sizeof major, m->major_faults.valid ? m->major_faults.value : NAN);
     char minor[64];
     snprintf(minor, sizeof minor, "%s minor", faults);
-    int x2 = r.x + draw_labeled(c, r.y + 2, r.x, r.w, "KV ", ROLE_VALUE, kv);
-    x2 += draw_labeled(c, r.y + 2, x2, r.x + r.w - x2, "  faults ", ROLE_VALUE, minor);
-    x2 += draw_textf(c, r.y + 2, x2, r.x + r.w - x2, ROLE_VALUE, " (%s)", rate);
-    draw_textf(c, r.y + 2, x2, r.x + r.w - x2, ROLE_VALUE, ", %s major", major);
+    x = r.x + draw_labeled(c, r.y + 2, r.x, r.w, "KV cache ", ROLE_VALUE, kv);
+    /* the rate and the major faults follow the faults, never the KV cache alone */
+    int used = draw_labeled(c, r.y + 2, x, r.x + r.w - x, "  faults ", ROLE_VALUE, minor);
+    x += used;
+    if (used)
+        used = draw_textf(c, r.y + 2, x, r.x + r.w - x, ROLE_VALUE, " (%s)", rate);
+    x += used;
+    if (used)
+        draw_textf(c, r.y + 2, x, r.x + r.w - x, ROLE_VALUE, ", %s major", major);
 }
 
 const struct panel panel_memory = {

@@ -15,7 +15,7 @@ static void pct_bar_row(const struct draw_ctx *c, struct rect r, int y, const ch
     int x = r.x + draw_textf(c, y, r.x, r.w, ROLE_LABEL, "%-10s", label);
     x += draw_textf(c, y, x, r.x + r.w - x, ROLE_VALUE, "%-14s", achieved);
     if (!pct->valid) {
-        draw_text(c, y, x, r.x + r.w - x, ROLE_DIM, pct->why_not);
+        draw_message(c, y, x, r.x + r.w - x, ROLE_DIM, pct->why_not);
         return;
     }
     int bar_w = (r.x + r.w - x) / 4;
@@ -98,8 +98,10 @@ static void roofline_draw(const struct draw_ctx *c, struct rect r)
         snprintf(line, sizeof line, "%-10s%.2f FLOP/B: %s-bound, at %.1f%% of its roof\n%-10s%.2f FLOP/B: %s-bound",
                  "intensity", ai, rf.bound, rf.roofline_pct.value, "intensity", ai, rf.bound);
         draw_first_fit(c, r.y + 4, r.x, r.w, ROLE_NORMAL, line);
-    } else if (r.h > 4)
-        draw_textf(c, r.y + 4, r.x, r.w, ROLE_DIM, "%-10sroof: %s", "intensity", rf.roofline_pct.why_not);
+    } else if (r.h > 4) {
+        snprintf(line, sizeof line, "%-10sroof: %s", "intensity", rf.roofline_pct.why_not);
+        draw_message(c, r.y + 4, r.x, r.w, ROLE_DIM, line);
+    }
     if (r.h > 5) {
         char set[32];
         fmt_bytes(set, sizeof set, rf.working_set_bytes > 0 ? rf.working_set_bytes : NAN);

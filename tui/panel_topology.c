@@ -91,7 +91,9 @@ static void topology_draw(const struct draw_ctx *c, struct rect r)
     int rows = r.h - 1, y = r.y + 1;
     const live_segment_info *info = &v->current.info;
     if (info->binding_why_not[0] && rows > 1) {
-        draw_textf(c, y++, r.x, r.w, ROLE_WARN, "binding: %s", info->binding_why_not);
+        char why[sizeof info->binding_why_not + 16];
+        snprintf(why, sizeof why, "binding: %s", info->binding_why_not);
+        draw_message(c, y++, r.x, r.w, ROLE_WARN, why);
         rows--;
     } else if (info->affinity_wrapped && rows > 1) {
         draw_text(c, y++, r.x, r.w, ROLE_WARN, "more threads than PUs: threads share PUs");
