@@ -420,6 +420,9 @@ static void test_help_and_readme_list_the_same_keys(void **state)
     for (int i = 0; i < help_line_count && help_lines[i][0]; i++)
         if (help_lines[i][0] != ' ') /* a continuation line */
             add_help_keys(help_lines[i], help, &n_help);
+    for (int i = 0; i < help_line_count; i++)
+        if (strlen(help_lines[i]) > 72) /* the help box's inside at 80 columns */
+            fail_msg("help line %d is cut at 80 columns: '%s'", i, help_lines[i]);
     char *text = harness_slurp(harness_source("README.md"));
     const char *table = strstr(text, "| key | does |");
     assert_non_null(table);
