@@ -236,7 +236,7 @@ int draw_message(const struct draw_ctx *c, int y, int x, int w, enum role role, 
                 break;
             marked[0] = '\0';
         }
-        snprintf(text, sizeof text, "%s", marked); /* "" when not even the first word fits */
+        snprintf(text, sizeof text, "%.*s", (int)sizeof text - 1, marked); /* "" when not even the first word fits */
     }
     return draw_text(c, y, x, w, role, text);
 }
