@@ -10,7 +10,7 @@
  * what shows is always a prefix of the whole row, never a cut word. */
 static void segment_row(const struct draw_ctx *c, struct rect r, int y, const live_segment_summary *s, int current)
 {
-    char rate[32], p50[32], p99[32], fields[9][64];
+    char rate[32], p50[32], p99[32], fields[9][sizeof s->setting.model + 8]; /* a model file's whole path */
     fmt_tok_rate(rate, sizeof rate, s->decode_tok_per_s);
     fmt_ms(p50, sizeof p50, s->latency_p50_ms);
     fmt_ms(p99, sizeof p99, s->latency_p99_ms);
