@@ -204,6 +204,20 @@ static const char *path_tail(const char *word, size_t len)
     return tail;
 }
 
+/* The longest " (...)" in text longer than a short tag such as "(EMFILE)"
+ * (a list of presets, an explanation), or NULL. */
+static char *longest_aside(char *text)
+{
+    char *best = NULL;
+    size_t best_len = 16; /* shorter ones name something: they stay */
+    for (char *open = strstr(text, " ("); open; open = strstr(open + 1, " (")) {
+        char *close = strchr(open, ')');
+        if (close && (size_t)(close - open) > best_len)
+            best = open, best_len = (size_t)(close - open);
+    }
+    return best;
+}
+
 int draw_message(const struct draw_ctx *c, int y, int x, int w, enum role role, const char *message)
 {
     const int utf8 = c->theme->glyphs.utf8;
@@ -220,11 +234,9 @@ int draw_message(const struct draw_ctx *c, int y, int x, int w, enum role role, 
                 text[used++] = ' ', text[used] = '\0';
         }
     }
-    for (char *open; draw_text_cells(text, utf8) > w && (open = strstr(text, " (")) != NULL;) {
-        char *close = strchr(open, ')'); /* asides go next: "(hst-v3, hst-v4, ...)" */
-        if (!close)
-            break;
-        memmove(open, close + 1, strlen(close + 1) + 1);
+    for (char *aside; draw_text_cells(text, utf8) > w && (aside = longest_aside(text)) != NULL;) {
+        char *close = strchr(aside, ')');
+        memmove(aside, close + 1, strlen(close + 1) + 1);
     }
     const char *more = utf8 ? "\xe2\x80\xa6" : "...";
     if (draw_text_cells(text, utf8) > w) { /* then whole words go, from the end, marked */

@@ -105,8 +105,9 @@ void draw_log_fields(struct draw_field_log *log);
 /* A label and its value as one field: both, or neither. Returns the columns. */
 int draw_labeled(const struct draw_ctx *c, int y, int x, int w, const char *label, enum role role, const char *value);
 /* A message or a reason in w columns: whole when it fits; else paths lose
- * their directories, then asides in parentheses go, then whole words from
- * the end, marked with an ellipsis (never a word cut). */
+ * their directories, then long asides in parentheses go (longest first;
+ * a short tag like "(EMFILE)" stays), then whole words from the end,
+ * marked with an ellipsis (never a word cut). */
 int draw_message(const struct draw_ctx *c, int y, int x, int w, enum role role, const char *message);
 /* The character at p as draw_text shows it: its glyph as UTF-8 in out, its
  * columns in *cells. Returns the bytes of p it takes. */

@@ -130,7 +130,7 @@ static void chart(const struct draw_ctx *c, struct rect r, int y, int rows)
     draw_sparkline(c, y, r.x + label_w, chart_w, rows, s->history_tok_per_s, s->history_len, max);
 }
 
-/* "1234 decode tokens, chart: last 60 s", shorter when narrow. */
+/* "chart: last 60 s, 1234 decode tokens", the span alone when narrow. */
 static void throughput_title(const struct draw_ctx *c, struct rect r)
 {
     const live_segment_stats *s = &c->view->current;
@@ -142,8 +142,7 @@ static void throughput_title(const struct draw_ctx *c, struct rect r)
     int chart_w = r.w - 8, first = s->history_len > chart_w ? s->history_len - chart_w : 0;
     if (r.h > 5 && s->history_len > 0) {
         fmt_span(span, sizeof span, shown_span_s(s, first));
-        snprintf(right, sizeof right, "%s decode tokens; chart: last %s\n%s tokens; chart: last %s\nchart: last %s",
-                 tokens, span, tokens, span, span);
+        snprintf(right, sizeof right, "chart: last %s, %s decode tokens\nchart: last %s", span, tokens, span);
     } else
         snprintf(right, sizeof right, "%s decode tokens\n%s tokens", tokens, tokens);
     draw_title(c, r, "Throughput", right);
