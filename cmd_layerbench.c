@@ -19,7 +19,7 @@
  * shape (seeds/004) is kept: an Item/Value table, a latency table and a
  * PEAK memory table; the report is one JSON object rendered by exports/. */
 #include "commands.h"
-#include "engine/hst.h"
+#include "engine/block.h"
 #include "exports/atomic.h"
 #include "exports/exports.h"
 #include "probes/memory.h"

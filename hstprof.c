@@ -19,12 +19,12 @@ static int cmd_default(int argc, char **argv);
 static const command commands[] = {
     {"dashboard", cmd_dashboard, "the live dashboard (the default): throughput, latency, layers, counters, A/B"},
     {"run", cmd_run, "prefill a prompt and generate tokens; print rates, latency, memory, quality hash"},
-    {"bench", cmd_bench, "prefill throughput per model x seq x threads (md, csv or json report)"},
+    {"bench", cmd_bench, "prefill (ppS) and generation (tgN) tokens/s per model x mode x threads, llama-bench style (md, csv or json)"},
     {"layerbench", cmd_layerbench, "one PreBlock: eager baseline vs the engine's fused path, latency and peak memory"},
     {"model", cmd_model, "write a preset's random weights (init) or describe a model file (info)"},
     {"events", cmd_events, "what each counter backend can count on this machine, and why not"},
     {"topo", cmd_topo, "packages, NUMA nodes, caches, cores and PUs (hwloc)"},
-    {"ceilings", cmd_ceilings, "measure this machine's bandwidth and FMA/matmul ceilings"},
+    {"ceilings", cmd_ceilings, "measure this machine's read bandwidth per cache level and DRAM, and its FMA/matmul ceilings"},
     {"profiles", cmd_profiles, "the profiles -p NAME can apply (yours and the shipped ones)"},
 };
 #define N_COMMANDS ((int)(sizeof commands / sizeof commands[0]))

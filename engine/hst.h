@@ -1,4 +1,7 @@
-/* hst.h — the whole public interface of the HST inference engine (engine/).
+/* hst.h — the public interface of the HST inference engine (engine/).
+ *
+ * Two parts sit in their own headers: engine/pool.h (the thread pool,
+ * included below) and engine/block.h (one PreBlock alone, for layerbench).
  *
  * The engine computes tokens and reports what it did: section times, tokens,
  * FLOPs and bytes read. It never draws, formats a report or opens a counter.
@@ -11,12 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- errors ------------------------------------------------------------ */
-
-/* One line, no trailing newline: "<what>: <class>: <details>" (spec 9.4). */
-typedef struct {
-    char msg[512];
-} hst_error;
+#include "engine/error.h"
 
 /* ---- configuration (spec 3) -------------------------------------------- */
 
@@ -218,41 +216,9 @@ hst_precision hst_model_precision(const hst_model *m); /* HST_PRECISION_F32 afte
 /* Bytes the packed weight panels (and int8 scales) of the model occupy. */
 uint64_t hst_model_packed_bytes(const hst_model *m);
 
-/* ---- thread pool -------------------------------------------------------- */
+/* ---- thread pool: engine/pool.h -------------------------------------- */
 
-typedef struct hst_pool hst_pool;
-
-/* Called on each worker (index 0 is the calling thread) as it starts, so the
- * caller can place it (probes bind with hwloc); the engine knows nothing of it. */
-typedef void (*hst_thread_start_fn)(int thread_index, void *user);
-
-/* n_threads >= 1; workers are created once and live until hst_pool_free. */
-hst_pool *hst_pool_create(int n_threads, hst_thread_start_fn on_start, void *user, hst_error *err);
-void hst_pool_free(hst_pool *p);
-int hst_pool_threads(const hst_pool *p);
-/* Linux thread id of worker i (0 = the thread that created the pool). */
-int hst_pool_thread_tid(const hst_pool *p, int i);
-/* CPU each worker last ran a task on (sched_getcpu), and how often that
- * changed between tasks: the migrations an affinity policy should prevent. */
-int hst_pool_thread_cpu(const hst_pool *p, int i);
-uint64_t hst_pool_thread_migrations(const hst_pool *p, int i);
-/* Nanoseconds worker i spent running tasks (its load), since creation. */
-uint64_t hst_pool_thread_busy_ns(const hst_pool *p, int i);
-
-/* Contention (pool.c): when a worker keeps stalling the caller (another
- * process wants its core), the pool runs jobs on the calling thread alone for
- * a while and then measures again. Results are the same either way; the
- * figures say how the threads were actually used. Counts since creation. */
-typedef struct {
-    uint64_t jobs;         /* jobs of more than one task on a pool of more than one thread */
-    uint64_t jobs_solo;    /* of those, run by the calling thread alone because of stalls */
-    uint64_t stalls;       /* team jobs in which the caller waited for a descheduled worker */
-    uint64_t solo_periods; /* times the pool went solo */
-    int solo_now;          /* 1 while it runs jobs alone */
-} hst_pool_contention_stats;
-void hst_pool_contention(const hst_pool *p, hst_pool_contention_stats *out);
-/* On by default; off keeps every job on the whole team (tests, A/B of the policy). */
-void hst_pool_set_adaptive(hst_pool *p, int on);
+#include "engine/pool.h"
 
 /* ---- sessions: prefill and decode with a KV cache (spec 4, 5) ----------- */
 
@@ -297,35 +263,6 @@ double hst_session_last_bytes(const hst_session *s);
  * be NULL. Errors: id outside the vocabulary, "context full" (pos + n >
  * Lmax), an arch whose core this build does not implement. */
 int hst_forward(hst_session *s, const int *ids, int n, float *logits, int all_logits, hst_error *err);
-
-/* ---- one PreBlock on its own (spec 4.2), for `hstprof layerbench` -------
- * The same code path as a session's blocks (packed weights, fused bias /
- * ReLU / residual epilogues, streaming causal attention over a K/V cache),
- * outside any model, so a benchmark can compare it with a reference. */
-
-typedef struct {
-    const float *wq, *wk, *wv, *wo;               /* [D, D], PyTorch's [out, in]; no biases */
-    const float *w1, *b1;                         /* [4D, D], [4D] */
-    const float *w2, *b2;                         /* [D, 4D], [D] */
-    const float *ln1_g, *ln1_b, *ln2_g, *ln2_b;   /* [D] */
-} hst_block_weights;
-
-typedef struct hst_block hst_block;
-typedef struct hst_block_workspace hst_block_workspace;
-
-/* Copies and packs the weights (f32). d_model a multiple of 4 and of
- * n_heads. NULL with one line in err. */
-hst_block *hst_block_create(const hst_block_weights *w, int d_model, int n_heads, hst_error *err);
-void hst_block_free(hst_block *b);
-/* Activations and the K/V cache for calls of up to max_rows rows, allocated
- * and written (so resident) here; a memory window opened before this call
- * sees the whole footprint of a forward. NULL with err. */
-hst_block_workspace *hst_block_workspace_create(const hst_block *b, int max_rows, hst_error *err);
-void hst_block_workspace_free(hst_block_workspace *w);
-uint64_t hst_block_workspace_bytes(const hst_block_workspace *w);
-/* x [S, D] <- PreBlock(x), rows at positions 0..S-1 (a prefill). 0 ok; -1
- * with err when S is outside 1..max_rows. */
-int hst_block_forward(const hst_block *b, hst_block_workspace *w, hst_pool *pool, float *x, int S, hst_error *err);
 
 /* ---- per-section timers (spec 10) --------------------------------------- */
 

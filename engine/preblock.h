@@ -4,6 +4,7 @@
 #ifndef HST_PREBLOCK_H
 #define HST_PREBLOCK_H
 
+#include "engine/block.h"
 #include "engine/internal.h"
 
 /* A block's weights: the six matmuls packed (in the model's precision), the

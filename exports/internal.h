@@ -46,6 +46,9 @@ void ex_md_inline(FILE *f, const char *text);
  * saying that its figures cover the run so far; nothing otherwise. */
 void ex_md_interrupted(FILE *f, const json_t *run);
 
+/* "## A/B Comparison" from a dashboard snapshot's "ab" object; nothing without one (ab_notes.c). */
+void ex_md_ab_section(FILE *f, const json_t *snapshot);
+
 /* "![alt](file)\n\n": a picture beside the Markdown (file relative to it). */
 void ex_md_image(FILE *f, const char *alt, const char *file);
 

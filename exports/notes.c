@@ -592,6 +592,7 @@ char *export_notes_render(const json_t *snapshot)
     parameters(t.f, snapshot);
     system_info(t.f, snapshot);
     comparative(t.f, snapshot, rows, n);
+    ex_md_ab_section(t.f, snapshot);
     free(rows);
     return ex_text_close(&t);
 }

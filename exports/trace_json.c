@@ -231,6 +231,7 @@ static void section_slices(writer *w, const json_t *tok, uint64_t start, uint64_
             continue;
         if (at + d > end)
             d = end - at;
+        flush_until(w, at); /* an RSS sample or instant inside the call goes where its time is */
         slice(w, w->section_names[s], "section", w->tid0, at, d, NULL);
         at += d;
     }
@@ -251,8 +252,10 @@ static void token_events(writer *w, const json_t *tokens, size_t k)
     slice(w, "\"forward\"", "forward", w->tid0, start, forward, args);
     worker_slices(w, tok, start, forward);
     section_slices(w, tok, start, forward);
-    if (latency > forward)
+    if (latency > forward) {
+        flush_until(w, start + forward);
         slice(w, "\"sample\"", "sample", w->tid0, start + forward, latency - forward, NULL);
+    }
 }
 
 /* Names of an array of strings as JSON literals; with a suffix for counters. */

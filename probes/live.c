@@ -43,6 +43,8 @@ static void publish_slots(live_engine *e)
     for (int i = 0; i < 2 && e->ab_active; i++) {
         e->ab_settings[i] = e->slots[i].setting;
         e->ab_segments[i] = e->slots[i].segment;
+        snprintf(e->ab_kernel_in_use[i], sizeof e->ab_kernel_in_use[i], "%s",
+                 hst_kernel_name(hst_session_kernel(e->slots[i].m.session)));
     }
     hst_kernel in_use = e->n_slots > 0 ? hst_session_kernel(e->slots[0].m.session) : hst_kernel_default();
     snprintf(e->kernel_in_use, sizeof e->kernel_in_use, "%s", hst_kernel_name(in_use));
@@ -71,10 +73,15 @@ void live_get_status(live_engine *e, live_status *out)
     snprintf(out->hold_reason, sizeof out->hold_reason, "%s", e->hold_reason);
     out->setting = e->shown_setting;
     out->ab_active = e->ab_active_status;
+    out->ab_stopped = e->ab_stopped;
+    out->ab_kept = e->ab_kept;
+    out->ab_before = e->ab_before;
     out->ab[0] = e->ab_settings[0], out->ab[1] = e->ab_settings[1];
     out->ab_segment[0] = e->ab_segments[0], out->ab_segment[1] = e->ab_segments[1];
     out->pu_count = e->pu_count;
     snprintf(out->kernel_in_use, sizeof out->kernel_in_use, "%s", e->kernel_in_use);
+    for (int i = 0; i < 2; i++)
+        snprintf(out->ab_kernel_in_use[i], sizeof out->ab_kernel_in_use[i], "%s", e->ab_kernel_in_use[i]);
     pthread_mutex_unlock(&e->lock);
     out->segment = atomic_load(&e->segment_shown);
     out->generations = atomic_load(&e->generations);
@@ -84,6 +91,7 @@ void live_get_status(live_engine *e, live_status *out)
     out->ab_rounds[0] = atomic_load(&e->ab_rounds[0]);
     out->ab_rounds[1] = atomic_load(&e->ab_rounds[1]);
     out->ab_round_tokens = e->opts.ab_round_tokens;
+    out->resets = atomic_load(&e->resets);
 }
 
 int live_get_segment(live_engine *e, uint32_t id, live_segment_info *out)
@@ -229,6 +237,42 @@ static void change_model_or_kernel(live_engine *e, const live_command *c)
     replace_with_single(e, &want, what);
 }
 
+/* A new mode on the running session: the engine rebuilds the session's
+ * state for the tokens so far (hst_session_set_mode), so the generation goes
+ * on where it was, in a new segment. No model load, no new pool. */
+static void change_mode(live_engine *e, const char *name)
+{
+    hst_mode mode, old;
+    if (e->ab_active) {
+        set_error(e, "mode", "stop the A/B comparison first (c)");
+        return;
+    }
+    if (hst_mode_from_name(name, &mode) != 0) {
+        char why[160];
+        snprintf(why, sizeof why, "unknown mode '%.40s' (causal or parity)", name);
+        set_error(e, "mode", why);
+        return;
+    }
+    if (e->n_slots == 0) { /* nothing runs: try the start setting in that mode */
+        live_setting want = e->opts.setting;
+        live_copy_text(want.mode, sizeof want.mode, hst_mode_name(mode));
+        replace_with_single(e, &want, "mode");
+        return;
+    }
+    live_slot *s = &e->slots[0];
+    old = hst_session_mode(s->m.session);
+    hst_error herr = {{0}};
+    if (hst_session_set_mode(s->m.session, mode, &herr) != 0) {
+        set_error(e, "mode", herr.msg);
+        hst_session_set_mode(s->m.session, old, &herr); /* resets the session in the old mode */
+        return;
+    }
+    live_slot_end_segment(e, s);
+    live_copy_text(s->setting.mode, sizeof s->setting.mode, hst_mode_name(mode));
+    live_slot_new_segment(e, s);
+    live_slot_activate(e, s);
+}
+
 static void reset_stats(live_engine *e)
 {
     for (int i = 0; i < e->n_slots; i++) {
@@ -253,10 +297,26 @@ static int same_model(const live_setting *a, const live_setting *b)
     return strcmp(a->model, b->model) == 0 && strcmp(a->precision, b->precision) == 0;
 }
 
+static int same_setting(const live_setting *a, const live_setting *b)
+{
+    const char *mode_a = a->mode[0] ? a->mode : "causal", *mode_b = b->mode[0] ? b->mode : "causal";
+    return same_model(a, b) && a->threads == b->threads && strcmp(a->affinity, b->affinity) == 0 &&
+           strcmp(a->kernel, b->kernel) == 0 && strcmp(mode_a, mode_b) == 0;
+}
+
+static void set_ab_stopped(live_engine *e, int stopped, live_ab_keep kept)
+{
+    pthread_mutex_lock(&e->lock);
+    e->ab_stopped = stopped;
+    e->ab_kept = kept;
+    pthread_mutex_unlock(&e->lock);
+}
+
 static void ab_start(live_engine *e, const live_command *c)
 {
     live_slot a, b;
     char err[512];
+    const live_setting before = e->n_slots ? e->slots[0].setting : e->opts.setting;
     /* The same model on both sides is loaded once: two copies would sit at
      * different addresses, and memory placement alone can make one copy a
      * few percent faster, which an A/B test would then report. */
@@ -276,14 +336,57 @@ static void ab_start(live_engine *e, const live_command *c)
     e->slots[1] = b;
     e->n_slots = 2;
     e->ab_active = 1;
+    pthread_mutex_lock(&e->lock);
+    e->ab_before = before;
+    pthread_mutex_unlock(&e->lock);
+    set_ab_stopped(e, 0, LIVE_AB_KEEP_A);
     reset_stats(e);
 }
 
-static void ab_stop(live_engine *e)
+/* The setting from before, in a fresh slot; 0, or -1 (nothing changed). */
+static int ab_stop_to_before(live_engine *e, const live_setting *before)
+{
+    live_slot fresh;
+    char err[512], why[700];
+    if (live_slot_open(e, &fresh, before, -1, NULL, err, sizeof err) != 0) {
+        snprintf(why, sizeof why, "the setting from before does not open (%s); side A runs on", err);
+        set_error(e, "A/B stop", why);
+        reactivate(e);
+        return -1;
+    }
+    close_all_slots(e);
+    e->slots[0] = fresh;
+    e->n_slots = 1;
+    live_slot_activate(e, &e->slots[0]);
+    return 0;
+}
+
+/* Ends the comparison; keep says which setting generates on. Keeping a
+ * side keeps its slot (no reload), in a new segment. */
+static void ab_stop(live_engine *e, live_ab_keep keep)
 {
     if (!e->ab_active)
         return;
-    live_slot_close(e, &e->slots[1]);
+    const live_setting before = e->ab_before; /* written by this thread only */
+    live_ab_keep ran = keep;
+    if (keep == LIVE_AB_KEEP_BEFORE && same_setting(&before, &e->slots[0].setting))
+        keep = LIVE_AB_KEEP_A; /* the usual case: one side is the setting from before */
+    else if (keep == LIVE_AB_KEEP_BEFORE && same_setting(&before, &e->slots[1].setting))
+        keep = LIVE_AB_KEEP_B;
+    if (keep == LIVE_AB_KEEP_BEFORE && ab_stop_to_before(e, &before) == 0) {
+        set_ab_stopped(e, 1, ran);
+        return;
+    }
+    if (keep == LIVE_AB_KEEP_BEFORE)
+        keep = ran = LIVE_AB_KEEP_A;
+    live_slot *kept = &e->slots[keep == LIVE_AB_KEEP_B], *other = &e->slots[keep != LIVE_AB_KEEP_B];
+    if (kept->m.model == other->m.model && !kept->m.owns_model) { /* B borrows A's model: it stays */
+        kept->m.owns_model = 1;
+        other->m.owns_model = 0;
+    }
+    live_slot_close(e, other);
+    if (keep == LIVE_AB_KEEP_B)
+        e->slots[0] = e->slots[1];
     e->n_slots = 1;
     e->ab_active = 0;
     e->active = 0;
@@ -291,6 +394,7 @@ static void ab_stop(live_engine *e)
     live_slot_end_segment(e, &e->slots[0]);
     live_slot_new_segment(e, &e->slots[0]);
     live_slot_activate(e, &e->slots[0]);
+    set_ab_stopped(e, 1, ran);
 }
 
 static void apply_command(live_engine *e, const live_command *c)
@@ -314,14 +418,20 @@ static void apply_command(live_engine *e, const live_command *c)
     case LIVE_CMD_SET_PRECISION:
         change_model_or_kernel(e, c);
         break;
+    case LIVE_CMD_SET_MODE:
+        change_mode(e, c->text);
+        break;
     case LIVE_CMD_RESET_STATS:
         reset_stats(e);
+        atomic_fetch_add(&e->resets, 1);
+        if (!e->ab_active) /* a stopped comparison's verdict goes with the statistics */
+            set_ab_stopped(e, 0, LIVE_AB_KEEP_A);
         break;
     case LIVE_CMD_AB_START:
         ab_start(e, c);
         break;
     case LIVE_CMD_AB_STOP:
-        ab_stop(e);
+        ab_stop(e, c->keep);
         break;
     }
 }

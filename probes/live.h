@@ -14,8 +14,8 @@
  * Control goes the other way through a small mutex-protected mailbox that the
  * engine thread checks at every token boundary, so a change never lands in
  * the middle of a token. Every change of setting (threads, affinity, model,
- * kernel, a statistics reset, an A/B start or stop) starts a new *segment*:
- * statistics are kept per segment and never mixed.
+ * kernel, precision, mode, a statistics reset, an A/B start or stop) starts a
+ * new *segment*: statistics are kept per segment and never mixed.
  */
 
 
@@ -62,6 +62,10 @@ typedef struct {
 } live_options;
 
 #define LIVE_AB_ROUND_TOKENS 32
+/* What an A/B verdict's figures are, for the panel's readers and the snapshots'. */
+#define LIVE_AB_METHOD                                                                                        \
+    "each side's median is over its measured rounds, a round's figure the median of its decode tokens' "    \
+    "rates; a segment's tok/s averages all of its tokens, including the first after each switch of side"
 
 typedef enum {
     LIVE_CMD_PAUSE,
@@ -71,16 +75,27 @@ typedef enum {
     LIVE_CMD_SET_MODEL,     /* .text */
     LIVE_CMD_SET_KERNEL,    /* .text */
     LIVE_CMD_SET_PRECISION, /* .text */
+    LIVE_CMD_SET_MODE,      /* .text: causal|parity */
     LIVE_CMD_RESET_STATS,
     LIVE_CMD_AB_START,      /* .a, .b */
-    LIVE_CMD_AB_STOP,
+    LIVE_CMD_AB_STOP,       /* .keep */
 } live_command_kind;
+
+/* What runs after an A/B comparison stops. */
+typedef enum {
+    LIVE_AB_KEEP_A,         /* side A's setting (its slot goes on) */
+    LIVE_AB_KEEP_B,         /* side B's */
+    LIVE_AB_KEEP_BEFORE,    /* the setting that ran before the comparison started */
+} live_ab_keep;
+
+const char *live_ab_keep_name(live_ab_keep k); /* "A", "B", "before" */
 
 typedef struct {
     live_command_kind kind;
     int threads;
     char text[LIVE_MODEL_MAX];
     live_setting a, b;
+    live_ab_keep keep;
 } live_command;
 
 typedef enum {
@@ -104,12 +119,20 @@ typedef struct {
     int pos, max_seq_len;
     uint64_t tokens;        /* samples produced since start */
     int ab_active;
+    /* 1 once a comparison stopped, until statistics are reset or another
+     * starts: ab[], ab_segment[] and ab_kept still describe it, so that its
+     * verdict stays in the view and in snapshots. */
+    int ab_stopped;
+    live_ab_keep ab_kept;   /* what ran on when it stopped */
+    live_setting ab_before; /* what ran before the (last) comparison started */
     live_setting ab[2];
     uint32_t ab_segment[2];
     uint32_t ab_rounds[2];  /* completed rounds per side */
     int ab_round_tokens;
+    uint32_t resets;        /* statistics resets so far (r) */
     int pu_count;           /* of the machine (hwloc) */
-    char kernel_in_use[16];
+    char kernel_in_use[16]; /* of the running setting (side A's during A/B) */
+    char ab_kernel_in_use[2][16];
 } live_status;
 
 /* Starts the engine thread; it loads the model itself, so this returns at

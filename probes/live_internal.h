@@ -67,8 +67,12 @@ struct live_engine {
     live_setting ab_settings[2];
     uint32_t ab_segments[2];
     int ab_active_status;
+    int ab_stopped;              /* live_status.ab_stopped */
+    live_ab_keep ab_kept;
+    live_setting ab_before;      /* what ran before the comparison */
     int n_slots_status;
     char kernel_in_use[16];
+    char ab_kernel_in_use[2][16];
     int pu_count;
 
     _Atomic int pending;         /* commands queued: checked without the lock */
@@ -80,6 +84,7 @@ struct live_engine {
     _Atomic uint64_t generations, tokens;
     _Atomic uint32_t ab_rounds[2];
     _Atomic uint32_t segment_shown;
+    _Atomic uint32_t resets;
 
     /* ---- engine thread only ---- */
     probes_topo *topo;

@@ -191,14 +191,35 @@ static json_t *runs_json(const live_view *v, const live_segment_stats *segs, int
     return a;
 }
 
+/* One side of a comparison: its setting, the kernel it ran and its segment. */
+static json_t *ab_side_json(const live_view *v, int side)
+{
+    const live_setting *s = &v->status.ab[side];
+    const char *in_use = v->status.ab_kernel_in_use[side];
+    json_t *o = json_pack("{s:s, s:i, s:s, s:s, s:s, s:s, s:i}", "model", s->model, "threads", s->threads, "affinity",
+                          s->affinity, "kernel", s->kernel, "precision", s->precision, "mode",
+                          s->mode[0] ? s->mode : "causal", "segment", (int)v->status.ab_segment[side]);
+    probes_json_put_or_why(o, "kernel_in_use", in_use[0] ? json_string(in_use) : NULL, "the side never ran");
+    return o;
+}
+
+/* The comparison's verdict, while it runs and after it stopped (until the
+ * statistics are reset): both settings, the per-side medians over rounds,
+ * the paired ratio with its interval. */
 static json_t *ab_json(const live_view *v)
 {
-    if (!v->ab_active)
+    if (!v->ab_active && !v->status.ab_stopped)
         return NULL;
     const ab_result *r = &v->ab;
     const char *few = "fewer than 6 paired rounds";
-    json_t *o = json_pack("{s:s, s:i, s:i, s:i, s:s}", "comparison", v->ab_label, "round_tokens",
-                          v->status.ab_round_tokens, "rounds_a", r->a.n, "rounds_b", r->b.n, "verdict", r->verdict);
+    json_t *o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:i, s:s, s:b}", "comparison", v->ab_label, "state",
+                          v->ab_active ? "running" : "stopped", "round_tokens", v->status.ab_round_tokens, "rounds_a",
+                          r->a.n, "rounds_b", r->b.n, "pairs", r->pairs, "verdict", r->verdict, "significant",
+                          r->significant);
+    probes_json_put_or_why(o, "kept", v->ab_active ? NULL : json_string(live_ab_keep_name(v->status.ab_kept)),
+                           "the comparison is still running");
+    json_object_set_new(o, "a", ab_side_json(v, 0));
+    json_object_set_new(o, "b", ab_side_json(v, 1));
     put_number(o, "a_median_tok_per_s", r->a.n ? r->a.median : NAN, "no rounds yet");
     put_number(o, "b_median_tok_per_s", r->b.n ? r->b.median : NAN, "no rounds yet");
     put_number(o, "a_ci95_lo", r->a.ci_valid ? r->a.ci_lo : NAN, few);
@@ -208,6 +229,7 @@ static json_t *ab_json(const live_view *v)
     put_number(o, "ratio_b_over_a", r->ratio_valid ? r->ratio : NAN, few);
     put_number(o, "ratio_ci95_lo", r->ratio_valid ? r->ratio_lo : NAN, few);
     put_number(o, "ratio_ci95_hi", r->ratio_valid ? r->ratio_hi : NAN, few);
+    json_object_set_new(o, "method", json_string(LIVE_AB_METHOD));
     return o;
 }
 
@@ -304,6 +326,6 @@ json_t *live_view_json(const live_view *v, const live_segment_stats *segments, i
     bandwidth_compute_json(o, v);
     json_object_set_new(o, "runs", runs_json(v, segments, n_segments));
     json_object_set_new(o, "throughput_timeline", throughput_timeline_json(v, segments, n_segments));
-    probes_json_put_or_why(o, "ab", ab_json(v), "no A/B comparison is running");
+    probes_json_put_or_why(o, "ab", ab_json(v), "no A/B comparison since the statistics were last reset");
     return o;
 }

@@ -100,6 +100,8 @@ struct live_metrics {
     int n_pus, n_cores, n_packages;
     uint64_t l3_bytes;
     ab_result ab;
+    uint32_t ab_for[2];                  /* the segments m->ab is about */
+    int ab_rounds_seen;                  /* their rounds when it was computed */
     /* the standard formats (live_export.c): the timeline each side shows
      * (under state_lock), the monitoring figures (NULL without a feed) */
     live_trace_side trace[2];
@@ -613,12 +615,27 @@ static void *ceilings_main(void *arg)
 
 /* ---- A/B ------------------------------------------------------------------------------------------ */
 
+/* The verdict of the running comparison (at most once a second), or of the
+ * stopped one: its last rounds may still be in the ring when it stops, so it
+ * is computed again whenever its rounds grew. A stopped comparison whose
+ * segments were forgotten keeps the verdict it had. */
 static void update_ab(live_metrics *m, const live_status *st, uint64_t now)
 {
-    if (!st->ab_active || now - m->last_ab_ns < AB_EVERY_NS)
+    if (!st->ab_active && !st->ab_stopped) {
+        memset(&m->ab, 0, sizeof m->ab);
+        m->ab_rounds_seen = -1;
+        return;
+    }
+    const segment_state *a = find_segment(m, st->ab_segment[0]), *b = find_segment(m, st->ab_segment[1]);
+    int rounds = (a ? a->n_rounds : 0) + (b ? b->n_rounds : 0);
+    int same_pair = st->ab_segment[0] == m->ab_for[0] && st->ab_segment[1] == m->ab_for[1];
+    if (same_pair && (rounds == m->ab_rounds_seen || (!st->ab_active && (!a || !b))))
+        return;
+    if (same_pair && st->ab_active && now - m->last_ab_ns < AB_EVERY_NS)
         return;
     m->last_ab_ns = now;
-    const segment_state *a = find_segment(m, st->ab_segment[0]), *b = find_segment(m, st->ab_segment[1]);
+    m->ab_for[0] = st->ab_segment[0], m->ab_for[1] = st->ab_segment[1];
+    m->ab_rounds_seen = rounds;
     ab_compute(a ? a->rounds : NULL, a ? a->n_rounds : 0, b ? b->rounds : NULL, b ? b->n_rounds : 0, &m->ab);
 }
 
@@ -735,6 +752,7 @@ static int status_changed(const live_status *a, const live_status *b)
 {
     return a->state != b->state || a->tokens != b->tokens || a->segment != b->segment ||
            a->ab_active != b->ab_active || a->ab_rounds[0] != b->ab_rounds[0] || a->ab_rounds[1] != b->ab_rounds[1] ||
+           a->ab_stopped != b->ab_stopped || a->resets != b->resets || strcmp(a->setting.mode, b->setting.mode) != 0 ||
            strcmp(a->error, b->error) != 0 || strcmp(a->hold_reason, b->hold_reason) != 0 ||
            a->setting.threads != b->setting.threads || strcmp(a->setting.model, b->setting.model) != 0 ||
            strcmp(a->setting.affinity, b->setting.affinity) != 0 || strcmp(a->setting.kernel, b->setting.kernel) != 0 ||
@@ -814,6 +832,8 @@ live_metrics *live_metrics_start(live_engine *e, const live_metrics_options *opt
     if (m->opts.update_ms <= 0)
         m->opts.update_ms = 100;
     m->start_ns = hst_now_ns();
+    m->ab_for[0] = m->ab_for[1] = UINT32_MAX; /* no comparison computed yet */
+    m->ab_rounds_seen = -1;
     pthread_mutex_init(&m->stop_lock, NULL);
     pthread_cond_init(&m->stop_cond, NULL);
     pthread_mutex_init(&m->state_lock, NULL);

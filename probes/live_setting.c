@@ -40,3 +40,13 @@ void live_setting_difference(const live_setting *a, const live_setting *b, char 
     else
         snprintf(buf, len, "identical settings (an A/A test)");
 }
+
+const char *live_ab_keep_name(live_ab_keep k)
+{
+    switch (k) {
+    case LIVE_AB_KEEP_A: return "A";
+    case LIVE_AB_KEEP_B: return "B";
+    case LIVE_AB_KEEP_BEFORE: return "before";
+    }
+    return "?";
+}

@@ -137,7 +137,13 @@ else
     fail "A/B did not start or gave no verdict"
 fi
 "${TMUX_CMD[@]}" send-keys -t main c
-if wait_for main "press c to compare" 10; then pass "c stops the A/B comparison"; else fail "c did not stop A/B"; fi
+wait_for main "stop the A/B comparison: Enter stops" 5 || true
+"${TMUX_CMD[@]}" send-keys -t main Enter # back to the setting from before (tests/e2e_dashboard_ab.sh keeps B)
+if wait_for main "stopped, kept before" 10 && wait_for main "threads 2/" 5; then
+    pass "c stops the A/B comparison (Enter: back to the 2 threads from before)"
+else
+    fail "c did not stop A/B"
+fi
 
 # ---- the model dialog: every preset, and switching to a stage-2 one -------------------------
 "${TMUX_CMD[@]}" send-keys -t main m

@@ -112,18 +112,20 @@ for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     mkdir -p "$work"
     tmpfs_mount "$work"
     earlier_files "$work"
-    # Two pages free: the report (6 KiB) fits, the log after it does not, so
-    # the report, written first, must not have replaced run.md either.
+    # Two pages free: the report (6 KiB) fits, a file after it (its plots or the
+    # log) does not, so the report, written first, must not have replaced run.md either.
     fill "$work" 8192
     refused "tmpfs, one page short: run --export --log" unlimited "No space left on device" \
-        "$work/run.md,$work/BENCHMARKS.md" "$bin" run -n 4 --threads 1 --export "$work/run.md" \
-        --log "$work/BENCHMARKS.md" --title later
-    check "tmpfs: the report fitted, the log did not" $(grep -q "BENCHMARKS.md: cannot write" "$WORK/err"; echo $?)
-    # The same with three exports: the Markdown (6 KiB) fits, the CSV after it does not.
+        "$work/run.md,$work/run-latency.svg,$work/run-throughput.svg,$work/BENCHMARKS.md" "$bin" run -n 4 --threads 1 \
+        --export "$work/run.md" --log "$work/BENCHMARKS.md" --title later
+    check "tmpfs: the report fitted, a later file did not" \
+        $(grep -q "cannot write" "$WORK/err" && ! grep -q "run.md: cannot write" "$WORK/err"; echo $?)
+    # The same with three exports: the Markdown (6 KiB) fits, a file after it does not.
     refused "tmpfs, one page short: run --export md --export csv --export json" unlimited "No space left on device" \
-        "$work/run.md,$work/run.csv,$work/run.json" "$bin" run -n 4 --threads 1 --export "$work/run.md" \
-        --export "$work/run.csv" --export "$work/run.json"
-    check "tmpfs: the Markdown export fitted, the CSV did not" $(grep -q "run.csv: cannot write" "$WORK/err"; echo $?)
+        "$work/run.md,$work/run-latency.svg,$work/run-throughput.svg,$work/run.csv,$work/run.json" "$bin" run -n 4 \
+        --threads 1 --export "$work/run.md" --export "$work/run.csv" --export "$work/run.json"
+    check "tmpfs: the Markdown export fitted, a later file did not" \
+        $(grep -q "cannot write" "$WORK/err" && ! grep -q "run.md: cannot write" "$WORK/err"; echo $?)
     fill "$work"
     check "tmpfs: the filesystem is full" $([ "$(df --output=avail "$work" | tail -n 1)" -eq 0 ]; echo $?)
     every_writer unlimited "No space left on device"

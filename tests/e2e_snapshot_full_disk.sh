@@ -14,6 +14,9 @@ set -u
 . "$(dirname "$0")/lib/e2e.sh"
 . "$SRC/tests/lib/tmux.sh"
 . "$SRC/tests/lib/full_disk.sh"
+# A snapshot is several files (Markdown, CSV, JSON, two plots and the shown
+# segment's trace, up to a few MiB): room for one, then filled.
+TMPFS_SIZE=16m
 
 # start NAME DIR LIMIT: the dashboard in DIR (its snapshot directory) under
 # `ulimit -f LIMIT`; afterwards the wrapper records the exit status (outside
@@ -100,7 +103,7 @@ for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     "${TMUX_CMD[@]}" send-keys -t "tmpfs-$n" s
     check "tmpfs-$n: with room again, s writes a snapshot" \
         $(wait_for "tmpfs-$n" "snapshot: [^ ]*hstprof-snapshot-" 10 &&
-            [ "$(ls "$dir" | grep -c '^hstprof-snapshot-.*\.json$')" -eq 2 ]
+            [ "$(ls "$dir" | grep -c '^hstprof-snapshot-[0-9-]*\.json$')" -eq 2 ]
         echo $?)
     quits_cleanly "tmpfs-$n"
     tmpfs_unmount "$dir"

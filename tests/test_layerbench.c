@@ -11,7 +11,7 @@
 
 #include "tests/harness.h"
 
-#include "engine/hst.h"
+#include "engine/block.h"
 #include "exports/exports.h"
 
 #include <jansson.h>

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "exports/exports.h"
 #include "probes/ceilings.h"
 #include "probes/json.h"
 #include "probes/live.h"
@@ -459,6 +460,166 @@ static void test_ab_rounds_alternate_sides(void **state)
     live_stop(e);
 }
 
+/* Waits until the engine's status satisfies done (or WAIT_NS passes) and returns it. */
+static void wait_status(live_engine *e, int (*done)(const live_status *), live_status *st)
+{
+    uint64_t until = hst_now_ns() + WAIT_NS;
+    do {
+        sleep_ms(2);
+        live_get_status(e, st);
+    } while (!done(st) && hst_now_ns() < until);
+    if (!done(st))
+        fail_msg("status not reached (state %s, error '%s')", live_state_name(st->state), st->error);
+}
+
+static int has_error(const live_status *st) { return st->error[0] != 0; }
+static int ab_running(const live_status *st) { return st->ab_active; }
+static int ab_over(const live_status *st) { return !st->ab_active && st->ab_stopped; }
+static int no_ab_verdict(const live_status *st) { return !st->ab_active && !st->ab_stopped; }
+
+/* hst-v4, one thread, on the given kernel and mode. */
+static live_setting v4_setting(const char *kernel, const char *mode)
+{
+    live_setting s = {.threads = 1};
+    snprintf(s.model, sizeof s.model, "hst-v4");
+    snprintf(s.affinity, sizeof s.affinity, "none");
+    snprintf(s.kernel, sizeof s.kernel, "%s", kernel);
+    snprintf(s.precision, sizeof s.precision, "f32");
+    snprintf(s.mode, sizeof s.mode, "%s", mode);
+    return s;
+}
+
+static void start_ab(live_engine *e, const live_setting *a, const live_setting *b)
+{
+    live_command c;
+    memset(&c, 0, sizeof c);
+    c.kind = LIVE_CMD_AB_START;
+    c.a = *a;
+    c.b = *b;
+    assert_int_equal(live_send(e, &c), 0);
+    live_status st;
+    wait_status(e, ab_running, &st);
+}
+
+static void stop_ab(live_engine *e, live_ab_keep keep, live_status *st)
+{
+    live_command c;
+    memset(&c, 0, sizeof c);
+    c.kind = LIVE_CMD_AB_STOP;
+    c.keep = keep;
+    assert_int_equal(live_send(e, &c), 0);
+    wait_status(e, ab_over, st);
+}
+
+/* The first sample of a segment after `from` (ids only grow). */
+static void next_segment_sample(live_engine *e, uint32_t from, live_sample *s)
+{
+    do
+        next_sample(e, s);
+    while (s->segment <= from);
+}
+
+static void test_mode_change_lands_at_a_token_boundary_in_a_new_segment(void **state)
+{
+    (void)state;
+    live_engine *e = start_engine(1, 0, 0);
+    live_sample s;
+    for (int i = 0; i < 5; i++)
+        next_sample(e, &s);
+    assert_int_equal(live_send_text(e, LIVE_CMD_SET_MODE, "parity"), 0);
+    next_segment_sample(e, 0, &s);
+    assert_int_equal(s.segment, 1);
+    live_segment_info *info = calloc(1, sizeof *info);
+    assert_non_null(info);
+    assert_int_equal(live_get_segment(e, 0, info), 0);
+    assert_string_equal(info->mode, "causal");
+    assert_true(info->end_ns > 0);
+    assert_int_equal(live_get_segment(e, 1, info), 0);
+    assert_string_equal(info->mode, "parity");
+    assert_string_equal(info->setting.mode, "parity");
+    live_status st;
+    live_get_status(e, &st);
+    assert_string_equal(st.setting.mode, "parity");
+    /* A bad name changes nothing and says why. */
+    live_send_text(e, LIVE_CMD_SET_MODE, "sideways");
+    wait_status(e, has_error, &st);
+    assert_non_null(strstr(st.error, "mode: unknown mode 'sideways'"));
+    assert_string_equal(st.setting.mode, "parity");
+    assert_int_equal(st.segment, 1);
+    free(info);
+    live_stop(e);
+}
+
+/* A mode is a setting an A/B alternates; during it a mode change is refused;
+ * stopping it and keeping B goes on with B's slot (here sharing A's model). */
+static void test_ab_alternates_modes_and_stop_keeps_side_b(void **state)
+{
+    (void)state;
+    live_engine *e = start_engine(1, 0, 4);
+    live_sample s;
+    next_sample(e, &s);
+    live_setting a = v4_setting("auto", "causal"), b = v4_setting("auto", "parity");
+    start_ab(e, &a, &b);
+    live_status st;
+    live_get_status(e, &st);
+    assert_string_equal(st.ab[0].mode, "causal");
+    assert_string_equal(st.ab[1].mode, "parity");
+    assert_false(st.ab_stopped);
+    live_segment_info *info = calloc(1, sizeof *info);
+    assert_non_null(info);
+    assert_int_equal(live_get_segment(e, st.ab_segment[1], info), 0);
+    assert_string_equal(info->mode, "parity");
+    live_send_text(e, LIVE_CMD_SET_MODE, "causal");
+    wait_status(e, has_error, &st);
+    assert_non_null(strstr(st.error, "stop the A/B comparison first"));
+    assert_true(st.ab_active);
+    do
+        next_sample(e, &s);
+    while (s.ab_side != 1);
+    uint32_t b_segment = st.ab_segment[1];
+    stop_ab(e, LIVE_AB_KEEP_B, &st);
+    assert_int_equal(st.ab_kept, LIVE_AB_KEEP_B);
+    assert_string_equal(st.setting.mode, "parity");
+    assert_true(st.segment > b_segment);
+    assert_int_equal(st.ab_segment[1], b_segment); /* the stopped comparison is still described */
+    next_segment_sample(e, b_segment, &s);
+    assert_int_equal(s.ab_side, -1);
+    assert_int_equal(live_get_segment(e, s.segment, info), 0);
+    assert_string_equal(info->mode, "parity");
+    assert_int_equal(info->ab_side, -1);
+    for (int i = 0; i < 20; i++)
+        next_sample(e, &s); /* B's borrowed model now belongs to it: still generating */
+    free(info);
+    live_stop(e);
+}
+
+/* Stopping with "before" reopens the setting that ran before the comparison
+ * when neither side was it; a reset then drops the kept verdict. */
+static void test_ab_stop_restores_the_setting_from_before(void **state)
+{
+    (void)state;
+    live_engine *e = start_engine(1, 0, 4);
+    live_sample s;
+    next_sample(e, &s);
+    live_setting a = v4_setting("portable", "causal"), b = v4_setting("portable", "parity");
+    start_ab(e, &a, &b);
+    live_status st;
+    live_get_status(e, &st);
+    assert_string_equal(st.ab_before.kernel, "auto");
+    stop_ab(e, LIVE_AB_KEEP_BEFORE, &st);
+    assert_int_equal(st.ab_kept, LIVE_AB_KEEP_BEFORE);
+    assert_string_equal(st.setting.kernel, "auto");
+    assert_string_equal(st.setting.mode, "causal");
+    assert_string_equal(st.kernel_in_use, hst_kernel_name(hst_kernel_default()));
+    next_segment_sample(e, st.ab_segment[1], &s);
+    assert_int_equal(s.ab_side, -1);
+    assert_int_equal(s.segment, st.segment);
+    live_send_simple(e, LIVE_CMD_RESET_STATS);
+    wait_status(e, no_ab_verdict, &st);
+    assert_int_equal(st.resets, 1);
+    live_stop(e);
+}
+
 /* ---- metrics and the view ------------------------------------------------------------------------ */
 
 static void test_metrics_view_shows_the_current_segment(void **state)
@@ -519,6 +680,112 @@ static void test_metrics_view_shows_the_current_segment(void **state)
     json_decref(j);
     free(none);
     free(segs);
+    free(v);
+    live_metrics_stop(m);
+    live_stop(e);
+}
+
+/* The latest view once done(view) holds; fails after WAIT_NS. */
+static void wait_view(live_metrics *m, live_view *v, int (*done)(const live_view *))
+{
+    uint64_t until = hst_now_ns() + WAIT_NS;
+    do {
+        sleep_ms(10);
+        live_metrics_view(m, v);
+    } while (!done(v) && hst_now_ns() < until);
+    if (!done(v))
+        fail_msg("view not reached (A/B rounds %d/%d, error '%s')", v->ab.a.n, v->ab.b.n, v->status.error);
+}
+
+static int ab_verdict_ready(const live_view *v) { return v->ab_active && v->ab.ratio_valid && v->ab.pairs >= 6; }
+static int ab_stopped_view(const live_view *v) { return !v->ab_active && v->status.ab_stopped; }
+static int ab_forgotten_view(const live_view *v) { return !v->ab_active && !v->status.ab_stopped; }
+
+/* The snapshot of the view (JSON object), its A/B object checked for the unknowns rule. */
+static json_t *snapshot_of(live_metrics *m, const live_view *v)
+{
+    live_segment_stats *segs = calloc(LIVE_VIEW_SEGMENTS, sizeof *segs);
+    assert_non_null(segs);
+    int n = live_metrics_segments(m, segs, LIVE_VIEW_SEGMENTS);
+    live_snapshot_setup setup = {.seed = 0, .profile = "", .events = ""};
+    json_t *j = live_view_json(v, segs, n, &setup);
+    free(segs);
+    assert_non_null(j);
+    char problem[1024];
+    if (json_unknowns_check(j, problem, sizeof problem) != 0)
+        fail_msg("snapshot: %s", problem);
+    return j;
+}
+
+static void assert_contains(const char *text, const char *what, const char *where)
+{
+    if (!strstr(text, what))
+        fail_msg("%s lacks '%s':\n%s", where, what, text);
+}
+
+/* The verdict (medians, CIs, ratio, rounds, both settings) is in the JSON,
+ * CSV and Markdown of every snapshot while the comparison runs and after it
+ * stopped, until the statistics are reset. */
+static void test_ab_verdict_stays_in_every_snapshot_until_reset(void **state)
+{
+    (void)state;
+    live_engine *e = start_engine(1, 0, 4);
+    live_metrics_options mo = {.no_ceilings = 1, .update_ms = 20};
+    char err[256];
+    live_metrics *m = live_metrics_start(e, &mo, err, sizeof err);
+    assert_non_null(m);
+    live_setting a = v4_setting("auto", "causal"), b = v4_setting("portable", "causal");
+    start_ab(e, &a, &b);
+    live_view *v = calloc(1, sizeof *v);
+    assert_non_null(v);
+    wait_view(m, v, ab_verdict_ready);
+    json_t *j = snapshot_of(m, v);
+    json_t *ab = json_object_get(j, "ab");
+    assert_true(json_is_object(ab));
+    assert_string_equal(json_string_value(json_object_get(ab, "state")), "running");
+    assert_true(json_is_null(json_object_get(ab, "kept")));
+    json_decref(j);
+
+    live_status st;
+    stop_ab(e, LIVE_AB_KEEP_A, &st);
+    wait_view(m, v, ab_stopped_view);
+    j = snapshot_of(m, v);
+    ab = json_object_get(j, "ab");
+    assert_true(json_is_object(ab));
+    assert_string_equal(json_string_value(json_object_get(ab, "state")), "stopped");
+    assert_string_equal(json_string_value(json_object_get(ab, "kept")), "A");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ab, "a"), "kernel")), "auto");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ab, "b"), "kernel")), "portable");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ab, "b"), "kernel_in_use")), "portable");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ab, "b"), "mode")), "causal");
+    assert_true(json_integer_value(json_object_get(ab, "rounds_a")) >= 6);
+    assert_true(json_number_value(json_object_get(ab, "ratio_b_over_a")) > 0);
+    assert_true(json_number_value(json_object_get(ab, "a_median_tok_per_s")) > 0);
+    assert_true(json_is_number(json_object_get(ab, "b_ci95_lo")));
+    const char *verdict = json_string_value(json_object_get(ab, "verdict"));
+    assert_non_null(verdict);
+    char *csv = export_snapshot_render(j, EXPORT_CSV), *md = export_snapshot_render(j, EXPORT_MD);
+    assert_non_null(csv);
+    assert_non_null(md);
+    assert_contains(csv, "ab.verdict", "CSV header");
+    assert_contains(csv, "ab.ratio_b_over_a", "CSV header");
+    assert_contains(csv, "ab.b.kernel", "CSV header");
+    assert_contains(csv, verdict, "CSV row");
+    assert_contains(md, "## A/B Comparison", "Markdown");
+    assert_contains(md, verdict, "Markdown");
+    assert_contains(md, "- State: **stopped**; kept: **side A**", "Markdown");
+    assert_contains(md, "| B | #", "Markdown");
+    assert_contains(md, "| hst-v4 | f32 | causal | portable | 1 | none |", "Markdown");
+    assert_contains(md, "- B/A (median of the paired rounds' ratios): **", "Markdown");
+    free(csv);
+    free(md);
+    json_decref(j);
+
+    live_send_simple(e, LIVE_CMD_RESET_STATS);
+    wait_view(m, v, ab_forgotten_view);
+    j = snapshot_of(m, v);
+    assert_true(json_is_null(json_object_get(j, "ab")));
+    json_decref(j);
     free(v);
     live_metrics_stop(m);
     live_stop(e);
@@ -695,7 +962,11 @@ int main(void)
         cmocka_unit_test(test_model_without_room_for_the_prompt_is_refused),
         cmocka_unit_test(test_failed_affinity_change_changes_nothing),
         cmocka_unit_test(test_ab_rounds_alternate_sides),
+        cmocka_unit_test(test_mode_change_lands_at_a_token_boundary_in_a_new_segment),
+        cmocka_unit_test(test_ab_alternates_modes_and_stop_keeps_side_b),
+        cmocka_unit_test(test_ab_stop_restores_the_setting_from_before),
         cmocka_unit_test(test_metrics_view_shows_the_current_segment),
+        cmocka_unit_test(test_ab_verdict_stays_in_every_snapshot_until_reset),
         cmocka_unit_test(test_many_segments_keep_the_newest),
         cmocka_unit_test(test_ceilings_measured_beside_the_engine_leave_its_memory_alone),
         cmocka_unit_test(test_stop_during_a_ceilings_step_kills_it_and_caches_nothing),

@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* The key column ends at the first two spaces; the README's key table lists
- * the same keys (tests/test_tui_layout.c compares them). */
+ * the same keys (tests/test_tui_fields.c compares them). The box fits 80x24. */
 const char *const help_lines[] = {
     "F1 ?     this help",
     "q F10    quit (Ctrl-C too)",
@@ -17,20 +17,20 @@ const char *const help_lines[] = {
     "+ -      one thread more / fewer, up to the PUs (at the next token)",
     "a        affinity: none -> compact -> scatter",
     "m        choose a model preset or a safetensors file",
-    "r        reset statistics (starts a new segment)",
+    "k        kernel: auto -> avx512 -> avx2 -> portable (those this CPU has)",
+    "w        weight precision: f32 -> bf16 -> int8",
+    "M        mode: causal <-> parity (at the next token)",
+    "r        reset statistics (starts a new segment; clears a stopped A/B)",
     "s        snapshot: Markdown + CSV + JSON in the current directory",
-    "c        A/B compare two settings in alternating rounds (c again stops)",
+    "c        A/B compare two settings; c again stops (keep A, B or before)",
     "Tab      during A/B: show side A or B in the other panels",
     "p        save the current settings as a profile (hstprof -p NAME)",
     "t        generated text as text or as token ids",
     "Up Down PgUp PgDn Home End  scroll the segment list",
-    "1-9 0    hide / show a panel: 1 header 2 throughput 3 timers 4 counters",
-    "         5 bandwidth 6 memory 7 ab 8 segments 9 topology 0 text",
+    "1-9 0    hide / show a panel, in --hide's order: 1 header ... 0 text",
     "Ctrl-L   redraw the screen",
     "",
-    "Every change starts a new segment: its statistics never mix with",
-    "the earlier setting's, which stay in snapshots.",
-    "Percentiles: log histogram, within 0.5%.  Any key closes this help.",
+    "A change starts a new segment; percentiles within 0.5%. Any key closes.",
 };
 const int help_line_count = (int)(sizeof help_lines / sizeof help_lines[0]);
 #define N_HELP help_line_count
@@ -88,6 +88,10 @@ void dialogs_build_ab_choices(struct ui_state *ui, const live_status *st)
         snprintf(b.precision, sizeof b.precision, "%s", precisions[i]);
         add_choice(ui, &a, &b, NULL);
     }
+    a = base, b = base;
+    snprintf(a.mode, sizeof a.mode, "causal");
+    snprintf(b.mode, sizeof b.mode, "parity");
+    add_choice(ui, &a, &b, NULL);
 }
 
 /* ---- drawing ------------------------------------------------------------------------------ */
@@ -162,6 +166,34 @@ static void draw_ab(const struct draw_ctx *c, int rows, int cols)
     dialog_line(c, in, ui->n_ab + 1, 0, "A and B alternate every few tokens; the verdict needs 6 rounds each.");
 }
 
+/* What each row of the stop dialog keeps, from the running comparison. */
+static const live_setting *stop_choice(const live_status *st, int row, const char **name)
+{
+    static const char *const names[] = {"keep side A", "keep side B", "back to before"};
+    *name = names[row];
+    return row == 0 ? &st->ab[0] : row == 1 ? &st->ab[1] : &st->ab_before;
+}
+
+static void draw_ab_stop(const struct draw_ctx *c, int rows, int cols)
+{
+    const live_status *st = &c->view->status;
+    struct rect in = dialog_box(c, rows, cols, 5, 76, "stop the A/B comparison: Enter stops, Esc goes on");
+    char line[400], setting[3][300];
+    for (int i = 0; i < 3; i++) {
+        const char *name;
+        live_setting_describe(stop_choice(st, i, &name), setting[i], sizeof setting[i]);
+        /* Usually one side is the setting from before: say which. */
+        if (i == 2 && strcmp(setting[2], setting[0]) == 0)
+            name = "before = side A";
+        else if (i == 2 && strcmp(setting[2], setting[1]) == 0)
+            name = "before = side B";
+        if (snprintf(line, sizeof line, "%-15s %s", name, setting[i]) < 0)
+            line[0] = '\0';
+        dialog_line(c, in, i, c->ui->selected == i, line);
+    }
+    dialog_line(c, in, 4, 0, "The verdict stays on the panel and in snapshots until r resets.");
+}
+
 static void draw_profile(const struct draw_ctx *c, int rows, int cols)
 {
     struct rect in = dialog_box(c, rows, cols, 3, 64, "save settings as a profile");
@@ -182,6 +214,9 @@ void draw_dialog(const struct draw_ctx *c, int rows, int cols)
         break;
     case DIALOG_AB:
         draw_ab(c, rows, cols);
+        break;
+    case DIALOG_AB_STOP:
+        draw_ab_stop(c, rows, cols);
         break;
     case DIALOG_PROFILE:
         draw_profile(c, rows, cols);
@@ -326,6 +361,29 @@ static int ab_key(struct app *a, int key)
     return REDRAW_ALL;
 }
 
+static int ab_stop_key(struct app *a, int key)
+{
+    struct ui_state *ui = &a->ui;
+    if (!is_enter(key)) {
+        move_selection(ui, key, 3);
+        return REDRAW_ALL;
+    }
+    ui->dialog = DIALOG_NONE;
+    if (!a->view->status.ab_active) /* it ended meanwhile (a failed forward) */
+        return REDRAW_ALL;
+    live_command cmd;
+    memset(&cmd, 0, sizeof cmd);
+    cmd.kind = LIVE_CMD_AB_STOP;
+    cmd.keep = ui->selected == 0 ? LIVE_AB_KEEP_A : ui->selected == 1 ? LIVE_AB_KEEP_B : LIVE_AB_KEEP_BEFORE;
+    const char *name;
+    stop_choice(&a->view->status, ui->selected, &name);
+    if (live_send(a->engine, &cmd) == 0)
+        ui_message(ui, ROLE_GOOD, "A/B stopped, %s (at the next token); its verdict stays until r", name);
+    else
+        ui_message(ui, ROLE_WARN, "busy: A/B stop not queued (too many pending changes)");
+    return REDRAW_ALL;
+}
+
 static int profile_key(struct app *a, int key)
 {
     struct ui_state *ui = &a->ui;
@@ -351,6 +409,8 @@ int dialogs_handle_key(struct app *a, int key)
         return model_key(a, key);
     case DIALOG_AB:
         return ab_key(a, key);
+    case DIALOG_AB_STOP:
+        return ab_stop_key(a, key);
     case DIALOG_PROFILE:
         return profile_key(a, key);
     default:

@@ -164,7 +164,7 @@ void tui_panel_places(struct panel_place *out); /* [tui_panel_count] */
 /* What a key handler asks of the main loop. */
 enum redraw { REDRAW_NONE = 0, REDRAW_ALL = 1, REDRAW_QUIT = 2 };
 
-enum dialog { DIALOG_NONE, DIALOG_HELP, DIALOG_MODEL, DIALOG_AB, DIALOG_PROFILE };
+enum dialog { DIALOG_NONE, DIALOG_HELP, DIALOG_MODEL, DIALOG_AB, DIALOG_AB_STOP, DIALOG_PROFILE };
 
 #define UI_INPUT_MAX 1024
 #define UI_AB_CHOICES 16
@@ -197,6 +197,9 @@ struct ui_state {
     probes_pu_budget budget;     /* PUs this process may use */
     int oversubscribe;           /* --oversubscribe: threads may share PUs */
     int threads_target;          /* last requested thread count, 0 when it landed */
+    /* last requested kernel, precision, mode ("" when it landed): k, w and
+     * M count from the last request, so two quick presses go two steps */
+    char kernel_target[16], precision_target[16], mode_target[16];
     char snapshot_dir[1024];
 };
 
@@ -221,6 +224,8 @@ extern const int help_line_count;
 
 /* Handles one key; never draws. */
 int keys_handle(struct app *a, int key);
+/* A new view arrived: requests that landed (or failed) are no longer pending. */
+void keys_view_changed(struct ui_state *ui, const live_status *st);
 int dialogs_handle_key(struct app *a, int key);
 /* Up, Down, PgUp, PgDn, Home, End: scroll the segment list (keys_view.c). */
 int keys_scroll_segments(struct app *a, int key);

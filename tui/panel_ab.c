@@ -1,5 +1,8 @@
 /* panel_ab.c — the A/B comparison: each side's median tok/s over rounds
- * with its 95% interval, the ratio and the verdict (probes/ab.c). */
+ * with its 95% interval, the ratio and the verdict (probes/ab.c), and what
+ * those medians are (the segments' averages include the switching). After
+ * the comparison stops its verdict stays here, as in snapshots, until the
+ * statistics are reset. */
 #include "tui/internal.h"
 
 #include <math.h>
@@ -13,7 +16,8 @@ static void side_row(const struct draw_ctx *c, struct rect r, int y, int side)
     char label[160], median[32];
     live_setting_describe(&v->status.ab[side], label, sizeof label);
     fmt_tok_rate(median, sizeof median, s->median);
-    int x = r.x + draw_textf(c, y, r.x, r.w, v->shown_side == side ? ROLE_TITLE : ROLE_LABEL, "%c ", side ? 'B' : 'A');
+    enum role role = v->ab_active && v->shown_side == side ? ROLE_TITLE : ROLE_LABEL;
+    int x = r.x + draw_textf(c, y, r.x, r.w, role, "%c ", side ? 'B' : 'A');
     x += draw_textf(c, y, x, r.x + r.w - x, ROLE_VALUE, "%-6s tok/s ", s->n ? median : "...");
     if (s->ci_valid)
         x += draw_textf(c, y, x, r.x + r.w - x, ROLE_NORMAL, "[%.0f-%.0f] ", s->ci_lo, s->ci_hi);
@@ -21,18 +25,35 @@ static void side_row(const struct draw_ctx *c, struct rect r, int y, int side)
     draw_text(c, y, x, r.x + r.w - x, ROLE_DIM, label);
 }
 
+/* What the medians are, as long as the width allows (never cut mid-word). */
+static void method_row(const struct draw_ctx *c, struct rect r, int y)
+{
+    draw_first_fit(c, y, r.x, r.w, ROLE_DIM,
+                   "medians: per round, measured rounds only; segment tok/s include the switching\n"
+                   "round medians; segment tok/s include switching\n"
+                   "round medians; segments incl. switching");
+}
+
+static void idle_draw(const struct draw_ctx *c, struct rect r)
+{
+    draw_title(c, r, "A/B compare", "");
+    draw_wrapped(c, (struct rect){r.y + 1, r.x, r.h - 1, r.w}, ROLE_DIM,
+                 "press c to compare two settings in alternating rounds (threads, affinity, kernel, precision, "
+                 "mode, model): ABAB... rounds cancel drift");
+}
+
 static void ab_draw(const struct draw_ctx *c, struct rect r)
 {
     const live_view *v = c->view;
-    char right[300];
-    if (!v->ab_active) {
-        draw_title(c, r, "A/B compare", "");
-        draw_wrapped(c, (struct rect){r.y + 1, r.x, r.h - 1, r.w}, ROLE_DIM,
-                     "press c to compare two settings in alternating rounds (threads, affinity, kernel, model): "
-                     "ABAB... cancels drift");
+    if (!v->ab_active && !v->status.ab_stopped) {
+        idle_draw(c, r);
         return;
     }
-    snprintf(right, sizeof right, "%s, %d tok/round", v->ab_label, v->status.ab_round_tokens);
+    char right[300];
+    if (v->ab_active)
+        snprintf(right, sizeof right, "%s, %d tok/round", v->ab_label, v->status.ab_round_tokens);
+    else
+        snprintf(right, sizeof right, "%s, stopped, kept %s", v->ab_label, live_ab_keep_name(v->status.ab_kept));
     draw_title(c, r, "A/B compare", right);
     side_row(c, r, r.y + 1, 0);
     if (r.h > 2)
@@ -48,12 +69,20 @@ static void ab_draw(const struct draw_ctx *c, struct rect r)
             draw_textf(c, r.y + 3, x, r.x + r.w - x, ROLE_NORMAL, "  B/A %.3f", v->ab.ratio);
     }
     if (r.h > 4)
-        draw_textf(c, r.y + 4, r.x, r.w, ROLE_DIM, "other panels show side %c (Tab switches); c stops",
-                   v->shown_side ? 'B' : 'A');
+        method_row(c, r, r.y + 4);
+    if (r.h > 5 && v->ab_active) {
+        char shown[160];
+        char side = v->shown_side ? 'B' : 'A';
+        snprintf(shown, sizeof shown, "other panels show side %c (Tab switches); c stops\nside %c on screen (Tab); c stops",
+                 side, side);
+        draw_first_fit(c, r.y + 5, r.x, r.w, ROLE_DIM, shown);
+    } else if (r.h > 5)
+        draw_first_fit(c, r.y + 5, r.x, r.w, ROLE_DIM,
+                       "press c to compare again; r clears this verdict\nc compares again; r clears this");
 }
 
 const struct panel panel_ab = {
     .title = "A/B compare",
-    .place = {.area = AREA_RIGHT, .min_rows = 4, .max_rows = 5},
+    .place = {.area = AREA_RIGHT, .min_rows = 4, .max_rows = 6},
     .draw = ab_draw,
 };

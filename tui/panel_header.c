@@ -67,7 +67,9 @@ static void model_row(const struct draw_ctx *c, struct rect r)
         snprintf(buf, sizeof buf, FIG_NONE); /* before the engine reports its setting and the machine's PUs */
     x = field(c, r.y, x, end, "threads ", over || contended ? ROLE_WARN : ROLE_VALUE, buf);
     x = field(c, r.y, x, end, "affinity ", ROLE_VALUE, s->affinity[0] ? s->affinity : FIG_NONE);
-    x = field(c, r.y, x, end, "kernel ", ROLE_VALUE, v->status.kernel_in_use[0] ? v->status.kernel_in_use : FIG_NONE);
+    /* The kernel the shown side's session runs (its setting may say auto). */
+    const char *kernel = v->status.ab_active ? v->status.ab_kernel_in_use[v->shown_side] : v->status.kernel_in_use;
+    x = field(c, r.y, x, end, "kernel ", ROLE_VALUE, kernel[0] ? kernel : FIG_NONE);
     x = field(c, r.y, x, end, "mode ", ROLE_VALUE, mode_text(v, s, buf, sizeof buf));
     if (v->has_current) {
         int is_preset = strcmp(s->model, info->preset) == 0;

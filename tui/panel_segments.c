@@ -10,7 +10,7 @@
  * what shows is always a prefix of the whole row, never a cut word. */
 static void segment_row(const struct draw_ctx *c, struct rect r, int y, const live_segment_summary *s, int current)
 {
-    char rate[32], p50[32], p99[32], fields[9][sizeof s->setting.model + 8]; /* a model file's whole path */
+    char rate[32], p50[32], p99[32], fields[10][sizeof s->setting.model + 8]; /* a model file's whole path */
     fmt_tok_rate(rate, sizeof rate, s->decode_tok_per_s);
     fmt_ms(p50, sizeof p50, s->latency_p50_ms);
     fmt_ms(p99, sizeof p99, s->latency_p99_ms);
@@ -20,16 +20,17 @@ static void segment_row(const struct draw_ctx *c, struct rect r, int y, const li
     snprintf(fields[0], sizeof fields[0], "%c%-5s ", current ? '*' : ' ', id);
     snprintf(fields[1], sizeof fields[1], "%6s tok/s ", s->decode_tokens ? rate : "-");
     snprintf(fields[2], sizeof fields[2], "%s ", st->model);
-    snprintf(fields[3], sizeof fields[3], "%dT ", st->threads);
-    snprintf(fields[4], sizeof fields[4], "%s ", st->affinity);
-    snprintf(fields[5], sizeof fields[5], "%s ", st->precision);
-    snprintf(fields[6], sizeof fields[6], "%s  ", st->kernel);
-    snprintf(fields[7], sizeof fields[7], "p50 %s  ", p50);
-    snprintf(fields[8], sizeof fields[8], "p99 %s", p99);
-    static const enum role roles[9] = {ROLE_LABEL, ROLE_VALUE, ROLE_DIM, ROLE_DIM, ROLE_DIM,
-                                       ROLE_DIM,   ROLE_DIM,   ROLE_NORMAL, ROLE_NORMAL};
+    snprintf(fields[3], sizeof fields[3], "%s ", st->mode[0] ? st->mode : "causal");
+    snprintf(fields[4], sizeof fields[4], "%dT ", st->threads);
+    snprintf(fields[5], sizeof fields[5], "%s ", st->affinity);
+    snprintf(fields[6], sizeof fields[6], "%s ", st->precision);
+    snprintf(fields[7], sizeof fields[7], "%s  ", st->kernel);
+    snprintf(fields[8], sizeof fields[8], "p50 %s  ", p50);
+    snprintf(fields[9], sizeof fields[9], "p99 %s", p99);
+    static const enum role roles[10] = {ROLE_LABEL, ROLE_VALUE, ROLE_DIM, ROLE_DIM,    ROLE_DIM,
+                                        ROLE_DIM,   ROLE_DIM,   ROLE_DIM, ROLE_NORMAL, ROLE_NORMAL};
     int x = r.x;
-    for (int i = 0; i < 9; i++) {
+    for (int i = 0; i < 10; i++) {
         int used = draw_text(c, y, x, r.x + r.w - x, i == 0 && current ? ROLE_TITLE : roles[i], fields[i]);
         if (!used)
             break;

@@ -69,12 +69,15 @@ int snapshot_write(struct app *a)
 
 int profile_save_current(struct app *a, const char *name)
 {
-    const live_setting *s = &a->view->status.setting;
+    /* During an A/B: the side on screen, as the header shows it. */
+    const live_status *st = &a->view->status;
+    const live_setting *s = st->ab_active ? &st->ab[a->view->shown_side] : &st->setting;
     hst_settings settings;
     settings_defaults(&settings);
     snprintf(settings.model, sizeof settings.model, "%s", s->model);
     settings.seed = a->seed;
-    settings.delay = a->delay;
+    if (a->delay > 0) /* else the default: tui_config's delay < 1 means 1 */
+        settings.delay = a->delay;
     settings.threads = s->threads;
     snprintf(settings.affinity, sizeof settings.affinity, "%s", s->affinity);
     snprintf(settings.kernel, sizeof settings.kernel, "%s", s->kernel);
@@ -86,6 +89,7 @@ int profile_save_current(struct app *a, const char *name)
         ui_message(&a->ui, ROLE_BAD, "profile not saved: %s", err);
         return -1;
     }
-    ui_message(&a->ui, ROLE_GOOD, "profile saved: %s (start with: hstprof dashboard -p %s)", path, name);
+    ui_message(&a->ui, ROLE_GOOD, "profile saved%s: %s (start with: hstprof dashboard -p %s)",
+               !st->ab_active ? "" : a->view->shown_side ? " (side B's settings)" : " (side A's settings)", path, name);
     return 0;
 }

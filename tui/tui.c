@@ -85,6 +85,7 @@ static void refresh_view(struct app *a, uint64_t *version)
     const live_status *st = &a->view->status;
     if (a->ui.threads_target && (st->setting.threads == a->ui.threads_target || st->error[0]))
         a->ui.threads_target = 0;
+    keys_view_changed(&a->ui, st);
 }
 
 /* getch returns at once, over and over, once the terminal is gone without
