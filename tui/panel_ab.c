@@ -59,14 +59,19 @@ static void ab_draw(const struct draw_ctx *c, struct rect r)
     if (r.h > 2)
         side_row(c, r, r.y + 2, 1);
     if (r.h > 3) {
-        /* the verdict first: the ratio goes when both do not fit */
-        char verdict[2 * sizeof v->ab.verdict + 2];
+        /* "B/A 1.310  B is 1.31x faster (95% CI ...)"; when narrow the ratio goes
+         * first, then the interval: the verdict itself is never cut */
+        enum role role = v->ab.significant ? ROLE_GOOD : ROLE_WARN;
+        char ratio[32] = "", verdict[2 * sizeof v->ab.verdict + 2];
+        if (v->ab.ratio_valid)
+            snprintf(ratio, sizeof ratio, "B/A %.3f  ", v->ab.ratio);
         const char *ci = strstr(v->ab.verdict, " (");
         snprintf(verdict, sizeof verdict, "%s\n%.*s", v->ab.verdict,
                  ci ? (int)(ci - v->ab.verdict) : (int)strlen(v->ab.verdict), v->ab.verdict);
-        int x = r.x + draw_first_fit(c, r.y + 3, r.x, r.w, v->ab.significant ? ROLE_GOOD : ROLE_WARN, verdict);
-        if (v->ab.ratio_valid)
-            draw_textf(c, r.y + 3, x, r.x + r.w - x, ROLE_NORMAL, "  B/A %.3f", v->ab.ratio);
+        int x = r.x;
+        if (draw_text_cells(ratio, c->theme->glyphs.utf8) + draw_text_cells(v->ab.verdict, c->theme->glyphs.utf8) <= r.w)
+            x += draw_text(c, r.y + 3, x, r.w, ROLE_NORMAL, ratio);
+        draw_first_fit(c, r.y + 3, x, r.x + r.w - x, role, verdict);
     }
     if (r.h > 4)
         method_row(c, r, r.y + 4);
