@@ -73,10 +73,13 @@ static void model_row(const struct draw_ctx *c, struct rect r)
     x = field(c, r.y, x, end, "mode ", ROLE_VALUE, mode_text(v, s, buf, sizeof buf));
     if (v->has_current) {
         int is_preset = strcmp(s->model, info->preset) == 0;
-        if (snprintf(buf, sizeof buf, "%s%s%s, %s", is_preset ? "" : "preset ", is_preset ? "" : info->preset,
-                     is_preset ? info->arch_class : "", info->source) < 0)
+        const char *what = is_preset ? info->arch_class : info->preset;
+        /* "HSTv8Crystalline, random weights ...", or the class alone when narrow */
+        if (snprintf(buf, sizeof buf, "%s%s, %s\n%s%s", is_preset ? "" : "preset ", what, info->source,
+                     is_preset ? "" : "preset ", what) < 0)
             buf[0] = '\0';
-        field(c, r.y, x, end, "", ROLE_DIM, buf);
+        if (x < end)
+            draw_first_fit(c, r.y, x, end - x, ROLE_DIM, buf);
     }
 }
 
