@@ -2,6 +2,7 @@
  * options, fails on a bad setting before the terminal changes, then hands
  * the dashboard (tui/) what to start with. */
 #include "commands.h"
+#include "probes/session.h"
 #include "tui/tui.h"
 
 #include <ctype.h>
@@ -16,7 +17,8 @@ typedef struct {
     char dump_when[64];
     char size[32];
     int no_counters, no_ceilings;
-    int seen_prompt, seen_dump, seen_dump_when, seen_size;
+    char hide[512];
+    int seen_prompt, seen_dump, seen_dump_when, seen_size, seen_hide;
     cmd_metrics_flags metrics; /* --metrics-listen, --metrics-allow-remote, --metrics-file */
 } dashboard_flags;
 
@@ -37,6 +39,8 @@ static int parse_flags(int argc, char **argv, dashboard_flags *f)
         {"screen-dump", 0, OPT_FLOAT, &f->screen_dump, 0, 0, 86400, "SECONDS", "run that long, print the dashboard once as plain text, exit", &f->seen_dump},
         {"screen-dump-when", 0, OPT_STRING, f->dump_when, sizeof f->dump_when, 0, 0, "tokens=N,ceilings", "print as soon as these are true (--screen-dump's SECONDS then bound the wait; exit 1 if they never are)", &f->seen_dump_when},
         {"size", 0, OPT_STRING, f->size, sizeof f->size, 0, 0, "COLSxROWS", "size of --screen-dump (default: the terminal's, else 120x40)", &f->seen_size},
+        {"delay", 'd', OPT_INT, &f->set.s.delay, 0, 1, TUI_DELAY_MAX, "TENTHS", "redraw at most every TENTHS of a second, as htop's --delay (default 1; profiles: delay)", NULL},
+        {"hide", 0, OPT_STRING, f->hide, sizeof f->hide, 0, 0, "PANEL,...", "start with these panels hidden: header, throughput, timers, counters, bandwidth, memory, ab, segments, topology, text (keys 1-9, 0 toggle them)", &f->seen_hide},
         {"no-counters", 0, OPT_FLAG, &f->no_counters, 0, 0, 0, NULL, "do not open performance counters", NULL},
         {"no-ceilings", 0, OPT_FLAG, &f->no_ceilings, 0, 0, 0, NULL, "never measure ceilings (use the cache only)", NULL},
         cmd_metrics_option(&f->metrics, "metrics-listen"),
@@ -46,7 +50,7 @@ static int parse_flags(int argc, char **argv, dashboard_flags *f)
     const opt_table t = {
         "hstprof dashboard",
         "hstprof [dashboard] [--model PRESET|FILE] [--mode causal|parity] [--threads N [--oversubscribe]] [--affinity POLICY] "
-        "[--seed N] [-p PROFILE] "
+        "[--seed N] [-p PROFILE] [--delay TENTHS] [--hide PANEL,...] "
         "[--screen-dump SECONDS [--screen-dump-when tokens=N,ceilings] [--size COLSxROWS]] [--metrics-listen ADDR:PORT] [--metrics-file FILE]",
         "The live dashboard: generates continuously on the model and shows throughput, per-token latency, per-layer\n"
         "timers, counters, bandwidth and compute against this machine's ceilings, memory and thread placement.\n"
@@ -110,21 +114,30 @@ static int parse_dump_when(const char *text, tui_config *c)
 }
 
 /* A model file is loaded once here: one that does not load fails before the
- * terminal changes (exit 1, as `hstprof run` does), not inside the dashboard. */
+ * terminal changes (exit 1, as `hstprof run` does), not inside the dashboard.
+ * A prompt that leaves the model no room to generate is refused as `run`
+ * refuses it (exit 2), not cut short. */
 static int check_model(const hst_settings *s)
 {
     hst_config cfg;
-    if (hst_preset_config(s->model, &cfg) == 0)
-        return 0;
-    if (cmd_check_settings_model("dashboard", s) != 0)
-        return 2;
-    hst_error err = {{0}};
-    hst_model *m = hst_model_open(s->model, s->seed, &err);
-    if (!m) {
-        fprintf(stderr, "hstprof dashboard: %s\n", err.msg);
-        return 1;
+    if (hst_preset_config(s->model, &cfg) != 0) {
+        if (cmd_check_settings_model("dashboard", s) != 0)
+            return 2;
+        hst_error err = {{0}};
+        hst_model *m = hst_model_open(s->model, s->seed, &err);
+        if (!m) {
+            fprintf(stderr, "hstprof dashboard: %s\n", err.msg);
+            return 1;
+        }
+        cfg = *hst_model_config(m);
+        hst_model_free(m);
     }
-    hst_model_free(m);
+    char why[1400];
+    int n_prompt = (int)strlen(s->prompt[0] ? s->prompt : HST_QUALITY_PROMPT);
+    if (probes_prompt_room(n_prompt, s->model, cfg.max_seq_len, why, sizeof why) != 0) {
+        fprintf(stderr, "hstprof dashboard: %s\n", why);
+        return 2;
+    }
     return 0;
 }
 
@@ -148,6 +161,11 @@ static int check_settings(const dashboard_flags *f, tui_config *c)
     if (f->seen_dump_when && parse_dump_when(f->dump_when, c) != 0) {
         fprintf(stderr, "hstprof dashboard: --screen-dump-when must be tokens=N (N >= 1) and/or ceilings, comma-separated, "
                         "like tokens=200,ceilings; got '%s'\n", f->dump_when);
+        return 2;
+    }
+    char why[512];
+    if (f->seen_hide && tui_parse_hide(f->hide, &c->hidden, why, sizeof why) != 0) {
+        fprintf(stderr, "hstprof dashboard: %s\n", why);
         return 2;
     }
     const hst_settings *s = &f->set.s;
@@ -179,6 +197,7 @@ int cmd_dashboard(int argc, char **argv)
     c.model = s->model, c.seed = s->seed, c.threads = s->threads;
     c.affinity = s->affinity, c.kernel = s->kernel, c.precision = s->precision, c.mode = s->mode;
     c.prompt = s->prompt, c.events = s->events, c.profile = s->name;
+    c.delay = s->delay;
     c.no_counters = f->no_counters, c.no_ceilings = f->no_ceilings, c.oversubscribe = f->set.oversubscribe;
     c.screen_dump = f->seen_dump, c.screen_dump_s = f->screen_dump, c.dump_when_text = f->dump_when;
     serve_metrics *server = NULL;

@@ -14,22 +14,27 @@ _Static_assert(LIVE_SAMPLE_COUNTERS == PROBES_MAX_EVENTS, "a sample carries ever
 /* ---- prompt, CPU mask -------------------------------------------------------------- */
 
 /* The prompt's bytes are the ids (as `hstprof run` does); a vocabulary
- * smaller than 256 takes them modulo its size. At least one position is
- * left for decoding. */
-static int build_prompt(live_engine *e, live_slot *s)
+ * smaller than 256 takes them modulo its size. A prompt that leaves the
+ * model no room to generate is refused as `run --duration` refuses it;
+ * only a test's shorter context (live_options.max_seq_len) cuts it. */
+static int build_prompt(live_engine *e, live_slot *s, char *err, size_t len)
 {
     const char *text = e->prompt_text;
-    int vocab = hst_session_config(s->m.session)->vocab_size;
+    const hst_config *cfg = hst_session_config(s->m.session);
     int n = (int)strlen(text);
+    if (probes_prompt_room(n, s->setting.model, cfg->max_seq_len, err, len) != 0)
+        return -1;
     if (n > s->max_seq_len - 1)
         n = s->max_seq_len - 1;
     if (n < 1)
         n = 1;
     s->prompt = malloc((size_t)n * sizeof *s->prompt);
-    if (!s->prompt)
+    if (!s->prompt) {
+        snprintf(err, len, "%s: out of memory for the session", s->setting.model);
         return -1;
+    }
     for (int i = 0; i < n; i++)
-        s->prompt[i] = (unsigned char)text[i] % vocab; /* text[0] is '\0' when the prompt is empty */
+        s->prompt[i] = (unsigned char)text[i] % cfg->vocab_size; /* text[0] is '\0' when the prompt is empty */
     s->prompt_len = n;
     return 0;
 }
@@ -83,11 +88,11 @@ static int open_buffers(live_engine *e, live_slot *s, char *err, size_t len)
         s->max_seq_len = e->opts.max_seq_len;
     s->logits = malloc((size_t)cfg->vocab_size * sizeof *s->logits);
     s->section_scratch = calloc((size_t)hst_session_section_count(s->m.session), sizeof *s->section_scratch);
-    if (!s->logits || !s->section_scratch || build_prompt(e, s) != 0) {
+    if (!s->logits || !s->section_scratch) {
         snprintf(err, len, "%s: out of memory for the session", s->setting.model);
         return -1;
     }
-    return 0;
+    return build_prompt(e, s, err, len);
 }
 
 static void free_buffers(live_slot *s)

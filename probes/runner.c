@@ -103,10 +103,10 @@ static int check_lengths(const run_request *req, const run_result *res)
 {
     const hst_config *c = &res->config;
     if (soak_run(req)) { /* the context restarts when full: the prompt only needs room for one step */
-        if (req->n_prompt < c->max_seq_len)
+        char why[600];
+        if (probes_prompt_room(req->n_prompt, res->model_name, c->max_seq_len, why, sizeof why) == 0)
             return 0;
-        fprintf(stderr, "hstprof run: --duration: the prompt (%d tokens) leaves no room to generate; %s has "
-                        "max_seq_len %d\n", req->n_prompt, res->model_name, c->max_seq_len);
+        fprintf(stderr, "hstprof run: --duration: %s\n", why);
         return 2;
     }
     /* The last generated token is not fed back, so n tokens need n - 1 positions. */

@@ -267,6 +267,15 @@ static int create_engine_session(const probes_session_settings *st, probes_sessi
     return 0;
 }
 
+int probes_prompt_room(int n_prompt, const char *model, int max_seq_len, char *why, size_t why_len)
+{
+    if (n_prompt < max_seq_len)
+        return 0;
+    snprintf(why, why_len, "the prompt (%d tokens) leaves no room to generate; %s has max_seq_len %d", n_prompt, model,
+             max_seq_len);
+    return -1;
+}
+
 int probes_session_open(const probes_session_settings *st, probes_session *s, char *err, size_t err_len)
 {
     memset(s, 0, sizeof *s);

@@ -34,6 +34,13 @@ int probes_check_mode_name(const char *what, const char *name, char *why, size_t
  * causal as written, so both modes are one computation (spec 12.0). */
 void probes_mode_label(hst_arch arch, hst_mode mode, char *buf, size_t len);
 
+/* Whether a prompt of n_prompt tokens leaves room to generate on a model
+ * whose context is max_seq_len positions, for runs whose context restarts
+ * when full (`run --duration`, the dashboard): one position after the prompt
+ * is enough. 0, or -1 with "the prompt (N tokens) leaves no room to
+ * generate; MODEL has max_seq_len M" in why: both say it in these words. */
+int probes_prompt_room(int n_prompt, const char *model, int max_seq_len, char *why, size_t why_len);
+
 typedef struct {
     const char *model;           /* preset or safetensors file; NULL: no model (a pool and a kernel only) */
     uint64_t seed;               /* a preset's random weights */

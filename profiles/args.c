@@ -400,4 +400,5 @@ void settings_defaults(hst_settings *s)
     s->gen = 128;
     s->warmup = 2;
     s->runs = 5;
+    s->delay = 1;
 }

@@ -153,6 +153,8 @@ static const profile_key keys[] = {
      "bench: tokens decoded in each generation row (tgN); 0 = prefill rows only."},
     {"warmup", KEY_INT, offsetof(hst_settings, warmup), 0, 0, 1000, NULL, "bench: untimed runs per cell."},
     {"runs", KEY_INT, offsetof(hst_settings, runs), 0, 1, 100000, NULL, "bench: timed runs per cell."},
+    {"delay", KEY_INT, offsetof(hst_settings, delay), 0, 1, 100, NULL,
+     "dashboard: tenths of a second between redraws (htop's --delay)."},
 };
 #define N_KEYS ((int)(sizeof keys / sizeof keys[0]))
 
@@ -353,7 +355,7 @@ static int parse_line(parse_state *st, char *line, int lineno, char *why, size_t
             snprintf(why, n, "unknown key '%.60s' (did you mean '%s'?)", name, near);
         else
             snprintf(why, n, "unknown key '%.60s' (keys: model, seed, threads, affinity, events, prompt, tokens, "
-                             "temperature, top_k, precision, kernel, mode, models, seq, gen, warmup, runs)", name);
+                             "temperature, top_k, precision, kernel, mode, models, seq, gen, warmup, runs, delay)", name);
         return -1;
     }
     if (st->line_of[k]) {

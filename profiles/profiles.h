@@ -29,6 +29,7 @@ typedef struct {
     char seq[256];          /* bench: sequence lengths "128,256,512" */
     int gen;                /* bench: tokens of each generation row (tgN); 0: none */
     int warmup, runs;       /* bench: untimed and timed runs per cell */
+    int delay;              /* dashboard: tenths of a second between redraws (htop's --delay) */
     /* Where a profile set threads, affinity, model and models, "<file>:<line>"
      * ("" when no profile did, or a flag overrode it), so that a value this
      * machine cannot take, or a model file that does not exist, names its line. */
@@ -39,7 +40,8 @@ typedef struct {
 #define PROFILE_NAME_MAX 64
 #define PROFILE_PATH_MAX 1024
 
-/* The built-in defaults: hst-v4, seed 0, every PU, no affinity, causal mode, 128 greedy tokens. */
+/* The built-in defaults: hst-v4, seed 0, every PU, no affinity, causal mode, 128 greedy tokens, a
+ * dashboard redraw every tenth of a second. */
 void settings_defaults(hst_settings *s);
 
 /* ---- option tables ------------------------------------------------------- */
@@ -159,7 +161,7 @@ size_t args_edit_distance(const char *a, const char *b);
  *
  * Keys map 1:1 to hst_settings: model, seed, threads, affinity, events,
  * prompt, tokens (n_tokens), temperature, top_k, precision, kernel, mode,
- * models, seq, gen, warmup, runs. mode is causal or parity, or a list of
+ * models, seq, gen, warmup, runs, delay. mode is causal or parity, or a list of
  * them for bench ("parity,causal"); run and the dashboard take one. Values follow the rules of the matching flags (the
  * profile also accepts threads = 0 "every PU", temperature = 0 "greedy",
  * top_k = 0 "whole vocabulary", prompt = "" "the default prompt"). "Every PU"

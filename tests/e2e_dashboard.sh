@@ -2,7 +2,8 @@
 # e2e_dashboard.sh — the dashboard driven for real under tmux: start and see
 # every panel, change threads with + and see the header follow, snapshot
 # with s and find the files (they say which mode ran), choose hst-v8 and
-# hst-chaos in the model dialog (which lists all nine presets), resize below
+# hst-chaos in the model dialog (which lists all nine presets, opens on the
+# running one, takes typing at once and reports a failed load), resize below
 # the minimum and back, quit with q (exit status 0, terminal restored),
 # TERM=screen and TERM=linux, NO_COLOR, Ctrl-C, SIGTERM and a crash (SIGSEGV)
 # leaving the terminal restored, a first start without cached ceilings
@@ -169,6 +170,23 @@ if wait_for main "hstprof  hst-chaos f32 \(21\.2M params\)" 60 && wait_for main 
     pass "choosing hst-chaos loads it and generates"
 else
     fail "choosing hst-chaos did not load it: $(screen_of main | head -2)"
+fi
+
+# The dialog's cursor starts on the running model (it started on hst-v3), keys
+# typed at once go to the file line (they were dropped until the cursor got
+# there), and a failed load replaces "loading model" on the status line.
+"${TMUX_CMD[@]}" send-keys -t main m
+wait_for main "model: Enter loads" 5 || true
+if "${TMUX_CMD[@]}" capture-pane -p -e -t main | grep -F '* hst-chaos (random' | grep -Eq $'\e\\[([0-9]+;)*7(;[0-9]+)*m[*] hst-chaos'; then
+    pass "the model dialog opens with the cursor on the running model"
+else
+    fail "the model dialog's cursor is not on hst-chaos"
+fi
+"${TMUX_CMD[@]}" send-keys -t main "no-such-dir/missing.safetensors" Enter
+if wait_for main "^model not loaded: missing.safetensors: unknown model" 20 && ! screen_of main | grep -q "loading model"; then
+    pass "typing at once names the file; the failed load is an error on the status line"
+else
+    fail "no load error on the status line: $(screen_of main | tail -1)"
 fi
 
 "${TMUX_CMD[@]}" resize-window -t main -x 60 -y 15

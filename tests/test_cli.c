@@ -553,11 +553,79 @@ static void test_dashboard_generates_before_measuring_ceilings(void **state)
     harness_done(&r);
 }
 
+/* The dashboard cut a prompt longer than the context to 511 tokens (one
+ * decode a generation) where `run` refused it; both refuse it in one wording. */
+static void test_dashboard_refuses_a_prompt_without_room_like_run(void **state)
+{
+    (void)state;
+    char prompt[601];
+    memset(prompt, 'a', 600);
+    prompt[600] = '\0';
+    const char *body = "the prompt (600 tokens) leaves no room to generate; hst-v4 has max_seq_len 512";
+    expect_status_line(2, "hstprof dashboard: ", body, "dashboard --threads 1 --screen-dump 1 --prompt %s", prompt);
+    expect_status_line(2, "hstprof run: ", body, "run --threads 1 --duration 1 --prompt %s", prompt);
+    result r = run("dashboard --threads 1 --screen-dump 0.2 --size 80x24 --prompt %.500s", prompt); /* 500 < 512 */
+    if (r.status != 0)
+        fail_msg("a 500-token prompt: exit %d, %s", r.status, r.err);
+    harness_done(&r);
+}
+
+/* --delay is htop's (tenths of a second, 1 to 100), also a profile key;
+ * --hide starts with panels hidden. */
+static void test_dashboard_delay_and_hide(void **state)
+{
+    (void)state;
+    expect_status_line(2, "hstprof dashboard: ", "--delay expects a whole number from 1 to 100, got '0'",
+                       "dashboard --delay 0 --screen-dump 1");
+    expect_status_line(2, "hstprof dashboard: ", "--hide: unknown panel 'bogus' (panels: header, throughput",
+                       "dashboard --hide timers,bogus --screen-dump 1");
+    char path[512];
+    snprintf(path, sizeof path, "%s/slow.ini", tmpdir);
+    write_text(path, "delay = 0\n");
+    expect_status_line(2, "hstprof dashboard: ", "slow.ini:1: delay expects a whole number from 1 to 100",
+                       "dashboard -p %s --screen-dump 1", path);
+    write_text(path, "delay = 30\nthreads = 1\n");
+    result r = run("dashboard -p %s --delay 5 --hide timers,counters --screen-dump 0.3 --size 80x24", path);
+    if (r.status != 0 || strstr(r.out, "Per-layer timers") || strstr(r.out, " Counters ") ||
+        !strstr(r.out, " Throughput "))
+        fail_msg("--hide timers,counters: exit %d, %s\n%s", r.status, r.err, r.out);
+    harness_done(&r);
+}
+
+/* The issue's 80x24: `segmen`, a p99 without its unit. Fields that do not
+ * fit are left out whole: the latency row ends with a unit. */
+static void test_dashboard_at_80x24_keeps_units(void **state)
+{
+    (void)state;
+    result r = run("dashboard --threads 1 --screen-dump 60 --screen-dump-when tokens=100 --size 80x24 --no-ceilings");
+    if (r.status != 0)
+        fail_msg("exit %d: %s", r.status, r.err);
+    const char *latency = strstr(r.out, "\nlatency ");
+    if (!latency)
+        fail_msg("no latency row:\n%s", r.out);
+    char row[42];
+    snprintf(row, sizeof row, "%.41s", latency + 1); /* the left column */
+    char *nl = strchr(row, '\n');
+    if (nl)
+        *nl = '\0';
+    size_t len = strlen(row);
+    while (len > 0 && row[len - 1] == ' ')
+        row[--len] = '\0';
+    if (len < 3 || (strcmp(row + len - 3, " ms") != 0 && strcmp(row + len - 3, " us") != 0))
+        fail_msg("the latency row does not end with its unit: '%s'\n%s", row, r.out);
+    if (strstr(r.out, "segmen ") || strstr(r.out, "segmen\n"))
+        fail_msg("a word cut:\n%s", r.out);
+    harness_done(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_usage_errors_are_one_line_exit_2),
         cmocka_unit_test(test_dashboard_generates_before_measuring_ceilings),
+        cmocka_unit_test(test_dashboard_refuses_a_prompt_without_room_like_run),
+        cmocka_unit_test(test_dashboard_delay_and_hide),
+        cmocka_unit_test(test_dashboard_at_80x24_keeps_units),
         cmocka_unit_test(test_help_on_every_command),
         cmocka_unit_test(test_run_json_summary_is_consistent),
         cmocka_unit_test(test_run_json_carries_probes),

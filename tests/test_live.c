@@ -199,7 +199,8 @@ static void test_histogram_percentiles_within_one_percent(void **state)
 
 /* ---- the engine thread -------------------------------------------------------------------------- */
 
-static live_engine *start_engine(int threads, int max_seq_len, int round_tokens)
+/* hst-v4 generating from prompt (NULL: the default prompt). */
+static live_engine *start_engine_with_prompt(int threads, int max_seq_len, int round_tokens, const char *prompt)
 {
     live_options o;
     memset(&o, 0, sizeof o);
@@ -210,10 +211,16 @@ static live_engine *start_engine(int threads, int max_seq_len, int round_tokens)
     o.max_seq_len = max_seq_len;
     o.ab_round_tokens = round_tokens;
     o.ring_capacity = 1 << 14;
+    o.prompt = prompt;
     char err[256];
     live_engine *e = live_start(&o, err, sizeof err);
     assert_non_null(e);
     return e;
+}
+
+static live_engine *start_engine(int threads, int max_seq_len, int round_tokens)
+{
+    return start_engine_with_prompt(threads, max_seq_len, round_tokens, NULL);
 }
 
 /* The next sample, waiting for it; fails after WAIT_NS. */
@@ -327,25 +334,51 @@ static void test_pause_stops_tokens_and_resume_restarts_them(void **state)
     live_stop(e);
 }
 
+/* Asks for model and waits for the engine's error (the status, in st). */
+static void set_model_and_wait_for_error(live_engine *e, const char *model, live_status *st)
+{
+    live_send_text(e, LIVE_CMD_SET_MODEL, model);
+    uint64_t until = hst_now_ns() + WAIT_NS;
+    do {
+        sleep_ms(5);
+        live_get_status(e, st);
+    } while (!st->error[0] && hst_now_ns() < until);
+}
+
 static void test_bad_model_keeps_the_running_setting(void **state)
 {
     (void)state;
     live_engine *e = start_engine(1, 0, 0);
     live_sample s;
     next_sample(e, &s);
-    live_send_text(e, LIVE_CMD_SET_MODEL, "no-such-model");
     live_status st;
-    uint64_t until = hst_now_ns() + WAIT_NS;
-    do {
-        sleep_ms(5);
-        live_get_status(e, &st);
-    } while (!st.error[0] && hst_now_ns() < until);
+    set_model_and_wait_for_error(e, "no-such-model", &st);
     assert_non_null(strstr(st.error, "unknown model"));
     assert_string_equal(st.setting.model, "hst-v4");
     assert_int_equal(st.segment, 0); /* nothing was reloaded */
     while (live_ring_pop(live_engine_ring(e), &s))
         ;
     next_sample(e, &s); /* still generating */
+    live_stop(e);
+}
+
+/* A model whose context the prompt fills is refused in run's words and
+ * the running model stays; before, the prompt was cut to max_seq_len - 1. */
+static void test_model_without_room_for_the_prompt_is_refused(void **state)
+{
+    (void)state;
+    char prompt[201];
+    memset(prompt, 'a', 200);
+    prompt[200] = '\0';
+    live_engine *e = start_engine_with_prompt(1, 0, 0, prompt);
+    live_sample s;
+    next_sample(e, &s);
+    live_status st;
+    set_model_and_wait_for_error(e, harness_source("tests/golden/tiny-v4.safetensors"), &st); /* max_seq_len 128 */
+    if (!strstr(st.error, "the prompt (200 tokens) leaves no room to generate; ") ||
+        !strstr(st.error, "tiny-v4.safetensors has max_seq_len 128"))
+        fail_msg("want run's refusal, got '%s'", st.error);
+    assert_string_equal(st.setting.model, "hst-v4");
     live_stop(e);
 }
 
@@ -928,6 +961,7 @@ int main(void)
         cmocka_unit_test(test_thread_change_lands_at_a_token_boundary_in_a_new_segment),
         cmocka_unit_test(test_pause_stops_tokens_and_resume_restarts_them),
         cmocka_unit_test(test_bad_model_keeps_the_running_setting),
+        cmocka_unit_test(test_model_without_room_for_the_prompt_is_refused),
         cmocka_unit_test(test_failed_affinity_change_changes_nothing),
         cmocka_unit_test(test_ab_rounds_alternate_sides),
         cmocka_unit_test(test_mode_change_lands_at_a_token_boundary_in_a_new_segment),

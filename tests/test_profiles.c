@@ -111,7 +111,8 @@ static void test_every_error_is_one_line_with_file_and_line(void **state)
         {"top-k = 4\n", "x.ini:1: unknown key 'top-k' (did you mean 'top_k'?)"},
         {"frobnicate = 1\n", "x.ini:1: unknown key 'frobnicate' (keys: model, seed, threads, affinity, events, "
                              "prompt, tokens, temperature, top_k, precision, kernel, mode, models, seq, gen, warmup, "
-                             "runs)"},
+                             "runs, delay)"},
+        {"delay = 0\n", "x.ini:1: delay expects a whole number from 1 to 100, got '0'"},
         {"threads = 2\nthreads = 3\n", "x.ini:2: 'threads' is set twice (first on line 1)"},
         {"threads 4\n", "x.ini:1: expected 'key = value', got 'threads 4'"},
         {" = 4\n", "x.ini:1: missing key before '='"},

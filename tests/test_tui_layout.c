@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "tests/figures_check.h"
+#include "tests/tui_fixture.h"
 #include "tui/internal.h"
 
 #include <limits.h>
@@ -136,86 +137,11 @@ static void test_other_panel_sets_keep_the_promises(void **state)
 
 /* ---- drawing stays inside the rectangle --------------------------------------------------- */
 
-static SCREEN *screen;
-static FILE *null_dev;
-
-static int setup_curses(void **state)
-{
-    (void)state;
-    /* UTF-8 glyphs need a UTF-8 locale; without one the ASCII set is tested. */
-    if (!setlocale(LC_ALL, "C.UTF-8"))
-        setlocale(LC_ALL, "");
-    null_dev = fopen("/dev/null", "r+");
-    const char *names[] = {"xterm-256color", "xterm", "vt100", "dumb"};
-    for (size_t i = 0; null_dev && i < sizeof names / sizeof names[0] && !screen; i++)
-        screen = newterm(names[i], null_dev, null_dev);
-    return screen ? 0 : -1;
-}
-
-static int teardown_curses(void **state)
-{
-    (void)state;
-    endwin();
-    delscreen(screen);
-    fclose(null_dev);
-    screen = NULL; /* the next setup makes a new one */
-    null_dev = NULL;
-    return 0;
-}
-
-/* A view with something in every panel. */
-static void fill_view(live_view *v)
-{
-    memset(v, 0, sizeof *v);
-    v->has_current = 1;
-    live_segment_stats *s = &v->current;
-    snprintf(v->status.setting.model, sizeof v->status.setting.model, "hst-v4");
-    snprintf(v->status.setting.affinity, sizeof v->status.setting.affinity, "compact");
-    v->status.setting.threads = 3;
-    v->status.pu_count = 2;
-    snprintf(v->status.error, sizeof v->status.error, "model: x: unknown model: a long error that goes on and on");
-    s->info.n_sections = 11;
-    for (int i = 0; i < 11; i++) {
-        snprintf(s->info.section_names[i], sizeof s->info.section_names[i], "section.%d", i);
-        s->section_ms[i] = 0.01 * (i + 1);
-        s->section_token_ms += s->section_ms[i];
-    }
-    s->decode_tokens = 1000;
-    s->decode_ns = 200000000;
-    s->decode_bytes = 1e9;
-    s->decode_flops = 1e9;
-    s->history_len = LIVE_HISTORY;
-    for (int i = 0; i < LIVE_HISTORY; i++)
-        s->history_tok_per_s[i] = 1000 + i;
-    s->n_threads = 3;
-    v->n_segments = LIVE_VIEW_SEGMENTS;
-    for (int i = 0; i < LIVE_VIEW_SEGMENTS; i++)
-        v->segments[i] = (live_segment_summary){.id = (uint32_t)i, .ab_side = i % 3 - 1, .decode_tokens = 5,
-                                                .decode_tok_per_s = 1e6 / (i + 1)};
-    v->n_pus = 40;
-    for (int i = 0; i < v->n_pus; i++)
-        v->pus[i] = (live_pu){i, i / 2, 0, 0.5};
-    v->ab_active = 1;
-    snprintf(v->ab.verdict, sizeof v->ab.verdict, "B is 1.31x faster (95%% CI 1.22-1.40)");
-    v->text_len = LIVE_TEXT_MAX;
-    for (int i = 0; i < LIVE_TEXT_MAX; i++)
-        v->text[i] = i * 7;
-    snprintf(v->prompt, sizeof v->prompt, "The harmonic spine carries the lattice.");
-    s->info.has_windows = 1;
-    s->info.counters_open = 1;
-    s->info.counters_decode.n_counters = 3;
-    for (int i = 0; i < 3; i++) {
-        snprintf(s->info.counters_decode.counters[i].name, PROBES_NAME_MAX, "event-%d", i);
-        snprintf(s->info.counters_decode.counters[i].backend, 16, i ? "software" : "perf_event");
-        s->info.counters_decode.counters[i].value = probes_metric_invalid("a reason that is rather long, to wrap");
-    }
-}
-
 static void test_panels_draw_only_inside_their_rectangles(void **state)
 {
     (void)state;
     static live_view view;
-    fill_view(&view);
+    tui_fixture_fill_view(&view);
     struct theme theme;
     theme_init(&theme, 0, theme_utf8_wanted());
     struct ui_state ui;
@@ -283,26 +209,6 @@ static void test_first_frame_shows_dashes_not_zeros(void **state)
     delwin(pad);
 }
 
-/* The whole dashboard as text, one row after another. */
-static char *dashboard_text(const live_view *view, int rows, int cols)
-{
-    struct theme theme;
-    theme_init(&theme, 0, theme_utf8_wanted());
-    WINDOW *pad = newpad(rows, cols);
-    assert_non_null(pad);
-    render_dashboard(pad, rows, cols, view, &theme, NULL);
-    size_t line_len = (size_t)cols * MB_LEN_MAX + 2;
-    char *text = calloc((size_t)rows, line_len), *p = text;
-    assert_non_null(text);
-    for (int y = 0; y < rows; y++) {
-        draw_row_text(pad, y, cols, p, line_len - 1);
-        p += strlen(p);
-        *p++ = '\n';
-    }
-    delwin(pad);
-    return text;
-}
-
 /* Every "N% of" in text is at most 100. */
 static void expect_no_share_above_100(const char *text)
 {
@@ -354,14 +260,14 @@ static void test_bandwidth_panel_names_the_level_and_stays_under_100(void **stat
     view.ceilings_ok = view.ceilings_done = 1;
     snprintf(view.ceilings_state, sizeof view.ceilings_state, "cached");
     ceilings_of_the_issue(&view.ceilings, 32 << 20, 95.5e9);
-    char *text = dashboard_text(&view, 45, 140);
+    char *text = tui_fixture_text(&view, NULL, 45, 140);
     expect_no_share_above_100(text);
     if (!strstr(text, "71.0% of L3 read") || !strstr(text, "L3-resident"))
         fail_msg("want 71.0%% of the L3 read ceiling, named:\n%s", text);
     free(text);
     /* an L3 ceiling below the rate: no share, the reason instead */
     ceilings_of_the_issue(&view.ceilings, 32 << 20, 50e9);
-    text = dashboard_text(&view, 45, 140);
+    text = tui_fixture_text(&view, NULL, 45, 140);
     expect_no_share_above_100(text);
     if (!strstr(text, "above the L3 read"))
         fail_msg("want 'above the L3 read ceiling':\n%s", text);
@@ -371,7 +277,7 @@ static void test_bandwidth_panel_names_the_level_and_stays_under_100(void **stat
     view.ceilings.levels[2].suspicious = 1;
     view.ceilings.levels[2].usable_bytes = 0;
     view.l3_bytes = 1016u << 20;
-    text = dashboard_text(&view, 45, 140);
+    text = tui_fixture_text(&view, NULL, 45, 140);
     expect_no_share_above_100(text);
     if (!strstr(text, "size is suspicious") || !strstr(text, "L3 1016 MiB (suspicious)"))
         fail_msg("want the suspicious L3 named in the Bandwidth and Topology panels:\n%s", text);
@@ -385,10 +291,10 @@ int main(void)
         cmocka_unit_test(test_minimum_size_is_at_most_80x24),
         cmocka_unit_test(test_columns_end_on_one_line_and_bottom_takes_the_rest),
         cmocka_unit_test(test_other_panel_sets_keep_the_promises),
-        cmocka_unit_test_setup_teardown(test_panels_draw_only_inside_their_rectangles, setup_curses, teardown_curses),
-        cmocka_unit_test_setup_teardown(test_first_frame_shows_dashes_not_zeros, setup_curses, teardown_curses),
-        cmocka_unit_test_setup_teardown(test_bandwidth_panel_names_the_level_and_stays_under_100, setup_curses,
-                                        teardown_curses),
+        cmocka_unit_test_setup_teardown(test_panels_draw_only_inside_their_rectangles, tui_fixture_setup, tui_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_first_frame_shows_dashes_not_zeros, tui_fixture_setup, tui_fixture_teardown),
+        cmocka_unit_test_setup_teardown(test_bandwidth_panel_names_the_level_and_stays_under_100, tui_fixture_setup,
+                                        tui_fixture_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

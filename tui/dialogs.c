@@ -8,28 +8,32 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const help_lines[] = {
+/* The key column ends at the first two spaces; the README's key table lists
+ * the same keys (tests/test_tui_fields.c compares them). The box fits 80x24. */
+const char *const help_lines[] = {
     "F1 ?     this help",
     "q F10    quit (Ctrl-C too)",
     "space    pause / resume generation",
     "+ -      one thread more / fewer, up to the PUs (at the next token)",
     "a        affinity: none -> compact -> scatter",
     "m        choose a model preset or a safetensors file",
-    "k        kernel: auto -> avx512 -> avx2 -> portable (those this CPU runs)",
+    "k        kernel: auto -> avx512 -> avx2 -> portable (those this CPU has)",
     "w        weight precision: f32 -> bf16 -> int8",
     "M        mode: causal <-> parity (at the next token)",
     "r        reset statistics (starts a new segment; clears a stopped A/B)",
     "s        snapshot: Markdown + CSV + JSON in the current directory",
-    "c        A/B compare two settings; c again stops it (keep A, B or before)",
+    "c        A/B compare two settings; c again stops (keep A, B or before)",
     "Tab      during A/B: show side A or B in the other panels",
     "p        save the current settings as a profile (hstprof -p NAME)",
     "t        generated text as text or as token ids",
+    "Up Down PgUp PgDn Home End  scroll the segment list",
+    "1-9 0    hide / show a panel, in --hide's order: 1 header ... 0 text",
+    "Ctrl-L   redraw the screen",
     "",
-    "Every change starts a new segment: its statistics never mix with",
-    "the earlier setting's, which stay in snapshots.",
-    "Percentiles: log histogram, within 1%.  Any key closes this help.",
+    "A change starts a new segment; percentiles within 0.5%. Any key closes.",
 };
-#define N_HELP ((int)(sizeof help_lines / sizeof help_lines[0]))
+const int help_line_count = (int)(sizeof help_lines / sizeof help_lines[0]);
+#define N_HELP help_line_count
 
 /* ---- choices ------------------------------------------------------------------------------ */
 
@@ -253,6 +257,60 @@ static void move_selection(struct ui_state *ui, int key, int n)
         ui->selected++;
 }
 
+void dialogs_select_current_model(struct ui_state *ui, const live_status *st)
+{
+    int n = hst_preset_count();
+    ui->selected = n; /* a file: its path on the file line */
+    snprintf(ui->input, sizeof ui->input, "%s", st->setting.model);
+    for (int i = 0; i < n; i++)
+        if (strcmp(hst_preset_name(i), st->setting.model) == 0) {
+            ui->selected = i;
+            ui->input[0] = '\0';
+        }
+}
+
+/* Remembers what the load must change, so that the status line can say
+ * how it ended (tui.c: follow_model_load). */
+static void expect_model(struct app *a, const char *model)
+{
+    struct ui_state *ui = &a->ui;
+    snprintf(ui->model_pending, sizeof ui->model_pending, "%s", model);
+    snprintf(ui->error_at_send, sizeof ui->error_at_send, "%s", a->view->status.error);
+    ui->segment_at_send = a->view->has_current ? a->view->current.info.id : UINT32_MAX;
+}
+
+/* Whether a model asked for has failed (1) or loaded (1), with its message. */
+static int follow_model_load(struct ui_state *ui, const live_view *v)
+{
+    if (!ui->model_pending[0])
+        return 0;
+    const char *error = v->status.error;
+    if (strcmp(error, ui->error_at_send) != 0)
+        ui->error_at_send[0] = '\0'; /* the error of before is gone: a new one is this load's */
+    if (!ui->error_at_send[0] && strncmp(error, "model: ", 7) == 0) {
+        if (strstr(error + 7, ui->model_pending)) /* the reason names the model */
+            ui_message(ui, ROLE_BAD, "model not loaded: %s", error + 7);
+        else
+            ui_message(ui, ROLE_BAD, "model %s not loaded: %s", ui->model_pending, error + 7);
+    } else if (v->has_current && v->current.info.id != ui->segment_at_send &&
+               strcmp(v->status.setting.model, ui->model_pending) == 0) {
+        ui_message(ui, ROLE_GOOD, "model %s loaded", ui->model_pending);
+    } else {
+        return 0;
+    }
+    ui->model_pending[0] = '\0';
+    return 1;
+}
+
+void follow_engine(struct ui_state *ui, const live_view *v)
+{
+    const char *error = v->status.error;
+    int new_error = error[0] && strcmp(error, ui->error_seen) != 0;
+    snprintf(ui->error_seen, sizeof ui->error_seen, "%s", error);
+    if (!follow_model_load(ui, v) && new_error) /* the header may have no room for it */
+        ui_message(ui, ROLE_BAD, "%s", error);
+}
+
 static int model_key(struct app *a, int key)
 {
     struct ui_state *ui = &a->ui;
@@ -261,14 +319,22 @@ static int model_key(struct app *a, int key)
         const char *model = ui->selected < n ? hst_preset_name(ui->selected) : ui->input;
         if (!model[0])
             return REDRAW_ALL;
-        if (live_send_text(a->engine, LIVE_CMD_SET_MODEL, model) == 0)
+        if (live_send_text(a->engine, LIVE_CMD_SET_MODEL, model) == 0) {
             ui_message(ui, ROLE_GOOD, "loading model %s (at the next token)", model);
+            expect_model(a, model);
+        } else {
+            ui_message(ui, ROLE_WARN, "busy: model change not queued (too many pending changes)");
+        }
         ui->dialog = DIALOG_NONE;
-    } else if (ui->selected == n && edit_input(ui, key)) {
         return REDRAW_ALL;
-    } else {
-        move_selection(ui, key, n + 1);
     }
+    if (key >= 32 && key < 127 && ui->selected != n) { /* typing goes to the file line at once */
+        ui->selected = n;
+        ui->input[0] = '\0';
+    }
+    if (ui->selected == n && edit_input(ui, key))
+        return REDRAW_ALL;
+    move_selection(ui, key, n + 1);
     return REDRAW_ALL;
 }
 

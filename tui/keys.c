@@ -177,6 +177,8 @@ static int open_dialog(struct app *a, enum dialog d)
     a->ui.dialog = d;
     a->ui.selected = 0;
     a->ui.input[0] = '\0';
+    if (d == DIALOG_MODEL)
+        dialogs_select_current_model(&a->ui, &a->view->status);
     if (d == DIALOG_AB)
         dialogs_build_ab_choices(&a->ui, &a->view->status);
     if (d == DIALOG_AB_STOP) /* Enter alone goes back to what ran before (e.g. off a slow kernel) */
@@ -252,8 +254,15 @@ int keys_handle(struct app *a, int key)
         return REDRAW_ALL;
     case KEY_RESIZE:
         return REDRAW_ALL;
+    case KEY_UP:
+    case KEY_DOWN:
+    case KEY_PPAGE:
+    case KEY_NPAGE:
+    case KEY_HOME:
+    case KEY_END:
+        return keys_scroll_segments(a, key);
     default:
-        return REDRAW_NONE;
+        return key >= '0' && key <= '9' ? keys_toggle_panel(a, key) : REDRAW_NONE;
     }
 }
 
@@ -270,12 +279,16 @@ void draw_status_bar(const struct draw_ctx *c, struct rect r)
     draw_fill(c, r, ROLE_STATUS);
     if (ui && ui->message[0] && hst_now_ns() - ui->message_ns < MESSAGE_NS) {
         enum role role = ui->message_role == ROLE_NORMAL || ui->message_role == ROLE_GOOD ? ROLE_STATUS : ROLE_BAD;
-        draw_text(c, r.y, r.x, r.w, role, ui->message);
+        draw_message(c, r.y, r.x, r.w, role, ui->message);
         return;
     }
     int x = r.x;
     for (size_t i = 0; i < sizeof hints / sizeof hints[0] && x < r.x + r.w; i++) {
+        char hint[64]; /* htop's style, each hint whole or not at all */
+        snprintf(hint, sizeof hint, "%s%s", hints[i].key, hints[i].label);
+        if (draw_text_cells(hint, c->theme->glyphs.utf8) > r.x + r.w - x)
+            break;
         x += draw_text(c, r.y, x, r.x + r.w - x, ROLE_KEY, hints[i].key);
-        x += draw_textf(c, r.y, x, r.x + r.w - x, ROLE_STATUS, "%s ", hints[i].label); /* htop's style */
+        x += draw_textf(c, r.y, x, r.x + r.w - x, ROLE_STATUS, "%s ", hints[i].label);
     }
 }

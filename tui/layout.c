@@ -30,6 +30,14 @@ static int sum_rows(const struct panel_place *p, int n, enum panel_area area, in
     return total;
 }
 
+static int count_area(const struct panel_place *p, int n, enum panel_area area)
+{
+    int count = 0;
+    for (int i = 0; i < n; i++)
+        count += p[i].area == area;
+    return count;
+}
+
 static int max_int(int a, int b)
 {
     return a > b ? a : b;
@@ -84,10 +92,13 @@ void layout_compute(int rows, int cols, const struct panel_place *p, int n, stru
     /* The columns take what they can use; the bottom panel the rest. */
     int available = rows - STATUS_ROWS - y - bottom_min;
     int columns_want = max_int(sum_rows(p, n, AREA_LEFT, 1), sum_rows(p, n, AREA_RIGHT, 1));
-    int columns = columns_want < available ? columns_want : available;
-    int left_w = (cols - COLUMN_GAP) * 52 / 100;
+    int columns = columns_want < available && count_area(p, n, AREA_BOTTOM) ? columns_want : available;
+    /* With panels hidden, a column left empty gives its width to the other. */
+    int has_left = count_area(p, n, AREA_LEFT) > 0, has_right = count_area(p, n, AREA_RIGHT) > 0;
+    int left_w = !has_right ? cols : !has_left ? 0 : (cols - COLUMN_GAP) * 52 / 100;
+    int right_x = has_left ? left_w + COLUMN_GAP : 0;
     place_column(p, n, AREA_LEFT, y, 0, left_w, columns, out->panels);
-    place_column(p, n, AREA_RIGHT, y, left_w + COLUMN_GAP, cols - left_w - COLUMN_GAP, columns, out->panels);
+    place_column(p, n, AREA_RIGHT, y, right_x, cols - right_x, columns, out->panels);
     y += columns;
     int bottom = rows - STATUS_ROWS - y;
     for (int i = 0; i < n; i++)

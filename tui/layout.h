@@ -30,6 +30,8 @@ struct layout_result {
  * with their min_rows, then LEFT and RIGHT columns side by side, the
  * BOTTOM panel across the width below them, and a one-row status bar at
  * the very bottom. Rectangles never overlap and never leave the screen.
+ * Without a BOTTOM panel the columns take the whole height; without
+ * panels in one column the other takes the whole width.
  * Pure: no curses, no globals. */
 void layout_compute(int rows, int cols, const struct panel_place *places, int n, struct layout_result *out);
 

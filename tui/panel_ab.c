@@ -28,27 +28,18 @@ static void side_row(const struct draw_ctx *c, struct rect r, int y, int side)
 /* What the medians are, as long as the width allows (never cut mid-word). */
 static void method_row(const struct draw_ctx *c, struct rect r, int y)
 {
-    static const char *const notes[] = {
-        "medians: per round, measured rounds only; segment tok/s include the switching",
-        "round medians; segment tok/s include switching",
-        "round medians; segments incl. switching",
-    };
-    int n = (int)(sizeof notes / sizeof notes[0]);
-    for (int i = 0; i < n; i++)
-        if ((int)strlen(notes[i]) <= r.w || i == n - 1) {
-            draw_text(c, y, r.x, r.w, ROLE_DIM, notes[i]);
-            return;
-        }
+    draw_first_fit(c, y, r.x, r.w, ROLE_DIM,
+                   "medians: per round, measured rounds only; segment tok/s include the switching\n"
+                   "round medians; segment tok/s include switching\n"
+                   "round medians; segments incl. switching");
 }
 
 static void idle_draw(const struct draw_ctx *c, struct rect r)
 {
     draw_title(c, r, "A/B compare", "");
-    draw_text(c, r.y + 1, r.x, r.w, ROLE_DIM, "press c to compare two settings in alternating rounds");
-    if (r.h > 2)
-        draw_text(c, r.y + 2, r.x, r.w, ROLE_DIM, "(threads, affinity, kernel, precision, mode, model)");
-    if (r.h > 3)
-        draw_text(c, r.y + 3, r.x, r.w, ROLE_DIM, "ABAB... rounds cancel drift");
+    draw_wrapped(c, (struct rect){r.y + 1, r.x, r.h - 1, r.w}, ROLE_DIM,
+                 "press c to compare two settings in alternating rounds (threads, affinity, kernel, precision, "
+                 "mode, model): ABAB... rounds cancel drift");
 }
 
 static void ab_draw(const struct draw_ctx *c, struct rect r)
@@ -68,18 +59,31 @@ static void ab_draw(const struct draw_ctx *c, struct rect r)
     if (r.h > 2)
         side_row(c, r, r.y + 2, 1);
     if (r.h > 3) {
-        int x = r.x;
+        /* "B/A 1.310  B is 1.31x faster (95% CI ...)"; when narrow the ratio goes
+         * first, then the interval: the verdict itself is never cut */
+        enum role role = v->ab.significant ? ROLE_GOOD : ROLE_WARN;
+        char ratio[32] = "", verdict[2 * sizeof v->ab.verdict + 2];
         if (v->ab.ratio_valid)
-            x += draw_textf(c, r.y + 3, x, r.w, ROLE_NORMAL, "B/A %.3f  ", v->ab.ratio);
-        draw_text(c, r.y + 3, x, r.x + r.w - x, v->ab.significant ? ROLE_GOOD : ROLE_WARN, v->ab.verdict);
+            snprintf(ratio, sizeof ratio, "B/A %.3f  ", v->ab.ratio);
+        const char *ci = strstr(v->ab.verdict, " (");
+        snprintf(verdict, sizeof verdict, "%s\n%.*s", v->ab.verdict,
+                 ci ? (int)(ci - v->ab.verdict) : (int)strlen(v->ab.verdict), v->ab.verdict);
+        int x = r.x;
+        if (draw_text_cells(ratio, c->theme->glyphs.utf8) + draw_text_cells(v->ab.verdict, c->theme->glyphs.utf8) <= r.w)
+            x += draw_text(c, r.y + 3, x, r.w, ROLE_NORMAL, ratio);
+        draw_first_fit(c, r.y + 3, x, r.x + r.w - x, role, verdict);
     }
     if (r.h > 4)
         method_row(c, r, r.y + 4);
-    if (r.h > 5 && v->ab_active)
-        draw_textf(c, r.y + 5, r.x, r.w, ROLE_DIM, "other panels show side %c (Tab switches); c stops",
-                   v->shown_side ? 'B' : 'A');
-    else if (r.h > 5)
-        draw_text(c, r.y + 5, r.x, r.w, ROLE_DIM, "press c to compare again; r clears this verdict");
+    if (r.h > 5 && v->ab_active) {
+        char shown[160];
+        char side = v->shown_side ? 'B' : 'A';
+        snprintf(shown, sizeof shown, "other panels show side %c (Tab switches); c stops\nside %c on screen (Tab); c stops",
+                 side, side);
+        draw_first_fit(c, r.y + 5, r.x, r.w, ROLE_DIM, shown);
+    } else if (r.h > 5)
+        draw_first_fit(c, r.y + 5, r.x, r.w, ROLE_DIM,
+                       "press c to compare again; r clears this verdict\nc compares again; r clears this");
 }
 
 const struct panel panel_ab = {

@@ -35,7 +35,7 @@ static int counter_row(const struct draw_ctx *c, struct rect r, int y, const pro
     char value[32], rate[32];
     int x = r.x + draw_textf(c, y, r.x, r.w, ROLE_LABEL, "%-17.17s ", v->name);
     if (!v->value.valid) {
-        draw_text(c, y, x, r.x + r.w - x, ROLE_DIM, v->value.why_not);
+        draw_message(c, y, x, r.x + r.w - x, ROLE_DIM, v->value.why_not);
         return 1;
     }
     if (strcmp(v->name, "task-clock") == 0) {
@@ -67,7 +67,7 @@ static int derived_rows(const struct draw_ctx *c, struct rect r, int y, const pr
             draw_textf(c, y + used, x, r.x + r.w - x, ROLE_VALUE,
                        strstr(d->name, "ratio") ? "%.2f%%" : "%.3f", d->metric.value * (strstr(d->name, "ratio") ? 100 : 1));
         else
-            draw_text(c, y + used, x, r.x + r.w - x, ROLE_DIM, d->metric.why_not);
+            draw_message(c, y + used, x, r.x + r.w - x, ROLE_DIM, d->metric.why_not);
         used++;
     }
     return used;

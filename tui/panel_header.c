@@ -21,14 +21,11 @@ static enum role state_role(live_state s)
     }
 }
 
-/* A label in the label colour, then its value; returns the new x. */
+/* A label in the label colour, then its value, whole or not at all; returns the new x. */
 static int field(const struct draw_ctx *c, int y, int x, int end, const char *label, enum role role, const char *value)
 {
-    if (x >= end)
-        return x;
-    x += draw_text(c, y, x, end - x, ROLE_LABEL, label);
-    x += draw_text(c, y, x, end - x, role, value);
-    return x + (x < end ? draw_text(c, y, x, end - x, ROLE_NORMAL, "  ") : 0);
+    int used = x < end ? draw_labeled(c, y, x, end - x, label, role, value) : 0;
+    return used ? x + used + 2 : x; /* one that does not fit leaves room for the next */
 }
 
 /* The mode as reports name it once the model is known ("causal (same as
@@ -76,10 +73,13 @@ static void model_row(const struct draw_ctx *c, struct rect r)
     x = field(c, r.y, x, end, "mode ", ROLE_VALUE, mode_text(v, s, buf, sizeof buf));
     if (v->has_current) {
         int is_preset = strcmp(s->model, info->preset) == 0;
-        if (snprintf(buf, sizeof buf, "%s%s%s, %s", is_preset ? "" : "preset ", is_preset ? "" : info->preset,
-                     is_preset ? info->arch_class : "", info->source) < 0)
+        const char *what = is_preset ? info->arch_class : info->preset;
+        /* "HSTv8Crystalline, random weights ...", or the class alone when narrow */
+        if (snprintf(buf, sizeof buf, "%s%s, %s\n%s%s", is_preset ? "" : "preset ", what, info->source,
+                     is_preset ? "" : "preset ", what) < 0)
             buf[0] = '\0';
-        field(c, r.y, x, end, "", ROLE_DIM, buf);
+        if (x < end)
+            draw_first_fit(c, r.y, x, end - x, ROLE_DIM, buf);
     }
 }
 

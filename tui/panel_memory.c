@@ -26,14 +26,14 @@ static void memory_draw(const struct draw_ctx *c, struct rect r)
     metric_bytes(rss, sizeof rss, &m->rss_bytes);
     metric_bytes(pss, sizeof pss, &m->pss_bytes);
     metric_bytes(peak, sizeof peak, &m->rss_peak_bytes);
-    int x = r.x + draw_text(c, r.y + 1, r.x, r.w, ROLE_LABEL, "RSS ");
-    x += draw_textf(c, r.y + 1, x, r.x + r.w - x, ROLE_VALUE, "%-10s", rss);
-    x += draw_text(c, r.y + 1, x, r.x + r.w - x, ROLE_LABEL, "PSS ");
-    x += draw_textf(c, r.y + 1, x, r.x + r.w - x, ROLE_VALUE, "%-10s", pss);
-    x += draw_text(c, r.y + 1, x, r.x + r.w - x, ROLE_LABEL, "peak ");
-    draw_text(c, r.y + 1, x, r.x + r.w - x, ROLE_VALUE, peak);
-    if (!m->pss_bytes.valid && m->pss_bytes.why_not[0] && r.h > 3)
-        draw_textf(c, r.y + 3, r.x, r.w, ROLE_DIM, "PSS: %s", m->pss_bytes.why_not);
+    int x = r.x + draw_labeled(c, r.y + 1, r.x, r.w, "RSS ", ROLE_VALUE, rss);
+    x += draw_labeled(c, r.y + 1, x, r.x + r.w - x, "  PSS ", ROLE_VALUE, pss);
+    draw_labeled(c, r.y + 1, x, r.x + r.w - x, "  peak ", ROLE_VALUE, peak);
+    if (!m->pss_bytes.valid && m->pss_bytes.why_not[0] && r.h > 3) {
+        char why[sizeof m->pss_bytes.why_not + 8];
+        snprintf(why, sizeof why, "PSS: %s", m->pss_bytes.why_not);
+        draw_message(c, r.y + 3, r.x, r.w, ROLE_DIM, why);
+    }
     if (r.h < 3)
         return;
     /* Unknown until the session exists and the first samples are in. */
@@ -41,10 +41,17 @@ static void memory_draw(const struct draw_ctx *c, struct rect r)
     fmt_count(faults, sizeof faults, m->minor_faults.valid ? m->minor_faults.value : NAN);
     fmt_rate(rate, sizeof rate, m->minor_faults.valid && v->minor_faults_per_s > 0 ? v->minor_faults_per_s : NAN, "/s");
     fmt_count(major, sizeof major, m->major_faults.valid ? m->major_faults.value : NAN);
-    x = r.x + draw_text(c, r.y + 2, r.x, r.w, ROLE_LABEL, "KV cache ");
-    x += draw_textf(c, r.y + 2, x, r.x + r.w - x, ROLE_VALUE, "%-10s", kv);
-    x += draw_text(c, r.y + 2, x, r.x + r.w - x, ROLE_LABEL, "faults ");
-    draw_textf(c, r.y + 2, x, r.x + r.w - x, ROLE_VALUE, "%s minor (%s), %s major", faults, rate, major);
+    char minor[64];
+    snprintf(minor, sizeof minor, "%s minor", faults);
+    x = r.x + draw_labeled(c, r.y + 2, r.x, r.w, "KV cache ", ROLE_VALUE, kv);
+    /* the rate and the major faults follow the faults, never the KV cache alone */
+    int used = draw_labeled(c, r.y + 2, x, r.x + r.w - x, "  faults ", ROLE_VALUE, minor);
+    x += used;
+    if (used)
+        used = draw_textf(c, r.y + 2, x, r.x + r.w - x, ROLE_VALUE, " (%s)", rate);
+    x += used;
+    if (used)
+        draw_textf(c, r.y + 2, x, r.x + r.w - x, ROLE_VALUE, ", %s major", major);
 }
 
 const struct panel panel_memory = {

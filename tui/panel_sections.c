@@ -51,9 +51,9 @@ static void sections_draw(const struct draw_ctx *c, struct rect r)
 {
     const live_segment_stats *s = &c->view->current;
     int n = s->info.n_sections;
-    char right[96], total[32];
+    char right[160], total[32];
     fmt_ms(total, sizeof total, c->view->has_current && s->decode_tokens > 0 ? s->section_token_ms : NAN);
-    snprintf(right, sizeof right, "%s per decode token", total);
+    snprintf(right, sizeof right, "%s per decode token\n%s a token", total, total);
     draw_title(c, r, "Per-layer timers", right);
     if (n == 0 || s->decode_tokens == 0) {
         draw_text(c, r.y + 1, r.x, r.w, ROLE_DIM, "waiting for the first decode token...");
@@ -66,8 +66,12 @@ static void sections_draw(const struct draw_ctx *c, struct rect r)
     for (int i = 0; i < n; i++)
         if (shown[i])
             section_row(c, r, y++, i, i == hot);
-    if (keep < n)
-        draw_textf(c, y, r.x, r.w, ROLE_DIM, "(+%d smaller sections; enlarge the terminal)", n - keep);
+    if (keep < n) {
+        char hidden[160];
+        snprintf(hidden, sizeof hidden, "(+%d smaller sections; enlarge the terminal)\n(+%d smaller sections)\n(+%d)",
+                 n - keep, n - keep, n - keep);
+        draw_first_fit(c, y, r.x, r.w, ROLE_DIM, hidden);
+    }
 }
 
 const struct panel panel_sections = {

@@ -33,6 +33,29 @@ static int token_cells(const struct draw_ctx *c, int id, int ids_only, char out[
     return k;
 }
 
+/* The prompt as cells, one a character (UTF-8 as itself where the terminal
+ * has it, a wide character over two cells, else '?' as draw_text shows
+ * it), dim; a word is one unit of wrapping, so the prompt wraps between
+ * words. Returns the cells used. */
+static int prompt_cells(const struct draw_ctx *c, const char *prompt, char cells[][8], unsigned char *dim,
+                        int *token_start, int *n_tokens)
+{
+    int n = 0;
+    for (const char *p = prompt; *p && n < TEXT_CELLS / 2;) {
+        if (p == prompt || p[-1] == ' ')
+            token_start[(*n_tokens)++] = n;
+        char one[8];
+        int w;
+        int len = draw_char(p, c->theme->glyphs.utf8, one, &w);
+        for (int k = 0; k < w && n < TEXT_CELLS / 2; k++, n++) {
+            snprintf(cells[n], 8, "%s", k == 0 ? one : ""); /* a wide character's second cell stays empty */
+            dim[n] = 1;
+        }
+        p += len;
+    }
+    return n;
+}
+
 /* Cells laid out in lines of w; a token never splits across lines unless
  * it is wider than a line. Returns the number of lines. */
 static int wrap_tokens(const int *token_start, int n_tokens, int n_cells, int w, int *line_of_cell)
@@ -69,11 +92,8 @@ static void text_draw(const struct draw_ctx *c, struct rect r)
     static unsigned char dim[TEXT_CELLS];
     static int token_start[TEXT_CELLS], place[TEXT_CELLS];
     int n = 0, n_tokens = 0, ids_only = c->ui && c->ui->text_as_ids;
-    for (const char *p = v->prompt; *p && !ids_only && v->text_len > 0 && n < TEXT_CELLS / 2; p++, n++) {
-        token_start[n_tokens++] = n; /* the prompt wraps by character */
-        snprintf(cells[n], 8, "%c", *p >= 32 && *p < 127 ? *p : '?');
-        dim[n] = 1;
-    }
+    if (!ids_only && v->text_len > 0)
+        n = prompt_cells(c, v->prompt, cells, dim, token_start, &n_tokens);
     for (int i = 0; i < v->text_len && n < TEXT_CELLS - 16; i++) {
         token_start[n_tokens++] = n;
         int k = token_cells(c, v->text[i], ids_only, cells + n, 16);

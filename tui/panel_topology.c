@@ -35,7 +35,17 @@ static void pu_row(const struct draw_ctx *c, struct rect r, int y, const live_pu
     }
     if (pu->load >= 0)
         x += draw_textf(c, y, x, r.x + r.w - x, ROLE_NORMAL, " %3.0f%% ", pu->load * 100);
-    draw_text(c, y, x, r.x + r.w - x, threads[0] ? ROLE_VALUE : ROLE_DIM, threads[0] ? threads : "-");
+    char first[128], both[260];
+    snprintf(first, sizeof first, "%s", threads);
+    char *space = strchr(first, ' '), *second = space ? strchr(space + 1, ' ') : NULL;
+    if (second) { /* "T0 74% T3 12% T5 1%" narrows to "T0 74% +2" */
+        int more = 0;
+        for (const char *p = threads + (second - first); (p = strchr(p, 'T')) != NULL; p++)
+            more++;
+        snprintf(second, sizeof first - (size_t)(second - first), " +%d", more);
+    }
+    snprintf(both, sizeof both, "%s\n%s", threads, first);
+    draw_first_fit(c, y, x, r.x + r.w - x, threads[0] ? ROLE_VALUE : ROLE_DIM, threads[0] ? both : "-");
 }
 
 /* Many PUs: compact cells "12:97%T3" in a grid. */
@@ -68,19 +78,22 @@ static int l3_suspicious(const live_view *v)
 static void topology_draw(const struct draw_ctx *c, struct rect r)
 {
     const live_view *v = c->view;
-    char right[128], l3[32], pkg[16], cores[16], pus[16];
+    char right[256], l3[32], pkg[16], cores[16], pus[16];
     /* Counts of 0 are not read yet (the probes thread reads them at start). */
     fmt_bytes(l3, sizeof l3, v->l3_bytes ? (double)v->l3_bytes : NAN);
     fmt_count(pkg, sizeof pkg, v->n_packages ? v->n_packages : NAN);
     fmt_count(cores, sizeof cores, v->n_cores ? v->n_cores : NAN);
     fmt_count(pus, sizeof pus, v->n_pus ? v->n_pus : NAN);
-    snprintf(right, sizeof right, "%s pkg, %s cores, %s PUs, L3 %s%s", pkg, cores, pus, l3,
-             l3_suspicious(v) ? " (suspicious)" : "");
+    const char *suspicious = l3_suspicious(v) ? " (suspicious)" : "";
+    snprintf(right, sizeof right, "%s pkg, %s cores, %s PUs, L3 %s%s\n%s cores, %s PUs, L3 %s%s\n%s PUs", pkg, cores,
+             pus, l3, suspicious, cores, pus, l3, suspicious, pus);
     draw_title(c, r, "Topology", right);
     int rows = r.h - 1, y = r.y + 1;
     const live_segment_info *info = &v->current.info;
     if (info->binding_why_not[0] && rows > 1) {
-        draw_textf(c, y++, r.x, r.w, ROLE_WARN, "binding: %s", info->binding_why_not);
+        char why[sizeof info->binding_why_not + 16];
+        snprintf(why, sizeof why, "binding: %s", info->binding_why_not);
+        draw_message(c, y++, r.x, r.w, ROLE_WARN, why);
         rows--;
     } else if (info->affinity_wrapped && rows > 1) {
         draw_text(c, y++, r.x, r.w, ROLE_WARN, "more threads than PUs: threads share PUs");

@@ -25,21 +25,34 @@ static void draw_too_small(const struct draw_ctx *c, int rows, int cols, const s
     wattrset(c->win, A_NORMAL);
 }
 
+int render_layout(int rows, int cols, unsigned hidden, struct layout_result *out, int *panel_of)
+{
+    struct panel_place all[LAYOUT_MAX_PANELS], shown[LAYOUT_MAX_PANELS];
+    tui_panel_places(all);
+    int n = 0;
+    for (int i = 0; i < tui_panel_count; i++)
+        if (!(hidden & 1u << i)) {
+            panel_of[n] = i;
+            shown[n++] = all[i];
+        }
+    layout_compute(rows, cols, shown, n, out);
+    return n;
+}
+
 void render_dashboard(WINDOW *win, int rows, int cols, const live_view *v, const struct theme *t,
                       const struct ui_state *ui)
 {
     struct draw_ctx c = {.win = win, .view = v, .theme = t, .ui = ui};
-    struct panel_place places[LAYOUT_MAX_PANELS];
     struct layout_result l;
-    tui_panel_places(places);
-    layout_compute(rows, cols, places, tui_panel_count, &l);
+    int panel_of[LAYOUT_MAX_PANELS];
+    int n = render_layout(rows, cols, ui ? ui->hidden : 0, &l, panel_of);
     werase(win);
     if (!l.ok) {
         draw_too_small(&c, rows, cols, &l);
         return;
     }
-    for (int i = 0; i < tui_panel_count; i++)
-        tui_panels[i]->draw(&c, l.panels[i]);
+    for (int i = 0; i < n; i++)
+        tui_panels[panel_of[i]]->draw(&c, l.panels[i]);
     draw_status_bar(&c, l.status_bar);
     draw_dialog(&c, rows, cols);
 }

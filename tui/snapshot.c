@@ -76,6 +76,8 @@ int profile_save_current(struct app *a, const char *name)
     settings_defaults(&settings);
     snprintf(settings.model, sizeof settings.model, "%s", s->model);
     settings.seed = a->seed;
+    if (a->delay > 0) /* else the default: tui_config's delay < 1 means 1 */
+        settings.delay = a->delay;
     settings.threads = s->threads;
     snprintf(settings.affinity, sizeof settings.affinity, "%s", s->affinity);
     snprintf(settings.kernel, sizeof settings.kernel, "%s", s->kernel);

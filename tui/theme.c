@@ -38,6 +38,7 @@ static void glyphs_init(struct glyphs *g, int utf8)
         g->bar_partial[i] = utf8 ? partial_utf8[i] : partial_ascii[i];
     for (int i = 0; i < 9; i++)
         g->spark[i] = utf8 ? spark_utf8[i] : spark_ascii[i];
+    g->spark_clipped = utf8 ? "▲" : "^";
     g->token_open = utf8 ? "‹" : "<";
     g->token_close = utf8 ? "›" : ">";
 }

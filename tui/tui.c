@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <wchar.h>
 
-#define FRAME_NS 100000000ull     /* at most 10 frames a second */
+#define FRAME_NS 100000000ull     /* getch's wait, and one tenth of --delay */
 #define CLOCK_FRAME_NS 1000000000ull /* the elapsed clock ticks even when idle */
 #define DUMP_COLS 120
 #define DUMP_ROWS 40
@@ -81,6 +81,7 @@ static void refresh_view(struct app *a, uint64_t *version)
         return;
     *version = v;
     live_metrics_view(a->metrics, a->view);
+    follow_engine(&a->ui, a->view);
     const live_status *st = &a->view->status;
     if (a->ui.threads_target && (st->setting.threads == a->ui.threads_target || st->error[0]))
         a->ui.threads_target = 0;
@@ -95,9 +96,12 @@ static int input_lost(int key, uint64_t waited_ns, int *quick_errors)
     return *quick_errors > 50;
 }
 
-static int run_interactive(struct app *a)
+/* A key redraws at once; new figures and the clock wait for the delay
+ * (--delay, htop's: tenths of a second between updates). */
+static int run_interactive(struct app *a, int delay)
 {
     theme_init(&a->theme, theme_color_wanted(), theme_utf8_wanted());
+    const uint64_t delay_ns = (uint64_t)(delay < 1 ? 1 : delay) * FRAME_NS;
     uint64_t version = 0, last_frame = 0;
     int redraw = REDRAW_ALL, quick_errors = 0;
     while (!term_quit_requested()) {
@@ -105,15 +109,15 @@ static int run_interactive(struct app *a)
         int key = getch(); /* returns within 100 ms */
         if (input_lost(key, hst_now_ns() - before_key, &quick_errors))
             return 1;
-        if (key != ERR)
-            redraw |= keys_handle(a, key);
-        if (redraw & REDRAW_QUIT)
+        int keyed = key != ERR ? keys_handle(a, key) : REDRAW_NONE;
+        if (keyed & REDRAW_QUIT)
             return 0;
+        redraw |= keyed;
         uint64_t before = version, now = hst_now_ns();
         refresh_view(a, &version);
         if (version != before || now - last_frame >= CLOCK_FRAME_NS)
             redraw |= REDRAW_ALL;
-        if (redraw && now - last_frame >= FRAME_NS) {
+        if (redraw && (keyed || now - last_frame >= delay_ns)) {
             render_dashboard(stdscr, LINES, COLS, a->view, &a->theme, &a->ui);
             refresh();
             last_frame = now;
@@ -139,12 +143,10 @@ static void dump_size(const tui_config *c, int *cols, int *rows)
  * enlarge the terminal: refused before the engine starts, as a bad value. */
 static int check_dump_size(const tui_config *c)
 {
-    struct panel_place places[LAYOUT_MAX_PANELS];
     struct layout_result l;
-    int cols, rows;
+    int cols, rows, panel_of[LAYOUT_MAX_PANELS];
     dump_size(c, &cols, &rows);
-    tui_panel_places(places);
-    layout_compute(rows, cols, places, tui_panel_count, &l);
+    render_layout(rows, cols, c->hidden, &l, panel_of);
     if (l.ok)
         return 0;
     fprintf(stderr, "hstprof dashboard: --screen-dump at %dx%d%s: the dashboard needs at least %dx%d; give --size "
@@ -226,7 +228,7 @@ static int screen_dump(struct app *a, const tui_config *c)
         theme_init(&theme, 0, theme_utf8_wanted());
         WINDOW *pad = newpad(rows, cols);
         if (pad) {
-            render_dashboard(pad, rows, cols, a->view, &theme, NULL);
+            render_dashboard(pad, rows, cols, a->view, &theme, &a->ui);
             print_pad(pad, rows, cols);
             delwin(pad);
             rc = 0;
@@ -276,17 +278,45 @@ int tui_run(const tui_config *c)
         return 1;
     }
     a->view = view;
+    a->ui.hidden = c->hidden;
+    a->delay = c->delay;
     set_thread_limit(&a->ui, c->threads, c->oversubscribe);
     if (start_threads(a, c) != 0)
         rc = 1;
     else if (c->screen_dump)
         rc = screen_dump(a, c);
     else
-        rc = term_start() == 0 ? run_interactive(a) : 1;
+        rc = term_start() == 0 ? run_interactive(a, c->delay) : 1;
     term_stop(); /* before joining the threads: the terminal comes back at once */
     if (a->engine)
         stop_threads(a);
     free(a);
     free(view);
     return rc;
+}
+
+int tui_parse_hide(const char *list, unsigned *hidden, char *err, size_t err_size)
+{
+    char buf[512], *save = NULL, known[256] = "";
+    snprintf(buf, sizeof buf, "%s", list);
+    for (int i = 0; i < tui_panel_count; i++)
+        snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", tui_panel_names[i]);
+    *hidden = 0;
+    for (char *name = strtok_r(buf, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+        int found = -1;
+        for (int i = 0; i < tui_panel_count; i++)
+            if (strcmp(name, tui_panel_names[i]) == 0)
+                found = i;
+        if (found < 0) {
+            snprintf(err, err_size, "--hide: unknown panel '%.60s' (panels: %s)", name, known);
+            return -1;
+        }
+        *hidden |= 1u << found;
+    }
+    if (!list[0] || list[0] == ',' || list[strlen(list) - 1] == ',' || strstr(list, ",,")) {
+        snprintf(err, err_size, "--hide: give panel names separated by commas, like timers,topology (panels: %s)",
+                 known);
+        return -1;
+    }
+    return 0;
 }

@@ -9,6 +9,7 @@
 #ifndef HSTPROF_TUI_H
 #define HSTPROF_TUI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* What the dashboard starts with; checked by the caller. */
@@ -33,7 +34,17 @@ typedef struct {
     const char *dump_when_text; /* as given, for the message when it is not reached */
     int dump_cols, dump_rows; /* the dump's size; 0: the terminal's, else 120x40 */
     struct probes_metrics_feed *metrics_feed; /* non-NULL: monitoring figures published there */
+    int delay;             /* redraw at most every delay tenths of a second (htop's --delay); < 1: 1 */
+    unsigned hidden;       /* panels hidden at start (tui_parse_hide) */
 } tui_config;
+
+#define TUI_DELAY_MAX 100 /* tenths of a second, as htop's --delay */
+
+/* --hide: panel names, comma-separated (header, throughput, timers,
+ * counters, bandwidth, memory, ab, segments, topology, text), as a mask for
+ * tui_config.hidden. 0 ok; -1 with one line in err naming the unknown name
+ * and listing the known ones. */
+int tui_parse_hide(const char *list, unsigned *hidden, char *err, size_t err_size);
 
 /* Returns the exit status (0 ok, 1 run-time error, 2 a screen dump smaller
  * than the dashboard's minimum size, refused before anything starts, 128 + N
