@@ -2,6 +2,8 @@
  * its file (cmd_<name>.c beside this one, declared in commands.h). */
 #include "commands.h"
 #include "engine/hst.h"
+#include "exports/atomic.h"
+#include "probes/ceilings.h"
 #include "probes/json.h"
 
 #include <signal.h>
@@ -53,6 +55,7 @@ int main(int argc, char **argv)
      * would kill us with SIGXFSZ; ignored, write() fails with EFBIG instead and
      * that is reported like a full disk, with nothing half-written. */
     signal(SIGXFSZ, SIG_IGN);
+    probes_set_file_writer(export_write_atomic);
     if (argc < 2)
         return cmd_default(argc, argv);
     const char *name = argv[1];

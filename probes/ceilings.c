@@ -2,7 +2,6 @@
  * measured in steps, and their cache file. The memory levels are in
  * ceiling_levels.c, the roofline in roofline.c. */
 #include "engine/hst.h"
-#include "exports/atomic.h"
 #include "probes/ceilings.h"
 #include "probes/internal.h"
 #include "probes/json.h"
@@ -606,10 +605,18 @@ static int mkdir_parents(const char *path, char *err, size_t err_len)
     return 0;
 }
 
+static probes_file_writer file_writer;
+
+void probes_set_file_writer(probes_file_writer writer) { file_writer = writer; }
+
 /* Written atomically like every export: a full disk or a signal leaves the
  * cache as it was (runs read it while `hstprof ceilings` may be writing it). */
 int probes_ceilings_save(const char *path, const probes_ceilings *c, char *err, size_t err_len)
 {
+    if (!file_writer) {
+        probes_set_why(err, err_len, "%s: cannot write the ceilings cache: no file writer was set", path);
+        return -1;
+    }
     if (mkdir_parents(path, err, err_len) != 0)
         return -1;
     /* The verdicts written are the ones the figures give, whoever filled c. */
@@ -630,7 +637,7 @@ int probes_ceilings_save(const char *path, const probes_ceilings *c, char *err, 
     }
     strcat(line, "\n");
     char why[1400]; /* the path (up to 1 KiB) and the reason */
-    int rc = export_write_atomic(path, line, strlen(line), why, sizeof why);
+    int rc = file_writer(path, line, strlen(line), why, sizeof why);
     free(line);
     if (rc != 0)
         probes_set_why(err, err_len, "%s", why);

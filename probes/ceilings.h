@@ -126,6 +126,13 @@ typedef struct {
     int n_steps;
 } probes_ceiling_plan;
 
+/* How the cache file is written: atomically, by the writer every output
+ * goes through (exports/atomic.h). Probes sit below exports, so the program
+ * (hstprof.c, the tests' harness) hands it in once at start; without it a
+ * save fails with one line. */
+typedef int (*probes_file_writer)(const char *path, const char *data, size_t len, char *err, size_t err_size);
+void probes_set_file_writer(probes_file_writer writer);
+
 /* opts may be NULL. 0 ok, -1 with err. */
 int probes_ceilings_plan(const probes_ceiling_opts *opts, probes_ceiling_plan *plan, char *err, size_t err_len);
 /* "triad, 2 threads", "L2 read, 1 thread", "L3 size check". */

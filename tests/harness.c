@@ -1,6 +1,9 @@
 /* harness.c — see harness.h. Linked into every test binary by the Makefile. */
 #include "tests/harness.h"
 
+#include "exports/atomic.h"
+#include "probes/ceilings.h"
+
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -52,6 +55,7 @@ static void remove_work_dir(void)
 /* The repository, the binary under test, then the private directory. */
 __attribute__((constructor)) static void harness_enter_private_dir(void)
 {
+    probes_set_file_writer(export_write_atomic); /* as hstprof.c's main does */
     const char *src = getenv("HSTPROF_SOURCE_DIR");
     if (src && *src) {
         if (!realpath(src, source_dir))
