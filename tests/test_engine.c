@@ -694,6 +694,18 @@ static void straggler_task(void *ctx, int task)
     nanosleep(&held, NULL);
 }
 
+/* The opposite: the caller's tasks are the slow ones (2 ms each) and the
+ * worker's instant, so the team finishes well before the caller alone would. */
+static void slow_caller_task(void *ctx, int task)
+{
+    (void)ctx;
+    (void)task;
+    if (!on_caller_thread)
+        return;
+    struct timespec held = {0, 2 * 1000 * 1000};
+    nanosleep(&held, NULL);
+}
+
 static int run_straggler_jobs(hst_pool *p, int jobs)
 {
     hst_pool_contention_stats st;
@@ -729,6 +741,33 @@ static void test_pool_runs_solo_after_workers_stall_and_says_so(void **state)
     uint64_t solo_before = st.jobs_solo;
     hst_pool_contention(p, &st);
     assert_int_equal(st.jobs_solo, solo_before + 1);
+    hst_pool_free(p);
+}
+
+/* One window of stalled jobs between windows in which the team beats the
+ * caller alone is a burst, not a competitor: the pool keeps its team. */
+static void test_pool_keeps_the_team_through_a_lone_slow_window(void **state)
+{
+    (void)state;
+    hst_error err = {{0}};
+    on_caller_thread = 1;
+    hst_pool *p = hst_pool_create(2, NULL, NULL, &err);
+    assert_non_null(p);
+    hst_pool_contention_stats st;
+    hst_pool_run(p, 4, slow_caller_task, NULL); /* opens the first window */
+    for (int burst = 0; burst < 2; burst++) {
+        assert_int_equal(run_straggler_jobs(p, 16), 16);
+        for (int i = 0; i < 16; i++)
+            hst_pool_run(p, 4, slow_caller_task, NULL);
+        hst_pool_contention(p, &st);
+        assert_int_equal(st.solo_now, 0);
+    }
+    assert_int_equal(st.solo_periods, 0);
+    assert_true(st.stalls >= 2);
+    /* The same stalls window after window are a competitor. */
+    assert_true(run_straggler_jobs(p, 64) < 64);
+    hst_pool_contention(p, &st);
+    assert_int_equal(st.solo_periods, 1);
     hst_pool_free(p);
 }
 
@@ -775,6 +814,7 @@ int main(void)
         cmocka_unit_test(test_pool_runs_every_task_once_and_reports_threads),
         cmocka_unit_test(test_pool_runs_every_task_of_a_big_job_once),
         cmocka_unit_test(test_pool_runs_solo_after_workers_stall_and_says_so),
+        cmocka_unit_test(test_pool_keeps_the_team_through_a_lone_slow_window),
         cmocka_unit_test(test_pool_keeps_the_team_when_not_adaptive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
