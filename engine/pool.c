@@ -52,8 +52,10 @@
  * duration of the tasks the caller ran in that job plus STALL_SLACK_NS:
  * imbalance costs at most about one task, a descheduled worker costs a time
  * slice (milliseconds). A window closes after WINDOW_JOBS team jobs and
- * WINDOW_NS; CONTENDED_WINDOWS slow windows in a row turn solo mode on. The
- * caller's time per task is remembered for RATE_SLOTS job shapes (function,
+ * WINDOW_NS; CONTENDED_WINDOWS slow windows in a row turn solo mode on (two
+ * windows of 2 ms catch a competitor as soon as one of 5 ms would; a burst
+ * of a millisecond or two spoils one of them, rarely both). The caller's
+ * time per task is remembered for RATE_SLOTS job shapes (function,
  * task count); a faster sample replaces it at once, a slower one moves it by
  * 1/RATE_RISE (the rate can rise, say with the clock, but one descheduled
  * task cannot raise it). The solo period starts at SOLO_MIN_NS (another
@@ -63,7 +65,7 @@
 #define STALL_TASKS 4
 #define STALL_SLACK_NS 50000
 #define WINDOW_JOBS 16
-#define WINDOW_NS 5000000ull
+#define WINDOW_NS 2000000ull
 #define CONTENDED_WINDOWS 2
 #define RATE_SLOTS 64
 #define RATE_RISE 64
