@@ -659,8 +659,13 @@ static const kernel_impl *current_impl(void)
 #define WIDE_PANELS 8
 /* Outputs of this size or more are written with non-temporal stores. */
 #define STREAM_BYTES (4u << 20)
-/* Below this many multiply-adds, waking workers costs more than it saves. */
-#define SERIAL_MACS (1 << 16)
+/* Below this many multiply-adds, handing the job to the team costs more than
+ * it saves. Between the jobs of a token the workers are still polling, so a
+ * hand-over costs a microsecond or two: a 128x128 decode matmul (16K) stays
+ * on the caller, a d_model 128 QKV group (48K) or FFN (64K) is shared
+ * (hst-v4 2-thread decode ~7% faster than with the line at 64K). Which
+ * thread runs a task never changes its result. */
+#define SERIAL_MACS (1 << 15)
 
 typedef struct {
     const float *X;

@@ -15,25 +15,27 @@
  * one), the scheduler shares the cores out: the team's threads spend time
  * waiting for a core, and whenever the thread the others wait for is the
  * one waiting, everyone waits, so two threads end up slower than one. The
- * pool measures it over windows of jobs: the time its threads were kept
- * off a core (the kernel's run delay, /proc/self/task/TID/schedstat) and
- * the caller's waits for a worker descheduled in the middle of a task. When
- * either exceeds a share of the window, the pool runs jobs on the calling
- * thread alone for a while (its workers sleep), then tries the team again.
- * hst_pool_contention reports it, so a run says it happened instead of
- * hiding it.
+ * pool judges the team by its progress: over a window of team jobs it sums
+ * each job's wall time and what the caller alone would have taken for it
+ * (the job's task count times the caller's own time per task on jobs of
+ * that function and size, the fastest seen lately, so a task the caller was
+ * descheduled in does not inflate it). When the team was slower than that
+ * in consecutive windows, the pool runs jobs on the calling thread alone for
+ * a while (its workers sleep), then tries the team again. A lone burst (the
+ * host taking a vCPU for a millisecond or two) spoils one window, not two,
+ * and a team that still beats one thread is kept however often its threads
+ * wait. hst_pool_contention reports it, so a run says it happened instead
+ * of hiding it.
  *
  * Waiting. Between jobs, workers poll for a short while (the jobs of one
  * token come back to back), then sleep on a futex: an idle or solo engine
  * spins on no core that another thread needs. */
 #include "engine/internal.h"
 
-#include <fcntl.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
@@ -46,28 +48,36 @@
  * back task (16 bits each; bigger jobs run in slices of MAX_SLICE tasks). */
 #define MAX_SLICE 0xffff
 /* Contention detection (see the file comment). A caller's wait counts as a
- * stall when it exceeds STALL_TASKS times the mean duration of the tasks the
- * caller ran in that job plus STALL_SLACK_NS: imbalance costs at most about
- * one task, a descheduled worker costs a time slice (milliseconds). A window
- * closes after WINDOW_JOBS team jobs and WINDOW_NS. Jobs run solo for a
- * period, then a window of team jobs measures again, when in the window
- * the stalls exceed 1/STALL_SHARE of its time or the team's threads waited
- * for a core (summed) for more than 1/DELAY_SHARE of it. One CPU-bound
- * competitor on as many PUs as threads keeps two threads off their cores
- * about 2/3 of the time in sum (three runnable threads, two cores), light
- * background work a few percent; a team is about 1.5x one thread, so losing
- * a quarter of its time to waits leaves it no faster than the caller alone.
- * The period starts at SOLO_MIN_NS (another process's burst passes quickly)
- * and doubles up to SOLO_MAX_NS while each team window finds contention
- * again (a competitor that stays costs a window every half second). */
+ * stall (reported, not acted on) when it exceeds STALL_TASKS times the mean
+ * duration of the tasks the caller ran in that job plus STALL_SLACK_NS:
+ * imbalance costs at most about one task, a descheduled worker costs a time
+ * slice (milliseconds). A window closes after WINDOW_JOBS team jobs and
+ * WINDOW_NS; CONTENDED_WINDOWS slow windows in a row turn solo mode on (two
+ * windows of 2 ms catch a competitor as soon as one of 5 ms would; a burst
+ * of a millisecond or two spoils one of them, rarely both). The caller's
+ * time per task is remembered for RATE_SLOTS job shapes (function,
+ * task count); a faster sample replaces it at once, a slower one moves it by
+ * 1/RATE_RISE (the rate can rise, say with the clock, but one descheduled
+ * task cannot raise it). The solo period starts at SOLO_MIN_NS (another
+ * process's burst passes quickly) and doubles up to SOLO_MAX_NS while each
+ * team window finds contention again (a competitor that stays costs two
+ * windows every second). */
 #define STALL_TASKS 4
 #define STALL_SLACK_NS 50000
 #define WINDOW_JOBS 16
-#define WINDOW_NS 5000000ull
-#define STALL_SHARE 4
-#define DELAY_SHARE 4
+#define WINDOW_NS 2000000ull
+#define CONTENDED_WINDOWS 2
+#define RATE_SLOTS 64
+#define RATE_RISE 64
 #define SOLO_MIN_NS 32000000ull
 #define SOLO_MAX_NS 512000000ull
+
+/* The caller's own time per task on one job shape. */
+typedef struct {
+    hst_task_fn fn;
+    int n_tasks;
+    uint64_t task_ns;
+} task_rate;
 
 typedef struct {
     _Alignas(64) _Atomic uint64_t word; /* tag << 32 | front << 16 | back */
@@ -106,9 +116,9 @@ struct hst_pool {
 
     /* Contention detection: the caller's alone. */
     int adaptive;
-    int *schedstat_fd;   /* [n_threads]: /proc/self/task/TID/schedstat, -1 when unreadable */
-    uint64_t window_start, window_delay0, window_stall_ns, solo_until, solo_ns;
-    int window_jobs;
+    task_rate rates[RATE_SLOTS];
+    uint64_t window_start, window_team_ns, window_alone_ns, solo_until, solo_ns;
+    int window_jobs, contended_windows;
     _Atomic int solo;
     _Atomic uint64_t jobs, jobs_solo, stalls, solo_periods;
     /* The workers' hst_thread_bytes_saved, taken by hst_forward (its own line:
@@ -266,21 +276,30 @@ static void wait_for_tasks(hst_pool *p, int n)
     atomic_store(&p->caller_sleeping, 0);
 }
 
-static void run_solo(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx)
+/* Runs every task on the calling thread; returns the time it took. */
+static uint64_t run_solo(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx)
 {
     worker *w = p ? &p->workers[0] : NULL;
     uint64_t t0 = w ? hst_now_ns() : 0;
     for (int t = 0; t < n_tasks; t++)
         fn(ctx, t);
-    if (w) {
-        note_cpu(w);
-        atomic_fetch_add_explicit(&w->busy_ns, hst_now_ns() - t0, memory_order_relaxed);
-    }
+    if (!w)
+        return 0;
+    uint64_t took = hst_now_ns() - t0;
+    note_cpu(w);
+    atomic_fetch_add_explicit(&w->busy_ns, took, memory_order_relaxed);
+    return took;
 }
 
-/* One slice of at most MAX_SLICE tasks on the team; returns the caller's
- * wait beyond what imbalance explains (the stall), in ns. */
-static uint64_t run_team_slice(hst_pool *p, int base, int n, hst_task_fn fn, void *ctx)
+/* What the caller saw of one team job: its wait beyond what imbalance
+ * explains (the stall), and the tasks it ran with their time. */
+typedef struct {
+    uint64_t stall_ns, caller_ns;
+    int caller_tasks;
+} team_share;
+
+/* One slice of at most MAX_SLICE tasks on the team; adds the caller's share to *share. */
+static void run_team_slice(hst_pool *p, int base, int n, hst_task_fn fn, void *ctx, team_share *share)
 {
     const int T = p->n_threads;
     unsigned tag = atomic_load_explicit(&p->generation, memory_order_relaxed) + 1;
@@ -308,65 +327,81 @@ static uint64_t run_team_slice(hst_pool *p, int base, int n, hst_task_fn fn, voi
     wait_for_tasks(p, n);
     uint64_t wait = hst_now_ns() - t1;
     uint64_t explained = (ran ? STALL_TASKS * (t1 - t0) / (uint64_t)ran : 0) + STALL_SLACK_NS;
-    return wait > explained ? wait : 0;
+    share->stall_ns += wait > explained ? wait : 0;
+    share->caller_ns += t1 - t0;
+    share->caller_tasks += ran;
 }
 
-/* Nanoseconds the team's threads have waited for a core (run delay), summed;
- * UINT64_MAX when the kernel does not say. */
-static uint64_t team_run_delay(const hst_pool *p)
+/* The remembered rate of the caller on jobs of fn with n_tasks tasks. */
+static task_rate *rate_of(hst_pool *p, hst_task_fn fn, int n_tasks)
 {
-    uint64_t sum = 0;
-    for (int i = 0; i < p->n_threads; i++) {
-        char buf[96];
-        unsigned long long run, delay;
-        ssize_t got = p->schedstat_fd[i] >= 0 ? pread(p->schedstat_fd[i], buf, sizeof buf - 1, 0) : -1;
-        if (got <= 0)
-            return UINT64_MAX;
-        buf[got] = 0;
-        if (sscanf(buf, "%llu %llu", &run, &delay) != 2)
-            return UINT64_MAX;
-        sum += delay;
-    }
-    return sum;
+    uintptr_t key = (uintptr_t)fn ^ (uintptr_t)n_tasks * 0x9e3779b97f4a7c15ull;
+    task_rate *r = &p->rates[(key ^ key >> 17) % RATE_SLOTS];
+    if (r->fn != fn || r->n_tasks != n_tasks)
+        *r = (task_rate){fn, n_tasks, 0};
+    return r;
+}
+
+/* Takes a sample of the caller's time per task (tasks > 0); returns the rate. */
+static uint64_t note_rate(task_rate *r, uint64_t ns, int tasks)
+{
+    uint64_t sample = ns / (uint64_t)tasks;
+    if (r->task_ns == 0 || sample < r->task_ns)
+        r->task_ns = sample;
+    else
+        r->task_ns += (sample - r->task_ns) / RATE_RISE;
+    return r->task_ns;
 }
 
 static void open_window(hst_pool *p, uint64_t now)
 {
     p->window_start = now;
-    p->window_delay0 = team_run_delay(p);
-    p->window_stall_ns = 0;
+    p->window_team_ns = 0;
+    p->window_alone_ns = 0;
     p->window_jobs = 0;
 }
 
-/* Closes a window of team jobs: threads kept off their cores, or a caller
- * stalled by a descheduled worker, turn solo mode on. */
-static void account_team_job(hst_pool *p, uint64_t stall_ns)
+static void go_solo(hst_pool *p, uint64_t now)
 {
-    if (stall_ns)
+    atomic_store_explicit(&p->solo, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->solo_periods, 1, memory_order_relaxed);
+    p->solo_until = now + p->solo_ns;
+    p->solo_ns = p->solo_ns * 2 < SOLO_MAX_NS ? p->solo_ns * 2 : SOLO_MAX_NS;
+    p->window_start = 0;
+    p->contended_windows = 0;
+}
+
+/* Adds a team job of wall time wall_ns to the window; a window in which the
+ * team took longer than the caller alone would have is a contended one, and
+ * CONTENDED_WINDOWS of them in a row turn solo mode on. */
+static void account_team_job(hst_pool *p, hst_task_fn fn, int n_tasks, uint64_t wall_ns, const team_share *share)
+{
+    if (share->stall_ns)
         atomic_fetch_add_explicit(&p->stalls, 1, memory_order_relaxed);
     if (!p->adaptive)
         return;
+    task_rate *r = rate_of(p, fn, n_tasks);
+    uint64_t task_ns = share->caller_tasks ? note_rate(r, share->caller_ns, share->caller_tasks) : r->task_ns;
     uint64_t now = hst_now_ns();
     if (p->window_start == 0) {
         open_window(p, now);
         return;
     }
-    p->window_stall_ns += stall_ns;
-    uint64_t wall = now - p->window_start;
-    if (++p->window_jobs < WINDOW_JOBS || wall < WINDOW_NS)
-        return;
-    uint64_t delay = team_run_delay(p);
-    int delayed = delay != UINT64_MAX && p->window_delay0 != UINT64_MAX &&
-                  (delay - p->window_delay0) * DELAY_SHARE > wall;
-    if (delayed || p->window_stall_ns * STALL_SHARE > wall) {
-        atomic_store_explicit(&p->solo, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&p->solo_periods, 1, memory_order_relaxed);
-        p->solo_until = now + p->solo_ns;
-        p->solo_ns = p->solo_ns * 2 < SOLO_MAX_NS ? p->solo_ns * 2 : SOLO_MAX_NS;
-        p->window_start = 0;
-        return;
+    if (task_ns) {
+        p->window_team_ns += wall_ns;
+        p->window_alone_ns += task_ns * (uint64_t)n_tasks;
     }
-    p->solo_ns = SOLO_MIN_NS; /* a clean window: the next period starts short */
+    if (++p->window_jobs < WINDOW_JOBS || now - p->window_start < WINDOW_NS)
+        return;
+    if (p->window_team_ns > p->window_alone_ns) {
+        if (++p->contended_windows >= CONTENDED_WINDOWS) {
+            go_solo(p, now);
+            return;
+        }
+    } else {
+        p->contended_windows = 0;
+        p->solo_ns = SOLO_MIN_NS; /* a clean window: the next period starts short */
+    }
     open_window(p, now);
 }
 
@@ -392,15 +427,17 @@ void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx)
     atomic_fetch_add_explicit(&p->jobs, 1, memory_order_relaxed);
     if (still_solo(p)) {
         atomic_fetch_add_explicit(&p->jobs_solo, 1, memory_order_relaxed);
-        run_solo(p, n_tasks, fn, ctx);
+        /* The caller's rate, measured where it matters: alone. */
+        note_rate(rate_of(p, fn, n_tasks), run_solo(p, n_tasks, fn, ctx), n_tasks);
         return;
     }
-    uint64_t stall = 0;
+    team_share share = {0, 0, 0};
+    uint64_t t0 = hst_now_ns();
     for (int base = 0; base < n_tasks; base += MAX_SLICE) {
         int n = n_tasks - base < MAX_SLICE ? n_tasks - base : MAX_SLICE;
-        stall += run_team_slice(p, base, n, fn, ctx);
+        run_team_slice(p, base, n, fn, ctx, &share);
     }
-    account_team_job(p, stall);
+    account_team_job(p, fn, n_tasks, hst_now_ns() - t0, &share);
 }
 
 uint64_t hst_pool_take_bytes_saved(hst_pool *p)
@@ -416,6 +453,7 @@ void hst_pool_set_adaptive(hst_pool *p, int on)
         return;
     p->adaptive = on;
     p->window_start = 0;
+    p->contended_windows = 0;
     if (!on)
         atomic_store_explicit(&p->solo, 0, memory_order_relaxed);
 }
@@ -455,12 +493,10 @@ hst_pool *hst_pool_create(int n_threads, hst_thread_start_fn on_start, void *use
     hst_pool *p = aligned_alloc(64, (sizeof *p + 63) / 64 * 64);
     worker *workers = calloc((size_t)n_threads, sizeof *workers);
     task_range *ranges = aligned_alloc(64, (size_t)n_threads * sizeof *ranges);
-    int *fds = malloc((size_t)n_threads * sizeof *fds);
-    if (!p || !workers || !ranges || !fds) {
+    if (!p || !workers || !ranges) {
         free(p);
         free(workers);
         free(ranges);
-        free(fds);
         hst_set_error(err, "threads: out of memory");
         return NULL;
     }
@@ -468,15 +504,12 @@ hst_pool *hst_pool_create(int n_threads, hst_thread_start_fn on_start, void *use
     p->n_threads = n_threads;
     p->workers = workers;
     p->ranges = ranges;
-    p->schedstat_fd = fds;
     p->on_start = on_start;
     p->on_start_user = user;
     p->adaptive = 1;
     p->solo_ns = SOLO_MIN_NS;
-    for (int i = 0; i < n_threads; i++) {
+    for (int i = 0; i < n_threads; i++)
         init_worker(p, i);
-        fds[i] = -1;
-    }
     atomic_store(&workers[0].tid, (int)syscall(SYS_gettid));
     if (on_start)
         on_start(0, user);
@@ -492,11 +525,6 @@ hst_pool *hst_pool_create(int n_threads, hst_thread_start_fn on_start, void *use
     for (int i = 1; i < n_threads; i++)
         while (atomic_load(&workers[i].tid) == 0)
             sched_yield();
-    for (int i = 0; i < n_threads; i++) {
-        char path[64];
-        snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", atomic_load(&workers[i].tid));
-        fds[i] = open(path, O_RDONLY | O_CLOEXEC);
-    }
     return p;
 }
 
@@ -509,12 +537,8 @@ void hst_pool_free(hst_pool *p)
     futex_wake((_Atomic int *)&p->generation, p->n_threads);
     for (int i = 1; i < p->n_threads; i++)
         pthread_join(p->workers[i].thread, NULL);
-    for (int i = 0; i < p->n_threads; i++)
-        if (p->schedstat_fd[i] >= 0)
-            close(p->schedstat_fd[i]);
     free(p->workers);
     free(p->ranges);
-    free(p->schedstat_fd);
     free(p);
 }
 

@@ -29,13 +29,13 @@ uint64_t hst_pool_thread_migrations(const hst_pool *p, int i);
 /* Nanoseconds worker i spent running tasks (its load), since creation. */
 uint64_t hst_pool_thread_busy_ns(const hst_pool *p, int i);
 
-/* Contention (pool.c): when a worker keeps stalling the caller (another
- * process wants its core), the pool runs jobs on the calling thread alone for
- * a while and then measures again. Results are the same either way; the
+/* Contention (pool.c): when the team keeps taking longer over its jobs than
+ * the calling thread alone would (another process wants a core), the pool
+ * runs jobs on the calling thread alone for a while and then measures again. Results are the same either way; the
  * figures say how the threads were actually used. Counts since creation. */
 typedef struct {
     uint64_t jobs;         /* jobs of more than one task on a pool of more than one thread */
-    uint64_t jobs_solo;    /* of those, run by the calling thread alone because of stalls */
+    uint64_t jobs_solo;    /* of those, run by the calling thread alone because of contention */
     uint64_t stalls;       /* team jobs in which the caller waited for a descheduled worker */
     uint64_t solo_periods; /* times the pool went solo */
     int solo_now;          /* 1 while it runs jobs alone */

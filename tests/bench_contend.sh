@@ -31,14 +31,16 @@ cd "$WORK" || exit 1
 
 ids=$(seq 0 $((PROMPT - 1)) | awk '{printf "%s%d", (NR > 1 ? "," : ""), ($1 * 37) % 256}')
 
-# One run: "prefill_tok_per_s decode_tok_per_s share_on_one_thread".
+# One run: "prefill_tok_per_s decode_tok_per_s share_on_one_thread". The
+# JSON goes to a file and is read after the run: a reader started beside it
+# (python's start-up) would be a competitor in the "quiet" condition.
 run_once() {
     "$HSTPROF" run -m "$MODEL" --precision "$PRECISION" -t "$1" --prompt-tokens "$ids" -n "$TOKENS" \
-        --no-probes --format json 2>/dev/null |
-        python3 -c 'import json, sys
-d = json.load(sys.stdin)
+        --no-probes --format json >"$WORK/run.json" 2>/dev/null || return 1
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
 c = d.get("thread_contention", {}).get("share_on_one_thread")
-print(d["prefill_tok_per_s"], d["decode_tok_per_s"], 0 if c is None else c)'
+print(d["prefill_tok_per_s"], d["decode_tok_per_s"], 0 if c is None else c)' "$WORK/run.json"
 }
 
 median() { sort -g | awk '{a[NR] = $1} END {print (NR ? a[int((NR + 1) / 2)] : "nan")}'; }

@@ -694,6 +694,58 @@ static void straggler_task(void *ctx, int task)
     nanosleep(&held, NULL);
 }
 
+/* The opposite: the caller's tasks are the slow ones (2 ms each) and the
+ * worker's instant, so the team finishes well before the caller alone would. */
+static void slow_caller_task(void *ctx, int task)
+{
+    (void)ctx;
+    (void)task;
+    if (!on_caller_thread)
+        return;
+    struct timespec held = {0, 2 * 1000 * 1000};
+    nanosleep(&held, NULL);
+}
+
+/* A mildly slow team: the caller's task takes 4 ms (8 ms for both alone),
+ * the worker's ends 10 ms after the job starts, so the team takes about 5/4
+ * of the caller's time: slower, but not far slower. */
+static struct timespec mild_job_start;
+
+static void mildly_slow_team_task(void *ctx, int task)
+{
+    (void)ctx;
+    (void)task;
+    if (on_caller_thread) {
+        uint64_t t0 = hst_now_ns();
+        while (hst_now_ns() - t0 < 4000000)
+            ;
+        return;
+    }
+    struct timespec until = mild_job_start;
+    until.tv_nsec += 10 * 1000 * 1000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) != 0)
+        ;
+}
+
+/* Runs up to jobs mildly slow team jobs, until the pool goes solo when
+ * until_solo; returns how many ran. */
+static int run_mildly_slow_team_jobs(hst_pool *p, int jobs, int until_solo)
+{
+    hst_pool_contention_stats st;
+    for (int i = 0; i < jobs; i++) {
+        clock_gettime(CLOCK_MONOTONIC, &mild_job_start);
+        hst_pool_run(p, 2, mildly_slow_team_task, NULL);
+        hst_pool_contention(p, &st);
+        if (until_solo && st.solo_now)
+            return i + 1;
+    }
+    return jobs;
+}
+
 static int run_straggler_jobs(hst_pool *p, int jobs)
 {
     hst_pool_contention_stats st;
@@ -714,7 +766,8 @@ static void test_pool_runs_solo_after_workers_stall_and_says_so(void **state)
     on_caller_thread = 1;
     hst_pool *p = hst_pool_create(2, NULL, NULL, &err);
     assert_non_null(p);
-    run_straggler_jobs(p, 64);
+    /* Solo after two windows: the first job opens one, 16 close each. */
+    assert_true(run_straggler_jobs(p, 64) <= 33);
     hst_pool_contention_stats st;
     hst_pool_contention(p, &st);
     assert_int_equal(st.solo_now, 1);
@@ -729,6 +782,37 @@ static void test_pool_runs_solo_after_workers_stall_and_says_so(void **state)
     uint64_t solo_before = st.jobs_solo;
     hst_pool_contention(p, &st);
     assert_int_equal(st.jobs_solo, solo_before + 1);
+    hst_pool_free(p);
+}
+
+/* One window in which the team is somewhat slower than the caller alone,
+ * between windows in which it beats it, is a burst, not a competitor: the
+ * pool keeps its team. Two such windows in a row are a competitor. */
+static void test_pool_keeps_the_team_through_a_lone_slow_window(void **state)
+{
+    (void)state;
+    hst_error err = {{0}};
+    on_caller_thread = 1;
+    hst_pool *p = hst_pool_create(2, NULL, NULL, &err);
+    assert_non_null(p);
+    hst_pool_contention_stats st;
+    /* Good jobs of 16 tasks: the worker has half of them to steal even if
+     * it wakes late on a loaded machine. */
+    hst_pool_run(p, 16, slow_caller_task, NULL); /* opens the first window */
+    for (int burst = 0; burst < 2; burst++) {
+        run_mildly_slow_team_jobs(p, 16, 0);
+        for (int i = 0; i < 16; i++)
+            hst_pool_run(p, 16, slow_caller_task, NULL);
+        hst_pool_contention(p, &st);
+        assert_int_equal(st.solo_now, 0);
+    }
+    assert_int_equal(st.solo_periods, 0);
+    /* Two slow windows in a row (a worker that wakes too late to take its
+     * task makes a window even, so a loaded machine may need a few). */
+    assert_true(run_mildly_slow_team_jobs(p, 160, 1) < 160);
+    hst_pool_contention(p, &st);
+    assert_int_equal(st.solo_periods, 1);
+    assert_int_equal(st.solo_now, 1);
     hst_pool_free(p);
 }
 
@@ -775,6 +859,7 @@ int main(void)
         cmocka_unit_test(test_pool_runs_every_task_once_and_reports_threads),
         cmocka_unit_test(test_pool_runs_every_task_of_a_big_job_once),
         cmocka_unit_test(test_pool_runs_solo_after_workers_stall_and_says_so),
+        cmocka_unit_test(test_pool_keeps_the_team_through_a_lone_slow_window),
         cmocka_unit_test(test_pool_keeps_the_team_when_not_adaptive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
