@@ -159,7 +159,8 @@ matrix() {
     expect 2 "--trace .*does not exist" run --trace /nonexistent/dir/t.csv -n 2
     expect 2 "--dump-logits .*does not exist" run --dump-logits /nonexistent/dir/l.f32 -n 2
     expect 2 "--dump-logits .*is a directory" run --dump-logits "$out" -n 2
-    expect 2 "/etc/passwd is not a directory" run --export /etc/passwd/x.md -n 2
+    echo "a regular file" >"$WORK/plain-file" # private: never a system path as a writer's target
+    expect 2 "plain-file is not a directory" run --export "$WORK/plain-file/x.md" -n 2
     expect 2 "--export: the file name is empty" run --export '' -n 2
     expect 2 "--log: the file name is empty" run --log '' --title t -n 2
     expect 2 "--trace: the file name is empty" run --trace '' -n 2

@@ -73,7 +73,7 @@ for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     wait_until 120 scraped_tokens "$url" "$WORK/scrape.txt"
     check_exposition "run --metrics-listen" "$WORK/scrape.txt"
     check "the endpoint answers 404 elsewhere" \
-        $([ "$(curl -s -o /dev/null -w '%{http_code}' "${url%/metrics}/other")" = 404 ]; echo $?)
+        $([ "$(curl -s -o "$WORK/other.body" -w '%{http_code}' "${url%/metrics}/other")" = 404 ]; echo $?)
     # a second server on the same port: one line, exit 1, before any work
     port=${url##*:}
     port=${port%%/*}
