@@ -96,6 +96,10 @@ build/%.o: %.c | build/.deps-build.ok
 	@mkdir -p $(dir $@)
 	$(call say,CC,$@)$(CC) $(CFLAGS_BASE) $(OPT) $(DEPFLAGS) -c -o $@ $<
 
+# The test programs themselves only drive the library: -O1 halves their
+# compile time (16 s of CPU at -O3); the library they test stays at $(OPT).
+build/tests/%.o: OPT := -O1
+
 $(TEST_BIN): build/tests/%: build/tests/%.o $(HELPER_OBJ) build/libhstprof.a
 	$(call say,LD,$@)$(CC) $(CFLAGS_BASE) $(OPT) -o $@ $^ $(LIBS) -lcmocka
 
