@@ -326,6 +326,12 @@ typedef struct {
     hst_epilogue epi;
 } hst_matmul_out;
 void hst_matmul_group(hst_pool *pool, const float *X, int S, int ldx, const hst_matmul_out *outs, int n);
+/* Inside a pool task: rows 0..S-1 of one product on this thread, as hst_matmul
+ * computes them, without counting the weight's bytes; the caller counts each
+ * weight once per call with hst_matmul_count_read. */
+void hst_matmul_rows(const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y, int ldy,
+                     hst_epilogue epi);
+void hst_matmul_count_read(const hst_packed *W);
 /* Same computation on the calling thread only (small matrices of the lattice). */
 void hst_matmul_serial(const float *X, int S, int ldx, const hst_packed *W,
                        const float *bias, float *Y, int ldy, hst_epilogue epi);

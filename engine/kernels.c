@@ -779,6 +779,22 @@ void hst_matmul(hst_pool *pool, const float *X, int S, int ldx, const hst_packed
     hst_pool_run(pool, matmul_tasks(&j), matmul_task, &j);
 }
 
+/* Rows 0..S-1 of one product on the calling thread, every panel: the fused
+ * row jobs of a PreBlock (preblock.c) call this from inside their own task.
+ * Each element is computed as hst_matmul computes it (the same kernel and
+ * chain over k); nothing is streamed (a task's rows are small) and nothing is
+ * counted in hst_thread_bytes_saved (the caller counts each weight once with
+ * hst_matmul_count_read). */
+void hst_matmul_rows(const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y, int ldy,
+                     hst_epilogue epi)
+{
+    matmul_job j = matmul_job_for(X, S, ldx, W, bias, Y, ldy, epi);
+    j.stream = 0;
+    matmul_block(&j, 0, S, 0, (W->N + HST_NR - 1) / HST_NR);
+}
+
+void hst_matmul_count_read(const hst_packed *W) { hst_thread_bytes_saved += bytes_saved(W); }
+
 #define MATMUL_GROUP_MAX 4
 
 typedef struct {

@@ -53,9 +53,86 @@ size_t hst_kv_v_floats(int d_model, int max_seq_len) { return (size_t)max_seq_le
 
 /* ---- the computation (spec 4.2) --------------------------------------------------- */
 
-/* Spec 4.2 with fused epilogues: bias, ReLU and the residual adds happen as
- * the matmul stores its tile; attention streams over the cache (no S x S). */
-void hst_preblock_run(const hst_block_rt *B, const hst_block_io *io, int n, int t0)
+/* ---- the forward ----------------------------------------------------------------
+ * Spec 4.2 with fused epilogues: bias, ReLU and the residual adds happen as
+ * the matmul stores its tile; attention streams over the cache (no S x S).
+ *
+ * A call of many rows (a prefill) runs as three jobs of the pool: the rows'
+ * LN1, Q, K, V and K-cache stores; the attention (which needs every key of
+ * the call); then per block of rows the out-projection, LN2 and the FFN. A
+ * task keeps its rows' intermediates (the normalised rows, the 4D hidden
+ * rows) in its core's caches from one product to the next, where the
+ * per-product path wrote each whole [n][4D] intermediate out and read it
+ * back, and two threads meet at 3 barriers per block instead of 7. Every
+ * element is computed by the same kernel as on the per-product path, so the
+ * results are bit-identical; a call of a few rows (decode) keeps that path,
+ * whose tasks split the weights' panels between the threads. */
+
+/* Rows per task of the fused jobs: four of the AVX-512 kernel's 8-row tiles
+ * per weight panel read from L2. */
+#define FUSED_ROWS_PER_TASK 32
+/* Below this many rows a call takes the per-product path. */
+#define FUSED_MIN_ROWS 16
+
+typedef struct {
+    const hst_block_rt *B;
+    const hst_block_io *io;
+    int n, t0;
+} block_rows_job;
+
+static void task_rows(const block_rows_job *j, int task, int *r0, int *m)
+{
+    *r0 = task * FUSED_ROWS_PER_TASK;
+    *m = j->n - *r0 < FUSED_ROWS_PER_TASK ? j->n - *r0 : FUSED_ROWS_PER_TASK;
+}
+
+static void qkv_rows_task(void *ctx, int task)
+{
+    const block_rows_job *j = ctx;
+    const hst_block_rt *B = j->B;
+    const hst_block_io *io = j->io;
+    const int D = io->D;
+    int r0, m;
+    task_rows(j, task, &r0, &m);
+    for (int r = r0; r < r0 + m; r++)
+        hst_layernorm(io->x + (size_t)r * D, B->ln1_g, B->ln1_b, io->a + (size_t)r * D, D);
+    const float *a = io->a + (size_t)r0 * D;
+    hst_matmul_rows(a, m, D, &B->wq, NULL, io->q + (size_t)r0 * D, D, HST_EPI_NONE);
+    hst_matmul_rows(a, m, D, &B->wk, NULL, io->kstage + (size_t)r0 * D, D, HST_EPI_NONE);
+    hst_matmul_rows(a, m, D, &B->wv, NULL, io->vc + (size_t)(j->t0 + r0) * D, D, HST_EPI_NONE);
+    /* Each row writes only its own position's column of the transposed blocks. */
+    hst_kcache_store(io->kt, io->kstage + (size_t)r0 * D, D, m, j->t0 + r0, io->nh, D / io->nh, io->key_blocks);
+}
+
+static void ffn_rows_task(void *ctx, int task)
+{
+    const block_rows_job *j = ctx;
+    const hst_block_rt *B = j->B;
+    const hst_block_io *io = j->io;
+    const int D = io->D;
+    int r0, m;
+    task_rows(j, task, &r0, &m);
+    float *x = io->x + (size_t)r0 * D, *hidden = io->hidden + (size_t)r0 * 4 * D;
+    hst_matmul_rows(io->att + (size_t)r0 * D, m, D, &B->wo, NULL, x, D, HST_EPI_ADD);
+    for (int r = r0; r < r0 + m; r++)
+        hst_layernorm(io->x + (size_t)r * D, B->ln2_g, B->ln2_b, io->a + (size_t)r * D, D);
+    hst_matmul_rows(io->a + (size_t)r0 * D, m, D, &B->w1, B->b1, hidden, 4 * D, HST_EPI_RELU);
+    hst_matmul_rows(hidden, m, 4 * D, &B->w2, B->b2, x, D, HST_EPI_ADD);
+}
+
+static void preblock_rows(const hst_block_rt *B, const hst_block_io *io, int n, int t0)
+{
+    const hst_packed *weights[] = {&B->wq, &B->wk, &B->wv, &B->wo, &B->w1, &B->w2};
+    for (size_t i = 0; i < sizeof weights / sizeof weights[0]; i++)
+        hst_matmul_count_read(weights[i]);
+    block_rows_job j = {B, io, n, t0};
+    int tasks = (n + FUSED_ROWS_PER_TASK - 1) / FUSED_ROWS_PER_TASK;
+    hst_pool_run(io->pool, tasks, qkv_rows_task, &j);
+    hst_attention(io->pool, io->q, io->kt, io->vc, io->att, n, t0, io->nh, io->D / io->nh, io->key_blocks);
+    hst_pool_run(io->pool, tasks, ffn_rows_task, &j);
+}
+
+static void preblock_products(const hst_block_rt *B, const hst_block_io *io, int n, int t0)
 {
     const int D = io->D, nh = io->nh, hd = D / nh;
     hst_pool *pool = io->pool;
@@ -70,6 +147,14 @@ void hst_preblock_run(const hst_block_rt *B, const hst_block_io *io, int n, int 
     hst_layernorm_rows(pool, io->x, D, io->a, D, B->ln2_g, B->ln2_b, n, D, 0);
     hst_matmul(pool, io->a, n, D, &B->w1, B->b1, io->hidden, 4 * D, HST_EPI_RELU);
     hst_matmul(pool, io->hidden, n, 4 * D, &B->w2, B->b2, io->x, D, HST_EPI_ADD);
+}
+
+void hst_preblock_run(const hst_block_rt *B, const hst_block_io *io, int n, int t0)
+{
+    if (n >= FUSED_MIN_ROWS)
+        preblock_rows(B, io, n, t0);
+    else
+        preblock_products(B, io, n, t0);
 }
 
 double hst_preblock_flops(int d_model, int n, int t0)
