@@ -415,25 +415,7 @@ typedef struct {
     float *Y;          /* at the call's first row and column */
     int ldy, ncols;    /* ncols: valid columns from the first (<= 32) */
     hst_epilogue epi;
-    int stream;        /* write whole 32-byte-aligned vectors past the caches (see hst_matmul) */
 } direct_out;
-
-/* The epilogue, or for a streamed output (HST_EPI_NONE) non-temporal stores
- * of the vectors that allow them: an output larger than the caches is
- * written once and read later, so reading its lines in first (the store
- * miss) only doubles the traffic. The values are the same. */
-__attribute__((always_inline, target("avx512f"))) static inline void
-direct_store512(const direct_out *o, __m512 t, __m512 b, float *y, __mmask16 cols)
-{
-    if (o->stream && ((uintptr_t)y & 31) == 0 && (cols == 0xffff || cols == 0xff)) {
-        __m512 v = _mm512_add_ps(t, b);
-        _mm256_stream_ps(y, _mm512_castps512_ps256(v));
-        if (cols == 0xffff)
-            _mm256_stream_ps(y + 8, _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)));
-        return;
-    }
-    epilogue512(t, b, y, cols, o->epi);
-}
 
 #define DEFINE_DIRECT512(NAME, MR, NP, ELT, LOAD)                                                            \
     __attribute__((target("avx512f"))) static void NAME(const float *X, int ldx, const void *Wp,              \
@@ -460,8 +442,8 @@ direct_store512(const direct_out *o, __m512 t, __m512 b, float *y, __mmask16 col
             __m512 s = scale ? _mm512_loadu_ps(scale + p * HST_NR) : _mm512_setzero_ps();                    \
             __m512 bias = o->bias ? _mm512_maskz_loadu_ps(cols, o->bias + p * HST_NR) : _mm512_setzero_ps(); \
             for (int r = 0; r < MR; r++)                                                                      \
-                direct_store512(o, scale ? _mm512_mul_ps(c[r][p], s) : c[r][p], bias,                         \
-                                o->Y + (size_t)r * o->ldy + p * HST_NR, cols);                                \
+                epilogue512(scale ? _mm512_mul_ps(c[r][p], s) : c[r][p], bias,                                \
+                            o->Y + (size_t)r * o->ldy + p * HST_NR, cols, o->epi);                            \
         }                                                                                                     \
     }
 
@@ -657,8 +639,9 @@ static const kernel_impl *current_impl(void)
 #define ROWS_PER_TASK 32
 #define PANELS_PER_TASK 4
 #define WIDE_PANELS 8
-/* Outputs of this size or more are written with non-temporal stores. */
-#define STREAM_BYTES (4u << 20)
+/* Outputs of this size or more are not in the caches when written: their
+ * lines are requested ahead of the stores (prefetch_for_write). */
+#define COLD_OUTPUT_BYTES (4u << 20)
 /* Below this many multiply-adds, handing the job to the team costs more than
  * it saves. Between the jobs of a token the workers are still polling, so a
  * hand-over costs a microsecond or two: a 128x128 decode matmul (16K) stays
@@ -677,7 +660,7 @@ typedef struct {
     hst_epilogue epi;
     int col_tasks, panels_per_task;
     const kernel_impl *impl; /* the calling thread's, for every task of the call */
-    int stream;              /* Y is written past the caches (matmul_job_for) */
+    int cold_output;         /* Y is larger than the caches (matmul_job_for) */
 } matmul_job;
 
 /* Rows r0..r1 (at most WIDE_MAX_ROWS) x panels p..p+np-1 with the wide kernel. */
@@ -690,6 +673,25 @@ static void wide_step(const matmul_job *j, wide_fn wide, int r0, int r1, int p, 
     wide(j->X + (size_t)r0 * j->ldx, j->ldx, Wp, j->W->scale ? j->W->scale + c0 : NULL, K, r1 - r0, np, tile);
     j->impl->store(tile, np * HST_NR, r1 - r0, ncols, j->bias ? j->bias + c0 : NULL, j->Y + (size_t)r0 * j->ldy + c0,
                   j->ldy, j->epi);
+}
+
+/* Asks for the lines of a tile's output before the tile is computed. An
+ * output much larger than the caches (all the logits of a prefill: 10 MB for
+ * hst-v4 at S = 512) is in no cache when the head writes it, and each store
+ * would miss and wait for its line to come from memory behind the FMAs (the
+ * head ran at 95-100 GFLOP/s after the blocks, 146 on its own). Requested
+ * before the tile's ~1,000 cycles of arithmetic (8 x 32 at K = 128), the
+ * lines are there when the stores come: 135-140 GFLOP/s after the blocks.
+ * Non-temporal stores, tried before, were slower still (93-97 GFLOP/s): a
+ * logits row of 5,000 floats starts 32 bytes into a line every other row,
+ * so neighbouring tasks wrote halves of the same lines. */
+static inline void prefetch_for_write(const float *y, int ldy, int rows, int ncols)
+{
+    for (int r = 0; r < rows; r++) {
+        const char *first = (const char *)(y + (size_t)r * ldy), *end = first + (size_t)ncols * sizeof *y;
+        for (const char *line = (const char *)((uintptr_t)first & ~(uintptr_t)63); line < end; line += 64)
+            __builtin_prefetch(line, 1, 3);
+    }
 }
 
 static void matmul_block(const matmul_job *j, int r0, int r1, int p0, int p1)
@@ -711,9 +713,11 @@ static void matmul_block(const matmul_job *j, int r0, int r1, int p0, int p1)
         const float *scale = j->W->scale ? j->W->scale + c0 : NULL;
         for (int r = r0; r < r1; r += mr_max) {
             int mr = r1 - r < mr_max ? r1 - r : mr_max;
+            if (j->cold_output)
+                prefetch_for_write(j->Y + (size_t)r * j->ldy + c0, j->ldy, mr, ncols);
             if (j->impl->kind == HST_KERNEL_AVX512) {
                 direct_out o = {j->bias ? j->bias + c0 : NULL, j->Y + (size_t)r * j->ldy + c0, j->ldy, ncols, j->epi,
-                                j->stream};
+                                };
                 direct512[j->W->precision][np - 1][mr](j->X + (size_t)r * j->ldx, j->ldx, Wp, scale, K, &o);
                 continue;
             }
@@ -736,8 +740,6 @@ static void matmul_task(void *ctx, int task)
     int r0 = rt * ROWS_PER_TASK, r1 = r0 + ROWS_PER_TASK < j->S ? r0 + ROWS_PER_TASK : j->S;
     int p0 = ct * per_task, p1 = p0 + per_task < panels ? p0 + per_task : panels;
     matmul_block(j, r0, r1, p0, p1);
-    if (j->stream)
-        _mm_sfence(); /* non-temporal stores are weakly ordered: visible before the task counts as done */
 }
 
 /* A call of a row or two (decode) reads each weight once: its cost is the
@@ -749,8 +751,8 @@ static matmul_job matmul_job_for(const float *X, int S, int ldx, const hst_packe
     int panels = (W->N + HST_NR - 1) / HST_NR;
     int per_task = S > WIDE_MAX_ROWS ? PANELS_PER_TASK : panels <= 2 * WIDE_PANELS ? 4 : WIDE_PANELS;
     matmul_job j = {X, S, ldx, W, bias, Y, ldy, epi, (panels + per_task - 1) / per_task, per_task, current_impl(), 0};
-    /* An output bigger than a core's L2 (all the logits of a prefill) is streamed. */
-    j.stream = epi == HST_EPI_NONE && (size_t)S * W->N * sizeof(float) >= STREAM_BYTES;
+    /* An output bigger than a core's L2 (all the logits of a prefill). */
+    j.cold_output = (size_t)S * W->N * sizeof(float) >= COLD_OUTPUT_BYTES;
     return j;
 }
 
@@ -782,14 +784,14 @@ void hst_matmul(hst_pool *pool, const float *X, int S, int ldx, const hst_packed
 /* Rows 0..S-1 of one product on the calling thread, every panel: the fused
  * row jobs of a PreBlock (preblock.c) call this from inside their own task.
  * Each element is computed as hst_matmul computes it (the same kernel and
- * chain over k); nothing is streamed (a task's rows are small) and nothing is
+ * chain over k); a task's rows are small and stay in cache, and nothing is
  * counted in hst_thread_bytes_saved (the caller counts each weight once with
  * hst_matmul_count_read). */
 void hst_matmul_rows(const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y, int ldy,
                      hst_epilogue epi)
 {
     matmul_job j = matmul_job_for(X, S, ldx, W, bias, Y, ldy, epi);
-    j.stream = 0;
+    j.cold_output = 0;
     matmul_block(&j, 0, S, 0, (W->N + HST_NR - 1) / HST_NR);
 }
 
