@@ -310,7 +310,7 @@ struct hst_lattice_state {
     float *cat;      /* [max_rows][3D]: [x; hm; hp] for the meta fusion */
     float *fused;    /* [max_rows][2D]: the meta fusion's hidden rows */
     float *scratch_block;
-    spine_scratch scratch;
+    spine_scratch scratch[HST_SPINE_MAX]; /* one per spine position: a call's branches run in parallel */
 };
 
 #define SPINE_SCRATCH_FLOATS_PER_D 13 /* the widths of spine_scratch's members, in D */
@@ -352,12 +352,13 @@ hst_lattice_state *hst_lattice_state_create(hst_spine_kind kind, int d_model, in
     st->kept = hst_alloc_floats((size_t)st->n_spine * D, &failed);
     st->cat = hst_alloc_floats(rows * 3 * D, &failed);
     st->fused = hst_alloc_floats(rows * 2 * D, &failed);
-    st->scratch_block = hst_alloc_floats(SPINE_SCRATCH_FLOATS_PER_D * D, &failed);
+    st->scratch_block = hst_alloc_floats((size_t)st->n_spine * SPINE_SCRATCH_FLOATS_PER_D * D, &failed);
     if (failed) {
         hst_lattice_state_free(st);
         return NULL;
     }
-    carve_scratch(st->scratch_block, d_model, &st->scratch);
+    for (int i = 0; i < st->n_spine; i++)
+        carve_scratch(st->scratch_block + (size_t)i * SPINE_SCRATCH_FLOATS_PER_D * D, d_model, &st->scratch[i]);
     return st;
 }
 
@@ -368,7 +369,7 @@ void hst_lattice_state_reset(hst_lattice_state *st)
 
 uint64_t hst_lattice_state_bytes(const hst_lattice_state *st)
 {
-    return ((uint64_t)st->n_spine + 5ull * st->max_rows + SPINE_SCRATCH_FLOATS_PER_D) * st->D * sizeof(float);
+    return ((uint64_t)st->n_spine * (1 + SPINE_SCRATCH_FLOATS_PER_D) + 5ull * st->max_rows) * st->D * sizeof(float);
 }
 
 /* ---- the computation (spec 4.4) ----------------------------------------------- */
@@ -392,12 +393,11 @@ static void linear1(const float *x, const hst_packed *W, const float *b, float *
 }
 
 /* Multi-level branch: hm_p = LN_F(Wf·[att; x_p] + bf) from the deepest level A_m. */
-static void multi_level(const hst_lattice *lat, hst_lattice_state *st, const float *xp, const hst_spine_ancestors *a,
-                        float *hm)
+static void multi_level(const hst_lattice *lat, const hst_lattice_state *st, const spine_scratch *sc, const float *xp,
+                        const hst_spine_ancestors *a, float *hm)
 {
     const int D = lat->D, m = a->m;
     const level_weights *lt = &lat->levels[m];
-    const spine_scratch *sc = &st->scratch;
     memset(sc->mean, 0, (size_t)D * sizeof *sc->mean);
     for (int i = 0; i < a->count[m - 1]; i++) {
         const float *r = kept_row(st, a->pos[m - 1][i]);
@@ -433,11 +433,10 @@ static void gru_step(const hst_lattice *lat, const spine_scratch *sc, const floa
 }
 
 /* Path-weighted branch: a GRU over weighted messages from every ancestor. */
-static void path_weighted(const hst_lattice *lat, hst_lattice_state *st, const float *xp, const hst_spine_ancestors *a,
-                          float *hp)
+static void path_weighted(const hst_lattice *lat, const hst_lattice_state *st, const spine_scratch *sc, const float *xp,
+                          const hst_spine_ancestors *a, float *hp)
 {
     const int D = lat->D, m = a->m;
-    const spine_scratch *sc = &st->scratch;
     float *g = hp; /* the GRU state lives in hp until the update gate */
     memset(g, 0, (size_t)D * sizeof *g);
     for (int l = 0; l < m; l++) {
@@ -462,30 +461,114 @@ static void path_weighted(const hst_lattice *lat, hst_lattice_state *st, const f
     }
 }
 
-double hst_lattice_run(const hst_lattice *lat, hst_lattice_state *st, hst_pool *pool, float *x, int n, int t0)
+/* The spine rows of a call: each one's two branches read only kept rows and
+ * its own input row, so the rows are tasks of one job (a tiny matrix-vector
+ * chain each, which on one thread made the lattice a tenth of a 128-token
+ * prefill), each with its own scratch. */
+typedef struct {
+    const hst_lattice *lat;
+    const hst_lattice_state *st;
+    const float *x;
+    int rows[HST_SPINE_MAX], n_rows, t0;
+} branch_job;
+
+static void branch_task(void *ctx, int task)
+{
+    const branch_job *b = ctx;
+    const int D = b->lat->D, i = b->rows[task], slot = spine_slot(b->st, b->t0 + i);
+    const float *xp = b->x + (size_t)i * D;
+    float *hm = b->st->cat + (size_t)i * 3 * D + D, *hp = hm + D;
+    const hst_spine_ancestors *a = &b->lat->ancestors[slot];
+    multi_level(b->lat, b->st, &b->st->scratch[slot], xp, a, hm);
+    path_weighted(b->lat, b->st, &b->st->scratch[slot], xp, a, hp);
+}
+
+/* Whether row i's [hm; hp] come from the spine branches (else [x; x]). */
+static int spine_row_has_branches(const hst_lattice *lat, const hst_lattice_state *st, int pos)
+{
+    int slot = spine_slot(st, pos);
+    return slot >= 0 && lat->ancestors[slot].m > 0;
+}
+
+/* ---- the meta fusion over the call's rows ------------------------------------------
+ * A call of many rows (a prefill) runs the fusion as one pool job: each task
+ * fills its rows' [x; hm; hp] (the spine rows' branches are computed before)
+ * and takes them through Linear 3D->2D, LN + GELU and Linear 2D->D, its
+ * 2D-wide intermediates staying in its core's cache. Every element is
+ * computed by the same kernels as on the per-product path (kept for a few
+ * rows: a decode step splits each product's panels between the threads), so
+ * the results are bit-identical. */
+#define FUSION_ROWS_PER_TASK 32
+#define FUSION_MIN_ROWS 16
+
+typedef struct {
+    const hst_lattice *lat;
+    const hst_lattice_state *st;
+    float *x;
+    int n, t0;
+} fusion_job;
+
+static void fill_cat_row(const hst_lattice *lat, const hst_lattice_state *st, const float *xi, float *c, int pos)
+{
+    const size_t bytes = (size_t)lat->D * sizeof *xi;
+    memcpy(c, xi, bytes);
+    if (!spine_row_has_branches(lat, st, pos)) {
+        memcpy(c + lat->D, xi, bytes);
+        memcpy(c + 2 * lat->D, xi, bytes);
+    }
+}
+
+static void fusion_rows_task(void *ctx, int task)
+{
+    const fusion_job *j = ctx;
+    const hst_lattice *lat = j->lat;
+    const hst_lattice_state *st = j->st;
+    const int D = lat->D, r0 = task * FUSION_ROWS_PER_TASK;
+    const int m = j->n - r0 < FUSION_ROWS_PER_TASK ? j->n - r0 : FUSION_ROWS_PER_TASK;
+    float *cat = st->cat + (size_t)r0 * 3 * D, *fused = st->fused + (size_t)r0 * 2 * D, *x = j->x + (size_t)r0 * D;
+    for (int i = 0; i < m; i++)
+        fill_cat_row(lat, st, x + (size_t)i * D, cat + (size_t)i * 3 * D, j->t0 + r0 + i);
+    hst_matmul_rows(cat, m, 3 * D, &lat->mf_a, lat->mf_ba, fused, 2 * D, HST_EPI_NONE);
+    for (int i = 0; i < m; i++) {
+        float *row = fused + (size_t)i * 2 * D;
+        hst_layernorm(row, lat->mf_ln_g, lat->mf_ln_b, row, 2 * D);
+        hst_gelu_inplace(row, 2 * D);
+    }
+    hst_matmul_rows(fused, m, 2 * D, &lat->mf_b, lat->mf_bb, x, D, HST_EPI_NONE);
+}
+
+static void fusion_products(const hst_lattice *lat, hst_lattice_state *st, hst_pool *pool, float *x, int n, int t0)
 {
     const int D = lat->D;
-    for (int i = 0; i < n; i++) {
-        const float *xi = x + (size_t)i * D;
-        float *c = st->cat + (size_t)i * 3 * D;
-        memcpy(c, xi, (size_t)D * sizeof *xi);
-        memcpy(c + D, xi, (size_t)D * sizeof *xi);
-        memcpy(c + 2 * D, xi, (size_t)D * sizeof *xi);
-        int slot = spine_slot(st, t0 + i);
-        if (slot >= 0) /* kept before the lattice (spec 5) */
-            memcpy(st->kept + (size_t)slot * D, xi, (size_t)D * sizeof *xi);
-    }
-    for (int i = 0; i < n; i++) {
-        int slot = spine_slot(st, t0 + i);
-        if (slot < 0 || lat->ancestors[slot].m == 0)
-            continue;
-        const float *xp = x + (size_t)i * D;
-        float *hm = st->cat + (size_t)i * 3 * D + D, *hp = hm + D;
-        multi_level(lat, st, xp, &lat->ancestors[slot], hm);
-        path_weighted(lat, st, xp, &lat->ancestors[slot], hp);
-    }
+    for (int i = 0; i < n; i++)
+        fill_cat_row(lat, st, x + (size_t)i * D, st->cat + (size_t)i * 3 * D, t0 + i);
     hst_matmul(pool, st->cat, n, 3 * D, &lat->mf_a, lat->mf_ba, st->fused, 2 * D, HST_EPI_NONE);
     hst_layernorm_rows(pool, st->fused, 2 * D, st->fused, 2 * D, lat->mf_ln_g, lat->mf_ln_b, n, 2 * D, 1);
     hst_matmul(pool, st->fused, n, 2 * D, &lat->mf_b, lat->mf_bb, x, D, HST_EPI_NONE);
+}
+
+double hst_lattice_run(const hst_lattice *lat, hst_lattice_state *st, hst_pool *pool, float *x, int n, int t0)
+{
+    const int D = lat->D;
+    /* The spine rows of the call are kept as they enter (spec 5), before any
+     * branch reads them. */
+    for (int i = 0; i < n; i++) {
+        int slot = spine_slot(st, t0 + i);
+        if (slot >= 0)
+            memcpy(st->kept + (size_t)slot * D, x + (size_t)i * D, (size_t)D * sizeof *x);
+    }
+    branch_job b = {lat, st, x, {0}, 0, t0};
+    for (int i = 0; i < n; i++)
+        if (spine_row_has_branches(lat, st, t0 + i))
+            b.rows[b.n_rows++] = i;
+    hst_pool_run(pool, b.n_rows, branch_task, &b);
+    if (n >= FUSION_MIN_ROWS) {
+        hst_matmul_count_read(&lat->mf_a);
+        hst_matmul_count_read(&lat->mf_b);
+        fusion_job j = {lat, st, x, n, t0};
+        hst_pool_run(pool, (n + FUSION_ROWS_PER_TASK - 1) / FUSION_ROWS_PER_TASK, fusion_rows_task, &j);
+    } else {
+        fusion_products(lat, st, pool, x, n, t0);
+    }
     return hst_lattice_flops(lat->kind, D, n, t0);
 }
