@@ -117,7 +117,7 @@ static void attend_row_portable(const hst_attention_args *a, int row, int h)
 #define CHUNK_BLOCKS 4       /* streaming-softmax step: 64 keys per max/rescale */
 #define GROUP_LANES 8        /* (row, head) pairs attended together, at most */
 #define SCORE_LANES 4        /* lanes whose scores are computed together (a chain per block each) */
-#define SCORE_BLOCKS 2       /* key blocks scored together */
+#define SCORE_BLOCKS 4       /* key blocks scored together */
 #define MAX_GROUP_VECTORS 16 /* hd up to 256 */
 
 _Static_assert(CHUNK_BLOCKS * KB == HST_ATTN_KEEP_BLOCK, "a softmax chunk is one block of Core D's filter");
@@ -198,7 +198,11 @@ chunk_scores512(const hst_attention_args *a, const lane_group *g, const chunk_pl
         for (int bb = 0; bb < p->nb; bb += per_pass) {
             __m512 acc[SCORE_LANES][SCORE_BLOCKS];
             const int nb = p->nb - bb < per_pass ? p->nb - bb : per_pass;
-            if (nb == 2)
+            if (nb == 4)
+                block_scores512(g, r0, rn, 4, b0 + bb, hd, BY_HEAD, acc);
+            else if (nb == 3)
+                block_scores512(g, r0, rn, 3, b0 + bb, hd, BY_HEAD, acc);
+            else if (nb == 2)
                 block_scores512(g, r0, rn, 2, b0 + bb, hd, BY_HEAD, acc);
             else
                 block_scores512(g, r0, rn, 1, b0 + bb, hd, BY_HEAD, acc);
@@ -331,6 +335,10 @@ DEFINE_ATTEND(1, 6)
 DEFINE_ATTEND(1, 7)
 DEFINE_ATTEND(1, 8)
 DEFINE_ATTEND_LANES(2)
+DEFINE_ATTEND(2, 5)
+DEFINE_ATTEND(2, 6)
+DEFINE_ATTEND(2, 7)
+DEFINE_ATTEND(2, 8)
 DEFINE_ATTEND_LANES(4)
 
 /* Any other hd (a multiple of 16 up to 256): one lane at a time, same arithmetic. */
@@ -344,15 +352,15 @@ typedef void (*attend_group_fn)(const hst_attention_args *a, int row, int h);
 #define LANE_TABLE(KIND, NV)                                                                            \
     {NULL, attend512_##KIND##_##NV##_1, attend512_##KIND##_##NV##_2, attend512_##KIND##_##NV##_3,        \
      attend512_##KIND##_##NV##_4}
-#define LANE_TABLE_8(KIND)                                                                              \
-    {NULL,                 attend512_##KIND##_1_1, attend512_##KIND##_1_2, attend512_##KIND##_1_3,        \
-     attend512_##KIND##_1_4, attend512_##KIND##_1_5, attend512_##KIND##_1_6, attend512_##KIND##_1_7,     \
-     attend512_##KIND##_1_8}
+#define LANE_TABLE_8(KIND, NV)                                                                          \
+    {NULL,                      attend512_##KIND##_##NV##_1, attend512_##KIND##_##NV##_2,                \
+     attend512_##KIND##_##NV##_3, attend512_##KIND##_##NV##_4, attend512_##KIND##_##NV##_5,              \
+     attend512_##KIND##_##NV##_6, attend512_##KIND##_##NV##_7, attend512_##KIND##_##NV##_8}
 
 /* [by_head][NV][lanes] */
 static const attend_group_fn attend512_groups[2][5][GROUP_LANES + 1] = {
-    {[1] = LANE_TABLE_8(rows), [2] = LANE_TABLE(rows, 2), [4] = LANE_TABLE(rows, 4)},
-    {[1] = LANE_TABLE_8(heads), [2] = LANE_TABLE(heads, 2), [4] = LANE_TABLE(heads, 4)},
+    {[1] = LANE_TABLE_8(rows, 1), [2] = LANE_TABLE_8(rows, 2), [4] = LANE_TABLE(rows, 4)},
+    {[1] = LANE_TABLE_8(heads, 1), [2] = LANE_TABLE_8(heads, 2), [4] = LANE_TABLE(heads, 4)},
 };
 
 /* ---- dispatch ------------------------------------------------------------------ */
