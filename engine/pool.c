@@ -83,8 +83,11 @@ typedef struct {
     _Alignas(64) _Atomic uint64_t word; /* tag << 32 | front << 16 | back */
 } task_range;
 
+/* One cache line each: the caller and a worker update their own counters
+ * after every job, and sharing a line would bounce it between the cores
+ * on every job (0.1-0.2 us of a decode step's 1 us jobs). */
 typedef struct {
-    hst_pool *pool;
+    _Alignas(64) hst_pool *pool;
     int index;
     pthread_t thread;
     _Atomic int tid;
@@ -491,7 +494,7 @@ hst_pool *hst_pool_create(int n_threads, hst_thread_start_fn on_start, void *use
         return NULL;
     }
     hst_pool *p = aligned_alloc(64, (sizeof *p + 63) / 64 * 64);
-    worker *workers = calloc((size_t)n_threads, sizeof *workers);
+    worker *workers = aligned_alloc(64, (size_t)n_threads * sizeof *workers);
     task_range *ranges = aligned_alloc(64, (size_t)n_threads * sizeof *ranges);
     if (!p || !workers || !ranges) {
         free(p);
@@ -501,6 +504,7 @@ hst_pool *hst_pool_create(int n_threads, hst_thread_start_fn on_start, void *use
         return NULL;
     }
     memset(p, 0, sizeof *p);
+    memset(workers, 0, (size_t)n_threads * sizeof *workers);
     p->n_threads = n_threads;
     p->workers = workers;
     p->ranges = ranges;
