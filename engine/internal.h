@@ -332,6 +332,9 @@ void hst_matmul_group(hst_pool *pool, const float *X, int S, int ldx, const hst_
 void hst_matmul_rows(const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y, int ldy,
                      hst_epilogue epi);
 void hst_matmul_count_read(const hst_packed *W);
+/* The same for output panels p0..p1-1 only (columns p0*HST_NR ..). */
+void hst_matmul_panels(const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y, int ldy,
+                       hst_epilogue epi, int p0, int p1);
 /* Same computation on the calling thread only (small matrices of the lattice). */
 void hst_matmul_serial(const float *X, int S, int ldx, const hst_packed *W,
                        const float *bias, float *Y, int ldy, hst_epilogue epi);

@@ -797,6 +797,15 @@ void hst_matmul_rows(const float *X, int S, int ldx, const hst_packed *W, const 
 
 void hst_matmul_count_read(const hst_packed *W) { hst_thread_bytes_saved += bytes_saved(W); }
 
+/* Rows 0..S-1 of output panels p0..p1-1 only (columns p0*16 ..), on this thread. */
+void hst_matmul_panels(const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y, int ldy,
+                       hst_epilogue epi, int p0, int p1)
+{
+    matmul_job j = matmul_job_for(X, S, ldx, W, bias, Y, ldy, epi);
+    j.cold_output = 0;
+    matmul_block(&j, 0, S, p0, p1);
+}
+
 #define MATMUL_GROUP_MAX 4
 
 typedef struct {

@@ -3,8 +3,10 @@
  * benchmark, all through hst_preblock_run. */
 #include "engine/preblock.h"
 
+#include "engine/attention.h"
 #include "engine/rowops.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,17 +134,61 @@ static void preblock_rows(const hst_block_rt *B, const hst_block_io *io, int n, 
     hst_pool_run(io->pool, tasks, ffn_rows_task, &j);
 }
 
+/* ---- a decode step: Q, K, V and attention per group of heads -----------------------
+ * Head h needs only columns h*hd.. of Q, K and V: a task computes its heads'
+ * columns (whole weight panels when hd is a multiple of 16), stores their K
+ * and attends, so one job replaces the Q/K/V job, the serial K-cache store
+ * and the attention job (a job hand-over costs ~0.7 us between two cores;
+ * a decode step has about thirty). The heads are split evenly between the
+ * threads; every output element and lane is computed as on the other paths. */
+typedef struct {
+    const hst_block_rt *B;
+    const hst_block_io *io;
+    int n, t0, heads_per_task;
+} head_group_job;
+
+static void head_group_task(void *ctx, int task)
+{
+    const head_group_job *j = ctx;
+    const hst_block_io *io = j->io;
+    const int D = io->D, hd = D / io->nh, h0 = task * j->heads_per_task;
+    const int heads = io->nh - h0 < j->heads_per_task ? io->nh - h0 : j->heads_per_task;
+    const int p0 = h0 * hd / HST_NR, p1 = (h0 + heads) * hd / HST_NR, c0 = h0 * hd;
+    hst_matmul_panels(io->a, j->n, D, &j->B->wq, NULL, io->q, D, HST_EPI_NONE, p0, p1);
+    hst_matmul_panels(io->a, j->n, D, &j->B->wk, NULL, io->kstage, D, HST_EPI_NONE, p0, p1);
+    hst_matmul_panels(io->a, j->n, D, &j->B->wv, NULL, io->vc + (size_t)j->t0 * D, D, HST_EPI_NONE, p0, p1);
+    float *kt = io->kt + (size_t)h0 * io->key_blocks * hd * HST_KEY_BLOCK;
+    hst_kcache_store(kt, io->kstage + c0, D, j->n, j->t0, heads, hd, io->key_blocks);
+    hst_attention_args a = {io->q + c0, D, kt, io->key_blocks, io->vc + c0, D, io->att + c0, D, j->n, heads, hd,
+                            1.0f / sqrtf((float)hd), HST_ATTN_CAUSAL, 0, NULL, j->t0, NULL};
+    hst_attention_run(NULL, &a);
+}
+
+static void preblock_decode_heads(const hst_block_rt *B, const hst_block_io *io, int n, int t0)
+{
+    const int threads = io->pool ? hst_pool_threads(io->pool) : 1;
+    head_group_job j = {B, io, n, t0, (io->nh + threads - 1) / threads};
+    hst_matmul_count_read(&B->wq);
+    hst_matmul_count_read(&B->wk);
+    hst_matmul_count_read(&B->wv);
+    hst_pool_run(io->pool, (io->nh + j.heads_per_task - 1) / j.heads_per_task, head_group_task, &j);
+}
+
 static void preblock_products(const hst_block_rt *B, const hst_block_io *io, int n, int t0)
 {
     const int D = io->D, nh = io->nh, hd = D / nh;
     hst_pool *pool = io->pool;
     hst_layernorm_rows(pool, io->x, D, io->a, D, B->ln1_g, B->ln1_b, n, D, 0);
-    const hst_matmul_out qkv[] = {{&B->wq, NULL, io->q, D, HST_EPI_NONE},
-                                  {&B->wk, NULL, io->kstage, D, HST_EPI_NONE},
-                                  {&B->wv, NULL, io->vc + (size_t)t0 * D, D, HST_EPI_NONE}};
-    hst_matmul_group(pool, io->a, n, D, qkv, 3);
-    hst_kcache_store(io->kt, io->kstage, D, n, t0, nh, hd, io->key_blocks);
-    hst_attention(pool, io->q, io->kt, io->vc, io->att, n, t0, nh, hd, io->key_blocks);
+    if (hd % HST_NR == 0) {
+        preblock_decode_heads(B, io, n, t0);
+    } else {
+        const hst_matmul_out qkv[] = {{&B->wq, NULL, io->q, D, HST_EPI_NONE},
+                                      {&B->wk, NULL, io->kstage, D, HST_EPI_NONE},
+                                      {&B->wv, NULL, io->vc + (size_t)t0 * D, D, HST_EPI_NONE}};
+        hst_matmul_group(pool, io->a, n, D, qkv, 3);
+        hst_kcache_store(io->kt, io->kstage, D, n, t0, nh, hd, io->key_blocks);
+        hst_attention(pool, io->q, io->kt, io->vc, io->att, n, t0, nh, hd, io->key_blocks);
+    }
     hst_matmul(pool, io->att, n, D, &B->wo, NULL, io->x, D, HST_EPI_ADD);
     hst_layernorm_rows(pool, io->x, D, io->a, D, B->ln2_g, B->ln2_b, n, D, 0);
     hst_matmul(pool, io->a, n, D, &B->w1, B->b1, io->hidden, 4 * D, HST_EPI_RELU);
