@@ -716,8 +716,7 @@ static void matmul_block(const matmul_job *j, int r0, int r1, int p0, int p1)
             if (j->cold_output)
                 prefetch_for_write(j->Y + (size_t)r * j->ldy + c0, j->ldy, mr, ncols);
             if (j->impl->kind == HST_KERNEL_AVX512) {
-                direct_out o = {j->bias ? j->bias + c0 : NULL, j->Y + (size_t)r * j->ldy + c0, j->ldy, ncols, j->epi,
-                                };
+                direct_out o = {j->bias ? j->bias + c0 : NULL, j->Y + (size_t)r * j->ldy + c0, j->ldy, ncols, j->epi};
                 direct512[j->W->precision][np - 1][mr](j->X + (size_t)r * j->ldx, j->ldx, Wp, scale, K, &o);
                 continue;
             }
@@ -787,17 +786,6 @@ void hst_matmul(hst_pool *pool, const float *X, int S, int ldx, const hst_packed
  * chain over k); a task's rows are small and stay in cache, and nothing is
  * counted in hst_thread_bytes_saved (the caller counts each weight once with
  * hst_matmul_count_read). */
-void hst_matmul_rows(const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y, int ldy,
-                     hst_epilogue epi)
-{
-    matmul_job j = matmul_job_for(X, S, ldx, W, bias, Y, ldy, epi);
-    j.cold_output = 0;
-    matmul_block(&j, 0, S, 0, (W->N + HST_NR - 1) / HST_NR);
-}
-
-void hst_matmul_count_read(const hst_packed *W) { hst_thread_bytes_saved += bytes_saved(W); }
-
-/* Rows 0..S-1 of output panels p0..p1-1 only (columns p0*16 ..), on this thread. */
 void hst_matmul_panels(const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y, int ldy,
                        hst_epilogue epi, int p0, int p1)
 {
@@ -805,6 +793,14 @@ void hst_matmul_panels(const float *X, int S, int ldx, const hst_packed *W, cons
     j.cold_output = 0;
     matmul_block(&j, 0, S, p0, p1);
 }
+
+void hst_matmul_rows(const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y, int ldy,
+                     hst_epilogue epi)
+{
+    hst_matmul_panels(X, S, ldx, W, bias, Y, ldy, epi, 0, (W->N + HST_NR - 1) / HST_NR);
+}
+
+void hst_matmul_count_read(const hst_packed *W) { hst_thread_bytes_saved += bytes_saved(W); }
 
 #define MATMUL_GROUP_MAX 4
 

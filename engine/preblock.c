@@ -88,6 +88,13 @@ static void task_rows(const block_rows_job *j, int task, int *r0, int *m)
     *m = j->n - *r0 < FUSED_ROWS_PER_TASK ? j->n - *r0 : FUSED_ROWS_PER_TASK;
 }
 
+/* Rows r0..r0+m-1 of the block's x, layer-normalised into io->a. */
+static void norm_rows(const hst_block_io *io, const float *gamma, const float *beta, int r0, int m)
+{
+    for (int r = r0; r < r0 + m; r++)
+        hst_layernorm(io->x + (size_t)r * io->D, gamma, beta, io->a + (size_t)r * io->D, io->D);
+}
+
 static void qkv_rows_task(void *ctx, int task)
 {
     const block_rows_job *j = ctx;
@@ -96,8 +103,7 @@ static void qkv_rows_task(void *ctx, int task)
     const int D = io->D;
     int r0, m;
     task_rows(j, task, &r0, &m);
-    for (int r = r0; r < r0 + m; r++)
-        hst_layernorm(io->x + (size_t)r * D, B->ln1_g, B->ln1_b, io->a + (size_t)r * D, D);
+    norm_rows(io, B->ln1_g, B->ln1_b, r0, m);
     const float *a = io->a + (size_t)r0 * D;
     hst_matmul_rows(a, m, D, &B->wq, NULL, io->q + (size_t)r0 * D, D, HST_EPI_NONE);
     hst_matmul_rows(a, m, D, &B->wk, NULL, io->kstage + (size_t)r0 * D, D, HST_EPI_NONE);
@@ -116,8 +122,7 @@ static void ffn_rows_task(void *ctx, int task)
     task_rows(j, task, &r0, &m);
     float *x = io->x + (size_t)r0 * D, *hidden = io->hidden + (size_t)r0 * 4 * D;
     hst_matmul_rows(io->att + (size_t)r0 * D, m, D, &B->wo, NULL, x, D, HST_EPI_ADD);
-    for (int r = r0; r < r0 + m; r++)
-        hst_layernorm(io->x + (size_t)r * D, B->ln2_g, B->ln2_b, io->a + (size_t)r * D, D);
+    norm_rows(io, B->ln2_g, B->ln2_b, r0, m);
     hst_matmul_rows(io->a + (size_t)r0 * D, m, D, &B->w1, B->b1, hidden, 4 * D, HST_EPI_RELU);
     hst_matmul_rows(hidden, m, 4 * D, &B->w2, B->b2, x, D, HST_EPI_ADD);
 }
