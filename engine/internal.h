@@ -261,6 +261,11 @@ float hst_bf16_to_f32(uint16_t h);
  * what makes results bit-identical for any thread count. */
 typedef void (*hst_task_fn)(void *ctx, int task);
 void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx);
+/* hst_pool_run for a fn whose jobs of as many tasks differ in task size
+ * (the matmul of one weight matrix against another): shape tells them
+ * apart (0: all alike), so that the pool compares the team with the
+ * caller's time on tasks of that size (pool.c, contention). */
+void hst_pool_run_shaped(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx, uintptr_t shape);
 /* The kernel of the calling thread (HST_KERNEL_AUTO: hst_kernel_default()).
  * hst_forward sets it from its session; hst_pool_run hands the caller's to
  * the workers for the job, so every task of a call computes alike. */

@@ -768,6 +768,10 @@ static uint64_t bytes_saved(const hst_packed *W)
     return 0;
 }
 
+/* Which matmul a job is, for the pool's judgement of the team: tasks of
+ * another weight matrix or row count have another size. */
+static uintptr_t job_shape(const hst_packed *W, int S) { return (uintptr_t)W ^ (uintptr_t)S << 48; }
+
 static int matmul_tasks(const matmul_job *j) { return (j->S + ROWS_PER_TASK - 1) / ROWS_PER_TASK * j->col_tasks; }
 
 void hst_matmul(hst_pool *pool, const float *X, int S, int ldx, const hst_packed *W, const float *bias, float *Y,
@@ -777,7 +781,7 @@ void hst_matmul(hst_pool *pool, const float *X, int S, int ldx, const hst_packed
     hst_thread_bytes_saved += bytes_saved(W);
     if ((int64_t)S * W->N * W->K < SERIAL_MACS)
         pool = NULL;
-    hst_pool_run(pool, matmul_tasks(&j), matmul_task, &j);
+    hst_pool_run_shaped(pool, matmul_tasks(&j), matmul_task, &j, job_shape(W, S));
 }
 
 /* Rows 0..S-1 of one product on the calling thread, every panel: the fused
@@ -832,7 +836,8 @@ void hst_matmul_group(hst_pool *pool, const float *X, int S, int ldx, const hst_
             macs += (int64_t)S * o->W->N * o->W->K;
             hst_thread_bytes_saved += bytes_saved(o->W);
         }
-        hst_pool_run(macs < SERIAL_MACS ? NULL : pool, g.first_task[count], matmul_group_task, &g);
+        hst_pool_run_shaped(macs < SERIAL_MACS ? NULL : pool, g.first_task[count], matmul_group_task, &g,
+                            job_shape(outs[i].W, S));
     }
 }
 

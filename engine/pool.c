@@ -18,8 +18,13 @@
  * pool judges the team by its progress: over a window of team jobs it sums
  * each job's wall time and what the caller alone would have taken for it
  * (the job's task count times the caller's own time per task on jobs of
- * that function and size, the fastest seen lately, so a task the caller was
- * descheduled in does not inflate it). When the team was slower than that
+ * that function, task count and shape, the fastest seen lately, so a task
+ * the caller was descheduled in does not inflate it). The shape matters:
+ * hst-v4's decode step has two-task matmuls of a 256x128 weight (the meta
+ * fusion's second product) and of a 512x128 one (the FFN's second), with
+ * the same function and task count; judged by the smaller one's tasks
+ * (0.8 us against 1.4-2.3 us for an int8 step), every team job of the larger
+ * looked slower than the caller alone. When the team was slower than that
  * in consecutive windows, the pool runs jobs on the calling thread alone for
  * a while (its workers sleep), then tries the team again. A lone burst (the
  * host taking a vCPU for a millisecond or two) spoils one window, not two,
@@ -56,7 +61,7 @@
  * windows of 2 ms catch a competitor as soon as one of 5 ms would; a burst
  * of a millisecond or two spoils one of them, rarely both). The caller's
  * time per task is remembered for RATE_SLOTS job shapes (function,
- * task count); a faster sample replaces it at once, a slower one moves it by
+ * task count, the caller's shape word); a faster sample replaces it at once, a slower one moves it by
  * 1/RATE_RISE (the rate can rise, say with the clock, but one descheduled
  * task cannot raise it). The solo period starts at SOLO_MIN_NS (another
  * process's burst passes quickly) and doubles up to SOLO_MAX_NS while each
@@ -76,6 +81,7 @@
 typedef struct {
     hst_task_fn fn;
     int n_tasks;
+    uintptr_t shape;
     uint64_t task_ns;
 } task_rate;
 
@@ -335,13 +341,13 @@ static void run_team_slice(hst_pool *p, int base, int n, hst_task_fn fn, void *c
     share->caller_tasks += ran;
 }
 
-/* The remembered rate of the caller on jobs of fn with n_tasks tasks. */
-static task_rate *rate_of(hst_pool *p, hst_task_fn fn, int n_tasks)
+/* The remembered rate of the caller on jobs of fn with n_tasks tasks of this shape. */
+static task_rate *rate_of(hst_pool *p, hst_task_fn fn, int n_tasks, uintptr_t shape)
 {
-    uintptr_t key = (uintptr_t)fn ^ (uintptr_t)n_tasks * 0x9e3779b97f4a7c15ull;
-    task_rate *r = &p->rates[(key ^ key >> 17) % RATE_SLOTS];
-    if (r->fn != fn || r->n_tasks != n_tasks)
-        *r = (task_rate){fn, n_tasks, 0};
+    uintptr_t key = (uintptr_t)fn ^ (uintptr_t)n_tasks * 0x9e3779b97f4a7c15ull ^ shape * 0xc2b2ae3d27d4eb4full;
+    task_rate *r = &p->rates[(key ^ key >> 17 ^ key >> 41) % RATE_SLOTS];
+    if (r->fn != fn || r->n_tasks != n_tasks || r->shape != shape)
+        *r = (task_rate){fn, n_tasks, shape, 0};
     return r;
 }
 
@@ -377,13 +383,14 @@ static void go_solo(hst_pool *p, uint64_t now)
 /* Adds a team job of wall time wall_ns to the window; a window in which the
  * team took longer than the caller alone would have is a contended one, and
  * CONTENDED_WINDOWS of them in a row turn solo mode on. */
-static void account_team_job(hst_pool *p, hst_task_fn fn, int n_tasks, uint64_t wall_ns, const team_share *share)
+static void account_team_job(hst_pool *p, hst_task_fn fn, int n_tasks, uintptr_t shape, uint64_t wall_ns,
+                             const team_share *share)
 {
     if (share->stall_ns)
         atomic_fetch_add_explicit(&p->stalls, 1, memory_order_relaxed);
     if (!p->adaptive)
         return;
-    task_rate *r = rate_of(p, fn, n_tasks);
+    task_rate *r = rate_of(p, fn, n_tasks, shape);
     uint64_t task_ns = share->caller_tasks ? note_rate(r, share->caller_ns, share->caller_tasks) : r->task_ns;
     uint64_t now = hst_now_ns();
     if (p->window_start == 0) {
@@ -419,7 +426,9 @@ static int still_solo(hst_pool *p)
     return 0;
 }
 
-void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx)
+void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx) { hst_pool_run_shaped(p, n_tasks, fn, ctx, 0); }
+
+void hst_pool_run_shaped(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx, uintptr_t shape)
 {
     if (n_tasks <= 0)
         return;
@@ -431,7 +440,7 @@ void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx)
     if (still_solo(p)) {
         atomic_fetch_add_explicit(&p->jobs_solo, 1, memory_order_relaxed);
         /* The caller's rate, measured where it matters: alone. */
-        note_rate(rate_of(p, fn, n_tasks), run_solo(p, n_tasks, fn, ctx), n_tasks);
+        note_rate(rate_of(p, fn, n_tasks, shape), run_solo(p, n_tasks, fn, ctx), n_tasks);
         return;
     }
     team_share share = {0, 0, 0};
@@ -440,7 +449,7 @@ void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx)
         int n = n_tasks - base < MAX_SLICE ? n_tasks - base : MAX_SLICE;
         run_team_slice(p, base, n, fn, ctx, &share);
     }
-    account_team_job(p, fn, n_tasks, hst_now_ns() - t0, &share);
+    account_team_job(p, fn, n_tasks, shape, hst_now_ns() - t0, &share);
 }
 
 uint64_t hst_pool_take_bytes_saved(hst_pool *p)

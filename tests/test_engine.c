@@ -759,13 +759,20 @@ static int run_straggler_jobs(hst_pool *p, int jobs)
     return jobs;
 }
 
-static void test_pool_runs_solo_after_workers_stall_and_says_so(void **state)
+/* A pool of two threads for the contention tests, called from the caller thread. */
+static hst_pool *two_thread_pool(void)
 {
-    (void)state;
     hst_error err = {{0}};
     on_caller_thread = 1;
     hst_pool *p = hst_pool_create(2, NULL, NULL, &err);
     assert_non_null(p);
+    return p;
+}
+
+static void test_pool_runs_solo_after_workers_stall_and_says_so(void **state)
+{
+    (void)state;
+    hst_pool *p = two_thread_pool();
     /* Solo after two windows: the first job opens one, 16 close each. */
     assert_true(run_straggler_jobs(p, 64) <= 33);
     hst_pool_contention_stats st;
@@ -791,10 +798,7 @@ static void test_pool_runs_solo_after_workers_stall_and_says_so(void **state)
 static void test_pool_keeps_the_team_through_a_lone_slow_window(void **state)
 {
     (void)state;
-    hst_error err = {{0}};
-    on_caller_thread = 1;
-    hst_pool *p = hst_pool_create(2, NULL, NULL, &err);
-    assert_non_null(p);
+    hst_pool *p = two_thread_pool();
     hst_pool_contention_stats st;
     /* Good jobs of 16 tasks: the worker has half of them to steal even if
      * it wakes late on a loaded machine. */
@@ -816,13 +820,40 @@ static void test_pool_keeps_the_team_through_a_lone_slow_window(void **state)
     hst_pool_free(p);
 }
 
+/* Tasks that compute for *(const long *)ctx microseconds, on any thread. */
+static void timed_task(void *ctx, int task)
+{
+    (void)task;
+    uint64_t t0 = hst_now_ns(), ns = (uint64_t)*(const long *)ctx * 1000;
+    while (hst_now_ns() - t0 < ns)
+        ;
+}
+
+/* Jobs of one function and task count whose tasks differ in size (a
+ * decode step's matmuls of two weights) are told apart by their shape: a
+ * team that halves the big jobs is not judged by the small jobs' tasks
+ * (by those, two big tasks would take the caller alone 0.2 ms, not 4). */
+static void test_pool_judges_each_job_shape_by_its_own_tasks(void **state)
+{
+    (void)state;
+    hst_pool *p = two_thread_pool();
+    long small_us = 100, big_us = 2000;
+    for (int i = 0; i < 48; i++) { /* three windows of 16 big jobs or more */
+        hst_pool_run_shaped(p, 2, timed_task, &small_us, 1);
+        hst_pool_run_shaped(p, 2, timed_task, &big_us, 2);
+    }
+    hst_pool_contention_stats st;
+    hst_pool_contention(p, &st);
+    assert_int_equal(st.jobs, 96);
+    assert_int_equal(st.solo_periods, 0);
+    assert_int_equal(st.jobs_solo, 0);
+    hst_pool_free(p);
+}
+
 static void test_pool_keeps_the_team_when_not_adaptive(void **state)
 {
     (void)state;
-    hst_error err = {{0}};
-    on_caller_thread = 1;
-    hst_pool *p = hst_pool_create(2, NULL, NULL, &err);
-    assert_non_null(p);
+    hst_pool *p = two_thread_pool();
     hst_pool_set_adaptive(p, 0);
     assert_int_equal(run_straggler_jobs(p, 24), 24);
     hst_pool_contention_stats st;
@@ -860,6 +891,7 @@ int main(void)
         cmocka_unit_test(test_pool_runs_every_task_of_a_big_job_once),
         cmocka_unit_test(test_pool_runs_solo_after_workers_stall_and_says_so),
         cmocka_unit_test(test_pool_keeps_the_team_through_a_lone_slow_window),
+        cmocka_unit_test(test_pool_judges_each_job_shape_by_its_own_tasks),
         cmocka_unit_test(test_pool_keeps_the_team_when_not_adaptive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
