@@ -126,7 +126,7 @@ static int parse_flags(int argc, char **argv, bench_flags *f)
         {"seq", 0, OPT_STRING, f->set.s.seq, sizeof f->set.s.seq, 0, 0, "128,256,512", "prefill rows ppS: sequence lengths (default 128,256,512)", NULL},
         {"gen", 0, OPT_INT, &f->set.s.gen, 0, 0, 1 << 20, "N", "generation row tgN: tokens decoded one at a time after a 16-token prompt (default 128, capped to the model's context; 0: no generation row)", &f->seen_gen},
         settings_option(&f->set, "modes"),
-        {"warmup", 0, OPT_INT, &f->set.s.warmup, 0, 0, 1000, "N", "untimed runs per cell (default 2)", NULL},
+        {"warmup", 0, OPT_INT, &f->set.s.warmup, 0, 0, 1000, "N", "untimed runs per cell, and more until 0.1 s has passed (default 2; 0: none)", NULL},
         {"runs", 0, OPT_INT, &f->set.s.runs, 0, 1, 100000, "N", "timed runs per cell (default 5)", NULL},
         {"threads", 't', OPT_STRING, f->threads, sizeof f->threads, 0, 0, "LIST", "thread counts (default: every PU)", &f->seen_thread_list},
         settings_option(&f->set, "oversubscribe"),
@@ -221,33 +221,58 @@ static int time_generation(const bench_model *bm, probes_session *s, const bench
     return 0;
 }
 
+/* One run of a cell; its time in *run_ms (a generation row: the decode steps). */
+static int run_cell_once(const bench_model *bm, probes_session *s, const bench_test *t, double *run_ms)
+{
+    hst_error err = {{0}};
+    hst_session_reset(s->session);
+    uint64_t t0 = hst_now_ns();
+    int rc = t->gen > 0 ? time_generation(bm, s, t, run_ms, &err)
+                        : hst_forward(s->session, bm->ids, t->seq_len, bm->logits, 1, &err);
+    if (rc != 0) {
+        fprintf(stderr, "hstprof bench: %s: %s\n", bm->name, err.msg);
+        return -1;
+    }
+    if (t->gen == 0)
+        *run_ms = (double)(hst_now_ns() - t0) / 1e6;
+    return 0;
+}
+
+/* A cell's warm-up: its --warmup runs, then more until WARMUP_MIN_NS have
+ * passed (none with --warmup 0). Two warm-up runs of a 4 ms prefill are 8 ms:
+ * the first cells of a process then came out 1-2% slow (hst-v4 pp128, six
+ * processes each way: 1 thread 30,400-31,500 tokens/s against 31,100-32,900
+ * after 25 warm-up runs, 2 threads 56,000-58,000 against 57,300-58,600), the
+ * clock, the caches and the pool's threads not yet settled. */
+#define WARMUP_MIN_NS 100000000ull
+#define WARMUP_MAX_RUNS 1000
+
+/* Warms the cell up; returns the runs it took (-1: interrupted or failed). */
+static int warm_cell(const bench_model *bm, probes_session *s, const bench_test *t, const bench_flags *f)
+{
+    const uint64_t start = hst_now_ns();
+    int runs = 0;
+    while (runs < f->set.s.warmup ||
+           (f->set.s.warmup > 0 && runs < WARMUP_MAX_RUNS && hst_now_ns() - start < WARMUP_MIN_NS)) {
+        double run_ms;
+        if (cmd_interrupted() || run_cell_once(bm, s, t, &run_ms) != 0)
+            return -1; /* an interruption is reported once, by cmd_bench */
+        runs++;
+    }
+    return runs;
+}
+
 /* The timed runs of one cell, in one measured window (from the first timed
  * run; a generation row's window holds its prompts' prefills too). */
 static int time_cell(const bench_model *bm, probes_session *s, const bench_test *t, const bench_flags *f, double *ms,
                      probes_window *w)
 {
-    hst_error err = {{0}};
-    for (int r = 0; r < f->set.s.warmup + f->set.s.runs; r++) {
-        if (r == f->set.s.warmup)
-            probes_window_begin(s, w, !f->no_probes);
-        if (cmd_interrupted())
-            return -1; /* reported once, by cmd_bench */
-        hst_session_reset(s->session);
-        double run_ms = 0;
-        uint64_t t0 = hst_now_ns();
-        int rc = t->gen > 0 ? time_generation(bm, s, t, &run_ms, &err)
-                            : hst_forward(s->session, bm->ids, t->seq_len, bm->logits, 1, &err);
-        if (rc != 0) {
-            fprintf(stderr, "hstprof bench: %s: %s\n", bm->name, err.msg);
+    probes_window_begin(s, w, !f->no_probes);
+    for (int r = 0; r < f->set.s.runs; r++) {
+        if (cmd_interrupted() || run_cell_once(bm, s, t, &ms[r]) != 0)
             return -1;
-        }
-        if (t->gen == 0)
-            run_ms = (double)(hst_now_ns() - t0) / 1e6;
-        if (r >= f->set.s.warmup) {
-            ms[r - f->set.s.warmup] = run_ms;
-            if (!f->no_probes)
-                probes_memory_sample(&w->memory);
-        }
+        if (!f->no_probes)
+            probes_memory_sample(&w->memory);
     }
     probes_window_end(s, w);
     return 0;
@@ -495,11 +520,14 @@ static int bench_setting(const bench_model *bm, hst_mode mode, int threads, cons
     const int n_tests = f->n_seqs + (bm->gen > 0); /* the prefill rows, then the generation row */
     for (int i = 0; rc == 0 && i < n_tests; i++) {
         const bench_test t = i < f->n_seqs ? (bench_test){f->seqs[i], 0} : (bench_test){bm->gen_prompt, bm->gen};
-        if (time_cell(bm, &s, &t, f, ms, w) != 0) {
+        int warmup_runs = warm_cell(bm, &s, &t, f);
+        if (warmup_runs < 0 || time_cell(bm, &s, &t, f, ms, w) != 0) {
             rc = 1;
             break;
         }
         json_t *cell = cell_json(bm, mode, &t, threads, ms, f->set.s.runs);
+        if (cell)
+            json_object_set_new(cell, "warmup_runs", json_integer(warmup_runs));
         add_cell_probes(cell, &s, &t, ms, f->set.s.runs, w);
         json_array_append_new(runs, cell);
     }
@@ -525,10 +553,10 @@ static json_t *report_header(const bench_flags *f, const char *kernel)
         json_array_append_new(thr, json_integer(f->thread_counts[i]));
     for (int i = 0; i < f->n_modes; i++)
         json_array_append_new(modes, json_string(hst_mode_name(f->modes[i])));
-    return json_pack("{s:s, s:s, s:s, s:s, s:{s:o, s:o, s:o, s:i, s:i, s:i, s:i, s:I}, s:[], s:[]}", "tool",
+    return json_pack("{s:s, s:s, s:s, s:s, s:{s:o, s:o, s:o, s:i, s:i, s:i, s:f, s:i, s:I}, s:[], s:[]}", "tool",
                      "hstprof bench", "date", date, "kernel", kernel, "machine", desc, "settings", "modes", modes,
                      "seq", seq, "threads", thr, "gen", f->set.s.gen, "gen_prompt", TG_PROMPT, "warmup",
-                     f->set.s.warmup, "runs", f->set.s.runs, "seed", (json_int_t)f->set.s.seed, "models", "runs");
+                     f->set.s.warmup, "warmup_min_s", f->set.s.warmup > 0 ? WARMUP_MIN_NS / 1e9 : 0.0, "runs", f->set.s.runs, "seed", (json_int_t)f->set.s.seed, "models", "runs");
 }
 
 /* Markdown to a file comes with its plot beside it, the two written together. */

@@ -85,11 +85,17 @@ static const char *precision_of(const json_t *report)
 static void md_header(FILE *f, const json_t *report)
 {
     const json_t *s = json_object_get(report, "settings");
+    char warmup[64];
+    if (ex_num(s, "warmup_min_s") > 0)
+        snprintf(warmup, sizeof warmup, "%d+ warm-up runs (at least %.1f s)", (int)ex_num(s, "warmup"),
+                 ex_num(s, "warmup_min_s"));
+    else
+        snprintf(warmup, sizeof warmup, "%d warm-up", (int)ex_num(s, "warmup"));
     fprintf(f, "# HST Model TPS Benchmark Report\n\n");
     fprintf(f, "_%s, %s. Prefill throughput (tokens/s = seq_len / forward time), batch 1, "
-               "logits for every row; %d warm-up and %d timed runs per cell; kernel %s; weights %s; %s._\n\n",
-            ex_str(report, "tool"), ex_str(report, "date"), (int)ex_num(s, "warmup"), (int)ex_num(s, "runs"),
-            ex_str(report, "kernel"), precision_of(report), ex_str(report, "machine"));
+               "logits for every row; %s and %d timed runs per cell; kernel %s; weights %s; %s._\n\n",
+            ex_str(report, "tool"), ex_str(report, "date"), warmup, (int)ex_num(s, "runs"), ex_str(report, "kernel"),
+            precision_of(report), ex_str(report, "machine"));
     fputs("_Mode: ", f);
     size_t i;
     json_t *m;

@@ -334,6 +334,35 @@ static void test_bench_json_counts_every_cell(void **state)
     harness_done(&r);
 }
 
+/* Each cell warms up for at least its --warmup runs (and until 0.1 s has
+ * passed, which the settings say); --warmup 0 means none. The JSON says how
+ * many runs each cell's warm-up took. */
+static void check_bench_warmup(const char *warmup, double min_s, int at_least, int at_most)
+{
+    result r = run("bench --models hst-v4 --seq 8 --gen 4 --threads 1 --warmup %s --runs 1 --format json", warmup);
+    assert_int_equal(r.status, 0);
+    json_t *o = json_loads(r.out, 0, NULL);
+    assert_non_null(o);
+    assert_true(json_real_value(json_object_get(json_object_get(o, "settings"), "warmup_min_s")) == min_s);
+    size_t i;
+    json_t *cell;
+    json_array_foreach(json_object_get(o, "runs"), i, cell)
+    {
+        json_int_t runs = json_integer_value(json_object_get(cell, "warmup_runs"));
+        assert_true(runs >= at_least && runs <= at_most);
+    }
+    assert_int_equal(json_array_size(json_object_get(o, "runs")), 2); /* pp8, tg4 */
+    json_decref(o);
+    harness_done(&r);
+}
+
+static void test_bench_warms_each_cell_up(void **state)
+{
+    (void)state;
+    check_bench_warmup("3", 0.1, 3, 1000);
+    check_bench_warmup("0", 0.0, 0, 0);
+}
+
 static void test_bench_csv_and_markdown_shapes(void **state)
 {
     (void)state;
@@ -637,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_bad_model_files_exit_1_without_output),
         cmocka_unit_test(test_bench_json_counts_every_cell),
         cmocka_unit_test(test_bench_csv_and_markdown_shapes),
+        cmocka_unit_test(test_bench_warms_each_cell_up),
         cmocka_unit_test(test_exit_codes_are_one_rule),
         cmocka_unit_test(test_errors_are_prefixed_with_the_command),
         cmocka_unit_test(test_temperature_zero_is_greedy),
