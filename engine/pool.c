@@ -29,8 +29,16 @@
  * a while (its workers sleep), then tries the team again. A lone burst (the
  * host taking a vCPU for a millisecond or two) spoils one window, not two,
  * and a team that still beats one thread is kept however often its threads
- * wait. hst_pool_contention reports it, so a run says it happened instead
- * of hiding it.
+ * wait. The estimate is low (alone, the caller would also read the weights
+ * its worker keeps in its own cache), so on a busy host the team can look
+ * slower without a competitor: a short hst-v4 int8 decode ran 50-90% of its
+ * jobs alone and generated 6% slower than on the team. So solo mode's first
+ * window is judged by the times it measures, against the team's recent wall
+ * time on the same job shapes: if the caller alone was the slower, the pool
+ * returns to the team at once, and wants CONTENDED_WINDOWS_AFTER_REVERT slow
+ * windows in a row before trying solo again (CONTENDED_WINDOWS once a solo
+ * window is confirmed). hst_pool_contention reports it all, so a run says it
+ * happened instead of hiding it.
  *
  * Waiting. Between jobs, workers poll for a short while (the jobs of one
  * token come back to back), then sleep on a futex: an idle or solo engine
@@ -72,6 +80,8 @@
 #define WINDOW_JOBS 16
 #define WINDOW_NS 2000000ull
 #define CONTENDED_WINDOWS 2
+#define CONTENDED_WINDOWS_AFTER_REVERT 4
+#define TEAM_WALL_WEIGHT 8
 #define RATE_SLOTS 64
 #define RATE_RISE 64
 #define SOLO_MIN_NS 32000000ull
@@ -83,6 +93,7 @@ typedef struct {
     int n_tasks;
     uintptr_t shape;
     uint64_t task_ns;
+    uint64_t team_wall_ns; /* the team's recent wall time on one job (0: not seen) */
 } task_rate;
 
 typedef struct {
@@ -127,9 +138,13 @@ struct hst_pool {
     int adaptive;
     task_rate rates[RATE_SLOTS];
     uint64_t window_start, window_team_ns, window_alone_ns, solo_until, solo_ns;
+    int required_windows; /* slow windows in a row that turn solo mode on */
+    /* Solo mode's first window, against the team's wall times on the same shapes. */
+    int judging, judged_jobs;
+    uint64_t judge_start, judged_solo_ns, judged_team_ns;
     int window_jobs, contended_windows;
     _Atomic int solo;
-    _Atomic uint64_t jobs, jobs_solo, stalls, solo_periods;
+    _Atomic uint64_t jobs, jobs_solo, stalls, solo_periods, solo_reverts;
     /* The workers' hst_thread_bytes_saved, taken by hst_forward (its own line:
      * the workers add to it, the caller reads it once per call). */
     _Alignas(64) _Atomic uint64_t bytes_saved;
@@ -347,7 +362,7 @@ static task_rate *rate_of(hst_pool *p, hst_task_fn fn, int n_tasks, uintptr_t sh
     uintptr_t key = (uintptr_t)fn ^ (uintptr_t)n_tasks * 0x9e3779b97f4a7c15ull ^ shape * 0xc2b2ae3d27d4eb4full;
     task_rate *r = &p->rates[(key ^ key >> 17 ^ key >> 41) % RATE_SLOTS];
     if (r->fn != fn || r->n_tasks != n_tasks || r->shape != shape)
-        *r = (task_rate){fn, n_tasks, shape, 0};
+        *r = (task_rate){fn, n_tasks, shape, 0, 0};
     return r;
 }
 
@@ -378,6 +393,42 @@ static void go_solo(hst_pool *p, uint64_t now)
     p->solo_ns = p->solo_ns * 2 < SOLO_MAX_NS ? p->solo_ns * 2 : SOLO_MAX_NS;
     p->window_start = 0;
     p->contended_windows = 0;
+    p->judging = 1;
+    p->judged_jobs = 0;
+    p->judge_start = now;
+    p->judged_solo_ns = p->judged_team_ns = 0;
+}
+
+static void leave_solo(hst_pool *p)
+{
+    atomic_store_explicit(&p->solo, 0, memory_order_relaxed);
+    p->judging = 0;
+}
+
+/* Solo mode's first window: the caller's time alone on each job against
+ * the team's recent time on a job of that shape. Slower alone means the team
+ * was only slower than the estimate (its overhead, or a host that slowed
+ * both threads), not held up by a competitor: the pool returns to it at
+ * once and needs more slow windows in a row before trying solo again. */
+static void judge_solo_job(hst_pool *p, const task_rate *r, uint64_t took)
+{
+    if (r->team_wall_ns) {
+        p->judged_solo_ns += took;
+        p->judged_team_ns += r->team_wall_ns;
+        p->judged_jobs++;
+    }
+    uint64_t now = hst_now_ns();
+    if (p->judged_jobs < WINDOW_JOBS || now - p->judge_start < WINDOW_NS)
+        return;
+    p->judging = 0;
+    if (p->judged_solo_ns > p->judged_team_ns) {
+        leave_solo(p);
+        atomic_fetch_add_explicit(&p->solo_reverts, 1, memory_order_relaxed);
+        p->solo_ns = SOLO_MIN_NS;
+        p->required_windows = CONTENDED_WINDOWS_AFTER_REVERT;
+    } else {
+        p->required_windows = CONTENDED_WINDOWS;
+    }
 }
 
 /* Adds a team job of wall time wall_ns to the window; a window in which the
@@ -392,6 +443,8 @@ static void account_team_job(hst_pool *p, hst_task_fn fn, int n_tasks, uintptr_t
         return;
     task_rate *r = rate_of(p, fn, n_tasks, shape);
     uint64_t task_ns = share->caller_tasks ? note_rate(r, share->caller_ns, share->caller_tasks) : r->task_ns;
+    r->team_wall_ns = r->team_wall_ns ? r->team_wall_ns - r->team_wall_ns / TEAM_WALL_WEIGHT + wall_ns / TEAM_WALL_WEIGHT
+                                      : wall_ns;
     uint64_t now = hst_now_ns();
     if (p->window_start == 0) {
         open_window(p, now);
@@ -404,7 +457,7 @@ static void account_team_job(hst_pool *p, hst_task_fn fn, int n_tasks, uintptr_t
     if (++p->window_jobs < WINDOW_JOBS || now - p->window_start < WINDOW_NS)
         return;
     if (p->window_team_ns > p->window_alone_ns) {
-        if (++p->contended_windows >= CONTENDED_WINDOWS) {
+        if (++p->contended_windows >= p->required_windows) {
             go_solo(p, now);
             return;
         }
@@ -422,7 +475,7 @@ static int still_solo(hst_pool *p)
         return 0;
     if (hst_now_ns() < p->solo_until)
         return 1;
-    atomic_store_explicit(&p->solo, 0, memory_order_relaxed);
+    leave_solo(p);
     return 0;
 }
 
@@ -440,7 +493,11 @@ void hst_pool_run_shaped(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx, ui
     if (still_solo(p)) {
         atomic_fetch_add_explicit(&p->jobs_solo, 1, memory_order_relaxed);
         /* The caller's rate, measured where it matters: alone. */
-        note_rate(rate_of(p, fn, n_tasks, shape), run_solo(p, n_tasks, fn, ctx), n_tasks);
+        task_rate *r = rate_of(p, fn, n_tasks, shape);
+        uint64_t took = run_solo(p, n_tasks, fn, ctx);
+        note_rate(r, took, n_tasks);
+        if (p->judging)
+            judge_solo_job(p, r, took);
         return;
     }
     team_share share = {0, 0, 0};
@@ -466,8 +523,9 @@ void hst_pool_set_adaptive(hst_pool *p, int on)
     p->adaptive = on;
     p->window_start = 0;
     p->contended_windows = 0;
+    p->required_windows = CONTENDED_WINDOWS;
     if (!on)
-        atomic_store_explicit(&p->solo, 0, memory_order_relaxed);
+        leave_solo(p);
 }
 
 void hst_pool_contention(const hst_pool *p, hst_pool_contention_stats *out)
@@ -479,6 +537,7 @@ void hst_pool_contention(const hst_pool *p, hst_pool_contention_stats *out)
     out->jobs_solo = atomic_load_explicit(&p->jobs_solo, memory_order_relaxed);
     out->stalls = atomic_load_explicit(&p->stalls, memory_order_relaxed);
     out->solo_periods = atomic_load_explicit(&p->solo_periods, memory_order_relaxed);
+    out->solo_reverts = atomic_load_explicit(&p->solo_reverts, memory_order_relaxed);
     out->solo_now = atomic_load_explicit(&p->solo, memory_order_relaxed);
 }
 
@@ -521,6 +580,7 @@ hst_pool *hst_pool_create(int n_threads, hst_thread_start_fn on_start, void *use
     p->on_start_user = user;
     p->adaptive = 1;
     p->solo_ns = SOLO_MIN_NS;
+    p->required_windows = CONTENDED_WINDOWS;
     for (int i = 0; i < n_threads; i++)
         init_worker(p, i);
     atomic_store(&workers[0].tid, (int)syscall(SYS_gettid));

@@ -38,6 +38,7 @@ typedef struct {
     uint64_t jobs_solo;    /* of those, run by the calling thread alone because of contention */
     uint64_t stalls;       /* team jobs in which the caller waited for a descheduled worker */
     uint64_t solo_periods; /* times the pool went solo */
+    uint64_t solo_reverts; /* of those, ended at their first window: the caller alone was slower than the team */
     int solo_now;          /* 1 while it runs jobs alone */
 } hst_pool_contention_stats;
 void hst_pool_contention(const hst_pool *p, hst_pool_contention_stats *out);

@@ -176,8 +176,11 @@ static void segment_keys(json_t *o, const live_view *v, const live_segment_stats
     json_object_set_new(o, "counters", counters_json(i));
     json_object_set_new(o, "roofline", roofline_phases_json(v, s));
     json_object_set_new(o, "threads_placement", placement_json(s));
-    hst_pool_contention_stats pool = {s->pool_jobs, s->pool_jobs_solo, s->pool_stalls, s->pool_solo_periods,
-                                      s->pool_solo_now};
+    hst_pool_contention_stats pool = {.jobs = s->pool_jobs,
+                                      .jobs_solo = s->pool_jobs_solo,
+                                      .stalls = s->pool_stalls,
+                                      .solo_periods = s->pool_solo_periods,
+                                      .solo_now = s->pool_solo_now};
     json_object_set_new(o, "thread_contention", probes_contention_json(&pool));
 }
 

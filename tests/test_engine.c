@@ -855,6 +855,103 @@ static void test_pool_judges_each_job_shape_by_its_own_tasks(void **state)
     hst_pool_free(p);
 }
 
+/* A two-task job whose costs depend on where the tasks run: on the caller,
+ * task 0 computes for caller_us and task 1 for alone_us (its data would be
+ * in the other core's cache); on the worker, task 1 ends worker_end_us after
+ * the job starts. */
+static struct {
+    struct timespec start;
+    long caller_us, alone_us, worker_end_us;
+    int worker_must_run;
+} placed;
+
+static void spin_us(long us)
+{
+    uint64_t t0 = hst_now_ns();
+    while (hst_now_ns() - t0 < (uint64_t)us * 1000)
+        ;
+}
+
+static void placed_task(void *ctx, int task)
+{
+    const hst_pool *pool = ctx;
+    if (on_caller_thread) {
+        spin_us(task == 0 ? placed.caller_us : placed.alone_us);
+        hst_pool_contention_stats st;
+        hst_pool_contention(pool, &st);
+        /* On the team, the worker takes task 1 however late it wakes (as
+         * straggler_task): the caller cannot steal it. */
+        while (task == 0 && placed.worker_must_run && !st.solo_now &&
+               !__atomic_load_n(&worker_started, __ATOMIC_ACQUIRE))
+            ;
+        return;
+    }
+    __atomic_store_n(&worker_started, 1, __ATOMIC_RELEASE);
+    struct timespec until = placed.start;
+    until.tv_nsec += placed.worker_end_us * 1000;
+    until.tv_sec += until.tv_nsec / 1000000000;
+    until.tv_nsec %= 1000000000;
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL) != 0)
+        ;
+}
+
+static void place_tasks(long caller_us, long alone_us, long worker_end_us, int worker_must_run)
+{
+    placed.caller_us = caller_us;
+    placed.alone_us = alone_us;
+    placed.worker_end_us = worker_end_us;
+    placed.worker_must_run = worker_must_run;
+}
+
+static void run_placed_jobs(hst_pool *p, int jobs)
+{
+    for (int i = 0; i < jobs; i++) {
+        __atomic_store_n(&worker_started, 0, __ATOMIC_RELEASE);
+        clock_gettime(CLOCK_MONOTONIC, &placed.start);
+        hst_pool_run(p, 2, placed_task, p);
+    }
+}
+
+/* The team takes 0.15 ms a job where the caller's rate says 0.1 (slower
+ * than the estimate, window after window), but alone the caller takes
+ * 1.05 ms: each solo period ends at its first window, and the pool spends
+ * most jobs on the team. */
+static void test_pool_returns_to_a_team_that_beats_the_caller_alone(void **state)
+{
+    (void)state;
+    hst_pool *p = two_thread_pool();
+    place_tasks(50, 1000, 150, 0);
+    run_placed_jobs(p, 300);
+    hst_pool_contention_stats st;
+    hst_pool_contention(p, &st);
+    assert_true(st.solo_periods >= 1);
+    assert_true(st.solo_reverts >= 1);
+    assert_true(st.jobs_solo * 3 <= st.jobs);
+    hst_pool_free(p);
+}
+
+/* A worker held up 3 ms a job (a competitor has its core) while the caller
+ * alone takes 0.2 ms: solo mode's first window confirms it and the pool
+ * stays solo. */
+static void test_pool_stays_solo_when_the_caller_alone_is_faster(void **state)
+{
+    (void)state;
+    hst_pool *p = two_thread_pool();
+    place_tasks(100, 100, 3000, 1);
+    hst_pool_contention_stats st;
+    int jobs = 0;
+    do {
+        run_placed_jobs(p, 1);
+        hst_pool_contention(p, &st);
+    } while (!st.solo_now && ++jobs < 200);
+    assert_int_equal(st.solo_now, 1);
+    run_placed_jobs(p, 40); /* 8 ms alone: past solo mode's first window */
+    hst_pool_contention(p, &st);
+    assert_true(st.jobs_solo >= 16);
+    assert_int_equal(st.solo_reverts, 0);
+    hst_pool_free(p);
+}
+
 static void test_pool_keeps_the_team_when_not_adaptive(void **state)
 {
     (void)state;
@@ -897,6 +994,8 @@ int main(void)
         cmocka_unit_test(test_pool_runs_solo_after_workers_stall_and_says_so),
         cmocka_unit_test(test_pool_keeps_the_team_through_a_lone_slow_window),
         cmocka_unit_test(test_pool_judges_each_job_shape_by_its_own_tasks),
+        cmocka_unit_test(test_pool_returns_to_a_team_that_beats_the_caller_alone),
+        cmocka_unit_test(test_pool_stays_solo_when_the_caller_alone_is_faster),
         cmocka_unit_test(test_pool_keeps_the_team_when_not_adaptive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
