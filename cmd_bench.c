@@ -556,7 +556,8 @@ static json_t *report_header(const bench_flags *f, const char *kernel)
     return json_pack("{s:s, s:s, s:s, s:s, s:{s:o, s:o, s:o, s:i, s:i, s:i, s:f, s:i, s:I}, s:[], s:[]}", "tool",
                      "hstprof bench", "date", date, "kernel", kernel, "machine", desc, "settings", "modes", modes,
                      "seq", seq, "threads", thr, "gen", f->set.s.gen, "gen_prompt", TG_PROMPT, "warmup",
-                     f->set.s.warmup, "warmup_min_s", f->set.s.warmup > 0 ? WARMUP_MIN_NS / 1e9 : 0.0, "runs", f->set.s.runs, "seed", (json_int_t)f->set.s.seed, "models", "runs");
+                     f->set.s.warmup, "warmup_min_s", f->set.s.warmup > 0 ? WARMUP_MIN_NS / 1e9 : 0.0, "runs",
+                     f->set.s.runs, "seed", (json_int_t)f->set.s.seed, "models", "runs");
 }
 
 /* Markdown to a file comes with its plot beside it, the two written together. */

@@ -770,7 +770,7 @@ static uint64_t bytes_saved(const hst_packed *W)
 
 /* Which matmul a job is, for the pool's judgement of the team: tasks of
  * another weight matrix or row count have another size. */
-static uintptr_t job_shape(const hst_packed *W, int S) { return (uintptr_t)W ^ (uintptr_t)S << 48; }
+static uintptr_t job_shape(const hst_packed *W, int S) { return (uintptr_t)W ^ (uintptr_t)S * 0x9e3779b9u; }
 
 static int matmul_tasks(const matmul_job *j) { return (j->S + ROWS_PER_TASK - 1) / ROWS_PER_TASK * j->col_tasks; }
 

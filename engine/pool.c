@@ -68,10 +68,11 @@
  * WINDOW_NS; CONTENDED_WINDOWS slow windows in a row turn solo mode on (two
  * windows of 2 ms catch a competitor as soon as one of 5 ms would; a burst
  * of a millisecond or two spoils one of them, rarely both). The caller's
- * time per task is remembered for RATE_SLOTS job shapes (function,
- * task count, the caller's shape word); a faster sample replaces it at once, a slower one moves it by
- * 1/RATE_RISE (the rate can rise, say with the clock, but one descheduled
- * task cannot raise it). The solo period starts at SOLO_MIN_NS (another
+ * time per task is remembered for RATE_SLOTS job shapes (function, task
+ * count, the caller's shape word); a faster sample replaces it at once, a
+ * slower one moves it by 1/RATE_RISE (the rate can rise, say with the clock,
+ * but one descheduled task cannot raise it); the team's wall time per job
+ * of each shape is an average with weight 1/TEAM_WALL_WEIGHT. The solo period starts at SOLO_MIN_NS (another
  * process's burst passes quickly) and doubles up to SOLO_MAX_NS while each
  * team window finds contention again (a competitor that stays costs two
  * windows every second). */
@@ -433,7 +434,7 @@ static void judge_solo_job(hst_pool *p, const task_rate *r, uint64_t took)
 
 /* Adds a team job of wall time wall_ns to the window; a window in which the
  * team took longer than the caller alone would have is a contended one, and
- * CONTENDED_WINDOWS of them in a row turn solo mode on. */
+ * required_windows of them in a row turn solo mode on. */
 static void account_team_job(hst_pool *p, hst_task_fn fn, int n_tasks, uintptr_t shape, uint64_t wall_ns,
                              const team_share *share)
 {
