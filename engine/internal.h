@@ -266,6 +266,8 @@ void hst_pool_run(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx);
  * apart (0: all alike), so that the pool compares the team with the
  * caller's time on tasks of that size (pool.c, contention). */
 void hst_pool_run_shaped(hst_pool *p, int n_tasks, hst_task_fn fn, void *ctx, uintptr_t shape);
+/* Tests only: the caller's remembered time per task on jobs of that shape (0: none yet). */
+uint64_t hst_pool_task_ns(hst_pool *p, hst_task_fn fn, int n_tasks, uintptr_t shape);
 /* The kernel of the calling thread (HST_KERNEL_AUTO: hst_kernel_default()).
  * hst_forward sets it from its session; hst_pool_run hands the caller's to
  * the workers for the job, so every task of a call computes alike. */

@@ -367,6 +367,11 @@ static task_rate *rate_of(hst_pool *p, hst_task_fn fn, int n_tasks, uintptr_t sh
     return r;
 }
 
+uint64_t hst_pool_task_ns(hst_pool *p, hst_task_fn fn, int n_tasks, uintptr_t shape)
+{
+    return p ? rate_of(p, fn, n_tasks, shape)->task_ns : 0;
+}
+
 /* Takes a sample of the caller's time per task (tasks > 0); returns the rate. */
 static uint64_t note_rate(task_rate *r, uint64_t ns, int tasks)
 {
