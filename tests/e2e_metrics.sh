@@ -43,7 +43,15 @@ has_url() { [ -n "$(url_in "$1")" ]; }
 tokens_in() { # the token counter's value in an exposition (0 when absent)
     awk '/^hstprof_tokens_generated_total\{/ {print $2; found=1} END {if (!found) print 0}' "$1" | head -n 1
 }
-scraped_tokens() { curl -fs "$1" >"$2" && [ "$(tokens_in "$2")" -gt 0 ]; }
+# Scrapes url into file; curl's complaint, if any, goes to file.curl (a
+# failed wait then says what the endpoint did instead of only "no tokens").
+scraped_tokens() { curl -fsS --max-time 10 "$1" >"$2" 2>"$2.curl" && [ "$(tokens_in "$2")" -gt 0 ]; }
+# After a wait for tokens that timed out: what curl said, and the server's stderr.
+explain_scrape() { # file, server's stderr
+    [ "$(tokens_in "$1")" -gt 0 ] && return
+    echo "   no tokens scraped: curl said '$(head -c 300 "$1.curl")', $(wc -c <"$1") bytes;" \
+        "the server's stderr: '$(tail -c 300 "$2" | tr '\n' ' ')'"
+}
 
 check_exposition() { # label, file
     local out
@@ -71,6 +79,7 @@ for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     url=$(url_in "$WORK/err-listen")
     check "run --metrics-listen 127.0.0.1:0: says where ($url)" $([ -n "$url" ]; echo $?)
     wait_until 120 scraped_tokens "$url" "$WORK/scrape.txt"
+    explain_scrape "$WORK/scrape.txt" "$WORK/err-listen"
     check_exposition "run --metrics-listen" "$WORK/scrape.txt"
     check "the endpoint answers 404 elsewhere" \
         $([ "$(curl -s -o "$WORK/other.body" -w '%{http_code}' "${url%/metrics}/other")" = 404 ]; echo $?)
@@ -96,6 +105,7 @@ for bin in "$HSTPROF" ${HSTPROF_ASAN:+"$HSTPROF_ASAN"}; do
     wait_until 60 has_url "$WORK/err-dash"
     url=$(url_in "$WORK/err-dash")
     wait_until 120 scraped_tokens "$url" "$WORK/dash-scrape.txt"
+    explain_scrape "$WORK/dash-scrape.txt" "$WORK/err-dash"
     check_exposition "dashboard --metrics-listen" "$WORK/dash-scrape.txt"
     wait_until 60 test -s "$WORK/dash.prom"
     check_exposition "dashboard --metrics-file" "$WORK/dash.prom"
